@@ -1,0 +1,105 @@
+/* broker: the one context struct of the msock-broker process, and the
+ * functions its files share. Files: main.c (arguments, loop), bus_proxy.c
+ * (XSUB/XPUB proxy, state requests, heartbeats), children.c (spawn, reap,
+ * stop), config_state.c (config -> state topics, reload), control.c
+ * (msockctl requests, status). */
+#ifndef MSOCK_BROKER_H
+#define MSOCK_BROKER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "log.h"
+#include "state_cache.h"
+#include "supervise.h"
+
+enum {
+	BROKER_MAX_CHILDREN = CFG_MAX_COMPONENTS * 2, /* room for removed ones still stopping */
+	BROKER_HEARTBEAT_MS =
+		1000, /* per state topic: lets subscribers notice a lost last update */
+	BROKER_CONTROL_MAX_MSG_BYTES = 64 * 1024,
+};
+
+struct child {
+	struct cfg_component comp; /* args are strdup'd: the child owns them */
+	struct sup_child sup;
+	bool wanted;		 /* false: stop it and forget it (removed by reload) */
+	bool restart_after_stop; /* msockctl restart of a running component */
+};
+
+struct bus_counters {
+	uint64_t events_forwarded;
+	uint64_t bad_frames; /* wrong frame count, empty or overlong fields */
+	uint64_t unknown_topic;
+	uint64_t bad_body;	/* does not decode as the topic's type */
+	uint64_t wrong_channel; /* a state topic published as an event, or the reverse */
+	uint64_t state_set, state_unchanged, state_deleted, state_refused;
+	uint64_t snapshots;
+	uint64_t disconnects; /* peers libzmq dropped (also those over ZMQ_MAXMSGSIZE) */
+};
+
+struct broker {
+	struct msock_config *cfg;
+	char bin_dir[PATH_MAX];
+	char bus_dir[PATH_MAX];
+	uid_t uid; /* the components' user, when the broker runs as root */
+	gid_t gid;
+	bool drop;
+	void *zctx;
+	void *xsub, *xpub, *router, *control;
+	void *mon[3]; /* monitors of xsub, xpub, router: disconnects */
+	int n_mon;
+	struct state_cache *cache;
+	struct child children[BROKER_MAX_CHILDREN];
+	size_t n_children;
+	int sigfd;
+	bool stopping;
+	uint64_t stop_deadline_ns;
+	uint64_t next_heartbeat_ns;
+	uint64_t now_ns;
+	uint64_t started_ns;
+	struct bus_counters ctr;
+	struct log_ratelimit rl_bad;
+	struct log_ratelimit rl_refused;
+};
+
+/* bus_proxy.c */
+int broker_bus_open(struct broker *b);
+void broker_bus_close(struct broker *b);
+void broker_on_xsub(struct broker *b);
+void broker_on_xpub(struct broker *b);
+void broker_on_router(struct broker *b);
+void broker_on_monitor(struct broker *b, void *mon);
+/* Sets a state key as its owner (the broker) would; publishes if it changed. */
+int broker_state_set(struct broker *b, const char *topic, const char *key, const uint8_t *body,
+		     size_t len);
+int broker_state_del(struct broker *b, const char *topic, const char *key);
+void broker_heartbeat(struct broker *b);
+
+/* children.c */
+int broker_children_sync(struct broker *b); /* start wanted, stop unwanted (after config changes) */
+void broker_children_tick(struct broker *b); /* due restarts, SIGKILL deadlines */
+void broker_children_reap(struct broker *b);
+void broker_children_stop_all(struct broker *b);
+bool broker_children_all_stopped(const struct broker *b);
+uint64_t broker_children_next_deadline(const struct broker *b);
+struct child *broker_child_find(struct broker *b, const char *name);
+int broker_child_restart(struct broker *b, const char *name, char *err, size_t errcap);
+int broker_check_programs(const struct broker *b, const struct msock_config *cfg, char *err,
+			  size_t errcap);
+void broker_children_free(struct broker *b);
+
+/* config_state.c */
+int broker_publish_config(struct broker *b, const struct msock_config *cfg);
+int broker_reload(struct broker *b, char *err, size_t errcap);
+
+/* control.c */
+int broker_control_open(struct broker *b);
+void broker_on_control(struct broker *b);
+/* Caller frees the returned JSON text. */
+char *broker_status_json(struct broker *b);
+
+#endif

@@ -1,0 +1,343 @@
+/* children: starting, reaping and stopping components under the restart
+ * policy of supervise.c, and publishing each one's ServiceState.
+ * Timers: each child's next_start_ns (backoff) and stop_deadline_ns
+ * (SIGKILL after SUP_STOP_TIMEOUT_MS). */
+#include "broker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "state.pb-c.h"
+#include <sodium.h>
+
+extern char **environ;
+
+enum {
+	CHILD_ENV_MAX = 256,
+};
+
+struct child *broker_child_find(struct broker *b, const char *name)
+{
+	for (size_t i = 0; i < b->n_children; i++)
+		if (strcmp(b->children[i].comp.name, name) == 0)
+			return &b->children[i];
+	return 0;
+}
+
+static void program_path(const struct broker *b, const char *program, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/msock-%s", b->bin_dir, program);
+}
+
+int broker_check_programs(const struct broker *b, const struct msock_config *cfg, char *err,
+			  size_t errcap)
+{
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		char path[PATH_MAX + 64];
+		program_path(b, cfg->components[i].program, path, sizeof(path));
+		if (access(path, X_OK) < 0) {
+			snprintf(err, errcap, "component %s: program %s: %s",
+				 cfg->components[i].name, path, strerror(errno));
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static void publish_service_state(struct broker *b, struct child *ch)
+{
+	Msock__ServiceState ss = MSOCK__SERVICE_STATE__INIT;
+	uint8_t buf[512];
+	size_t len;
+
+	ss.name = ch->comp.name;
+	ss.pid = (uint32_t)ch->sup.pid;
+	ss.state = (char *)sup_state_name(ch->sup.state);
+	ss.restarts = ch->sup.restarts;
+	ss.last_exit = ch->sup.last_exit;
+	ss.started_mono_ns = ch->sup.started_ns;
+	if (protobuf_c_message_get_packed_size(&ss.base) > sizeof(buf))
+		return;
+	len = protobuf_c_message_pack(&ss.base, buf);
+	broker_state_set(b, "ServiceState", ch->comp.name, buf, len);
+}
+
+/* The environment of a component (component.h lists the variables). */
+static int build_env(const struct broker *b, const struct child *ch, char **env, char *store,
+		     size_t cap)
+{
+	size_t n = 0, used = 0;
+	const char *asan = getenv("ASAN_OPTIONS");
+
+#define PUT(...)                                                                \
+	do {                                                                    \
+		int w = snprintf(store + used, cap - used, __VA_ARGS__);        \
+		if (w < 0 || (size_t)w >= cap - used || n + 1 >= CHILD_ENV_MAX) \
+			return -E2BIG;                                          \
+		env[n++] = store + used;                                        \
+		used += (size_t)w + 1;                                          \
+	} while (0)
+
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "MSOCK_", 6) != 0 && strncmp(*e, "ASAN_OPTIONS=", 13) != 0)
+			PUT("%s", *e);
+	PUT("MSOCK_NAME=%s", ch->comp.name);
+	PUT("MSOCK_BUS_DIR=%s", b->bus_dir);
+	PUT("MSOCK_USER=%s", b->drop ? b->cfg->user : "");
+	PUT("MSOCK_BROKER_PID=%d", (int)getpid());
+	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
+	/* LeakSanitizer needs ptrace, which the sandbox forbids; leaks are
+	 * checked by the unit tests instead. */
+	PUT("ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");
+	env[n] = 0;
+#undef PUT
+	return 0;
+}
+
+static int spawn(struct broker *b, struct child *ch)
+{
+	char path[PATH_MAX + 64], store[32768];
+	char *argv[CFG_MAX_COMPONENT_ARGS + 2], *env[CHILD_ENV_MAX];
+	sigset_t all;
+	pid_t pid;
+
+	program_path(b, ch->comp.program, path, sizeof(path));
+	argv[0] = path;
+	for (size_t i = 0; i < ch->comp.n_args; i++)
+		argv[i + 1] = ch->comp.args[i];
+	argv[ch->comp.n_args + 1] = 0;
+	if (build_env(b, ch, env, store, sizeof(store)) < 0) {
+		log_error("%s: environment too large", ch->comp.name);
+		return -E2BIG;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("%s: fork: %s", ch->comp.name, strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		/* The broker blocks these for its signalfd; the child starts
+		 * with a clean mask and default dispositions. */
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, 0);
+		execve(path, argv, env);
+		dprintf(STDERR_FILENO, "msock-broker: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	sup_started(&ch->sup, pid, b->now_ns);
+	log_info("started %s (pid %d, restarts %u)", ch->comp.name, (int)pid, ch->sup.restarts);
+	publish_service_state(b, ch);
+	return 0;
+}
+
+static void child_free(struct child *ch)
+{
+	for (size_t i = 0; i < ch->comp.n_args; i++)
+		free(ch->comp.args[i]);
+	ch->comp.n_args = 0;
+}
+
+static void child_copy_comp(struct child *ch, const struct cfg_component *c)
+{
+	child_free(ch);
+	ch->comp = *c;
+	for (size_t i = 0; i < c->n_args; i++)
+		ch->comp.args[i] = strdup(c->args[i]);
+}
+
+static bool same_comp(const struct cfg_component *a, const struct cfg_component *b)
+{
+	if (strcmp(a->program, b->program) || a->n_args != b->n_args)
+		return false;
+	for (size_t i = 0; i < a->n_args; i++)
+		if (strcmp(a->args[i], b->args[i]))
+			return false;
+	return true;
+}
+
+static void stop_child(struct broker *b, struct child *ch)
+{
+	if (ch->sup.state == SUP_RUNNING) {
+		kill(ch->sup.pid, SIGTERM);
+		sup_stopping(&ch->sup, b->now_ns);
+		publish_service_state(b, ch);
+	} else if (ch->sup.state != SUP_STOPPING) {
+		ch->sup.state = SUP_STOPPED;
+		publish_service_state(b, ch);
+	}
+}
+
+int broker_children_sync(struct broker *b)
+{
+	const struct msock_config *cfg = b->cfg;
+
+	/* Components no longer configured are stopped; changed ones restart. */
+	for (size_t i = 0; i < b->n_children; i++) {
+		struct child *ch = &b->children[i];
+		const struct cfg_component *want = 0;
+		for (size_t k = 0; k < cfg->n_components; k++)
+			if (strcmp(cfg->components[k].name, ch->comp.name) == 0)
+				want = &cfg->components[k];
+		if (!want) {
+			ch->wanted = false;
+			stop_child(b, ch);
+		} else if (!same_comp(&ch->comp, want)) {
+			child_copy_comp(ch, want);
+			ch->restart_after_stop = ch->sup.state == SUP_RUNNING;
+			stop_child(b, ch);
+			if (!ch->restart_after_stop) {
+				sup_reset(&ch->sup);
+				ch->sup.state = SUP_BACKOFF;
+			}
+		}
+	}
+	for (size_t k = 0; k < cfg->n_components; k++) {
+		struct child *ch = broker_child_find(b, cfg->components[k].name);
+		if (ch) {
+			ch->wanted = true;
+			continue;
+		}
+		if (b->n_children == BROKER_MAX_CHILDREN)
+			return -ENOSPC;
+		ch = &b->children[b->n_children++];
+		memset(ch, 0, sizeof(*ch));
+		child_copy_comp(ch, &cfg->components[k]);
+		sup_init(&ch->sup);
+		ch->wanted = true;
+		/* Start at once: a new component is "due" now. */
+		ch->sup.state = SUP_BACKOFF;
+		ch->sup.next_start_ns = 0;
+	}
+	broker_children_tick(b);
+	return 0;
+}
+
+static void forget(struct broker *b, size_t i)
+{
+	broker_state_del(b, "ServiceState", b->children[i].comp.name);
+	child_free(&b->children[i]);
+	b->children[i] = b->children[--b->n_children];
+}
+
+void broker_children_tick(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_children; i++) {
+		struct child *ch = &b->children[i];
+		if (ch->sup.state == SUP_STOPPING && b->now_ns >= ch->sup.stop_deadline_ns &&
+		    ch->sup.pid > 0) {
+			log_warn("%s (pid %d) did not stop within %d ms: SIGKILL", ch->comp.name,
+				 (int)ch->sup.pid, SUP_STOP_TIMEOUT_MS);
+			kill(ch->sup.pid, SIGKILL);
+			ch->sup.stop_deadline_ns = UINT64_MAX;
+		}
+		if (!b->stopping && ch->wanted && sup_due(&ch->sup, b->now_ns))
+			spawn(b, ch);
+	}
+	for (size_t i = b->n_children; i-- > 0;)
+		if (!b->children[i].wanted && b->children[i].sup.state == SUP_STOPPED)
+			forget(b, i);
+}
+
+static void on_exit_status(struct broker *b, struct child *ch, int status)
+{
+	pid_t pid = ch->sup.pid;
+	bool was_stopping = ch->sup.state == SUP_STOPPING;
+
+	sup_exited(&ch->sup, status, b->now_ns, randombytes_random());
+	if (was_stopping) {
+		log_info("%s (pid %d) stopped: %s", ch->comp.name, (int)pid, ch->sup.last_exit);
+		if (ch->restart_after_stop && ch->wanted && !b->stopping) {
+			ch->restart_after_stop = false;
+			sup_reset(&ch->sup);
+			ch->sup.state = SUP_BACKOFF;
+			ch->sup.next_start_ns = 0;
+		}
+	} else if (ch->sup.state == SUP_FAILED) {
+		log_error("%s (pid %d) %s; %d starts in %d s: giving up (msockctl restart %s "
+			  "to try again)",
+			  ch->comp.name, (int)pid, ch->sup.last_exit, SUP_INTENSITY_MAX_STARTS,
+			  SUP_INTENSITY_WINDOW_MS / 1000, ch->comp.name);
+	} else {
+		log_warn("%s (pid %d) %s; restarting in %llu ms", ch->comp.name, (int)pid,
+			 ch->sup.last_exit,
+			 (unsigned long long)((ch->sup.next_start_ns - b->now_ns) / NS_PER_MS));
+	}
+	publish_service_state(b, ch);
+}
+
+void broker_children_reap(struct broker *b)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct child *ch = 0;
+		for (size_t i = 0; i < b->n_children; i++)
+			if (b->children[i].sup.pid == pid)
+				ch = &b->children[i];
+		if (ch)
+			on_exit_status(b, ch, status);
+	}
+	broker_children_tick(b);
+}
+
+void broker_children_stop_all(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_children; i++)
+		stop_child(b, &b->children[i]);
+}
+
+bool broker_children_all_stopped(const struct broker *b)
+{
+	for (size_t i = 0; i < b->n_children; i++)
+		if (b->children[i].sup.pid > 0)
+			return false;
+	return true;
+}
+
+uint64_t broker_children_next_deadline(const struct broker *b)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < b->n_children; i++) {
+		const struct sup_child *s = &b->children[i].sup;
+		if (s->state == SUP_BACKOFF && b->children[i].wanted && s->next_start_ns < next)
+			next = s->next_start_ns;
+		if (s->state == SUP_STOPPING && s->stop_deadline_ns < next)
+			next = s->stop_deadline_ns;
+	}
+	return next;
+}
+
+int broker_child_restart(struct broker *b, const char *name, char *err, size_t errcap)
+{
+	struct child *ch = broker_child_find(b, name);
+
+	if (!ch || !ch->wanted) {
+		snprintf(err, errcap, "no component named \"%s\"", name);
+		return -ENOENT;
+	}
+	if (ch->sup.state == SUP_RUNNING) {
+		ch->restart_after_stop = true;
+		stop_child(b, ch);
+	} else if (ch->sup.state != SUP_STOPPING) {
+		sup_reset(&ch->sup);
+		ch->sup.state = SUP_BACKOFF;
+		ch->sup.next_start_ns = 0;
+		broker_children_tick(b);
+	}
+	return 0;
+}
+
+void broker_children_free(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_children; i++)
+		child_free(&b->children[i]);
+	b->n_children = 0;
+}

@@ -1,0 +1,254 @@
+/* config_state: the config file as state topics (Prefs, SelfConfig,
+ * DERPMap per region, NodeViewsUpdate per peer), and reload: re-read the
+ * file, republish everything (the cache publishes only what changed),
+ * delete the keys that left, and start/stop components to match. A config
+ * with errors is rejected and the running one kept. */
+#include "broker.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netmap.pb-c.h"
+#include "state.pb-c.h"
+
+enum {
+	KEYS_MAX_TEXT = 72,
+};
+
+static int set_msg(struct broker *b, const char *topic, const char *key, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	protobuf_c_message_pack(m, buf);
+	rc = broker_state_set(b, topic, key, buf, len);
+	free(buf);
+	return rc < 0 ? rc : 0;
+}
+
+static void hex_key(const struct key32 *k, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < KEY_LEN; i++) {
+		out[2 * i] = hex[k->b[i] >> 4];
+		out[2 * i + 1] = hex[k->b[i] & 15];
+	}
+	out[2 * KEY_LEN] = 0;
+}
+
+static int publish_peer(struct broker *b, const struct cfg_peer *p)
+{
+	Msock__NodeViewsUpdate up = MSOCK__NODE_VIEWS_UPDATE__INIT;
+	Msock__NodeView nv = MSOCK__NODE_VIEW__INIT;
+	Msock__Endpoint eps[CFG_MAX_ENDPOINTS], *epp[CFG_MAX_ENDPOINTS];
+	char key[KEYS_MAX_TEXT];
+
+	nv.node_key.data = (uint8_t *)p->node_key.b;
+	nv.node_key.len = KEY_LEN;
+	if (p->has_disco_key) {
+		nv.disco_key.data = (uint8_t *)p->disco_key.b;
+		nv.disco_key.len = KEY_LEN;
+	}
+	nv.name = (char *)p->name;
+	nv.home_derp = (uint32_t)p->home_derp;
+	for (size_t i = 0; i < p->n_endpoints; i++) {
+		msock__endpoint__init(&eps[i]);
+		eps[i].ip.data = (uint8_t *)p->endpoints[i].ip;
+		eps[i].ip.len = p->endpoints[i].family == AF_INET ? 4 : 16;
+		eps[i].port = p->endpoints[i].port;
+		eps[i].type = 5; /* tailcfg.EndpointExplicitConf */
+		epp[i] = &eps[i];
+	}
+	nv.n_endpoints = p->n_endpoints;
+	nv.endpoints = epp;
+	up.node = &nv;
+	hex_key(&p->node_key, key);
+	return set_msg(b, "NodeViewsUpdate", key, &up.base);
+}
+
+static int publish_region(struct broker *b, const struct cfg_derp_region *r)
+{
+	Msock__DERPMap m = MSOCK__DERPMAP__INIT;
+	Msock__DERPNode *nodes = calloc(r->n_nodes ? r->n_nodes : 1, sizeof(*nodes));
+	Msock__DERPNode **np = calloc(r->n_nodes ? r->n_nodes : 1, sizeof(*np));
+	char key[16];
+	int rc = -ENOMEM;
+
+	if (!nodes || !np)
+		goto out;
+	m.region_id = (uint32_t)r->region_id;
+	m.region_code = (char *)r->region_code;
+	m.region_name = (char *)r->region_name;
+	m.avoid = r->avoid;
+	m.no_measure_no_home = r->no_measure_no_home;
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct cfg_derp_node *n = &r->nodes[i];
+		Msock__DERPNode *d = &nodes[i];
+		msock__derpnode__init(d);
+		d->name = (char *)n->name;
+		d->region_id = (uint32_t)n->region_id;
+		d->host_name = (char *)n->host_name;
+		d->cert_name = (char *)n->cert_name;
+		d->ipv4 = (char *)n->ipv4;
+		d->ipv6 = (char *)n->ipv6;
+		d->stun_port = n->stun_port;
+		d->stun_only = n->stun_only;
+		d->derp_port = (uint32_t)n->derp_port;
+		d->insecure_for_tests = n->insecure_for_tests;
+		d->stun_test_ip = (char *)n->stun_test_ip;
+		d->can_port80 = n->can_port80;
+		np[i] = d;
+	}
+	m.n_nodes = r->n_nodes;
+	m.nodes = np;
+	snprintf(key, sizeof(key), "%d", r->region_id);
+	rc = set_msg(b, "DERPMap", key, &m.base);
+out:
+	free(nodes);
+	free(np);
+	return rc;
+}
+
+struct stale {
+	const struct msock_config *cfg;
+	const char *topic;
+	char (*keys)[KEYS_MAX_TEXT];
+	size_t n, cap;
+};
+
+static bool still_configured(const struct msock_config *cfg, const char *topic, const char *key)
+{
+	if (strcmp(topic, "DERPMap") == 0) {
+		for (size_t i = 0; i < cfg->derp_map.n_regions; i++) {
+			char k[16];
+			snprintf(k, sizeof(k), "%d", cfg->derp_map.regions[i].region_id);
+			if (strcmp(k, key) == 0)
+				return true;
+		}
+		return false;
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		char k[KEYS_MAX_TEXT];
+		hex_key(&cfg->peers[i].node_key, k);
+		if (strcmp(k, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void collect_stale(void *arg, const struct state_entry *e)
+{
+	struct stale *s = arg;
+
+	if (strcmp(e->topic, s->topic) != 0 || still_configured(s->cfg, e->topic, e->key))
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *k = realloc(s->keys, cap * sizeof(*s->keys));
+		if (!k)
+			return;
+		s->keys = k;
+		s->cap = cap;
+	}
+	snprintf(s->keys[s->n++], KEYS_MAX_TEXT, "%s", e->key);
+}
+
+/* Deletes the keys of `topic` that the config no longer has. */
+static void delete_stale(struct broker *b, const struct msock_config *cfg, const char *topic)
+{
+	struct stale s = {cfg, topic, 0, 0, 0};
+
+	state_cache_foreach(b->cache, topic, collect_stale, &s);
+	for (size_t i = 0; i < s.n; i++)
+		broker_state_del(b, topic, s.keys[i]);
+	free(s.keys);
+}
+
+int broker_publish_config(struct broker *b, const struct msock_config *cfg)
+{
+	Msock__Prefs prefs = MSOCK__PREFS__INIT;
+	Msock__SelfConfig self = MSOCK__SELF_CONFIG__INIT;
+	int rc = 0;
+
+	prefs.only_tcp_443 = cfg->prefs.only_tcp_443;
+	prefs.silent_disco = cfg->prefs.silent_disco;
+	prefs.probe_udp_lifetime = cfg->prefs.probe_udp_lifetime;
+	prefs.disable_portmapper = cfg->prefs.disable_portmapper;
+	prefs.homeless = cfg->prefs.homeless;
+	rc |= set_msg(b, "Prefs", "self", &prefs.base);
+	self.listen_port = (uint32_t)cfg->listen_port;
+	self.wg_listen_port = (uint32_t)cfg->wg_listen_port;
+	self.home_derp = (uint32_t)cfg->home_derp;
+	self.derp_ca_file = (char *)cfg->derp_ca_file;
+	rc |= set_msg(b, "SelfConfig", "self", &self.base);
+	for (size_t i = 0; i < cfg->derp_map.n_regions; i++)
+		rc |= publish_region(b, &cfg->derp_map.regions[i]);
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		rc |= publish_peer(b, &cfg->peers[i]);
+	delete_stale(b, cfg, "DERPMap");
+	delete_stale(b, cfg, "NodeViewsUpdate");
+	return rc ? -EIO : 0;
+}
+
+/* Fields that only take effect when the broker starts: warn and keep the
+ * running values (the bus directory and its owner exist already). */
+static void keep_restart_fields(const struct msock_config *old, struct msock_config *cfg)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"run_dir", offsetof(struct msock_config, run_dir)},
+		{"control_socket", offsetof(struct msock_config, control_socket)},
+		{"state_dir", offsetof(struct msock_config, state_dir)},
+		{"user", offsetof(struct msock_config, user)},
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp((const char *)old + fields[i].off, (char *)cfg + fields[i].off)) {
+			log_warn("reload: %s changed; it takes effect when the broker restarts",
+				 fields[i].name);
+			strcpy((char *)cfg + fields[i].off, (const char *)old + fields[i].off);
+		}
+}
+
+int broker_reload(struct broker *b, char *err, size_t errcap)
+{
+	struct cfg_diag diag = {0};
+	struct msock_config *cfg = config_load(b->cfg->path, &diag);
+	size_t used = 0;
+	int rc;
+
+	for (size_t i = 0; i < diag.n_warnings; i++)
+		log_warn("%s", diag.warnings[i]);
+	if (!cfg) {
+		used += (size_t)snprintf(err, errcap, "config rejected, keeping the running one:");
+		for (size_t i = 0; i < diag.n_errors && used < errcap; i++)
+			used += (size_t)snprintf(err + used, errcap - used, "\n%s", diag.errors[i]);
+		for (size_t i = 0; i < diag.n_errors; i++)
+			log_error("reload: %s", diag.errors[i]);
+		cfg_diag_free(&diag);
+		return -EINVAL;
+	}
+	cfg_diag_free(&diag);
+	if ((rc = broker_check_programs(b, cfg, err, errcap)) < 0) {
+		log_error("reload: %s; keeping the running config", err);
+		config_free(cfg);
+		return rc;
+	}
+	keep_restart_fields(b->cfg, cfg);
+	config_free(b->cfg);
+	b->cfg = cfg;
+	broker_publish_config(b, cfg);
+	broker_children_sync(b);
+	snprintf(err, errcap, "reloaded %s", cfg->path);
+	log_info("reloaded %s", cfg->path);
+	return 0;
+}

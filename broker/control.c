@@ -1,0 +1,320 @@
+/* control: the control socket msockctl talks to (a ZeroMQ ROUTER on a unix
+ * socket file, mode 0600): one ControlRequest in, one ControlReply out.
+ * Commands: status (JSON, docs/status-json.md), reload, restart NAME. */
+#include "broker.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "control.pb-c.h"
+#include "netmap.pb-c.h"
+#include "state.pb-c.h"
+
+enum {
+	CONTROL_ERR_MAX = 8192,
+};
+
+int broker_control_open(struct broker *b)
+{
+	char addr[CFG_PATH_MAX + 8];
+	mode_t old;
+	int rc;
+
+	b->control = bus_socket(b->zctx, ZMQ_ROUTER, BROKER_CONTROL_MAX_MSG_BYTES);
+	if (!b->control)
+		return -1;
+	snprintf(addr, sizeof(addr), "ipc://%s", b->cfg->control_socket);
+	unlink(b->cfg->control_socket);
+	/* Only root (the owner) may connect: 0600 from the start, no window. */
+	old = umask(0077);
+	rc = zmq_bind(b->control, addr);
+	umask(old);
+	if (rc < 0) {
+		log_error("control: cannot bind %s: %s", addr, zmq_strerror(errno));
+		return -1;
+	}
+	chmod(b->cfg->control_socket, 0600);
+	return 0;
+}
+
+static void hex_key(const uint8_t *k, size_t len, const char *prefix, char *out, size_t cap)
+{
+	size_t n = (size_t)snprintf(out, cap, "%s", len == KEY_LEN ? prefix : "");
+
+	for (size_t i = 0; len == KEY_LEN && i < len && n + 2 < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%02x", k[i]);
+}
+
+static json_t *endpoint_json(const Msock__Endpoint *e)
+{
+	struct ipport a = {0};
+	char text[ADDR_TEXT_MAX];
+
+	if (!e || (e->ip.len != 4 && e->ip.len != 16))
+		return json_null();
+	a.family = e->ip.len == 4 ? AF_INET : AF_INET6;
+	memcpy(a.ip, e->ip.data, e->ip.len);
+	a.port = (uint16_t)e->port;
+	ipport_format(&a, text, sizeof(text));
+	return json_string(text);
+}
+
+static ProtobufCMessage *cached(struct broker *b, const char *topic, const char *key,
+				const ProtobufCMessageDescriptor *d)
+{
+	const struct state_entry *e = state_cache_get(b->cache, topic, key);
+
+	return e ? protobuf_c_message_unpack(d, 0, e->len, e->body) : 0;
+}
+
+static json_t *self_json(struct broker *b)
+{
+	json_t *self = json_object(), *eps = json_array();
+	Msock__SelfKeys *keys =
+		(Msock__SelfKeys *)cached(b, "SelfKeys", "self", &msock__self_keys__descriptor);
+	Msock__Endpoints *ep =
+		(Msock__Endpoints *)cached(b, "Endpoints", "self", &msock__endpoints__descriptor);
+	Msock__HomeDERP *home =
+		(Msock__HomeDERP *)cached(b, "HomeDERP", "self", &msock__home_derp__descriptor);
+	char text[KEY_TEXT_MAX] = "";
+
+	if (keys)
+		hex_key(keys->node_key.data, keys->node_key.len, "nodekey:", text, sizeof(text));
+	json_object_set_new(self, "NodeKey", json_string(text));
+	text[0] = 0;
+	if (keys)
+		hex_key(keys->disco_key.data, keys->disco_key.len, "discokey:", text, sizeof(text));
+	json_object_set_new(self, "DiscoKey", json_string(text));
+	for (size_t i = 0; ep && i < ep->n_endpoints; i++)
+		json_array_append_new(eps, endpoint_json(ep->endpoints[i]));
+	json_object_set_new(self, "Endpoints", eps);
+	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
+	if (keys)
+		protobuf_c_message_free_unpacked(&keys->base, 0);
+	if (ep)
+		protobuf_c_message_free_unpacked(&ep->base, 0);
+	if (home)
+		protobuf_c_message_free_unpacked(&home->base, 0);
+	return self;
+}
+
+struct peers_ctx {
+	struct broker *b;
+	json_t *peers;
+};
+
+static void region_code(struct broker *b, uint32_t id, char *out, size_t cap)
+{
+	char key[16];
+	Msock__DERPMap *r;
+
+	snprintf(key, sizeof(key), "%u", id);
+	r = (Msock__DERPMap *)cached(b, "DERPMap", key, &msock__derpmap__descriptor);
+	snprintf(out, cap, "%s", r && r->region_code[0] ? r->region_code : key);
+	if (r)
+		protobuf_c_message_free_unpacked(&r->base, 0);
+}
+
+static void peer_json(void *arg, const struct state_entry *e)
+{
+	struct peers_ctx *pc = arg;
+	Msock__NodeViewsUpdate *up;
+	Msock__PathChanged *path;
+	json_t *p, *static_eps;
+	char nk[KEY_TEXT_MAX], dk[KEY_TEXT_MAX] = "", relay[CFG_NAME_MAX] = "";
+
+	if (strcmp(e->topic, "NodeViewsUpdate") != 0)
+		return;
+	up = (Msock__NodeViewsUpdate *)protobuf_c_message_unpack(
+		&msock__node_views_update__descriptor, 0, e->len, e->body);
+	if (!up || !up->node) {
+		if (up)
+			protobuf_c_message_free_unpacked(&up->base, 0);
+		return;
+	}
+	path = (Msock__PathChanged *)cached(pc->b, "PathChanged", e->key,
+					    &msock__path_changed__descriptor);
+	hex_key(up->node->node_key.data, up->node->node_key.len, "nodekey:", nk, sizeof(nk));
+	hex_key(up->node->disco_key.data, up->node->disco_key.len, "discokey:", dk, sizeof(dk));
+	p = json_object();
+	json_object_set_new(p, "Name", json_string(up->node->name));
+	json_object_set_new(p, "NodeKey", json_string(nk));
+	json_object_set_new(p, "DiscoKey", json_string(dk));
+	static_eps = json_array();
+	for (size_t i = 0; i < up->node->n_endpoints; i++)
+		json_array_append_new(static_eps, endpoint_json(up->node->endpoints[i]));
+	json_object_set_new(p, "StaticEndpoints", static_eps);
+	json_object_set_new(p, "HomeDERP", json_integer(up->node->home_derp));
+	json_object_set_new(p, "CurAddr",
+			    path && path->direct ? endpoint_json(path->direct) : json_string(""));
+	if (path && path->derp_region)
+		region_code(pc->b, path->derp_region, relay, sizeof(relay));
+	json_object_set_new(p, "Relay", json_string(relay));
+	/* Traffic counters and pongs come from the dataplane and disco
+	 * (later issues); until then they are zero / null. */
+	json_object_set_new(p, "RxBytes", json_integer(0));
+	json_object_set_new(p, "TxBytes", json_integer(0));
+	json_object_set_new(p, "LastPong", json_null());
+	json_object_set_new(p, "LatencyMs",
+			    path && path->latency_us ? json_real(path->latency_us / 1000.0)
+						     : json_null());
+	json_object_set_new(pc->peers, nk, p);
+	if (path)
+		protobuf_c_message_free_unpacked(&path->base, 0);
+	protobuf_c_message_free_unpacked(&up->base, 0);
+}
+
+static json_t *components_json(struct broker *b)
+{
+	json_t *all = json_object();
+
+	for (size_t i = 0; i < b->n_children; i++) {
+		const struct child *ch = &b->children[i];
+		json_t *c = json_object();
+		json_object_set_new(c, "Program", json_string(ch->comp.program));
+		json_object_set_new(c, "PID", json_integer(ch->sup.pid));
+		json_object_set_new(c, "State", json_string(sup_state_name(ch->sup.state)));
+		json_object_set_new(c, "Restarts", json_integer(ch->sup.restarts));
+		json_object_set_new(
+			c, "UptimeSec",
+			json_real(ch->sup.state == SUP_RUNNING
+					  ? (double)(b->now_ns - ch->sup.started_ns) / 1e9
+					  : 0.0));
+		json_object_set_new(c, "LastExit", json_string(ch->sup.last_exit));
+		json_object_set_new(all, ch->comp.name, c);
+	}
+	return all;
+}
+
+static json_t *bus_json(struct broker *b)
+{
+	const struct bus_counters *c = &b->ctr;
+
+	return json_pack(
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsForwarded",
+		(json_int_t)c->events_forwarded, "BadFrames", (json_int_t)c->bad_frames,
+		"UnknownTopic", (json_int_t)c->unknown_topic, "BadBody", (json_int_t)c->bad_body,
+		"WrongChannel", (json_int_t)c->wrong_channel, "StateSet", (json_int_t)c->state_set,
+		"StateUnchanged", (json_int_t)c->state_unchanged, "StateDeleted",
+		(json_int_t)c->state_deleted, "StateRefused", (json_int_t)c->state_refused,
+		"Snapshots", (json_int_t)c->snapshots, "Disconnects", (json_int_t)c->disconnects,
+		"StateKeys", (json_int_t)state_cache_count(b->cache));
+}
+
+char *broker_status_json(struct broker *b)
+{
+	json_t *root = json_object();
+	struct peers_ctx pc = {b, json_object()};
+	char *text;
+
+	json_object_set_new(root, "Version", json_string("msock " MSOCK_VERSION));
+	json_object_set_new(root, "BackendState",
+			    json_string(b->stopping ? "Stopping" : "Running"));
+	json_object_set_new(root, "ConfigFile", json_string(b->cfg->path));
+	json_object_set_new(root, "UptimeSec",
+			    json_real((double)(b->now_ns - b->started_ns) / 1e9));
+	json_object_set_new(root, "Self", self_json(b));
+	state_cache_foreach(b->cache, "NodeViewsUpdate", peer_json, &pc);
+	json_object_set_new(root, "Peer", pc.peers);
+	json_object_set_new(root, "Components", components_json(b));
+	json_object_set_new(root, "Bus", bus_json(b));
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	return text;
+}
+
+static void reply(struct broker *b, zmq_msg_t *id, bool ok, const char *error, const char *text)
+{
+	Msock__ControlReply r = MSOCK__CONTROL_REPLY__INIT;
+	size_t len;
+	uint8_t *buf;
+
+	r.ok = ok;
+	r.error = (char *)(error ? error : "");
+	r.text = (char *)(text ? text : "");
+	len = protobuf_c_message_get_packed_size(&r.base);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return;
+	protobuf_c_message_pack(&r.base, buf);
+	zmq_send(b->control, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(b->control, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(b->control, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+}
+
+static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest *req)
+{
+	char err[CONTROL_ERR_MAX];
+
+	if (strcmp(req->command, "status") == 0) {
+		char *text = broker_status_json(b);
+		reply(b, id, text != 0, text ? 0 : "out of memory", text);
+		free(text);
+	} else if (strcmp(req->command, "reload") == 0) {
+		int rc = broker_reload(b, err, sizeof(err));
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "restart") == 0 && req->n_args == 1) {
+		int rc = broker_child_restart(b, req->args[0], err, sizeof(err));
+		if (rc == 0)
+			snprintf(err, sizeof(err), "restarting %s", req->args[0]);
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else {
+		snprintf(err, sizeof(err), "unknown command \"%.64s\" with %zu arguments",
+			 req->command, req->n_args);
+		reply(b, id, false, err, 0);
+	}
+}
+
+void broker_on_control(struct broker *b)
+{
+	for (;;) {
+		zmq_msg_t f[3];
+		int n = 0, more = 1;
+		size_t sz = sizeof(more);
+
+		while (more) {
+			if (n == 3) {
+				zmq_msg_t junk;
+				zmq_msg_init(&junk);
+				zmq_msg_recv(&junk, b->control, 0);
+				zmq_msg_close(&junk);
+				n = 4;
+			} else {
+				zmq_msg_init(&f[n]);
+				if (zmq_msg_recv(&f[n], b->control, n ? 0 : ZMQ_DONTWAIT) < 0) {
+					zmq_msg_close(&f[n]);
+					return;
+				}
+				n++;
+			}
+			zmq_getsockopt(b->control, ZMQ_RCVMORE, &more, &sz);
+		}
+		if (n == 3 && zmq_msg_size(&f[1]) == 0) {
+			Msock__ControlRequest *req = msock__control_request__unpack(
+				0, zmq_msg_size(&f[2]), zmq_msg_data(&f[2]));
+			if (req) {
+				handle(b, &f[0], req);
+				msock__control_request__free_unpacked(req, 0);
+			} else {
+				log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+				       "control: request does not decode as ControlRequest");
+				reply(b, &f[0], false, "request does not decode as ControlRequest",
+				      0);
+			}
+		} else {
+			log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+			       "control: dropped a malformed request (%d frames)", n);
+		}
+		for (int i = 0; i < (n > 3 ? 3 : n); i++)
+			zmq_msg_close(&f[i]);
+	}
+}

@@ -1,0 +1,305 @@
+/* msock-broker: the supervisor. Reads the config, binds the bus, publishes
+ * the config as state, starts the components and keeps them running; one
+ * poll loop whose timeout comes from the nearest deadline (a restart due, a
+ * SIGKILL deadline, the next heartbeat). Holds no key and parses no network
+ * input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "bus_wire.h"
+#include "clock.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: msock-broker --config FILE [--log-level error|warn|info|debug]\n"
+		   "Runs in the foreground and logs to stderr. SIGHUP reloads the config;\n"
+		   "SIGTERM stops every component and exits.\n");
+}
+
+static int mkdirs(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int bin_dir(char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0)
+		return -errno;
+	exe[n] = 0;
+	snprintf(out, cap, "%s", dirname(exe));
+	return 0;
+}
+
+static struct msock_config *load(const char *path)
+{
+	struct cfg_diag diag = {0};
+	struct msock_config *cfg = config_load(path, &diag);
+
+	for (size_t i = 0; i < diag.n_warnings; i++)
+		log_warn("%s", diag.warnings[i]);
+	for (size_t i = 0; i < diag.n_errors; i++)
+		log_error("%s", diag.errors[i]);
+	if (!cfg)
+		log_error("%s: %zu error%s; nothing started", path, diag.n_errors,
+			  diag.n_errors == 1 ? "" : "s");
+	cfg_diag_free(&diag);
+	return cfg;
+}
+
+/* Directories: run_dir (0755), the bus directory inside it (0700, owned by
+ * the components' user so only they and root reach the bus), state_dir
+ * (0700). */
+static int setup_dirs(struct broker *b)
+{
+	const struct msock_config *cfg = b->cfg;
+	char ctl[CFG_PATH_MAX];
+	int rc;
+
+	snprintf(b->bus_dir, sizeof(b->bus_dir), "%s/bus", cfg->run_dir);
+	snprintf(ctl, sizeof(ctl), "%s", cfg->control_socket);
+	if ((rc = mkdirs(cfg->run_dir, 0755)) < 0 || (rc = mkdirs(b->bus_dir, 0700)) < 0 ||
+	    (rc = mkdirs(cfg->state_dir, 0700)) < 0 || (rc = mkdirs(dirname(ctl), 0755)) < 0) {
+		log_error("cannot create directories under %s / %s: %s", cfg->run_dir,
+			  cfg->state_dir, strerror(-rc));
+		return rc;
+	}
+	if (chmod(b->bus_dir, 0700) < 0 || (b->drop && chown(b->bus_dir, b->uid, b->gid) < 0)) {
+		log_error("%s: %s", b->bus_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int setup_user(struct broker *b)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		log_info("not running as root: components run as this user (config \"user\" "
+			 "ignored)");
+		return 0;
+	}
+	pw = getpwnam(b->cfg->user);
+	if (!pw) {
+		log_error("%s: user: no user named \"%s\" on this system", b->cfg->path,
+			  b->cfg->user);
+		return -ENOENT;
+	}
+	b->uid = pw->pw_uid;
+	b->gid = pw->pw_gid;
+	b->drop = true;
+	return 0;
+}
+
+static int setup_signals(struct broker *b)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before libzmq starts its threads, so only the signalfd
+	 * sees them. */
+	if (sigprocmask(SIG_BLOCK, &set, 0) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return b->sigfd < 0 ? -errno : 0;
+}
+
+static void start_stopping(struct broker *b, int sig)
+{
+	if (b->stopping) {
+		/* A second signal: no more waiting. */
+		for (size_t i = 0; i < b->n_children; i++)
+			if (b->children[i].sup.pid > 0)
+				kill(b->children[i].sup.pid, SIGKILL);
+		return;
+	}
+	log_info("signal %d: stopping all components", sig);
+	b->stopping = true;
+	broker_children_stop_all(b);
+}
+
+static void on_signals(struct broker *b)
+{
+	struct signalfd_siginfo si;
+	char msg[CFG_PATH_MAX * 4];
+
+	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			broker_children_reap(b);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			start_stopping(b, (int)si.ssi_signo);
+			break;
+		case SIGHUP:
+			if (broker_reload(b, msg, sizeof(msg)) < 0)
+				log_error("SIGHUP: %s", msg);
+			break;
+		}
+	}
+}
+
+static long poll_timeout_ms(const struct broker *b)
+{
+	uint64_t next = broker_children_next_deadline(b);
+
+	if (b->next_heartbeat_ns < next)
+		next = b->next_heartbeat_ns;
+	if (next <= b->now_ns)
+		return 0;
+	return (long)((next - b->now_ns + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+static int loop(struct broker *b)
+{
+	for (;;) {
+		zmq_pollitem_t it[8] = {
+			{.socket = b->xsub, .events = ZMQ_POLLIN},
+			{.socket = b->xpub, .events = ZMQ_POLLIN},
+			{.socket = b->router, .events = ZMQ_POLLIN},
+			{.socket = b->control, .events = ZMQ_POLLIN},
+			{.fd = b->sigfd, .events = ZMQ_POLLIN},
+		};
+		int n = 5;
+
+		for (int i = 0; i < b->n_mon; i++)
+			it[n++] = (zmq_pollitem_t){.socket = b->mon[i], .events = ZMQ_POLLIN};
+		b->now_ns = clock_mono_ns();
+		if (b->stopping && broker_children_all_stopped(b))
+			return 0;
+		if (zmq_poll(it, n, poll_timeout_ms(b)) < 0 && errno != EINTR) {
+			log_error("poll: %s", zmq_strerror(errno));
+			return -1;
+		}
+		b->now_ns = clock_mono_ns();
+		on_signals(b);
+		/* Subscriptions before requests: a SNAP right after a subscribe
+		 * then finds the subscription in place. */
+		broker_on_xpub(b);
+		broker_on_xsub(b);
+		broker_on_router(b);
+		broker_on_control(b);
+		for (int i = 0; i < b->n_mon; i++)
+			broker_on_monitor(b, b->mon[i]);
+		broker_children_tick(b);
+		broker_heartbeat(b);
+	}
+}
+
+static void remove_files(struct broker *b)
+{
+	const char *eps[] = {BUS_EP_PUB, BUS_EP_SUB, BUS_EP_REQ};
+	char path[PATH_MAX + 16];
+
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->bus_dir, eps[i]);
+		unlink(path);
+	}
+	unlink(b->cfg->control_socket);
+}
+
+int main(int argc, char **argv)
+{
+	static struct broker b;
+	const char *config = 0;
+	char err[1024];
+	int rc = 1;
+
+	log_init("broker");
+	if (getenv("MSOCK_LOG_LEVEL"))
+		log_set_level(log_level_parse(getenv("MSOCK_LOG_LEVEL")));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+			if (log_level_parse(argv[++i]) == LOG_LEVEL_INVALID) {
+				fprintf(stderr, "msock-broker: --log-level: unknown level \"%s\"\n",
+					argv[i]);
+				return 2;
+			}
+			log_set_level(log_level_parse(argv[i]));
+			setenv("MSOCK_LOG_LEVEL", argv[i], 1);
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "msock-broker: unknown argument \"%s\"\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config) {
+		usage(stderr);
+		return 2;
+	}
+	b.started_ns = b.now_ns = clock_mono_ns();
+	b.sigfd = -1;
+	log_ratelimit_init(&b.rl_bad, LOG_RATELIMIT_DEFAULT_MS);
+	log_ratelimit_init(&b.rl_refused, LOG_RATELIMIT_DEFAULT_MS);
+	b.cfg = load(config);
+	if (!b.cfg)
+		return 2;
+	if (bin_dir(b.bin_dir, sizeof(b.bin_dir)) < 0 ||
+	    broker_check_programs(&b, b.cfg, err, sizeof(err)) < 0) {
+		log_error("%s: %s; nothing started", config, err);
+		config_free(b.cfg);
+		return 2;
+	}
+	if (setup_user(&b) < 0) {
+		config_free(b.cfg);
+		return 2;
+	}
+	b.cache = state_cache_new();
+	if (!b.cache || setup_dirs(&b) < 0 || setup_signals(&b) < 0 || broker_bus_open(&b) < 0 ||
+	    broker_control_open(&b) < 0)
+		goto out;
+	broker_publish_config(&b, b.cfg);
+	log_info("bus at %s, control socket %s, %zu component%s", b.bus_dir, b.cfg->control_socket,
+		 b.cfg->n_components, b.cfg->n_components == 1 ? "" : "s");
+	broker_children_sync(&b);
+	rc = loop(&b) < 0 ? 1 : 0;
+	log_info("all components stopped; exiting");
+out:
+	broker_bus_close(&b);
+	if (b.cfg->control_socket[0])
+		remove_files(&b);
+	broker_children_free(&b);
+	state_cache_free(b.cache);
+	config_free(b.cfg);
+	if (b.sigfd >= 0)
+		close(b.sigfd);
+	return rc;
+}

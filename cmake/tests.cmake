@@ -1,0 +1,80 @@
+# Tests: ctest names follow the module (key_unit, config_unit, broker_restart,
+# config_fuzz, lab_...). Labels: unit, integration, fuzz, lab (root +
+# namespaces, serial), slow (kept out of scripts/test.sh).
+enable_testing()
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+set(MSOCK_TEST_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
+  "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+  "MSOCK_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
+  "MSOCK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+
+# tests/support: helpers shared by integration tests (spawn a broker, talk to it).
+file(GLOB SUPPORT_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
+add_library(test_support STATIC ${SUPPORT_SRCS})
+target_include_directories(test_support PUBLIC ${CMAKE_SOURCE_DIR}/tests/support)
+target_link_libraries(test_support PUBLIC broker_core PkgConfig::CMOCKA)
+
+# tests/unit/<module>_test.c -> ctest <module>_unit
+file(GLOB UNIT_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*_test.c)
+foreach(src ${UNIT_SRCS})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_test$" "" mod ${name})
+  add_executable(test-${mod} ${src})
+  target_link_libraries(test-${mod} test_support)
+  # A service's unit tests link its core library.
+  foreach(dir ${SERVICE_DIRS})
+    get_filename_component(svc ${dir} NAME)
+    if(TARGET ${svc}_core AND mod MATCHES "^${svc}")
+      target_link_libraries(test-${mod} ${svc}_core)
+    endif()
+  endforeach()
+  add_test(NAME ${mod}_unit COMMAND test-${mod})
+  set_tests_properties(${mod}_unit PROPERTIES LABELS unit ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 120)
+endforeach()
+
+# tests/integration/<name>_test.c -> ctest <name> (real processes on loopback)
+file(GLOB INTEG_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*_test.c)
+foreach(src ${INTEG_SRCS})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_test$" "" tname ${name})
+  add_executable(itest-${tname} ${src})
+  target_link_libraries(itest-${tname} test_support)
+  add_dependencies(itest-${tname} msock-broker msock-testcomp msockctl)
+  add_test(NAME ${tname} COMMAND itest-${tname})
+  set_tests_properties(${tname} PROPERTIES LABELS integration ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 300)
+endforeach()
+
+# tests/integration/*.sh -> ctest <name> (shell-driven integration tests)
+file(GLOB INTEG_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*.sh)
+foreach(src ${INTEG_SH})
+  get_filename_component(tname ${src} NAME_WE)
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS integration ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 300)
+endforeach()
+
+# tests/lab/<name>.sh -> ctest lab_<name>: root + network namespaces, serial.
+file(GLOB LAB_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lab/lab_*.sh)
+foreach(src ${LAB_SH})
+  get_filename_component(tname ${src} NAME_WE)
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS lab RUN_SERIAL TRUE ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 600)
+endforeach()
+
+# tests/fuzz/<module>_fuzz.c: libFuzzer programs with clang (MSOCK_FUZZ), or
+# with any compiler a program that replays tests/fuzz/corpus/<module>/.
+file(GLOB FUZZ_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/*_fuzz.c)
+foreach(src ${FUZZ_SRCS})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_fuzz$" "" mod ${name})
+  if(MSOCK_FUZZ)
+    add_executable(fuzz-${mod} ${src})
+    target_link_options(fuzz-${mod} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz-${mod} broker_core)
+  else()
+    add_executable(fuzz-${mod} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
+    target_link_libraries(fuzz-${mod} broker_core)
+    add_test(NAME ${mod}_fuzz COMMAND fuzz-${mod} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${mod})
+    set_tests_properties(${mod}_fuzz PROPERTIES LABELS fuzz ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 300)
+  endif()
+endforeach()

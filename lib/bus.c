@@ -1,0 +1,438 @@
+/* bus: the component side of the bus (lib/bus_wire.h has the layout).
+ * Timers: none of its own; the broker's heartbeats (once a second per state
+ * topic) are what lets a subscriber notice a lost last update. */
+#include "bus.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus_frames.h"
+#include "bus_wire.h"
+#include "clock.h"
+#include "log.h"
+
+struct topic_track {
+	uint64_t last_seq;
+	bool known; /* a snapshot told us its sequence number */
+};
+
+struct bus {
+	void *zctx;
+	void *pub, *sub, *req;
+	char name[32];
+	bus_on_msg_fn on_msg;
+	void *arg;
+	const struct bus_topic *topics; /* the table; track[i] follows topics[i] */
+	size_t n_topics;
+	struct topic_track *track;
+	unsigned pending_snaps;
+	uint64_t now_ns;
+	struct bus_stats stats;
+	struct log_ratelimit rl_bad;
+};
+
+void *bus_socket(void *zctx, int type, int64_t max_msg_bytes)
+{
+	void *s = zmq_socket(zctx, type);
+	int zero = 0;
+
+	if (!s)
+		return 0;
+	/* ZMQ_LINGER defaults to infinite: a close with unsent messages would
+	 * hang shutdown forever. */
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	/* Unbounded by default: a peer could make us allocate anything. */
+	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg_bytes, sizeof(max_msg_bytes));
+	return s;
+}
+
+static int connect_ep(void *s, const char *dir, const char *ep)
+{
+	char addr[256];
+
+	if (snprintf(addr, sizeof(addr), "ipc://%s/%s", dir, ep) >= (int)sizeof(addr))
+		return -ENAMETOOLONG;
+	return zmq_connect(s, addr) == 0 ? 0 : -errno;
+}
+
+struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, void *arg)
+{
+	struct bus *b = calloc(1, sizeof(*b));
+	int hwm_pub = BUS_PUB_HWM_MSGS, hwm_req = BUS_REQ_HWM_MSGS;
+
+	if (!b)
+		return 0;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->on_msg = on_msg;
+	b->arg = arg;
+	b->topics = bus_topic_all(&b->n_topics);
+	b->track = calloc(b->n_topics, sizeof(*b->track));
+	log_ratelimit_init(&b->rl_bad, LOG_RATELIMIT_DEFAULT_MS);
+	b->zctx = zmq_ctx_new();
+	if (!b->track || !b->zctx)
+		goto fail;
+	b->pub = bus_socket(b->zctx, ZMQ_PUB, BUS_MAX_MSG_BYTES);
+	b->sub = bus_socket(b->zctx, ZMQ_SUB, BUS_MAX_MSG_BYTES);
+	b->req = bus_socket(b->zctx, ZMQ_DEALER, BUS_MAX_MSG_BYTES);
+	if (!b->pub || !b->sub || !b->req)
+		goto fail;
+	zmq_setsockopt(b->pub, ZMQ_SNDHWM, &hwm_pub, sizeof(hwm_pub));
+	zmq_setsockopt(b->sub, ZMQ_RCVHWM, &hwm_pub, sizeof(hwm_pub));
+	zmq_setsockopt(b->req, ZMQ_SNDHWM, &hwm_req, sizeof(hwm_req));
+	zmq_setsockopt(b->req, ZMQ_RCVHWM, &hwm_req, sizeof(hwm_req));
+	/* The broker knows who asks by this id (and checks state ownership). */
+	zmq_setsockopt(b->req, ZMQ_ROUTING_ID, b->name, strlen(b->name));
+	if (connect_ep(b->pub, dir, BUS_EP_PUB) < 0 || connect_ep(b->sub, dir, BUS_EP_SUB) < 0 ||
+	    connect_ep(b->req, dir, BUS_EP_REQ) < 0)
+		goto fail;
+	return b;
+fail:
+	log_error("bus: cannot connect to the bus in %s: %s", dir, zmq_strerror(errno));
+	bus_free(b);
+	return 0;
+}
+
+void bus_free(struct bus *b)
+{
+	if (!b)
+		return;
+	if (b->pub)
+		zmq_close(b->pub);
+	if (b->sub)
+		zmq_close(b->sub);
+	if (b->req)
+		zmq_close(b->req);
+	if (b->zctx)
+		zmq_ctx_term(b->zctx);
+	free(b->track);
+	free(b);
+}
+
+/* Sends frames; each part is (pointer, length). */
+static int send_parts(void *s, const void *const *parts, const size_t *lens, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int flags = i < n - 1 ? ZMQ_SNDMORE : 0;
+		if (zmq_send(s, parts[i], lens[i], flags) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static uint8_t *pack(const ProtobufCMessage *msg, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(n ? n : 1);
+
+	if (!buf)
+		return 0;
+	*len = protobuf_c_message_pack(msg, buf);
+	return buf;
+}
+
+static const struct bus_topic *check_topic(const char *topic, const ProtobufCMessage *msg,
+					   enum bus_topic_kind kind)
+{
+	const struct bus_topic *t = bus_topic_find(topic, strlen(topic));
+
+	if (!t || t->kind != kind || (msg && msg->descriptor != t->desc)) {
+		log_error("bus: %s is not a %s topic of that type", topic,
+			  kind == BUS_TOPIC_STATE ? "state" : "event");
+		return 0;
+	}
+	return t;
+}
+
+int bus_publish(struct bus *b, const char *topic, const ProtobufCMessage *msg)
+{
+	size_t len;
+	uint8_t *body;
+	int rc;
+
+	if (!check_topic(topic, msg, BUS_TOPIC_EVENT))
+		return -EINVAL;
+	body = pack(msg, &len);
+	if (!body)
+		return -ENOMEM;
+	rc = send_parts(b->pub, (const void *[]){topic, body}, (size_t[]){strlen(topic), len}, 2);
+	free(body);
+	if (rc == 0)
+		b->stats.events_out++;
+	return rc;
+}
+
+int bus_state_set(struct bus *b, const char *topic, const char *key, const ProtobufCMessage *msg)
+{
+	size_t len;
+	uint8_t *body;
+	int rc;
+
+	if (!check_topic(topic, msg, BUS_TOPIC_STATE) || strlen(key) > BUS_KEY_MAX)
+		return -EINVAL;
+	body = pack(msg, &len);
+	if (!body)
+		return -ENOMEM;
+	rc = send_parts(b->req, (const void *[]){BUS_VERB_SET, topic, key, body},
+			(size_t[]){3, strlen(topic), strlen(key), len}, 4);
+	free(body);
+	if (rc == 0)
+		b->stats.state_out++;
+	return rc;
+}
+
+int bus_state_del(struct bus *b, const char *topic, const char *key)
+{
+	if (!check_topic(topic, 0, BUS_TOPIC_STATE) || strlen(key) > BUS_KEY_MAX)
+		return -EINVAL;
+	return send_parts(b->req, (const void *[]){BUS_VERB_DEL, topic, key},
+			  (size_t[]){3, strlen(topic), strlen(key)}, 3);
+}
+
+static int request_snapshot(struct bus *b, const char *prefix)
+{
+	int rc = send_parts(b->req, (const void *[]){BUS_VERB_SNAP, prefix},
+			    (size_t[]){4, strlen(prefix)}, 2);
+
+	if (rc == 0)
+		b->pending_snaps++;
+	return rc;
+}
+
+int bus_subscribe(struct bus *b, const char *prefix)
+{
+	/* Subscribe before asking for the snapshot (clone pattern), so no
+	 * update falls between the two. */
+	if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) < 0)
+		return -errno;
+	return request_snapshot(b, prefix);
+}
+
+static void bad(struct bus *b, uint64_t *counter, const char *what, const struct bus_span *f, int n)
+{
+	char topic[BUS_TOPIC_NAME_MAX + 1] = "";
+	size_t len = n > 0 ? f[0].len : 0;
+
+	(*counter)++;
+	if (len > BUS_TOPIC_NAME_MAX)
+		len = BUS_TOPIC_NAME_MAX;
+	for (size_t i = 0; i < len; i++)
+		topic[i] = f[0].p[i] >= 0x20 && f[0].p[i] < 0x7f ? (char)f[0].p[i] : '?';
+	topic[len] = 0;
+	log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+	       "bus: dropped message (%d frames, first \"%s\"): %s", n, topic, what);
+}
+
+static uint64_t *counter_for(struct bus *b, int err)
+{
+	switch (err) {
+	case BUS_ERR_TOPIC:
+		return &b->stats.unknown_topic;
+	case BUS_ERR_BODY:
+		return &b->stats.bad_body;
+	default:
+		return &b->stats.bad_frames;
+	}
+}
+
+static struct topic_track *track_of(struct bus *b, const struct bus_topic *t)
+{
+	return &b->track[t - b->topics];
+}
+
+/* Hands a checked message to the component and frees its body. */
+static void deliver(struct bus *b, struct bus_msg *m, ProtobufCMessage *msg)
+{
+	m->msg = msg;
+	b->on_msg(b->arg, m);
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, 0);
+}
+
+static void resync(struct bus *b, const struct bus_topic *t)
+{
+	b->stats.resyncs++;
+	track_of(b, t)->known = false;
+	request_snapshot(b, t->name);
+}
+
+/* A state message that is not simply the next one: a heartbeat, a stale
+ * update (already in our snapshot) or a gap (resync). */
+static void check_sequence(struct bus *b, const struct bus_topic *t, struct topic_track *tr,
+			   const char *key, const struct bus_meta *meta)
+{
+	if (!tr->known)
+		return; /* a snapshot of this topic is on its way */
+	if (key[0] == 0 && meta->seq <= tr->last_seq)
+		return; /* heartbeat: we are up to date */
+	if (key[0] != 0 && meta->seq <= tr->last_seq) {
+		b->stats.stale++;
+		return;
+	}
+	b->stats.gaps++;
+	log_warn("bus: %s is at %llu but we have %llu: resyncing", t->name,
+		 (unsigned long long)meta->seq, (unsigned long long)tr->last_seq);
+	resync(b, t);
+}
+
+/* [topic][body] or [topic][body][key][meta] from the SUB socket. */
+static void on_sub(struct bus *b, const struct bus_span *f, int n)
+{
+	const struct bus_topic *t = 0;
+	ProtobufCMessage *msg = 0;
+	struct bus_msg m = {0};
+	struct bus_meta meta;
+	char key[BUS_KEY_MAX + 1];
+	struct topic_track *tr;
+	int rc;
+
+	if (n == 2) {
+		if ((rc = bus_check_event(f, n, &t, &msg)) < 0)
+			return bad(b, counter_for(b, rc), bus_check_str(rc), f, n);
+		b->stats.events_in++;
+		m.kind = BUS_MSG_EVENT;
+		m.topic = t;
+		return deliver(b, &m, msg);
+	}
+	if ((rc = bus_check_state(f, n, &t, key, &meta, &msg)) < 0)
+		return bad(b, counter_for(b, rc), bus_check_str(rc), f, n);
+	tr = track_of(b, t);
+	if (!tr->known || key[0] == 0 || meta.seq != tr->last_seq + 1) {
+		if (msg)
+			protobuf_c_message_free_unpacked(msg, 0);
+		return check_sequence(b, t, tr, key, &meta);
+	}
+	tr->last_seq = meta.seq;
+	m.deleted = meta.flags & BUS_META_DELETED;
+	b->stats.state_in++;
+	m.kind = BUS_MSG_STATE;
+	m.topic = t;
+	m.key = key;
+	m.seq = meta.seq;
+	deliver(b, &m, msg);
+}
+
+/* Replies on the DEALER: TSEQ, KV, END, ERR. */
+static void on_req(struct bus *b, const struct bus_span *f, int n)
+{
+	const struct bus_topic *t = 0;
+	ProtobufCMessage *msg = 0;
+	struct bus_msg m = {0};
+	struct bus_meta meta;
+	char key[BUS_KEY_MAX + 1];
+	int rc;
+
+	if (n < 1 || n > BUS_MAX_FRAMES)
+		return bad(b, &b->stats.bad_frames, "wrong number of frames", f, n);
+	if (bus_span_is(f[0], BUS_VERB_END) && n == 2) {
+		char prefix[BUS_TOPIC_NAME_MAX + 1];
+		if (bus_span_str(f[1], prefix, BUS_TOPIC_NAME_MAX, true) < 0)
+			return bad(b, &b->stats.bad_frames, "malformed END", f, n);
+		if (b->pending_snaps)
+			b->pending_snaps--;
+		m.kind = BUS_MSG_SNAPSHOT_END;
+		m.prefix = prefix;
+		b->on_msg(b->arg, &m);
+		return;
+	}
+	if (bus_span_is(f[0], BUS_VERB_ERR)) {
+		b->stats.refused++;
+		log_warn("bus: the broker refused a request: %.*s", n > 1 ? (int)f[1].len : 0,
+			 n > 1 ? (const char *)f[1].p : "");
+		return;
+	}
+	if (bus_span_is(f[0], BUS_VERB_TSEQ) && n == 3 && f[2].len == 8) {
+		t = bus_topic_find((const char *)f[1].p, f[1].len);
+		if (!t || t->kind != BUS_TOPIC_STATE)
+			return bad(b, &b->stats.unknown_topic, "unknown state topic in TSEQ", f, n);
+		struct topic_track *tr = track_of(b, t);
+		tr->last_seq = bus_get_be64(f[2].p);
+		tr->known = true;
+		m.kind = BUS_MSG_SNAPSHOT_BEGIN;
+		m.topic = t;
+		b->on_msg(b->arg, &m);
+		return;
+	}
+	/* [KV] + a state message as the SUB socket would carry it. */
+	if (bus_span_is(f[0], BUS_VERB_KV)) {
+		if ((rc = bus_check_state(f + 1, n - 1, &t, key, &meta, &msg)) < 0 || !key[0])
+			return bad(b, counter_for(b, rc), bus_check_str(rc < 0 ? rc : BUS_ERR_KEY),
+				   f, n);
+		b->stats.state_in++;
+		m.kind = BUS_MSG_STATE;
+		m.topic = t;
+		m.key = key;
+		m.seq = meta.seq;
+		m.from_snapshot = true;
+		return deliver(b, &m, msg);
+	}
+	bad(b, &b->stats.bad_frames, "unknown reply", f, n);
+}
+
+int bus_pollitems(struct bus *b, zmq_pollitem_t *items, int cap)
+{
+	int n = 0;
+
+	if (cap < 2)
+		return -EINVAL;
+	items[n++] = (zmq_pollitem_t){.socket = b->req, .events = ZMQ_POLLIN};
+	if (!b->pending_snaps)
+		items[n++] = (zmq_pollitem_t){.socket = b->sub, .events = ZMQ_POLLIN};
+	return n;
+}
+
+static int drain(struct bus *b, void *sock, void (*fn)(struct bus *, const struct bus_span *, int))
+{
+	struct bus_frames fr;
+	struct bus_span f[BUS_MAX_FRAMES];
+	int handled = 0;
+
+	while (bus_frames_recv(sock, &fr) == 0) {
+		fn(b, f, bus_frames_spans(&fr, f, BUS_MAX_FRAMES));
+		bus_frames_close(&fr);
+		handled++;
+		if (sock == b->sub && b->pending_snaps)
+			break; /* a resync started: leave the rest queued */
+	}
+	return handled;
+}
+
+int bus_dispatch(struct bus *b, uint64_t now_ns)
+{
+	int handled;
+
+	b->now_ns = now_ns;
+	/* Replies first: they may complete a snapshot and unblock SUB. */
+	handled = drain(b, b->req, on_req);
+	if (!b->pending_snaps)
+		handled += drain(b, b->sub, on_sub);
+	return handled;
+}
+
+bool bus_syncing(const struct bus *b)
+{
+	return b->pending_snaps > 0;
+}
+
+int bus_wait_synced(struct bus *b, int timeout_ms)
+{
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+
+	while (b->pending_snaps) {
+		zmq_pollitem_t it = {.socket = b->req, .events = ZMQ_POLLIN};
+		uint64_t now = clock_mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (zmq_poll(&it, 1, (long)((deadline - now) / NS_PER_MS) + 1) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		bus_dispatch(b, clock_mono_ns());
+	}
+	return 0;
+}
+
+const struct bus_stats *bus_stats(const struct bus *b)
+{
+	return &b->stats;
+}

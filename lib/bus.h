@@ -1,0 +1,76 @@
+/* bus: a component's connection to the broker's bus (DESIGN.md "The bus",
+ * docs/bus.md). Publish events, set state, subscribe by topic prefix with
+ * the state replayed from the broker's cache (zguide clone pattern), and
+ * notice gaps: a state topic whose sequence number jumps is resynced.
+ * Everything received is decoded against the topic table before the
+ * component sees it; bad messages are counted and logged, never fatal. */
+#ifndef MSOCK_BUS_H
+#define MSOCK_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "bus_topics.h"
+
+enum bus_msg_kind {
+	BUS_MSG_INVALID = 0,
+	BUS_MSG_EVENT,
+	BUS_MSG_STATE,		/* a state value (or deletion, m->deleted) */
+	BUS_MSG_SNAPSHOT_BEGIN, /* topic: a full replay of it follows; drop what you hold of it */
+	BUS_MSG_SNAPSHOT_END,	/* topic = the prefix asked for: the replay is complete */
+};
+
+struct bus_msg {
+	enum bus_msg_kind kind;
+	const struct bus_topic *topic; /* NULL for SNAPSHOT_END */
+	const char *prefix;	       /* SNAPSHOT_END only */
+	const char *key;	       /* state only */
+	uint64_t seq;		       /* state only */
+	bool deleted;
+	bool from_snapshot;
+	const ProtobufCMessage
+		*msg; /* decoded body; NULL when deleted. Valid during the callback only. */
+};
+
+typedef void (*bus_on_msg_fn)(void *arg, const struct bus_msg *m);
+
+struct bus_stats {
+	uint64_t events_in, state_in, events_out, state_out;
+	uint64_t bad_frames, unknown_topic, bad_body, stale, gaps, resyncs, refused;
+};
+
+struct bus;
+
+/* Connects to the bus in `dir` as component `name`. `on_msg` receives every
+ * valid message. Caller frees with bus_free. */
+struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, void *arg);
+void bus_free(struct bus *b);
+
+/* Subscribes to events and state whose topic starts with `prefix`, and asks
+ * for a snapshot of the matching state; the snapshot arrives through on_msg
+ * (SNAPSHOT_BEGIN per topic, STATE per key, SNAPSHOT_END). */
+int bus_subscribe(struct bus *b, const char *prefix);
+
+int bus_publish(struct bus *b, const char *topic, const ProtobufCMessage *msg);
+int bus_state_set(struct bus *b, const char *topic, const char *key, const ProtobufCMessage *msg);
+int bus_state_del(struct bus *b, const char *topic, const char *key);
+
+/* Fills up to 2 poll items for the component's zmq_poll and returns their
+ * count. While a snapshot is in flight the SUB socket is left out, so
+ * updates queue in ZeroMQ until the snapshot they follow is complete. */
+int bus_pollitems(struct bus *b, zmq_pollitem_t *items, int cap);
+/* Reads everything that is ready without blocking and calls on_msg. */
+int bus_dispatch(struct bus *b, uint64_t now_ns);
+/* True while a snapshot is outstanding. */
+bool bus_syncing(const struct bus *b);
+/* Blocks (up to timeout_ms) until no snapshot is outstanding. */
+int bus_wait_synced(struct bus *b, int timeout_ms);
+const struct bus_stats *bus_stats(const struct bus *b);
+
+/* Opens a ZeroMQ socket with msock's safe defaults: linger 0 (the default
+ * is infinite and hangs shutdown) and a per-frame size cap. */
+void *bus_socket(void *zctx, int type, int64_t max_msg_bytes);
+
+#endif

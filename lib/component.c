@@ -1,0 +1,114 @@
+/* component: shared start-up of components (component.h). */
+#include "component.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void set_str(char *dst, size_t cap, const char *src)
+{
+	if (src)
+		snprintf(dst, cap, "%s", src);
+}
+
+static int parse_keep_fds(struct component *c, const char *s)
+{
+	while (s && *s) {
+		char *end;
+		long fd = strtol(s, &end, 10);
+		if (end == s || fd < 3 || fd > 65535 || c->n_keep_fds == SANDBOX_MAX_KEEP_FDS)
+			return -EINVAL;
+		c->keep_fds[c->n_keep_fds++] = (int)fd;
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int component_init(struct component *c, const char *default_name, int *argc, char **argv)
+{
+	const char *lvl = getenv("MSOCK_LOG_LEVEL"), *pid = getenv("MSOCK_BROKER_PID");
+	int out = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->sigfd = -1;
+	set_str(c->name, sizeof(c->name), default_name);
+	set_str(c->name, sizeof(c->name), getenv("MSOCK_NAME"));
+	set_str(c->bus_dir, sizeof(c->bus_dir), getenv("MSOCK_BUS_DIR"));
+	set_str(c->user, sizeof(c->user), getenv("MSOCK_USER"));
+	if (pid)
+		c->broker_pid = (pid_t)atoi(pid);
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : 0;
+		if (strcmp(a, "--name") == 0 && v)
+			set_str(c->name, sizeof(c->name), argv[++i]);
+		else if (strcmp(a, "--bus") == 0 && v)
+			set_str(c->bus_dir, sizeof(c->bus_dir), argv[++i]);
+		else if (strcmp(a, "--user") == 0 && v)
+			set_str(c->user, sizeof(c->user), argv[++i]);
+		else if (strcmp(a, "--sandbox-selftest") == 0 && v)
+			c->selftest = argv[++i];
+		else
+			argv[out++] = argv[i];
+	}
+	*argc = out;
+	argv[out] = 0;
+	log_init(c->name);
+	if (lvl)
+		log_set_level(log_level_parse(lvl));
+	if (parse_keep_fds(c, getenv("MSOCK_KEEP_FDS")) < 0) {
+		log_error("MSOCK_KEEP_FDS: expected comma-separated fds >= 3, got \"%s\"",
+			  getenv("MSOCK_KEEP_FDS"));
+		return -EINVAL;
+	}
+	if (!c->bus_dir[0]) {
+		log_error("no bus directory: set MSOCK_BUS_DIR or pass --bus DIR");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int component_sandbox(struct component *c, unsigned flags, const int *extra, size_t n_extra)
+{
+	struct sandbox_spec spec = {
+		.name = c->name,
+		.user = c->user,
+		.parent = c->broker_pid,
+		.keep_fds = c->keep_fds,
+		.n_keep_fds = c->n_keep_fds,
+		.flags = flags,
+		.extra_syscalls = extra,
+		.n_extra_syscalls = n_extra,
+	};
+
+	return sandbox_enter(&spec);
+}
+
+int component_signals(struct component *c)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, 0) < 0)
+		return -errno;
+	c->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return c->sigfd < 0 ? -errno : 0;
+}
+
+int component_read_signal(struct component *c)
+{
+	struct signalfd_siginfo si;
+
+	if (read(c->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}

@@ -1,0 +1,45 @@
+/* component: the start-up every component shares, in the order of
+ * OpenBSD's privsep daemons: log tag -> (privileged opens, by the caller)
+ * -> drop uid/gid + sandbox -> signals -> bus -> loop.
+ *
+ * The broker starts a component with this environment (docs/bus.md):
+ *   MSOCK_NAME        the component's name (bus identity, log tag)
+ *   MSOCK_BUS_DIR     the bus directory (ipc:// files)
+ *   MSOCK_USER        the user to drop to when started as root
+ *   MSOCK_BROKER_PID  the broker's pid: exit if it is not our parent
+ *   MSOCK_LOG_LEVEL   error|warn|info|debug
+ *   MSOCK_KEEP_FDS    comma-separated fds handed over on purpose
+ * A component run by hand takes the same values from --name, --bus, --user. */
+#ifndef MSOCK_COMPONENT_H
+#define MSOCK_COMPONENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+struct component {
+	char name[32];
+	char bus_dir[256];
+	char user[64];
+	pid_t broker_pid;
+	int keep_fds[SANDBOX_MAX_KEEP_FDS];
+	size_t n_keep_fds;
+	int sigfd;	      /* signalfd for SIGTERM, SIGINT, SIGHUP */
+	const char *selftest; /* --sandbox-selftest CALL (tests) */
+};
+
+/* Reads the environment and the common options (--name, --bus, --user,
+ * --sandbox-selftest), removing them from argv (argc updated). Sets the log
+ * tag. Returns 0, or -EINVAL with a message. */
+int component_init(struct component *c, const char *default_name, int *argc, char **argv);
+/* Drops privileges and applies the sandbox; on failure the caller exits. */
+int component_sandbox(struct component *c, unsigned flags, const int *extra, size_t n_extra);
+/* Blocks SIGTERM/SIGINT/SIGHUP (before libzmq starts its threads, which
+ * inherit the mask) and opens a signalfd for the poll loop. */
+int component_signals(struct component *c);
+/* Reads one pending signal from the signalfd; returns its number or 0. */
+int component_read_signal(struct component *c);
+
+#endif

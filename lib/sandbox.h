@@ -1,0 +1,45 @@
+/* sandbox: what every component does before it reads any input: drop to
+ * the unprivileged user, die with the broker, close inherited fds (except
+ * those handed over on purpose), no_new_privs, no capabilities, and a
+ * libseccomp allowlist that kills the process on anything else
+ * (SCMP_ACT_KILL_PROCESS; in test builds SCMP_ACT_TRAP with a SIGSYS
+ * handler that names the refused syscall and then dies of SIGSYS). */
+#ifndef MSOCK_SANDBOX_H
+#define MSOCK_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum {
+	SANDBOX_MAX_KEEP_FDS = 32,
+	SANDBOX_MAX_EXTRA_SYSCALLS = 64,
+};
+
+/* What a component needs beyond the base set (which covers glibc, libzmq
+ * and protobuf-c: memory, threads, poll/epoll, AF_UNIX sockets). */
+enum sandbox_flags {
+	SANDBOX_INET = 1 << 0,	  /* AF_INET/AF_INET6 sockets (dataplane, derp, portmapper) */
+	SANDBOX_NETLINK = 1 << 1, /* AF_NETLINK route sockets (link monitoring) */
+};
+
+struct sandbox_spec {
+	const char *name; /* for messages */
+	const char *user; /* drop to this user when running as root; NULL/"" = no drop */
+	pid_t parent; /* exit if the parent is not this pid after PDEATHSIG is set; 0 = no check */
+	const int *keep_fds; /* fds handed over on purpose, kept open */
+	size_t n_keep_fds;
+	unsigned flags;		   /* enum sandbox_flags */
+	const int *extra_syscalls; /* allowed as they are, each with a reason at the caller */
+	size_t n_extra_syscalls;
+};
+
+/* Applies everything above. Returns 0, or -errno with a message logged;
+ * the caller must exit on error. */
+int sandbox_enter(const struct sandbox_spec *spec);
+
+/* Test hook: make one forbidden call ("execve", "ptrace", "open-shadow",
+ * "af-packet", "fork") after sandbox_enter; returns only if it was refused
+ * with an error (printing it), which the caller reports. */
+int sandbox_selftest(const char *what);
+
+#endif

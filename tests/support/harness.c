@@ -1,0 +1,267 @@
+/* harness: see harness.h. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "control.pb-c.h"
+
+static const char *bin_dir(void)
+{
+	const char *d = getenv("MSOCK_BIN_DIR");
+	return d ? d : "./bin";
+}
+
+int th_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int th_write_config(struct th_broker *b, const char *components_json, const char *extra_json)
+{
+	char text[16384];
+
+	snprintf(text, sizeof(text),
+		 "{\n"
+		 "  \"run_dir\": \"%s/run\",\n"
+		 "  \"state_dir\": \"%s/state\",\n"
+		 "  \"control_socket\": \"%s\",\n"
+		 "  \"user\": \"nobody\",\n"
+		 "  \"components\": %s%s\n"
+		 "}\n",
+		 b->dir, b->dir, b->control, components_json, extra_json);
+	return th_write_file(b->config, text);
+}
+
+static bool answers(void *arg)
+{
+	json_t *st = th_status(arg);
+	bool ok = st != 0;
+
+	json_decref(st);
+	return ok;
+}
+
+int th_broker_start(struct th_broker *b, const char *components_json, const char *extra_json)
+{
+	char path[512];
+	int fd;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/msock-test-XXXXXX");
+	if (!mkdtemp(b->dir))
+		return -1;
+	/* The components run as nobody and must reach run/bus below here. */
+	chmod(b->dir, 0755);
+	snprintf(b->config, sizeof(b->config), "%s/msock.json", b->dir);
+	snprintf(b->control, sizeof(b->control), "%s/control.sock", b->dir);
+	snprintf(b->bus_dir, sizeof(b->bus_dir), "%s/run/bus", b->dir);
+	snprintf(b->log, sizeof(b->log), "%s/broker.log", b->dir);
+	if (th_write_config(b, components_json, extra_json) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/msock-broker", bin_dir());
+	b->pid = fork();
+	if (b->pid < 0)
+		return -1;
+	if (b->pid == 0) {
+		fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execl(path, path, "--config", b->config, (char *)0);
+		_exit(127);
+	}
+	if (!th_wait(answers, b)) {
+		fprintf(stderr, "harness: broker did not answer; its log:\n");
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", b->log);
+		if (system(cmd) < 0)
+			return -1;
+		return -1;
+	}
+	return 0;
+}
+
+int th_broker_stop(struct th_broker *b, int sig, int *status)
+{
+	struct timespec ts = {0, 20 * 1000000};
+
+	if (b->pid <= 0)
+		return -1;
+	kill(b->pid, sig);
+	for (int i = 0; i < TH_WAIT_MS / 20; i++) {
+		pid_t r = waitpid(b->pid, status, WNOHANG);
+		if (r == b->pid) {
+			b->pid = 0;
+			return 0;
+		}
+		nanosleep(&ts, 0);
+	}
+	return -1;
+}
+
+void th_broker_cleanup(struct th_broker *b)
+{
+	char cmd[400];
+	int st;
+
+	if (b->pid > 0 && th_broker_stop(b, SIGTERM, &st) < 0) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, &st, 0);
+	}
+	if (getenv("MSOCK_TEST_KEEP")) {
+		fprintf(stderr, "harness: kept %s\n", b->dir);
+		return;
+	}
+	if (b->dir[0] && strncmp(b->dir, "/tmp/msock-test-", 16) == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
+		if (system(cmd) < 0)
+			fprintf(stderr, "harness: cannot remove %s\n", b->dir);
+	}
+}
+
+int th_control(const struct th_broker *b, const char *cmd, const char *arg, bool *ok, char **text)
+{
+	Msock__ControlRequest req = MSOCK__CONTROL_REQUEST__INIT;
+	Msock__ControlReply *rep;
+	void *ctx = zmq_ctx_new(), *s = bus_socket(ctx, ZMQ_REQ, 64 << 20);
+	char addr[400], *args[1] = {(char *)arg};
+	int timeout = 5000, rc = -1;
+	uint8_t buf[1024];
+	zmq_msg_t m;
+
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+	snprintf(addr, sizeof(addr), "ipc://%s", b->control);
+	req.command = (char *)cmd;
+	req.args = args;
+	req.n_args = arg ? 1 : 0;
+	zmq_msg_init(&m);
+	if (access(b->control, F_OK) == 0 && zmq_connect(s, addr) == 0 &&
+	    zmq_send(s, buf, msock__control_request__pack(&req, buf), 0) >= 0 &&
+	    zmq_msg_recv(&m, s, 0) >= 0) {
+		rep = msock__control_reply__unpack(0, zmq_msg_size(&m), zmq_msg_data(&m));
+		if (rep) {
+			*ok = rep->ok;
+			*text = strdup(rep->ok ? rep->text : rep->error);
+			msock__control_reply__free_unpacked(rep, 0);
+			rc = 0;
+		}
+	}
+	zmq_msg_close(&m);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rc;
+}
+
+json_t *th_status(const struct th_broker *b)
+{
+	bool ok;
+	char *text = 0;
+	json_t *st = 0;
+
+	if (th_control(b, "status", 0, &ok, &text) == 0 && ok)
+		st = json_loads(text, 0, 0);
+	free(text);
+	return st;
+}
+
+static json_t *comp(json_t *st, const char *name)
+{
+	return json_object_get(json_object_get(st, "Components"), name);
+}
+
+pid_t th_comp_pid(const struct th_broker *b, const char *name)
+{
+	json_t *st = th_status(b);
+	pid_t pid = (pid_t)json_integer_value(json_object_get(comp(st, name), "PID"));
+
+	json_decref(st);
+	return pid;
+}
+
+int th_comp_restarts(const struct th_broker *b, const char *name)
+{
+	json_t *st = th_status(b);
+	int n = (int)json_integer_value(json_object_get(comp(st, name), "Restarts"));
+
+	json_decref(st);
+	return n;
+}
+
+bool th_comp_state_is(const struct th_broker *b, const char *name, const char *state)
+{
+	json_t *st = th_status(b);
+	const char *s = json_string_value(json_object_get(comp(st, name), "State"));
+	bool is = s && strcmp(s, state) == 0;
+
+	json_decref(st);
+	return is;
+}
+
+long long th_bus_counter(const struct th_broker *b, const char *name)
+{
+	json_t *st = th_status(b);
+	long long v = json_integer_value(json_object_get(json_object_get(st, "Bus"), name));
+
+	json_decref(st);
+	return v;
+}
+
+bool th_wait(bool (*pred)(void *arg), void *arg)
+{
+	struct timespec ts = {0, 20 * 1000000};
+
+	for (int i = 0; i < TH_WAIT_MS / 20; i++) {
+		if (pred(arg))
+			return true;
+		nanosleep(&ts, 0);
+	}
+	return pred(arg);
+}
+
+bool th_log_contains(const struct th_broker *b, const char *needle)
+{
+	FILE *f = fopen(b->log, "r");
+	char line[2048];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+bool th_pid_alive(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d %*s %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state != 'Z' && state != 0;
+}

@@ -1,0 +1,289 @@
+/* msockctl: the command line for a running msock-broker (over its control
+ * socket) and for key files. Exit status: 0 ok, 1 the command failed, 2
+ * usage or config error, 3 the broker could not be reached. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "config.h"
+#include "control.pb-c.h"
+#include "key.h"
+#include "log.h"
+
+enum {
+	CTL_TIMEOUT_MS = 10000,			/* a reload re-reads the config: allow time */
+	CTL_MAX_REPLY_BYTES = 64 * 1024 * 1024, /* status of 10,000 peers */
+};
+
+#define CTL_DEFAULT_SOCKET "/run/msock/control.sock"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: msockctl [--socket PATH | --config FILE] COMMAND [ARGS]\n"
+		"\n"
+		"Commands for a running broker:\n"
+		"  status [--json]        components, self and peers (--json: "
+		"docs/status-json.md)\n"
+		"  reload                 re-read the config; publish only what changed; a bad\n"
+		"                         config is rejected and the running one kept\n"
+		"  restart NAME           restart a component (also clears a failed state)\n"
+		"\n"
+		"Key files (no broker needed):\n"
+		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
+		"base64)\n"
+		"                         and print its nodekey: (--disco: its discokey:)\n"
+		"  pubkey [--disco] FILE  print the public key of a private key file\n"
+		"\n"
+		"The control socket is --socket, else $MSOCK_SOCKET, else the control_socket of\n"
+		"--config, else " CTL_DEFAULT_SOCKET ".\n");
+}
+
+static int socket_path(const char *opt_socket, const char *opt_config, char *out, size_t cap)
+{
+	struct cfg_diag diag = {0};
+	struct msock_config *cfg;
+
+	if (opt_socket) {
+		snprintf(out, cap, "%s", opt_socket);
+		return 0;
+	}
+	if (getenv("MSOCK_SOCKET") && *getenv("MSOCK_SOCKET")) {
+		snprintf(out, cap, "%s", getenv("MSOCK_SOCKET"));
+		return 0;
+	}
+	if (!opt_config) {
+		snprintf(out, cap, "%s", CTL_DEFAULT_SOCKET);
+		return 0;
+	}
+	cfg = config_load(opt_config, &diag);
+	for (size_t i = 0; i < diag.n_errors; i++)
+		fprintf(stderr, "%s\n", diag.errors[i]);
+	cfg_diag_free(&diag);
+	if (!cfg)
+		return -EINVAL;
+	snprintf(out, cap, "%s", cfg->control_socket);
+	config_free(cfg);
+	return 0;
+}
+
+/* Sends one request and returns the decoded reply (caller frees) or NULL. */
+static Msock__ControlReply *call(const char *sock, const char *command, char **args, size_t n)
+{
+	Msock__ControlRequest req = MSOCK__CONTROL_REQUEST__INIT;
+	Msock__ControlReply *rep = 0;
+	void *ctx = zmq_ctx_new(), *s;
+	char addr[CFG_PATH_MAX + 8];
+	int timeout = CTL_TIMEOUT_MS;
+	zmq_msg_t msg;
+	uint8_t *buf;
+	size_t len;
+
+	s = bus_socket(ctx, ZMQ_REQ, CTL_MAX_REPLY_BYTES);
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+	snprintf(addr, sizeof(addr), "ipc://%s", sock);
+	req.command = (char *)command;
+	req.args = args;
+	req.n_args = n;
+	len = msock__control_request__get_packed_size(&req);
+	buf = malloc(len ? len : 1);
+	zmq_msg_init(&msg);
+	if (!buf || access(sock, F_OK) < 0 || zmq_connect(s, addr) < 0) {
+		fprintf(stderr, "msockctl: cannot reach the broker at %s: %s\n", sock,
+			strerror(errno));
+		goto out;
+	}
+	msock__control_request__pack(&req, buf);
+	if (zmq_send(s, buf, len, 0) < 0 || zmq_msg_recv(&msg, s, 0) < 0) {
+		fprintf(stderr, "msockctl: no answer from the broker at %s within %d s\n", sock,
+			CTL_TIMEOUT_MS / 1000);
+		goto out;
+	}
+	rep = msock__control_reply__unpack(0, zmq_msg_size(&msg), zmq_msg_data(&msg));
+	if (!rep)
+		fprintf(stderr, "msockctl: the broker's reply does not decode as ControlReply\n");
+out:
+	zmq_msg_close(&msg);
+	free(buf);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rep;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void fmt_uptime(double sec, char *out, size_t cap)
+{
+	if (sec <= 0)
+		snprintf(out, cap, "-");
+	else if (sec < 120)
+		snprintf(out, cap, "%.0fs", sec);
+	else if (sec < 7200)
+		snprintf(out, cap, "%.0fm", sec / 60);
+	else
+		snprintf(out, cap, "%.1fh", sec / 3600);
+}
+
+static void print_status(json_t *st)
+{
+	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
+	const char *k;
+	char up[32];
+
+	printf("%s, config %s\n", jstr(st, "Version"), jstr(st, "ConfigFile"));
+	printf("\nSelf:  %s  home DERP %lld  endpoints",
+	       *jstr(self, "NodeKey") ? jstr(self, "NodeKey") : "(node key not published yet)",
+	       json_integer_value(json_object_get(self, "HomeDERP")));
+	if (!json_array_size(json_object_get(self, "Endpoints")))
+		printf(" (none yet)");
+	for (size_t idx = 0; idx < json_array_size(json_object_get(self, "Endpoints")); idx++)
+		printf(" %s",
+		       json_string_value(json_array_get(json_object_get(self, "Endpoints"), idx)));
+	printf("\n\nComponents:\n  %-14s %-12s %-9s %8s %8s %7s  %s\n", "NAME", "PROGRAM", "STATE",
+	       "PID", "RESTARTS", "UPTIME", "LAST EXIT");
+	comps = json_object_get(st, "Components");
+	json_object_foreach(comps, k, v)
+	{
+		fmt_uptime(json_real_value(json_object_get(v, "UptimeSec")), up, sizeof(up));
+		printf("  %-14s %-12s %-9s %8lld %8lld %7s  %s\n", k, jstr(v, "Program"),
+		       jstr(v, "State"), json_integer_value(json_object_get(v, "PID")),
+		       json_integer_value(json_object_get(v, "Restarts")), up,
+		       *jstr(v, "LastExit") ? jstr(v, "LastExit") : "-");
+	}
+	peers = json_object_get(st, "Peer");
+	printf("\nPeers (%zu):\n", json_object_size(peers));
+	if (json_object_size(peers))
+		printf("  %-16s %-20s %-24s %s\n", "NAME", "NODE KEY", "CURADDR", "RELAY");
+	json_object_foreach(peers, k, v)
+	{
+		char shortkey[24];
+		snprintf(shortkey, sizeof(shortkey), "%.16s...", k);
+		printf("  %-16s %-20s %-24s %s\n", jstr(v, "Name"), shortkey,
+		       *jstr(v, "CurAddr") ? jstr(v, "CurAddr") : "-",
+		       *jstr(v, "Relay") ? jstr(v, "Relay") : "-");
+	}
+	bus = json_object_get(st, "Bus");
+	printf("\nBus: %lld events forwarded, %lld state keys cached; dropped: %lld bad frames, "
+	       "%lld unknown topic, %lld bad body, %lld wrong channel; %lld disconnects\n",
+	       json_integer_value(json_object_get(bus, "EventsForwarded")),
+	       json_integer_value(json_object_get(bus, "StateKeys")),
+	       json_integer_value(json_object_get(bus, "BadFrames")),
+	       json_integer_value(json_object_get(bus, "UnknownTopic")),
+	       json_integer_value(json_object_get(bus, "BadBody")),
+	       json_integer_value(json_object_get(bus, "WrongChannel")),
+	       json_integer_value(json_object_get(bus, "Disconnects")));
+}
+
+static int cmd_broker(const char *sock, const char *command, char **args, size_t n, bool json)
+{
+	Msock__ControlReply *rep = call(sock, command, args, n);
+	int rc;
+
+	if (!rep)
+		return 3;
+	if (!rep->ok) {
+		fprintf(stderr, "msockctl %s: %s\n", command, rep->error);
+		rc = 1;
+	} else if (strcmp(command, "status") == 0 && !json) {
+		json_error_t e;
+		json_t *st = json_loads(rep->text, 0, &e);
+		if (st)
+			print_status(st);
+		else
+			fprintf(stderr, "msockctl: status is not JSON: %s\n", e.text);
+		json_decref(st);
+		rc = st ? 0 : 1;
+	} else {
+		printf("%s\n", rep->text);
+		rc = 0;
+	}
+	msock__control_reply__free_unpacked(rep, 0);
+	return rc;
+}
+
+static int cmd_key(bool gen, bool disco, const char *file)
+{
+	struct key32 priv, pub;
+	char err[512], text[KEY_TEXT_MAX];
+	int rc;
+
+	rc = gen ? key_generate(&priv) : key_file_read(file, &priv, err, sizeof(err));
+	if (rc == 0 && gen)
+		rc = key_file_write(file, &priv, err, sizeof(err));
+	else if (rc < 0 && gen)
+		snprintf(err, sizeof(err), "cannot generate a key: %s", strerror(-rc));
+	if (rc < 0) {
+		fprintf(stderr, "msockctl: %s\n", err);
+		return 1;
+	}
+	key_public(&priv, &pub);
+	key_format(disco ? KEY_KIND_DISCO_PUBLIC : KEY_KIND_NODE_PUBLIC, &pub, text, sizeof(text));
+	printf("%s\n", text);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *opt_socket = 0, *opt_config = 0;
+	char sock[CFG_PATH_MAX];
+	int i = 1;
+
+	log_init("msockctl");
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			opt_socket = argv[++i];
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			opt_config = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "msockctl: unknown option \"%s\"\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	int rest = argc - i;
+	char **args = argv + i;
+
+	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "pubkey") == 0) {
+		bool disco = rest >= 1 && strcmp(args[0], "--disco") == 0;
+		if (rest != 1 + disco) {
+			fprintf(stderr, "usage: msockctl %s [--disco] FILE\n", cmd);
+			return 2;
+		}
+		return cmd_key(strcmp(cmd, "keygen") == 0, disco, args[disco]);
+	}
+	if (socket_path(opt_socket, opt_config, sock, sizeof(sock)) < 0)
+		return 2;
+	if (strcmp(cmd, "status") == 0) {
+		bool json = rest == 1 && strcmp(args[0], "--json") == 0;
+		if (rest != (int)json) {
+			fprintf(stderr, "usage: msockctl status [--json]\n");
+			return 2;
+		}
+		return cmd_broker(sock, "status", 0, 0, json);
+	}
+	if (strcmp(cmd, "reload") == 0 && rest == 0)
+		return cmd_broker(sock, "reload", 0, 0, false);
+	if (strcmp(cmd, "restart") == 0 && rest == 1)
+		return cmd_broker(sock, "restart", args, 1, false);
+	fprintf(stderr, "msockctl: unknown command or wrong arguments: %s\n", cmd);
+	usage(stderr);
+	return 2;
+}
