@@ -112,6 +112,11 @@ int broker_bus_open(struct broker *b)
 	if (monitor(b, b->xsub, "xsub") < 0 || monitor(b, b->xpub, "xpub") < 0 ||
 	    monitor(b, b->router, "router") < 0)
 		return -1;
+	/* Take every event, not only those someone subscribed to: PUB sockets
+	 * filter at the source, and the broker must see (and check, and count)
+	 * everything that is published. Subscriptions stay on the XPUB side. */
+	if (zmq_send(b->xsub, "\x01", 1, 0) < 0)
+		return -1;
 	b->next_heartbeat_ns = clock_mono_ns() + BROKER_HEARTBEAT_MS * NS_PER_MS;
 	return 0;
 }
@@ -157,8 +162,9 @@ void broker_on_xsub(struct broker *b)
 	}
 }
 
-/* Subscriptions from components' SUB sockets: passed on to the publishers
- * so that they filter at the source. */
+/* Subscriptions from components' SUB sockets. XPUB filters what it sends
+ * by them; they are not passed upstream because the XSUB takes everything
+ * (see broker_bus_open). */
 void broker_on_xpub(struct broker *b)
 {
 	struct bus_frames fr;
@@ -166,9 +172,7 @@ void broker_on_xpub(struct broker *b)
 
 	while (bus_frames_recv(b->xpub, &fr) == 0) {
 		int n = bus_frames_spans(&fr, f, BUS_MAX_FRAMES);
-		if (n == 1 && f[0].len >= 1 && f[0].len <= BUS_TOPIC_NAME_MAX + 1 && f[0].p[0] <= 1)
-			zmq_send(b->xsub, f[0].p, f[0].len, 0);
-		else
+		if (n != 1 || f[0].len < 1 || f[0].len > BUS_TOPIC_NAME_MAX + 1 || f[0].p[0] > 1)
 			drop(b, &b->ctr.bad_frames, "subscription", f, n, 0, "not a subscription");
 		bus_frames_close(&fr);
 	}

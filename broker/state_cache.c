@@ -123,22 +123,21 @@ static void list_append(struct state_cache *sc, struct state_entry *e)
 int state_cache_set(struct state_cache *sc, const char *topic, const char *key, const uint8_t *body,
 		    size_t len, uint64_t *seq)
 {
-	struct topic_seq *ts = topic_get(sc, topic, true);
-	struct state_entry **pp, *e;
+	struct state_entry **pp = find(sc, topic, key), *e = *pp;
+	struct topic_seq *ts;
 	uint8_t *copy;
 
-	if (!ts)
-		return -ENOSPC;
-	pp = find(sc, topic, key);
-	e = *pp;
 	if (e && e->len == len && (len == 0 || memcmp(e->body, body, len) == 0))
 		return 0;
+	/* Check every limit before changing anything: a refused set leaves
+	 * no trace (not even an empty topic). */
 	if (!e && sc->count >= STATE_CACHE_MAX_KEYS)
 		return -ENOSPC;
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, body, len);
+	if (len)
+		memcpy(copy, body, len);
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e || !(e->key = strdup(key))) {
@@ -146,6 +145,17 @@ int state_cache_set(struct state_cache *sc, const char *topic, const char *key, 
 			free(copy);
 			return -ENOMEM;
 		}
+	}
+	ts = topic_get(sc, topic, true);
+	if (!ts) {
+		if (!*pp) {
+			free(e->key);
+			free(e);
+		}
+		free(copy);
+		return -ENOSPC;
+	}
+	if (!*pp) {
 		e->topic = ts->name;
 		*pp = e;
 		sc->count++;

@@ -17,8 +17,9 @@ void sup_init(struct sup_child *c)
 
 void sup_started(struct sup_child *c, pid_t pid, uint64_t now)
 {
-	if (c->started_ns)
-		c->restarts++; /* it ran before: this is a restart */
+	if (c->ran)
+		c->restarts++;
+	c->ran = true;
 	c->starts_ns[c->n_starts % SUP_INTENSITY_MAX_STARTS] = now;
 	c->n_starts++;
 	c->state = SUP_RUNNING;
@@ -58,7 +59,8 @@ void sup_exited(struct sup_child *c, int status, uint64_t now, uint32_t rnd)
 	}
 	/* Jitter of -25 %..+25 % so components that died together do not
 	 * come back in lockstep. */
-	delay = c->backoff_ns * 3 / 4 + (c->backoff_ns / 2) * rnd / UINT32_MAX;
+	delay = c->backoff_ns * 3 / 4 +
+		(uint64_t)((unsigned __int128)(c->backoff_ns / 2) * rnd / UINT32_MAX);
 	c->next_start_ns = now + delay;
 	c->state = SUP_BACKOFF;
 	c->backoff_ns *= 2;

@@ -36,6 +36,7 @@ struct sup_child {
 	enum sup_state state;
 	pid_t pid;
 	uint32_t restarts;   /* starts after the first */
+	bool ran;	     /* started at least once */
 	uint64_t started_ns; /* of the current or last run */
 	uint64_t next_start_ns;
 	uint64_t backoff_ns; /* the delay before the next restart, before jitter */
@@ -52,8 +53,8 @@ void sup_started(struct sup_child *c, pid_t pid, uint64_t now);
  * number for the jitter. Moves to BACKOFF (next_start_ns set) or FAILED;
  * from STOPPING, to STOPPED. */
 void sup_exited(struct sup_child *c, int status, uint64_t now, uint32_t rnd);
-/* True when a BACKOFF component is due to start (or a STOPPED one that
- * should run). */
+/* True when a BACKOFF component is due to start. (A new component is put
+ * in BACKOFF with next_start_ns 0 to start it at once.) */
 bool sup_due(const struct sup_child *c, uint64_t now);
 /* SIGTERM was sent at now. */
 void sup_stopping(struct sup_child *c, uint64_t now);

@@ -28,6 +28,9 @@ struct bus {
 	size_t n_topics;
 	struct topic_track *track;
 	unsigned pending_snaps;
+	uint64_t snap_deadline_ns; /* the outstanding snapshot is given up after this */
+	char subs[BUS_MAX_SUBSCRIPTIONS][BUS_TOPIC_NAME_MAX + 1]; /* prefixes, to resubscribe */
+	size_t n_subs;
 	uint64_t now_ns;
 	struct bus_stats stats;
 	struct log_ratelimit rl_bad;
@@ -138,8 +141,8 @@ static const struct bus_topic *check_topic(const char *topic, const ProtobufCMes
 	const struct bus_topic *t = bus_topic_find(topic, strlen(topic));
 
 	if (!t || t->kind != kind || (msg && msg->descriptor != t->desc)) {
-		log_error("bus: %s is not a %s topic of that type", topic,
-			  kind == BUS_TOPIC_STATE ? "state" : "event");
+		log_error("bus: %s is not %s topic of that type", topic,
+			  kind == BUS_TOPIC_STATE ? "a state" : "an event");
 		return 0;
 	}
 	return t;
@@ -195,18 +198,41 @@ static int request_snapshot(struct bus *b, const char *prefix)
 	int rc = send_parts(b->req, (const void *[]){BUS_VERB_SNAP, prefix},
 			    (size_t[]){4, strlen(prefix)}, 2);
 
-	if (rc == 0)
+	if (rc == 0) {
 		b->pending_snaps++;
+		b->snap_deadline_ns = clock_mono_ns() + BUS_SNAPSHOT_TIMEOUT_MS * NS_PER_MS;
+	}
 	return rc;
 }
 
 int bus_subscribe(struct bus *b, const char *prefix)
 {
+	struct bus_span p = {(const uint8_t *)prefix, strlen(prefix)};
+
+	/* The broker refuses other prefixes (with no END): refuse them here. */
+	if (!bus_span_printable(p, BUS_TOPIC_NAME_MAX, true))
+		return -EINVAL;
+	if (b->n_subs == BUS_MAX_SUBSCRIPTIONS)
+		return -ENOSPC;
 	/* Subscribe before asking for the snapshot (clone pattern), so no
 	 * update falls between the two. */
 	if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) < 0)
 		return -errno;
+	snprintf(b->subs[b->n_subs++], sizeof(b->subs[0]), "%s", prefix);
 	return request_snapshot(b, prefix);
+}
+
+/* A snapshot whose END never came (ROUTER drops at its high-water mark too):
+ * start over with every subscription rather than wait forever. */
+static void snapshot_timeout(struct bus *b)
+{
+	b->stats.snapshot_timeouts++;
+	log_warn("bus: no end of snapshot within %d ms: asking again", BUS_SNAPSHOT_TIMEOUT_MS);
+	b->pending_snaps = 0;
+	for (size_t i = 0; i < b->n_topics; i++)
+		b->track[i].known = false;
+	for (size_t i = 0; i < b->n_subs; i++)
+		request_snapshot(b, b->subs[i]);
 }
 
 static void bad(struct bus *b, uint64_t *counter, const char *what, const struct bus_span *f, int n)
@@ -356,9 +382,15 @@ static void on_req(struct bus *b, const struct bus_span *f, int n)
 	}
 	/* [KV] + a state message as the SUB socket would carry it. */
 	if (bus_span_is(f[0], BUS_VERB_KV)) {
-		if ((rc = bus_check_state(f + 1, n - 1, &t, key, &meta, &msg)) < 0 || !key[0])
-			return bad(b, counter_for(b, rc), bus_check_str(rc < 0 ? rc : BUS_ERR_KEY),
-				   f, n);
+		if ((rc = bus_check_state(f + 1, n - 1, &t, key, &meta, &msg)) < 0)
+			return bad(b, counter_for(b, rc), bus_check_str(rc), f, n);
+		/* A snapshot holds live keys only: no heartbeat, no deletion. */
+		if (!key[0] || (meta.flags & BUS_META_DELETED)) {
+			if (msg)
+				protobuf_c_message_free_unpacked(msg, 0);
+			return bad(b, &b->stats.bad_frames,
+				   "snapshot entry without key, or deleted", f, n);
+		}
 		b->stats.state_in++;
 		m.kind = BUS_MSG_STATE;
 		m.topic = t;
@@ -403,6 +435,8 @@ int bus_dispatch(struct bus *b, uint64_t now_ns)
 	int handled;
 
 	b->now_ns = now_ns;
+	if (b->pending_snaps && now_ns >= b->snap_deadline_ns)
+		snapshot_timeout(b);
 	/* Replies first: they may complete a snapshot and unblock SUB. */
 	handled = drain(b, b->req, on_req);
 	if (!b->pending_snaps)

@@ -39,6 +39,11 @@ typedef void (*bus_on_msg_fn)(void *arg, const struct bus_msg *m);
 struct bus_stats {
 	uint64_t events_in, state_in, events_out, state_out;
 	uint64_t bad_frames, unknown_topic, bad_body, stale, gaps, resyncs, refused;
+	uint64_t snapshot_timeouts;
+};
+
+enum {
+	BUS_MAX_SUBSCRIPTIONS = 32,
 };
 
 struct bus;
@@ -48,9 +53,12 @@ struct bus;
 struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, void *arg);
 void bus_free(struct bus *b);
 
-/* Subscribes to events and state whose topic starts with `prefix`, and asks
- * for a snapshot of the matching state; the snapshot arrives through on_msg
- * (SNAPSHOT_BEGIN per topic, STATE per key, SNAPSHOT_END). */
+/* Subscribes to events and state whose topic starts with `prefix` (up to
+ * BUS_TOPIC_NAME_MAX printable bytes, else -EINVAL; at most
+ * BUS_MAX_SUBSCRIPTIONS, else -ENOSPC), and asks for a snapshot of the
+ * matching state; it arrives through on_msg (SNAPSHOT_BEGIN per topic,
+ * STATE per key, SNAPSHOT_END). A snapshot not complete within
+ * BUS_SNAPSHOT_TIMEOUT_MS is asked for again (from bus_dispatch). */
 int bus_subscribe(struct bus *b, const char *prefix);
 
 int bus_publish(struct bus *b, const char *topic, const ProtobufCMessage *msg);

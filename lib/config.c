@@ -345,8 +345,8 @@ static void derive(struct cfg_ctx *c, char *out, const char *dir, const char *di
 	if (cfg_join(out, CFG_PATH_MAX, dir, name) < 0) {
 		out[0] = 0;
 		cfg_push_key(c, dir_field);
-		cfg_error(c, CFG_AT_VALUE, "%s/%s would be longer than %d bytes", dir, name,
-			  CFG_PATH_MAX - 1);
+		cfg_error(c, CFG_AT_VALUE, "<%s>/%s would be %zu bytes long; at most %d", dir_field,
+			  name, strlen(dir) + 1 + strlen(name), CFG_PATH_MAX - 1);
 		cfg_pop(c);
 	}
 }

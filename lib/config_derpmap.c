@@ -119,9 +119,9 @@ static void dfield_set(struct cfg_ctx *c, const struct dfield *f, const json_t *
 }
 
 /* Sets every known field of obj from the JSON object v; null leaves a field
- * at zero, as in Go. `nodes`, if not NULL, receives the "Nodes" value. */
+ * at zero, as in Go. */
 static void dfields_read(struct cfg_ctx *c, const json_t *v, const struct dfield *f, size_t n,
-			 void *obj, json_t **nodes)
+			 void *obj)
 {
 	const char *key;
 	json_t *val;
@@ -129,8 +129,6 @@ static void dfields_read(struct cfg_ctx *c, const json_t *v, const struct dfield
 	json_object_foreach((json_t *)v, key, val)
 	{
 		const struct dfield *df = dfield_find(f, n, key);
-		if (nodes && strcasecmp(key, "Nodes") == 0)
-			*nodes = val;
 		if (!df || json_is_null(val))
 			continue;
 		cfg_push_key(c, key);
@@ -139,10 +137,11 @@ static void dfields_read(struct cfg_ctx *c, const json_t *v, const struct dfield
 	}
 }
 
-/* The key of the member that set `name` (for pointing at it), or `name`. */
+/* The key of the member that sets field `name` (the last one, ignoring
+ * case, as Go decodes), or NULL when none does. */
 static const char *member_key(const json_t *obj, const char *name)
 {
-	const char *key, *found = name;
+	const char *key, *found = NULL;
 	json_t *val;
 
 	json_object_foreach((json_t *)obj, key, val)
@@ -153,22 +152,37 @@ static const char *member_key(const json_t *obj, const char *name)
 	return found;
 }
 
+/* A field that must be set; one that is set but wrong is already reported. */
+static void required(struct cfg_ctx *c, const json_t *obj, const char *name, const char *what)
+{
+	const char *key = member_key(obj, name);
+
+	if (key && !json_is_string(json_object_get(obj, key)))
+		return;
+	if (key && json_string_length(json_object_get(obj, key)) > 0)
+		return;
+	cfg_push_key(c, key ? key : name);
+	cfg_error(c, CFG_AT_VALUE, "%s", what);
+	cfg_pop(c);
+}
+
 static void node_check(struct cfg_ctx *c, const json_t *v, const struct cfg_derp_node *n,
 		       int region_id)
 {
-	cfg_push_key(c, member_key(v, "RegionID"));
-	if (n->region_id == 0)
+	const char *id_key = member_key(v, "RegionID");
+
+	if (!id_key) {
+		cfg_push_key(c, "RegionID");
 		cfg_error(c, CFG_AT_VALUE, "missing; it must be its region's RegionID (%d)",
 			  region_id);
-	else if (n->region_id != region_id)
+		cfg_pop(c);
+	} else if (n->region_id != 0 && n->region_id != region_id) {
+		cfg_push_key(c, id_key);
 		cfg_error(c, CFG_AT_VALUE, "%d does not match its region's RegionID %d",
 			  n->region_id, region_id);
-	cfg_pop(c);
-	if (!n->host_name[0]) {
-		cfg_push_key(c, member_key(v, "HostName"));
-		cfg_error(c, CFG_AT_VALUE, "required: the DERP node's host name");
 		cfg_pop(c);
 	}
+	required(c, v, "HostName", "required: the DERP node's host name");
 }
 
 static void nodes_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_region *r)
@@ -198,8 +212,7 @@ static void nodes_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_regio
 				  cfg_type_name(nv));
 		} else {
 			dfields_read(c, nv, node_fields,
-				     sizeof(node_fields) / sizeof(node_fields[0]), &r->nodes[i],
-				     NULL);
+				     sizeof(node_fields) / sizeof(node_fields[0]), &r->nodes[i]);
 			if (r->region_id > 0)
 				node_check(c, nv, &r->nodes[i], r->region_id);
 		}
@@ -221,25 +234,25 @@ static bool key_is(const char *key, int id)
 static void region_read(struct cfg_ctx *c, const char *key, const json_t *v,
 			struct cfg_derp_region *r)
 {
-	json_t *nodes = NULL;
-	size_t errs = cfg_error_count(c);
+	const char *id_key, *nodes_key;
 
 	if (!json_is_object(v)) {
 		cfg_error(c, CFG_AT_VALUE, "expected a region object, got %s", cfg_type_name(v));
 		return;
 	}
-	dfields_read(c, v, region_fields, sizeof(region_fields) / sizeof(region_fields[0]), r,
-		     &nodes);
-	cfg_push_key(c, member_key(v, "RegionID"));
-	if (r->region_id == 0 && cfg_error_count(c) == errs)
+	dfields_read(c, v, region_fields, sizeof(region_fields) / sizeof(region_fields[0]), r);
+	id_key = member_key(v, "RegionID");
+	cfg_push_key(c, id_key ? id_key : "RegionID");
+	if (!id_key)
 		cfg_error(c, CFG_AT_VALUE, "missing; it must equal the region's key \"%s\"", key);
 	else if (r->region_id > 0 && !key_is(key, r->region_id))
 		cfg_error(c, CFG_AT_VALUE, "RegionID %d does not match its key \"%s\" in Regions",
 			  r->region_id, key);
 	cfg_pop(c);
-	if (nodes && !json_is_null(nodes)) {
-		cfg_push_key(c, member_key(v, "Nodes"));
-		nodes_read(c, nodes, r);
+	nodes_key = member_key(v, "Nodes");
+	if (nodes_key) {
+		cfg_push_key(c, nodes_key);
+		nodes_read(c, json_object_get(v, nodes_key), r);
 		cfg_pop(c);
 	}
 }

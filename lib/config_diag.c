@@ -5,6 +5,7 @@
 #include "config_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,8 @@ void cfg_msg_add(struct cfg_ctx *c, struct cfg_msgs *m, struct json_pos at, stru
 	m->v[m->n++] = (struct cfg_msg){.at = at, .sub = sub, .seq = c->seq++, .text = dup};
 }
 
-static void vmsg(struct cfg_ctx *c, struct cfg_msgs *m, enum cfg_at at, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void vmsg(struct cfg_ctx *c, struct cfg_msgs *m,
+						       enum cfg_at at, const char *fmt, va_list ap)
 {
 	char what[CFG_MSG_MAX_BYTES / 2], path[CFG_FIELD_PATH_MAX_BYTES], text[CFG_MSG_MAX_BYTES];
 	struct json_pos pos, zero = {0, 0, 0};
@@ -320,19 +322,20 @@ static size_t min3(size_t a, size_t b, size_t c)
 static size_t distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t d[CFG_SUGGEST_MAX_BYTES + 1][CFG_SUGGEST_MAX_BYTES + 1];
+	uint8_t d[CFG_SUGGEST_MAX_BYTES + 1][CFG_SUGGEST_MAX_BYTES + 1]; /* values <= 64 */
 
 	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
+		d[i][0] = (uint8_t)i;
 	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
+		d[0][j] = (uint8_t)j;
 	for (size_t i = 1; i <= la; i++) {
 		for (size_t j = 1; j <= lb; j++) {
 			size_t cost = a[i - 1] != b[j - 1];
-			d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+			d[i][j] = (uint8_t)min3(d[i - 1][j] + 1u, d[i][j - 1] + 1u,
+						d[i - 1][j - 1] + cost);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < d[i][j])
-				d[i][j] = d[i - 2][j - 2] + 1;
+			    d[i - 2][j - 2] + 1u < d[i][j])
+				d[i][j] = (uint8_t)(d[i - 2][j - 2] + 1u);
 		}
 	}
 	return d[la][lb];

@@ -106,6 +106,8 @@ bool log_rl(struct log_ratelimit *rl, uint64_t now_ns, enum log_level level, con
 	va_list ap;
 
 	rl->total++;
+	if (level > log_cfg.level || level == LOG_LEVEL_INVALID)
+		return false; /* below the threshold: neither printed nor a window */
 	if (rl->started && now_ns - rl->window_start_ns < rl->interval_ns) {
 		rl->suppressed++;
 		return false;

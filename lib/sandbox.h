@@ -37,9 +37,11 @@ struct sandbox_spec {
  * the caller must exit on error. */
 int sandbox_enter(const struct sandbox_spec *spec);
 
-/* Test hook: make one forbidden call ("execve", "ptrace", "open-shadow",
- * "af-packet", "fork") after sandbox_enter; returns only if it was refused
- * with an error (printing it), which the caller reports. */
+/* Test hook, after sandbox_enter: make one forbidden call ("execve",
+ * "ptrace", "open-shadow", "af-packet", "fork"); the filter kills the
+ * process, or the call fails and this returns 0 (having printed the error),
+ * or it was allowed and this returns 1. "id" prints the uid, gid and
+ * capability sets and returns 0. 2: unknown call. */
 int sandbox_selftest(const char *what);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,8 +80,13 @@ int th_broker_start(struct th_broker *b, const char *components_json, const char
 	if (b->pid < 0)
 		return -1;
 	if (b->pid == 0) {
+		/* Dies with the test, whatever happens to it; its components
+		 * follow through their own parent-death signal. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Both streams to the log: an orphan must not hold ctest's pipe. */
 		fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 			close(fd);
 		}
@@ -130,10 +136,28 @@ void th_broker_cleanup(struct th_broker *b)
 		return;
 	}
 	if (b->dir[0] && strncmp(b->dir, "/tmp/msock-test-", 16) == 0) {
+		/* Components run as nobody: give them a moment to exit first. */
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
 		if (system(cmd) < 0)
 			fprintf(stderr, "harness: cannot remove %s\n", b->dir);
 	}
+}
+
+int th_setup(void **state)
+{
+	*state = calloc(1, sizeof(struct th_broker));
+	return *state ? 0 : -1;
+}
+
+int th_teardown(void **state)
+{
+	struct th_broker *b = *state;
+
+	if (b)
+		th_broker_cleanup(b);
+	free(b);
+	*state = 0;
+	return 0;
 }
 
 int th_control(const struct th_broker *b, const char *cmd, const char *arg, bool *ok, char **text)

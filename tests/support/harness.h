@@ -35,6 +35,11 @@ int th_write_file(const char *path, const char *text);
 int th_broker_stop(struct th_broker *b, int sig, int *status);
 /* Kills whatever is left and removes the directory. */
 void th_broker_cleanup(struct th_broker *b);
+/* cmocka fixtures: th_setup puts a zeroed struct th_broker in *state;
+ * th_teardown cleans it up and frees it, also after a failed assertion
+ * (so no broker outlives its test). */
+int th_setup(void **state);
+int th_teardown(void **state);
 
 /* One control request. Returns 0 when the broker answered; *ok and *text
  * (caller frees) hold the answer (text is the error when !ok). */

@@ -4,9 +4,11 @@
  * events with TestPong. Options for tests:
  *   --crash-after-ms N   abort() N ms after start (a crash the broker sees)
  *   --sandbox-selftest C make forbidden call C after the sandbox is on
- *                        (exit 0 if it was refused with an error) */
+ *                        (exit 0 if it was refused with an error)
+ *   --ignore-sigterm     keep running on SIGTERM (the broker must SIGKILL) */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct ctx {
 	uint64_t generation; /* from the cache, before we publish ours */
 	uint64_t replayed;   /* state keys received in snapshots */
 	uint64_t crash_at_ns;
+	bool ignore_sigterm;
 	bool synced;
 };
 
@@ -78,8 +81,12 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--crash-after-ms") == 0 && i + 1 < argc) {
 			c->crash_at_ns = clock_mono_ns() + strtoull(argv[++i], 0, 10) * NS_PER_MS;
+		} else if (strcmp(argv[i], "--ignore-sigterm") == 0) {
+			c->ignore_sigterm = true;
 		} else {
-			log_error("unknown argument \"%s\" (known: --crash-after-ms N)", argv[i]);
+			log_error("unknown argument \"%s\" (known: --crash-after-ms N, "
+				  "--ignore-sigterm)",
+				  argv[i]);
 			return -EINVAL;
 		}
 	}
@@ -106,7 +113,9 @@ static int loop(struct ctx *c)
 			abort();
 		}
 		int sig = component_read_signal(&c->comp);
-		if (sig) {
+		if (sig == SIGTERM && c->ignore_sigterm) {
+			log_warn("ignoring SIGTERM (--ignore-sigterm)");
+		} else if (sig) {
 			log_info("signal %d: exiting", sig);
 			return 0;
 		}
@@ -126,7 +135,7 @@ int main(int argc, char **argv)
 	if (component_sandbox(&c.comp, 0, 0, 0) < 0)
 		return 1;
 	if (c.comp.selftest)
-		return sandbox_selftest(c.comp.selftest) < 0 ? 0 : 1;
+		return sandbox_selftest(c.comp.selftest);
 	if (component_signals(&c.comp) < 0)
 		return 1;
 	c.bus = bus_open(c.comp.bus_dir, c.comp.name, on_msg, &c);
