@@ -113,8 +113,7 @@ static void f_prefs(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg
 			  cfg_type_name(v));
 		return;
 	}
-	json_object_foreach((json_t *)v, key, val)
-	{
+	json_object_foreach ((json_t *)v, key, val) {
 		const struct pref *p = NULL;
 		for (size_t i = 0; i < N_PREFS && !p; i++)
 			if (strcmp(key, prefs_table[i].name) == 0)
@@ -189,8 +188,7 @@ static void component_object(struct cfg_ctx *c, const json_t *v, struct cfg_comp
 	const char *key;
 	json_t *val;
 
-	json_object_foreach((json_t *)v, key, val)
-	{
+	json_object_foreach ((json_t *)v, key, val) {
 		cfg_push_key(c, key);
 		if (strcmp(key, "name") == 0)
 			has_name = component_name(c, val, comp->name) == 0;
@@ -318,8 +316,7 @@ static void read_fields(struct cfg_ctx *c, const json_t *root, struct msock_conf
 		f_derp_map(c, derp, cfg, 0);
 		cfg_pop(c);
 	}
-	json_object_foreach((json_t *)root, key, val)
-	{
+	json_object_foreach ((json_t *)root, key, val) {
 		const struct field *f = NULL;
 		for (size_t i = 0; i < N_FIELDS && !f; i++)
 			if (strcmp(key, fields[i].name) == 0)

@@ -126,8 +126,7 @@ static void dfields_read(struct cfg_ctx *c, const json_t *v, const struct dfield
 	const char *key;
 	json_t *val;
 
-	json_object_foreach((json_t *)v, key, val)
-	{
+	json_object_foreach ((json_t *)v, key, val) {
 		const struct dfield *df = dfield_find(f, n, key);
 		if (!df || json_is_null(val))
 			continue;
@@ -144,8 +143,7 @@ static const char *member_key(const json_t *obj, const char *name)
 	const char *key, *found = NULL;
 	json_t *val;
 
-	json_object_foreach((json_t *)obj, key, val)
-	{
+	json_object_foreach ((json_t *)obj, key, val) {
 		if (strcasecmp(key, name) == 0 && !json_is_null(val))
 			found = key;
 	}
@@ -286,8 +284,7 @@ static void regions_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map
 		c->oom = true;
 		return;
 	}
-	json_object_foreach((json_t *)v, key, rv)
-	{
+	json_object_foreach ((json_t *)v, key, rv) {
 		cfg_push_key(c, key);
 		region_read(c, key, rv, &m->regions[i++]);
 		cfg_pop(c);
@@ -305,8 +302,7 @@ static void map_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *m)
 		cfg_error(c, CFG_AT_VALUE, "expected a DERP map object, got %s", cfg_type_name(v));
 		return;
 	}
-	json_object_foreach((json_t *)v, key, val)
-	{
+	json_object_foreach ((json_t *)v, key, val) {
 		if (json_is_null(val))
 			continue;
 		cfg_push_key(c, key);

@@ -101,8 +101,7 @@ static void peer_read(struct cfg_ctx *c, const json_t *v, const struct cfg_derp_
 		cfg_error(c, CFG_AT_VALUE, "expected a peer object, got %s", cfg_type_name(v));
 		return;
 	}
-	json_object_foreach((json_t *)v, key, val)
-	{
+	json_object_foreach ((json_t *)v, key, val) {
 		cfg_push_key(c, key);
 		if (strcmp(key, "name") == 0) {
 			has_name = true;

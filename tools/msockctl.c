@@ -152,8 +152,7 @@ static void print_status(json_t *st)
 	printf("\n\nComponents:\n  %-14s %-12s %-9s %8s %8s %7s  %s\n", "NAME", "PROGRAM", "STATE",
 	       "PID", "RESTARTS", "UPTIME", "LAST EXIT");
 	comps = json_object_get(st, "Components");
-	json_object_foreach(comps, k, v)
-	{
+	json_object_foreach (comps, k, v) {
 		fmt_uptime(json_real_value(json_object_get(v, "UptimeSec")), up, sizeof(up));
 		printf("  %-14s %-12s %-9s %8lld %8lld %7s  %s\n", k, jstr(v, "Program"),
 		       jstr(v, "State"), json_integer_value(json_object_get(v, "PID")),
@@ -164,8 +163,7 @@ static void print_status(json_t *st)
 	printf("\nPeers (%zu):\n", json_object_size(peers));
 	if (json_object_size(peers))
 		printf("  %-16s %-20s %-24s %s\n", "NAME", "NODE KEY", "CURADDR", "RELAY");
-	json_object_foreach(peers, k, v)
-	{
+	json_object_foreach (peers, k, v) {
 		char shortkey[24];
 		snprintf(shortkey, sizeof(shortkey), "%.16s...", k);
 		printf("  %-16s %-20s %-24s %s\n", jstr(v, "Name"), shortkey,
