@@ -20,15 +20,6 @@
 #include "bus_wire.h"
 #include "clock.h"
 
-static void printable(const uint8_t *p, size_t n, char *out, size_t cap)
-{
-	size_t k;
-
-	for (k = 0; k < n && k + 1 < cap; k++)
-		out[k] = p[k] >= 0x20 && p[k] < 0x7f ? (char)p[k] : '?';
-	out[k] = 0;
-}
-
 static void drop(struct broker *b, uint64_t *counter, const char *where, const struct bus_span *f,
 		 int n, int topic_frame, const char *why)
 {
@@ -36,7 +27,7 @@ static void drop(struct broker *b, uint64_t *counter, const char *where, const s
 
 	(*counter)++;
 	if (n > topic_frame)
-		printable(f[topic_frame].p, f[topic_frame].len, topic, sizeof(topic));
+		bus_span_sanitize(f[topic_frame], topic, sizeof(topic));
 	log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
 	       "bus: dropped %s message (%d frames, topic \"%s\"): %s", where, n, topic, why);
 }
@@ -244,7 +235,7 @@ static void refuse(struct broker *b, const struct bus_span *f, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	printable(f[0].p, f[0].len, who, sizeof(who));
+	bus_span_sanitize(f[0], who, sizeof(who));
 	b->ctr.state_refused++;
 	log_rl(&b->rl_refused, b->now_ns, LOG_LEVEL_WARN, "bus: refused request from \"%s\": %s",
 	       who, text);

@@ -238,14 +238,10 @@ static void snapshot_timeout(struct bus *b)
 static void bad(struct bus *b, uint64_t *counter, const char *what, const struct bus_span *f, int n)
 {
 	char topic[BUS_TOPIC_NAME_MAX + 1] = "";
-	size_t len = n > 0 ? f[0].len : 0;
 
 	(*counter)++;
-	if (len > BUS_TOPIC_NAME_MAX)
-		len = BUS_TOPIC_NAME_MAX;
-	for (size_t i = 0; i < len; i++)
-		topic[i] = f[0].p[i] >= 0x20 && f[0].p[i] < 0x7f ? (char)f[0].p[i] : '?';
-	topic[len] = 0;
+	if (n > 0)
+		bus_span_sanitize(f[0], topic, sizeof(topic));
 	log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
 	       "bus: dropped message (%d frames, first \"%s\"): %s", n, topic, what);
 }

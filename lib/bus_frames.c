@@ -96,6 +96,17 @@ bool bus_span_is(struct bus_span s, const char *lit)
 	return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
 }
 
+void bus_span_sanitize(struct bus_span s, char *out, size_t cap)
+{
+	size_t k;
+
+	if (cap == 0)
+		return;
+	for (k = 0; k < s.len && k + 1 < cap; k++)
+		out[k] = s.p[k] >= 0x20 && s.p[k] < 0x7f ? (char)s.p[k] : '?';
+	out[k] = 0;
+}
+
 static int decode(const struct bus_topic *t, struct bus_span body, ProtobufCMessage **out)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(t->desc, 0, body.len, body.p);

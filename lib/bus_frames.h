@@ -56,6 +56,8 @@ bool bus_span_printable(struct bus_span s, size_t max, bool empty_ok);
 /* Copies a printable span into a NUL-terminated string; -1 if it is not. */
 int bus_span_str(struct bus_span s, char *out, size_t max, bool empty_ok);
 bool bus_span_is(struct bus_span s, const char *lit);
+/* For log lines: up to cap-1 bytes of s, anything unprintable as '?'. */
+void bus_span_sanitize(struct bus_span s, char *out, size_t cap);
 
 /* [topic][body]: returns BUS_OK and the topic, or an error. The body is
  * decoded to check it; with `out` non-NULL the decoded message is handed

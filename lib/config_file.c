@@ -3,6 +3,7 @@
 #include "config_internal.h"
 
 #include <errno.h>
+
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,23 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
+#include "errbuf.h"
 
 static int too_big(const char *path, long long size, char *err, size_t errcap)
 {
-	set_err(err, errcap, "%s: file is %lld bytes, more than the %d-byte limit", path, size,
-		CFG_MAX_FILE_BYTES);
+	errbuf_set(err, errcap, "%s: file is %lld bytes, more than the %d-byte limit", path, size,
+		   CFG_MAX_FILE_BYTES);
 	return -EFBIG;
 }
 
@@ -59,7 +49,7 @@ static int read_fd(int fd, const char *path, size_t hint, char **text, size_t *l
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			set_err(err, errcap, "%s: %s", path, strerror(-rc));
+			errbuf_set(err, errcap, "%s: %s", path, strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
@@ -79,7 +69,7 @@ static int read_fd(int fd, const char *path, size_t hint, char **text, size_t *l
 	buf = NULL;
 out:
 	if (rc == -ENOMEM)
-		set_err(err, errcap, "%s: %s", path, strerror(ENOMEM));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(ENOMEM));
 	free(buf);
 	return rc;
 }
@@ -95,17 +85,17 @@ int cfg_read_file(const char *path, char **text, size_t *len, char *err, size_t 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, errcap, "%s: %s", path, strerror(-rc));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		set_err(err, errcap, "%s: %s", path, strerror(-rc));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
-		set_err(err, errcap, "%s: not a regular file", path);
+		errbuf_set(err, errcap, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > CFG_MAX_FILE_BYTES) {

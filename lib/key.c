@@ -4,6 +4,7 @@
 #include "key.h"
 
 #include <errno.h>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "errbuf.h"
 
 enum {
 	KEY_B64_DECODE_MAX = KEY_LEN + 2, /* room to tell 33 decoded bytes from 32 */
@@ -205,40 +207,28 @@ int key_public(const struct key32 *priv, struct key32 *pub)
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 static int check_key_file_stat(int fd, const char *path, char *err, size_t errcap)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
-		set_err(err, errcap, "%s: %s", path, strerror(e));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errcap, "%s: not a regular file", path);
+		errbuf_set(err, errcap, "%s: not a regular file", path);
 		return -EINVAL;
 	}
 	if (st.st_mode & KEY_FILE_FORBIDDEN_MODE) {
-		set_err(err, errcap,
-			"%s: key file is accessible by group or other (mode %04o); chmod 600 %s",
-			path, (unsigned)(st.st_mode & 07777), path);
+		errbuf_set(err, errcap,
+			   "%s: key file is accessible by group or other (mode %04o); chmod 600 %s",
+			   path, (unsigned)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
 	if (st.st_size > KEY_FILE_MAX_BYTES) {
-		set_err(err, errcap, "%s: %lld bytes, more than a key file's %d", path,
-			(long long)st.st_size, KEY_FILE_MAX_BYTES);
+		errbuf_set(err, errcap, "%s: %lld bytes, more than a key file's %d", path,
+			   (long long)st.st_size, KEY_FILE_MAX_BYTES);
 		return -EFBIG;
 	}
 	return 0;
@@ -256,7 +246,7 @@ static int read_small(int fd, const char *path, char *buf, size_t *len, char *er
 			continue;
 		if (r < 0) {
 			int e = errno;
-			set_err(err, errcap, "%s: %s", path, strerror(e));
+			errbuf_set(err, errcap, "%s: %s", path, strerror(e));
 			return -e;
 		}
 		if (r == 0)
@@ -264,8 +254,8 @@ static int read_small(int fd, const char *path, char *buf, size_t *len, char *er
 		n += (size_t)r;
 	}
 	if (n > KEY_FILE_MAX_BYTES) {
-		set_err(err, errcap, "%s: more than a key file's %d bytes", path,
-			KEY_FILE_MAX_BYTES);
+		errbuf_set(err, errcap, "%s: more than a key file's %d bytes", path,
+			   KEY_FILE_MAX_BYTES);
 		return -EFBIG;
 	}
 	buf[n] = 0;
@@ -282,15 +272,15 @@ static int parse_key_text(char *buf, size_t len, const char *path, struct key32 
 			   buf[len - 1] == '\t'))
 		buf[--len] = 0;
 	if (len == 0) {
-		set_err(err, errcap, "%s: empty; expected a base64 private key", path);
+		errbuf_set(err, errcap, "%s: empty; expected a base64 private key", path);
 		return -EINVAL;
 	}
 	if (memchr(buf, 0, len)) {
-		set_err(err, errcap, "%s: contains a NUL byte; not a key file", path);
+		errbuf_set(err, errcap, "%s: contains a NUL byte; not a key file", path);
 		return -EINVAL;
 	}
 	if (key_parse(buf, KEY_KIND_PRIVATE, priv, &why) < 0) {
-		set_err(err, errcap, "%s: not a private key: %s", path, why);
+		errbuf_set(err, errcap, "%s: not a private key: %s", path, why);
 		return -EINVAL;
 	}
 	return 0;
@@ -306,7 +296,7 @@ int key_file_read(const char *path, struct key32 *priv, char *err, size_t errcap
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
-		set_err(err, errcap, "%s: %s", path, strerror(e));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	rc = check_key_file_stat(fd, path, err, errcap);
@@ -365,16 +355,16 @@ int key_file_write(const char *path, const struct key32 *priv, char *err, size_t
 	if (fd < 0) {
 		int e = errno;
 		if (e == EEXIST)
-			set_err(err, errcap, "%s exists; refusing to overwrite", path);
+			errbuf_set(err, errcap, "%s exists; refusing to overwrite", path);
 		else
-			set_err(err, errcap, "%s: %s", path, strerror(e));
+			errbuf_set(err, errcap, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	rc = write_key_fd(fd, priv);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0) {
-		set_err(err, errcap, "%s: %s", path, strerror(-rc));
+		errbuf_set(err, errcap, "%s: %s", path, strerror(-rc));
 		/* A half-written key file would make the next start fail. */
 		unlink(path);
 	}

@@ -7,7 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +36,32 @@ static void test_sigterm_leaves_no_process(void **state)
 	assert_true(th_log_contains(b, "all components stopped; exiting"));
 	/* The control socket is gone with it. */
 	assert_int_not_equal(access(b->control, F_OK), 0);
+}
+
+/* The bus lives in a 0700 directory owned by the components' user; the
+ * control socket is 0600 (root only). */
+static void test_permissions(void **state)
+{
+	struct th_broker *b = *state;
+	struct passwd *pw = getpwnam("nobody");
+	struct stat st;
+	char path[400];
+
+	assert_int_equal(th_broker_start(b, "[\"testcomp\"]", ""), 0);
+	assert_int_equal(stat(b->bus_dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	if (geteuid() == 0) {
+		assert_non_null(pw);
+		assert_int_equal(st.st_uid, pw->pw_uid);
+	}
+	snprintf(path, sizeof(path), "%s/pub.ipc", b->bus_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0077, 0);
+	assert_int_equal(stat(b->control, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
 }
 
 static void test_stubborn_component_is_killed(void **state)
@@ -85,6 +114,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sigterm_leaves_no_process, th_setup,
 						th_teardown),
+		cmocka_unit_test_setup_teardown(test_permissions, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stubborn_component_is_killed, th_setup,
 						th_teardown),
 		cmocka_unit_test_setup_teardown(test_broker_death_takes_children, th_setup,

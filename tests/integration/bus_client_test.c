@@ -23,6 +23,7 @@
 #include "bus_wire.h"
 #include "clock.h"
 #include "testcomp.pb-c.h"
+#include "harness.h"
 
 enum {
 	WAIT_MS = 5000, /* fail a test that waits longer than this */
@@ -116,32 +117,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	struct dirent *de;
-	DIR *d;
 
 	bus_free(f->b);
 	zmq_close(f->xpub);
 	zmq_close(f->xsub);
 	zmq_close(f->router);
 	zmq_ctx_term(f->ctx);
-	d = opendir(f->dir);
-	while (d && (de = readdir(d))) {
-		char p[sizeof(f->dir) + sizeof(de->d_name) + 1];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(f->dir);
+	th_remove_flat_dir(f->dir);
 	free(f);
 	return 0;
-}
-
-static uint64_t ms_since(uint64_t t0)
-{
-	return (clock_mono_ns() - t0) / NS_PER_MS;
 }
 
 /* One round of the client's loop: poll what it asks for, then dispatch. */
@@ -161,7 +145,7 @@ static void wait_recs(struct fix *f, int n)
 	uint64_t t0 = clock_mono_ns();
 
 	while (f->n_recs < n) {
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("%d messages after %d ms, want %d", f->n_recs, WAIT_MS, n);
 		client_step(f, STEP_MS);
 	}
@@ -176,7 +160,7 @@ static void wait_stat(struct fix *f, size_t offset, uint64_t want)
 		const uint64_t *v = (const uint64_t *)((const char *)bus_stats(f->b) + offset);
 		if (*v >= want)
 			return;
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("counter at %llu after %d ms, want %llu", (unsigned long long)*v,
 				 WAIT_MS, (unsigned long long)want);
 		client_step(f, STEP_MS);
@@ -190,7 +174,7 @@ static void run_quiet(struct fix *f)
 {
 	uint64_t t0 = clock_mono_ns();
 
-	while (ms_since(t0) < QUIET_MS)
+	while (th_ms_since(t0) < QUIET_MS)
 		client_step(f, STEP_MS);
 }
 
@@ -309,7 +293,7 @@ static void wait_subscribed(struct fix *f, const char *prefix)
 		uint8_t buf[128];
 		int n;
 
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("no subscription to \"%s\" in %d ms", prefix, WAIT_MS);
 		if (zmq_poll(&it, 1, STEP_MS) <= 0)
 			continue;
@@ -689,7 +673,7 @@ static void test_publish_event(void **state)
 	ping.payload.len = 7;
 	for (;;) {
 		zmq_pollitem_t it = {.socket = f->xsub, .events = ZMQ_POLLIN};
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("no event at the XSUB after %d sends", sent);
 		/* PUB drops until the subscription is in: send until one lands. */
 		assert_int_equal(bus_publish(f->b, "TestPing", &ping.base), 0);

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "pktchan.h"
+#include "harness.h"
 
 enum {
 	WAIT_MS = 5000,	     /* fail a test that waits longer than this */
@@ -56,8 +57,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	struct dirent *de;
-	DIR *d;
 
 	/* Stop the monitor before anything closes: an event sent while the
 	 * sockets go down would be left in the monitor's pipe (and leak). */
@@ -70,24 +69,9 @@ static int teardown(void **state)
 	if (f->raw)
 		zmq_close(f->raw);
 	zmq_ctx_term(f->ctx);
-	d = opendir(f->dir);
-	while (d && (de = readdir(d))) {
-		char p[sizeof(f->dir) + sizeof(de->d_name) + 1];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(f->dir);
+	th_remove_flat_dir(f->dir);
 	free(f);
 	return 0;
-}
-
-static uint64_t ms_since(uint64_t t0)
-{
-	return (clock_mono_ns() - t0) / NS_PER_MS;
 }
 
 static struct pktchan_hdr udp(enum pktchan_kind kind, const char *ip, uint16_t port)
@@ -139,7 +123,7 @@ static int recv_wait(struct pktchan *c, struct pktchan_hdr *h, size_t *len)
 		rc = pktchan_recv(c, h, rxbuf, sizeof(rxbuf), len);
 		if (rc != -EAGAIN)
 			return rc;
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("nothing received in %d ms", WAIT_MS);
 		poll_rx(c, SHORT_POLL_MS);
 	}
@@ -155,7 +139,7 @@ static int send_wait(struct pktchan *c, struct pktchan *waiter, const struct pkt
 
 	while ((rc = pktchan_send(c, h, p, len)) == -EAGAIN) {
 		drops++;
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("no peer took a packet in %d ms", WAIT_MS);
 		poll_rx(waiter, SHORT_POLL_MS);
 	}
@@ -260,7 +244,7 @@ static void test_no_peer_drops(void **state)
 	t0 = clock_mono_ns();
 	assert_int_equal(pktchan_send(f->svc, &h, (const uint8_t *)"a", 1), -EAGAIN);
 	assert_int_equal(pktchan_send(f->svc, &h, (const uint8_t *)"b", 1), -EAGAIN);
-	assert_true(ms_since(t0) < 1000);
+	assert_true(th_ms_since(t0) < 1000);
 	pktchan_stats(f->svc, &st);
 	assert_int_equal(st.dropped_full, 2);
 	assert_int_equal(st.sent, 0);
@@ -310,7 +294,7 @@ static void test_full_queue_drops(void **state)
 		pktchan_stats(f->dp, &rx);
 		if (rx.received == tx.sent)
 			break;
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("received %llu of %llu", (unsigned long long)rx.received,
 				 (unsigned long long)tx.sent);
 		rc = pktchan_recv(f->dp, &got, rxbuf, sizeof(rxbuf), &len);
@@ -394,7 +378,7 @@ static void wait_event(void *mon, uint16_t want)
 		char addr[256];
 		uint16_t id;
 
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("no monitor event 0x%x in %d ms", want, WAIT_MS);
 		assert_true(zmq_poll(&it, 1, SHORT_POLL_MS) >= 0);
 		if (!(it.revents & ZMQ_POLLIN))
@@ -437,7 +421,7 @@ static void test_oversize_disconnects(void **state)
 	/* The peer reconnects on its own and is heard again. */
 	t0 = clock_mono_ns();
 	for (;;) {
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("reconnected peer not heard in %d ms", WAIT_MS);
 		raw_send(f->raw, msg, n, ZMQ_DONTWAIT);
 		poll_rx(f->dp, 50);
@@ -470,7 +454,7 @@ static void wait_peer_gone(struct pktchan *c, const struct pktchan_hdr *h)
 	uint64_t t0 = clock_mono_ns();
 
 	while (pktchan_send(c, h, (const uint8_t *)"?", 1) == 0) {
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("peer still connected after %d ms", WAIT_MS);
 		poll_rx(c, SHORT_POLL_MS);
 	}
@@ -487,7 +471,7 @@ static void send_until_heard(struct pktchan *tx, struct pktchan *rx, const struc
 	int rc;
 
 	for (;;) {
-		if (ms_since(t0) > WAIT_MS)
+		if (th_ms_since(t0) > WAIT_MS)
 			fail_msg("\"%s\" not heard in %d ms", p, WAIT_MS);
 		rc = pktchan_send(tx, h, (const uint8_t *)p, strlen(p));
 		assert_true(rc == 0 || rc == -EAGAIN);

@@ -1,6 +1,7 @@
 /* harness: see harness.h. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "control.pb-c.h"
 
 static const char *bin_dir(void)
@@ -288,4 +290,26 @@ bool th_pid_alive(pid_t pid)
 		state = 0;
 	fclose(f);
 	return state != 'Z' && state != 0;
+}
+
+void th_remove_flat_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[1024];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+uint64_t th_ms_since(uint64_t t0_ns)
+{
+	return (clock_mono_ns() - t0_ns) / NS_PER_MS;
 }
