@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev protobuf-c-compiler libprotobuf-c-dev libsodium-dev
-  libseccomp-dev libcmocka-dev libjansson-dev
+  libseccomp-dev libcmocka-dev libjansson-dev libssl-dev libhttp-parser-dev
   jq procps iproute2 passwd wireguard-tools
 )
 
