@@ -13,7 +13,7 @@ set(MSOCK_TEST_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
 file(GLOB SUPPORT_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
 add_library(test_support STATIC ${SUPPORT_SRCS})
 target_include_directories(test_support PUBLIC ${CMAKE_SOURCE_DIR}/tests/support)
-target_link_libraries(test_support PUBLIC broker_core PkgConfig::CMOCKA)
+target_link_libraries(test_support PUBLIC broker_core PkgConfig::CMOCKA OpenSSL::SSL)
 
 # tests/unit/<module>_test.c -> ctest <module>_unit
 file(GLOB UNIT_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*_test.c)
@@ -44,6 +44,9 @@ foreach(src ${INTEG_SRCS})
   add_executable(itest-${tname} ${src})
   target_link_libraries(itest-${tname} test_support)
   add_dependencies(itest-${tname} msock-broker msock-testcomp msockctl)
+  if(TARGET msock-derper)
+    add_dependencies(itest-${tname} msock-derper)
+  endif()
   add_test(NAME ${tname} COMMAND itest-${tname})
   # 77: skipped (e.g. needs root)
   set_tests_properties(${tname} PROPERTIES LABELS integration ENVIRONMENT "${MSOCK_TEST_ENV}"

@@ -1,0 +1,158 @@
+/* derper: the msock-derper process, a DERP relay server (Tailscale's
+ * cmd/derper + derp/derpserver). One epoll loop owns everything: listeners,
+ * connections (TLS or plain), the client registry, per-client packet
+ * queues, and the STUN socket. Files: main.c (flags, set-up, loop),
+ * derper_conn.c (connections: TLS, buffers, HTTP front), derper_derp.c
+ * (the DERP protocol on a connection: login, frames), derper_clients.c
+ * (registry, routing, queues), derper_tls.c, derper_stun.c.
+ *
+ * Timers (all from conn->deadline_ns or the server's next tick):
+ *   handshake deadline   DERPER_HANDSHAKE_MS after accept, until login
+ *   keepalive            every DERP_KEEPALIVE_MS + 0..5 s jitter per client
+ *   write stall          a client whose output makes no progress for
+ *                        DERPER_WRITE_TIMEOUT_MS is closed */
+#ifndef MSOCK_DERPER_H
+#define MSOCK_DERPER_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "key.h"
+#include "log.h"
+
+enum {
+	DERPER_MAX_EVENTS = 256,
+	DERPER_RBUF_MIN_BYTES = 4096,	      /* grown per frame, shrunk back when idle */
+	DERPER_WBUF_MAX_BYTES = 256 * 1024,   /* output staged for the socket */
+	DERPER_QUEUE_DEPTH = 32,	      /* Tailscale's defaultPerClientSendQueueDepth */
+	DERPER_WRITE_TIMEOUT_MS = 2000,	      /* Tailscale's DefaultTCPWiteTimeout */
+	DERPER_MAX_PENDING_HANDSHAKES = 1024, /* unfinished logins at once; more are refused */
+	DERPER_KEEPALIVE_JITTER_MS = 5000,    /* Tailscale: rand.N(5 * time.Second) */
+	DERPER_PEERGONE_PER_SEC = 1,	      /* Tailscale: rate.Every(time.Second), burst 3 */
+	DERPER_PEERGONE_BURST = 3,
+	DERPER_CLIENT_HASH_BUCKETS = 1 << 14,
+};
+
+enum dconn_state {
+	DC_INVALID = 0,
+	DC_TLS,	       /* TLS handshake */
+	DC_HTTP,       /* reading the HTTP request head */
+	DC_HTTP_REPLY, /* a plain HTTP answer is being written; close after */
+	DC_LOGIN,      /* ServerKey sent; waiting for ClientInfo */
+	DC_DERP,       /* logged in: frames */
+	DC_CLOSED,
+};
+
+/* One packet waiting for a client: src key + bytes. */
+struct dpkt {
+	uint8_t src[KEY_LEN];
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct dqueue {
+	struct dpkt *p[DERPER_QUEUE_DEPTH];
+	unsigned head, n;
+};
+
+struct derper;
+
+struct dconn {
+	struct derper *srv;
+	int fd;
+	SSL *ssl;
+	enum dconn_state st;
+	struct ipport remote;
+	uint64_t id;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	uint64_t skip; /* bytes of an unknown frame still to skip */
+	uint8_t *wbuf;
+	size_t wlen, woff, wcap;
+	uint64_t deadline_ns;	 /* handshake deadline, or 0 */
+	uint64_t write_stall_ns; /* output pending without progress since, or 0 */
+	uint64_t next_keepalive_ns;
+	bool want_write; /* EPOLLOUT is armed */
+	bool tls_want_read_on_write;
+	/* DERP */
+	struct key32 key;
+	bool preferred, can_mesh, watching, is_prober;
+	struct dqueue q, dq; /* packets, and disco packets on their own queue */
+	bool ping_pending;
+	uint8_t pong[8];
+	double pg_tokens; /* PeerGone(not here) token bucket */
+	uint64_t pg_last_ns;
+	struct dconn *hnext; /* registry chain */
+	struct dconn *all_next, *all_prev;
+	uint64_t sent_pkts, recv_pkts, dropped;
+};
+
+struct derper_counters {
+	uint64_t accepts, refused_pending, clients, logins, login_failures;
+	uint64_t packets_relayed, bytes_relayed;
+	uint64_t drop_unknown_dest, drop_queue_head, drop_queue_tail, drop_gone, drop_write;
+	uint64_t peer_gone_not_here, malformed, unknown_frames, dup_replaced;
+	uint64_t stun_requests, stun_bad;
+	uint64_t write_timeouts, handshake_timeouts;
+};
+
+struct derper {
+	int epfd;
+	SSL_CTX *tls; /* NULL: plain HTTP */
+	struct key32 priv, pub;
+	char pub_hex[2 * KEY_LEN + 1];
+	uint64_t handshake_ms;
+	struct dconn *clients[DERPER_CLIENT_HASH_BUCKETS]; /* logged-in, by key */
+	struct dconn *all;				   /* every connection */
+	size_t n_conns, n_pending;
+	uint64_t next_id;
+	uint64_t now_ns;
+	struct derper_counters ctr;
+	struct log_ratelimit rl_conn; /* ordinary closes */
+	struct log_ratelimit rl_bad;  /* protocol violations: their own budget */
+	bool has_mesh_key;
+	uint8_t mesh_key[KEY_LEN]; /* -mesh-psk-file; compared in constant time */
+	bool verify_clients;
+	struct key32 *allowed; /* -verify-clients allowlist */
+	size_t n_allowed;
+};
+
+/* derper_conn.c */
+struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport *remote);
+void dconn_close(struct dconn *c, const char *why);
+/* Closes for a protocol violation by the peer: counted (malformed) and
+ * logged at WARN with its own rate limit, so ordinary closes cannot hide it. */
+void dconn_close_bad(struct dconn *c, const char *why);
+void dconn_free(struct dconn *c);
+void dconn_on_readable(struct dconn *c);
+void dconn_on_writable(struct dconn *c);
+/* Appends bytes to the output; false when it would pass DERPER_WBUF_MAX_BYTES. */
+bool dconn_write(struct dconn *c, const void *p, size_t n);
+bool dconn_wbuf_room(const struct dconn *c, size_t n);
+void dconn_flush(struct dconn *c);
+void dconn_tick(struct dconn *c);
+/* Grows the input buffer to hold `need` bytes (the caller bounds need). */
+bool dconn_rbuf_reserve(struct dconn *c, size_t need);
+
+/* derper_derp.c */
+void derp_on_upgrade(struct dconn *c, bool fast_start);
+/* Consumes frames from c->rbuf; returns bytes consumed or -1 (closed). */
+long derp_on_input(struct dconn *c);
+void derp_fill_output(struct dconn *c);
+void derp_send_keepalive(struct dconn *c);
+void derp_send_health(struct dconn *c, const char *text);
+
+/* derper_clients.c */
+void clients_register(struct derper *s, struct dconn *c);
+void clients_unregister(struct derper *s, struct dconn *c);
+struct dconn *clients_find(struct derper *s, const struct key32 *k);
+/* Queues a packet from src for dst (drops at the head when full). */
+void clients_enqueue(struct derper *s, struct dconn *dst, const uint8_t src[KEY_LEN],
+		     const uint8_t *pkt, size_t len);
+struct dpkt *dqueue_pop(struct dqueue *q);
+void dqueue_clear(struct dqueue *q);
+
+#endif

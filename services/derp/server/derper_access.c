@@ -1,0 +1,150 @@
+/* derper_access: see derper_access.h. */
+#include "derper_access.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derp/derp_handshake.h"
+#include "errbuf.h"
+
+int derper_mesh_key_parse(const char *text, size_t len, uint8_t out[32])
+{
+	char buf[DERP_MESH_KEY_HEX_LEN + 1];
+	size_t b = 0, e = len;
+
+	/* Whitespace is trimmed, as key.ParseDERPMesh does. */
+	while (b < e && isspace((unsigned char)text[b]))
+		b++;
+	while (e > b && isspace((unsigned char)text[e - 1]))
+		e--;
+	if (e - b != DERP_MESH_KEY_HEX_LEN)
+		return -EINVAL;
+	memcpy(buf, text + b, e - b);
+	buf[e - b] = 0;
+	return derp_mesh_key_parse(buf, out) < 0 ? -EINVAL : 0;
+}
+
+int derper_allowlist_parse(const char *text, size_t len, struct key32 **keys, size_t *n, char *err,
+			   size_t errcap)
+{
+	size_t cap = 0, line = 0, pos = 0;
+
+	*keys = 0;
+	*n = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) : len, b = pos, e = end;
+		char buf[128];
+		const char *why = 0;
+
+		line++;
+		pos = end + 1;
+		while (b < e && isspace((unsigned char)text[b]))
+			b++;
+		while (e > b && isspace((unsigned char)text[e - 1]))
+			e--;
+		if (b == e || text[b] == '#')
+			continue;
+		if (e - b >= sizeof(buf)) {
+			errbuf_set(err, errcap, "line %zu: too long for a node key", line);
+			goto fail;
+		}
+		memcpy(buf, text + b, e - b);
+		buf[e - b] = 0;
+		if (*n == DERPER_MAX_ALLOWED_KEYS) {
+			errbuf_set(err, errcap, "line %zu: more than %d keys", line,
+				   DERPER_MAX_ALLOWED_KEYS);
+			goto fail;
+		}
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct key32 *k = realloc(*keys, nc * sizeof(**keys));
+			if (!k) {
+				errbuf_set(err, errcap, "out of memory");
+				goto fail;
+			}
+			*keys = k;
+			cap = nc;
+		}
+		if (key_parse(buf, KEY_KIND_NODE_PUBLIC, &(*keys)[*n], &why) < 0) {
+			errbuf_set(err, errcap,
+				   "line %zu: expected nodekey:<64 hex> or base64 (%s)", line,
+				   why ? why : "invalid");
+			goto fail;
+		}
+		(*n)++;
+	}
+	return 0;
+fail:
+	free(*keys);
+	*keys = 0;
+	*n = 0;
+	return -EINVAL;
+}
+
+static char *read_small_file(const char *path, size_t max, size_t *len, char *err, size_t errcap)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+
+	if (!f) {
+		errbuf_set(err, errcap, "%s: %s", path, strerror(errno));
+		return 0;
+	}
+	buf = malloc(max + 1);
+	*len = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || *len > max) {
+		errbuf_set(err, errcap, "%s: larger than %zu bytes", path, max);
+		free(buf);
+		return 0;
+	}
+	return buf;
+}
+
+int derper_load_mesh_and_allowlist(struct derper *s, const struct derper_opts *o, char *err,
+				   size_t errcap)
+{
+	char why[256];
+	size_t len;
+	char *text;
+
+	if (o->mesh_psk_file[0]) {
+		text = read_small_file(o->mesh_psk_file, 4096, &len, err, errcap);
+		if (!text)
+			return -EINVAL;
+		if (derper_mesh_key_parse(text, len, s->mesh_key) < 0) {
+			errbuf_set(err, errcap,
+				   "%s: the mesh key must be 64 hexadecimal characters (whitespace "
+				   "is trimmed)",
+				   o->mesh_psk_file);
+			free(text);
+			return -EINVAL;
+		}
+		free(text);
+		s->has_mesh_key = true;
+	}
+	if (!o->verify_clients)
+		return 0;
+	if (!o->verify_clients_file[0]) {
+		errbuf_set(err, errcap,
+			   "-verify-clients needs -verify-clients-file (a list of node keys); "
+			   "refusing to start without one");
+		return -EINVAL;
+	}
+	text = read_small_file(o->verify_clients_file, DERPER_ACCESS_FILE_MAX_BYTES, &len, err,
+			       errcap);
+	if (!text)
+		return -EINVAL;
+	if (derper_allowlist_parse(text, len, &s->allowed, &s->n_allowed, why, sizeof(why)) < 0) {
+		errbuf_set(err, errcap, "%s: %s", o->verify_clients_file, why);
+		free(text);
+		return -EINVAL;
+	}
+	free(text);
+	s->verify_clients = true;
+	return 0;
+}

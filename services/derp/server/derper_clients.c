@@ -1,0 +1,117 @@
+/* derper_clients: the registry of logged-in clients by node key, and the
+ * per-client packet queues. Like Tailscale's sendPkt: DERPER_QUEUE_DEPTH
+ * packets per client, disco packets on a queue of their own so that path
+ * discovery gets through a busy relay, and a full queue drops its oldest
+ * packet (fresher packets matter more) and counts it. A second connection
+ * with the same key replaces the first, which is closed. */
+#include "derper.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+/* disco.LooksLikeDiscoWrapper: the magic "TS💬" and room for the sender
+ * key and nonce. */
+static const uint8_t disco_magic[6] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
+enum {
+	DISCO_HEADER_BYTES = 6 + 32 + 24,
+};
+
+static bool looks_disco(const uint8_t *p, size_t len)
+{
+	return len >= DISCO_HEADER_BYTES && memcmp(p, disco_magic, sizeof(disco_magic)) == 0;
+}
+
+static size_t bucket(const struct key32 *k)
+{
+	uint32_t h = (uint32_t)k->b[0] | (uint32_t)k->b[1] << 8 | (uint32_t)k->b[2] << 16;
+
+	return h & (DERPER_CLIENT_HASH_BUCKETS - 1);
+}
+
+struct dconn *clients_find(struct derper *s, const struct key32 *k)
+{
+	for (struct dconn *c = s->clients[bucket(k)]; c; c = c->hnext)
+		if (key_equal(&c->key, k))
+			return c;
+	return 0;
+}
+
+void clients_register(struct derper *s, struct dconn *c)
+{
+	struct dconn *old = clients_find(s, &c->key);
+
+	if (old) {
+		/* The same key again: the client reconnected (or someone holds
+		 * its key twice). The newest wins; the old one is told why. */
+		s->ctr.dup_replaced++;
+		derp_send_health(old,
+				 "another connection with the same node key replaced this one");
+		dconn_flush(old);
+		dconn_close(old, "replaced by a newer connection with the same key");
+	}
+	c->hnext = s->clients[bucket(&c->key)];
+	s->clients[bucket(&c->key)] = c;
+	s->ctr.clients++;
+}
+
+void clients_unregister(struct derper *s, struct dconn *c)
+{
+	struct dconn **pp = &s->clients[bucket(&c->key)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			s->ctr.clients--;
+			break;
+		}
+	}
+	/* What was queued for it is gone with it. */
+	s->ctr.drop_gone += c->q.n + c->dq.n;
+	dqueue_clear(&c->q);
+	dqueue_clear(&c->dq);
+}
+
+struct dpkt *dqueue_pop(struct dqueue *q)
+{
+	struct dpkt *p;
+
+	if (!q->n)
+		return 0;
+	p = q->p[q->head];
+	q->head = (q->head + 1) % DERPER_QUEUE_DEPTH;
+	q->n--;
+	return p;
+}
+
+void dqueue_clear(struct dqueue *q)
+{
+	struct dpkt *p;
+
+	while ((p = dqueue_pop(q)))
+		free(p);
+}
+
+void clients_enqueue(struct derper *s, struct dconn *dst, const uint8_t src[KEY_LEN],
+		     const uint8_t *pkt, size_t len)
+{
+	struct dqueue *q = looks_disco(pkt, len) ? &dst->dq : &dst->q;
+	struct dpkt *p = malloc(sizeof(*p) + len);
+
+	if (!p) {
+		s->ctr.drop_queue_tail++;
+		dst->dropped++;
+		return;
+	}
+	memcpy(p->src, src, KEY_LEN);
+	p->len = (uint32_t)len;
+	memcpy(p->data, pkt, len);
+	if (q->n == DERPER_QUEUE_DEPTH) {
+		free(dqueue_pop(q));
+		s->ctr.drop_queue_head++;
+		dst->dropped++;
+	}
+	q->p[(q->head + q->n) % DERPER_QUEUE_DEPTH] = p;
+	q->n++;
+}

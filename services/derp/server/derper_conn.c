@@ -1,0 +1,382 @@
+/* derper_conn: one accepted connection: TLS or plain bytes in and out
+ * through bounded buffers, the state machine (TLS -> HTTP -> DERP), and the
+ * timers of derper.h. Nothing here understands DERP frames (derper_derp.c)
+ * or HTTP (derper_front.c). */
+#include "derper.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "derper_front.h"
+
+static void arm(struct dconn *c, bool want_write)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0),
+				 .data.ptr = c};
+
+	if (c->want_write == want_write)
+		return;
+	c->want_write = want_write;
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport *remote)
+{
+	struct dconn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+
+	if (!c)
+		return 0;
+	c->rbuf = malloc(DERPER_RBUF_MIN_BYTES);
+	if (!c->rbuf) {
+		free(c);
+		return 0;
+	}
+	c->rcap = DERPER_RBUF_MIN_BYTES;
+	c->srv = s;
+	c->fd = fd;
+	c->ssl = ssl;
+	c->remote = *remote;
+	c->id = ++s->next_id;
+	c->st = ssl ? DC_TLS : DC_HTTP;
+	c->deadline_ns = s->now_ns + s->handshake_ms * NS_PER_MS;
+	c->pg_tokens = DERPER_PEERGONE_BURST;
+	ev.data.ptr = c;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(c->rbuf);
+		free(c);
+		return 0;
+	}
+	c->all_next = s->all;
+	if (s->all)
+		s->all->all_prev = c;
+	s->all = c;
+	s->n_conns++;
+	s->n_pending++;
+	return c;
+}
+
+/* Marks the connection closed; the loop frees it after the current event
+ * (so no pointer to it is used after free). */
+void dconn_close(struct dconn *c, const char *why)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	if (c->st == DC_CLOSED)
+		return;
+	if (why) {
+		ipport_format(&c->remote, addr, sizeof(addr));
+		log_rl(&c->srv->rl_conn, c->srv->now_ns, LOG_LEVEL_INFO, "conn %llu %s: closed: %s",
+		       (unsigned long long)c->id, addr, why);
+	}
+	if (c->st == DC_DERP)
+		clients_unregister(c->srv, c);
+	else
+		c->srv->n_pending--;
+	c->st = DC_CLOSED;
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->fd, 0);
+}
+
+void dconn_close_bad(struct dconn *c, const char *why)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	if (c->st == DC_CLOSED)
+		return;
+	c->srv->ctr.malformed++;
+	ipport_format(&c->remote, addr, sizeof(addr));
+	log_rl(&c->srv->rl_bad, c->srv->now_ns, LOG_LEVEL_WARN, "conn %llu %s: closed: %s",
+	       (unsigned long long)c->id, addr, why);
+	dconn_close(c, 0);
+}
+
+void dconn_free(struct dconn *c)
+{
+	struct derper *s = c->srv;
+
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		s->all = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	s->n_conns--;
+	if (c->ssl) {
+		SSL_free(c->ssl);
+	}
+	close(c->fd);
+	dqueue_clear(&c->q);
+	dqueue_clear(&c->dq);
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+bool dconn_wbuf_room(const struct dconn *c, size_t n)
+{
+	return c->wlen - c->woff + n <= DERPER_WBUF_MAX_BYTES;
+}
+
+bool dconn_write(struct dconn *c, const void *p, size_t n)
+{
+	size_t pending = c->wlen - c->woff;
+
+	if (!dconn_wbuf_room(c, n))
+		return false;
+	if (c->woff && pending == 0)
+		c->wlen = c->woff = 0;
+	if (c->wlen + n > c->wcap) {
+		/* Compact first, grow only if still needed. */
+		if (c->woff) {
+			memmove(c->wbuf, c->wbuf + c->woff, pending);
+			c->wlen = pending;
+			c->woff = 0;
+		}
+		if (c->wlen + n > c->wcap) {
+			size_t cap = c->wcap ? c->wcap : 4096;
+			while (cap < c->wlen + n)
+				cap *= 2;
+			uint8_t *nb = realloc(c->wbuf, cap);
+			if (!nb)
+				return false;
+			c->wbuf = nb;
+			c->wcap = cap;
+		}
+	}
+	memcpy(c->wbuf + c->wlen, p, n);
+	c->wlen += n;
+	return true;
+}
+
+/* Raw I/O: returns bytes, 0 on EOF, -EAGAIN, or another -errno. */
+static long io_read(struct dconn *c, uint8_t *p, size_t n)
+{
+	if (c->ssl) {
+		int r = SSL_read(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
+		if (r > 0)
+			return r;
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			return -EAGAIN;
+		case SSL_ERROR_WANT_WRITE:
+			c->tls_want_read_on_write = true;
+			return -EAGAIN;
+		case SSL_ERROR_ZERO_RETURN:
+			return 0;
+		default:
+			ERR_clear_error();
+			return -EPROTO;
+		}
+	}
+	ssize_t r = recv(c->fd, p, n, 0);
+	if (r >= 0)
+		return r;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static long io_write(struct dconn *c, const uint8_t *p, size_t n)
+{
+	if (c->ssl) {
+		int r = SSL_write(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
+		if (r > 0)
+			return r;
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			return -EAGAIN;
+		default:
+			ERR_clear_error();
+			return -EPIPE;
+		}
+	}
+	ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+	if (r >= 0)
+		return r;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+void dconn_flush(struct dconn *c)
+{
+	if (c->st == DC_CLOSED || c->st == DC_TLS)
+		return;
+	for (;;) {
+		if (c->st == DC_DERP)
+			derp_fill_output(c);
+		if (c->woff == c->wlen)
+			break;
+		long w = io_write(c, c->wbuf + c->woff, c->wlen - c->woff);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			c->srv->ctr.drop_write++;
+			dconn_close(c, "write failed");
+			return;
+		}
+		c->woff += (size_t)w;
+		c->write_stall_ns = 0;
+	}
+	if (c->woff == c->wlen) {
+		c->woff = c->wlen = 0;
+		/* An idle client keeps no output buffer. */
+		if (c->wcap > 16384) {
+			free(c->wbuf);
+			c->wbuf = 0;
+			c->wcap = 0;
+		}
+		c->write_stall_ns = 0;
+		arm(c, false);
+		if (c->st == DC_HTTP_REPLY)
+			dconn_close(c, 0);
+		return;
+	}
+	if (!c->write_stall_ns)
+		c->write_stall_ns = c->srv->now_ns;
+	arm(c, true);
+}
+
+static void tls_handshake(struct dconn *c)
+{
+	int r = SSL_accept(c->ssl);
+
+	if (r == 1) {
+		c->st = DC_HTTP;
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		arm(c, false);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		arm(c, true);
+		return;
+	default:
+		ERR_clear_error();
+		dconn_close(c, "TLS handshake failed");
+	}
+}
+
+/* Makes room for at least `need` bytes in rbuf (bounded by the caller). */
+static bool rbuf_reserve(struct dconn *c, size_t need)
+{
+	size_t cap = c->rcap;
+	uint8_t *nb;
+
+	if (need <= c->rcap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	nb = realloc(c->rbuf, cap);
+	if (!nb)
+		return false;
+	c->rbuf = nb;
+	c->rcap = cap;
+	return true;
+}
+
+bool dconn_rbuf_reserve(struct dconn *c, size_t need)
+{
+	return rbuf_reserve(c, need);
+}
+
+static void consume(struct dconn *c, size_t n)
+{
+	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	c->rlen -= n;
+	/* Shrink back after a large frame so idle clients stay small. */
+	if (c->rcap > DERPER_RBUF_MIN_BYTES * 4 && c->rlen <= DERPER_RBUF_MIN_BYTES) {
+		uint8_t *nb = realloc(c->rbuf, DERPER_RBUF_MIN_BYTES);
+		if (nb) {
+			c->rbuf = nb;
+			c->rcap = DERPER_RBUF_MIN_BYTES;
+		}
+	}
+}
+
+/* Runs the protocol over what is buffered. */
+static void process(struct dconn *c)
+{
+	for (;;) {
+		long used = 0;
+		if (c->st == DC_HTTP)
+			used = front_on_input(c);
+		else if (c->st == DC_LOGIN || c->st == DC_DERP)
+			used = derp_on_input(c);
+		else
+			return;
+		if (used < 0 || c->st == DC_CLOSED)
+			return;
+		if (used == 0)
+			return;
+		consume(c, (size_t)used);
+	}
+}
+
+void dconn_on_readable(struct dconn *c)
+{
+	if (c->st == DC_TLS) {
+		tls_handshake(c);
+		if (c->st != DC_HTTP)
+			return;
+	}
+	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED; rounds++) {
+		if (c->rlen == c->rcap && !rbuf_reserve(c, c->rcap * 2)) {
+			dconn_close(c, "out of memory");
+			return;
+		}
+		long r = io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0) {
+			dconn_close(c, r == 0 ? 0 : "read error");
+			return;
+		}
+		c->rlen += (size_t)r;
+		process(c);
+	}
+	if (c->st != DC_CLOSED)
+		dconn_flush(c);
+}
+
+void dconn_on_writable(struct dconn *c)
+{
+	if (c->st == DC_TLS) {
+		tls_handshake(c);
+		return;
+	}
+	if (c->tls_want_read_on_write) {
+		c->tls_want_read_on_write = false;
+		dconn_on_readable(c);
+		return;
+	}
+	dconn_flush(c);
+}
+
+void dconn_tick(struct dconn *c)
+{
+	struct derper *s = c->srv;
+
+	if (c->st == DC_CLOSED)
+		return;
+	if (c->deadline_ns && s->now_ns >= c->deadline_ns && c->st != DC_DERP) {
+		s->ctr.handshake_timeouts++;
+		dconn_close(c, "handshake not finished in time");
+		return;
+	}
+	if (c->write_stall_ns &&
+	    s->now_ns - c->write_stall_ns >= DERPER_WRITE_TIMEOUT_MS * NS_PER_MS) {
+		s->ctr.write_timeouts++;
+		dconn_close(c, "write timeout: the client stopped reading");
+		return;
+	}
+	if (c->st == DC_DERP && s->now_ns >= c->next_keepalive_ns) {
+		derp_send_keepalive(c);
+		dconn_flush(c);
+	}
+}

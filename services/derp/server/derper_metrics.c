@@ -1,0 +1,80 @@
+/* derper_metrics: see derper_metrics.h. */
+#include "derper_metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+struct out {
+	char *buf;
+	size_t cap, len;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n < o->cap - o->len ? (size_t)n : o->cap - o->len - 1;
+}
+
+static void gauge(struct out *o, const char *name, const char *help, unsigned long long v)
+{
+	put(o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, v);
+}
+
+static void counter(struct out *o, const char *name, const char *help, unsigned long long v)
+{
+	put(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
+size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
+{
+	const struct derper_counters *c = &s->ctr;
+	struct out o = {buf, cap, 0};
+
+	if (cap)
+		buf[0] = 0;
+	gauge(&o, "derp_current_connections", "connections open, logged in or not", s->n_conns);
+	gauge(&o, "derp_current_clients", "clients logged in", c->clients);
+	gauge(&o, "derp_pending_handshakes", "connections not logged in yet", s->n_pending);
+	counter(&o, "derp_accepts", "connections accepted", c->accepts);
+	counter(&o, "derp_accepts_refused_pending",
+		"connections refused: too many unfinished handshakes", c->refused_pending);
+	counter(&o, "derp_logins", "logins completed", c->logins);
+	counter(&o, "derp_login_failures", "logins refused (bad box, not allowed)",
+		c->login_failures);
+	counter(&o, "derp_packets_relayed", "packets queued for a client", c->packets_relayed);
+	counter(&o, "derp_bytes_relayed", "bytes of packets queued for a client", c->bytes_relayed);
+	put(&o, "# HELP derp_packets_dropped packets dropped, by reason\n"
+		"# TYPE derp_packets_dropped counter\n");
+	put(&o, "derp_packets_dropped{reason=\"unknown_dest\"} %llu\n",
+	    (unsigned long long)c->drop_unknown_dest);
+	put(&o, "derp_packets_dropped{reason=\"queue_head\"} %llu\n",
+	    (unsigned long long)c->drop_queue_head);
+	put(&o, "derp_packets_dropped{reason=\"queue_tail\"} %llu\n",
+	    (unsigned long long)c->drop_queue_tail);
+	put(&o, "derp_packets_dropped{reason=\"gone_disconnected\"} %llu\n",
+	    (unsigned long long)c->drop_gone);
+	put(&o, "derp_packets_dropped{reason=\"write_error\"} %llu\n",
+	    (unsigned long long)c->drop_write);
+	counter(&o, "derp_peer_gone_not_here_frames", "PeerGone(not here) frames sent",
+		c->peer_gone_not_here);
+	counter(&o, "derp_malformed_frames", "connections closed for a malformed frame",
+		c->malformed);
+	counter(&o, "derp_unknown_frames", "frames of unknown types skipped", c->unknown_frames);
+	counter(&o, "derp_dup_client_replaced", "connections replaced by one with the same key",
+		c->dup_replaced);
+	counter(&o, "derp_write_timeouts", "clients closed because they stopped reading",
+		c->write_timeouts);
+	counter(&o, "derp_handshake_timeouts", "connections closed at the handshake deadline",
+		c->handshake_timeouts);
+	counter(&o, "derp_stun_requests", "STUN binding requests answered", c->stun_requests);
+	counter(&o, "derp_stun_bad", "STUN packets dropped as malformed", c->stun_bad);
+	return o.len;
+}

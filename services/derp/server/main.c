@@ -1,0 +1,350 @@
+/* msock-derper: a DERP relay server (+ STUN server), flag-compatible with
+ * Tailscale's cmd/derper where the flags apply. One epoll loop; timers are
+ * checked on a DERPER_TICK_MS tick (handshake deadlines, write stalls,
+ * keepalives: all coarse, none needs better). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "derper.h"
+#include "derper_access.h"
+#include "derper_flags.h"
+#include "derper_front.h"
+#include "derper_keyfile.h"
+#include "derper_stun.h"
+#include "derper_tls.h"
+
+enum {
+	DERPER_TICK_MS = 250,
+	DERPER_LISTEN_BACKLOG = 4096,
+	DERPER_MAX_LISTENERS = 4,
+};
+
+/* What an epoll event points at, besides connections. */
+enum ev_kind {
+	EV_INVALID = 0,
+	EV_LISTEN_TLS,
+	EV_LISTEN_PLAIN,
+	EV_STUN,
+	EV_SIGNAL,
+};
+
+struct evsrc {
+	enum ev_kind kind; /* first member: told apart from struct dconn by the tag below */
+	int fd;
+};
+
+struct ctx {
+	struct derper s;
+	struct derper_opts opts;
+	struct evsrc src[DERPER_MAX_LISTENERS + 2];
+	size_t n_src;
+	bool stop;
+};
+
+/* A listening socket on host:port; no host: all addresses, dual-stack.
+ * Names are not resolved (derper is given addresses). */
+static int listen_on(const char *host, int port, char *err, size_t errcap)
+{
+	int one = 1, zero = 0, fd;
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+
+	if (!host[0] || strcmp(host, "::") == 0) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*a);
+	} else {
+		struct ipport ip;
+		if (ip_parse(host, &ip) < 0) {
+			snprintf(err, errcap,
+				 "-a: %s is not an IP address (names are not resolved)", host);
+			return -EINVAL;
+		}
+		ip.port = (uint16_t)port;
+		sl = ipport_to_sockaddr(&ip, &ss);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, DERPER_LISTEN_BACKLOG) < 0) {
+		int e = errno;
+		snprintf(err, errcap, "listen on [%s]:%d: %s", host, port, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int add_src(struct ctx *x, enum ev_kind kind, int fd)
+{
+	struct evsrc *e = &x->src[x->n_src++];
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
+
+	e->kind = kind;
+	e->fd = fd;
+	return epoll_ctl(x->s.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static bool is_src(struct ctx *x, void *p)
+{
+	return p >= (void *)x->src && p < (void *)(x->src + x->n_src);
+}
+
+static void on_accept(struct ctx *x, struct evsrc *e)
+{
+	struct derper *s = &x->s;
+
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct ipport remote;
+		SSL *ssl = 0;
+		int one = 1;
+		int fd = accept4(e->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		s->ctr.accepts++;
+		if (s->n_pending >= DERPER_MAX_PENDING_HANDSHAKES) {
+			/* Unfinished logins cost memory and a TLS handshake each. */
+			s->ctr.refused_pending++;
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		ipport_from_sockaddr((struct sockaddr *)&ss, sl, &remote);
+		if (e->kind == EV_LISTEN_TLS) {
+			ssl = SSL_new(s->tls);
+			if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+				SSL_free(ssl);
+				close(fd);
+				continue;
+			}
+		}
+		if (!dconn_new(s, fd, ssl, &remote)) {
+			SSL_free(ssl);
+			close(fd);
+		}
+	}
+}
+
+static void reap(struct derper *s)
+{
+	struct dconn *c = s->all, *next;
+
+	for (; c; c = next) {
+		next = c->all_next;
+		if (c->st == DC_CLOSED)
+			dconn_free(c);
+	}
+}
+
+static void tick(struct derper *s)
+{
+	for (struct dconn *c = s->all; c; c = c->all_next)
+		dconn_tick(c);
+}
+
+static int run(struct ctx *x)
+{
+	struct derper *s = &x->s;
+	struct epoll_event evs[DERPER_MAX_EVENTS];
+	uint64_t next_tick = clock_mono_ns();
+
+	while (!x->stop) {
+		int n, timeout;
+
+		s->now_ns = clock_mono_ns();
+		if (s->now_ns >= next_tick) {
+			tick(s);
+			reap(s);
+			next_tick = s->now_ns + DERPER_TICK_MS * NS_PER_MS;
+		}
+		timeout = (int)((next_tick - s->now_ns) / NS_PER_MS) + 1;
+		n = epoll_wait(s->epfd, evs, DERPER_MAX_EVENTS, timeout);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		s->now_ns = clock_mono_ns();
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (is_src(x, p)) {
+				struct evsrc *e = p;
+				if (e->kind == EV_SIGNAL) {
+					struct signalfd_siginfo si;
+					while (read(e->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+						x->stop = true;
+				} else if (e->kind == EV_STUN) {
+					derper_stun_on_readable(s, e->fd);
+				} else {
+					on_accept(x, e);
+				}
+				continue;
+			}
+			struct dconn *c = p;
+			if (c->st == DC_CLOSED)
+				continue;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+				dconn_close(c, 0);
+				continue;
+			}
+			if (evs[i].events & EPOLLOUT)
+				dconn_on_writable(c);
+			if (c->st != DC_CLOSED && (evs[i].events & (EPOLLIN | EPOLLRDHUP)))
+				dconn_on_readable(c);
+		}
+		reap(s);
+	}
+	return 0;
+}
+
+/* Frees everything, so a sanitized build checks for leaks at exit. */
+static void teardown(struct ctx *x)
+{
+	struct derper *s = &x->s;
+
+	for (struct dconn *c = s->all; c; c = c->all_next)
+		dconn_close(c, 0);
+	reap(s);
+	for (size_t i = 0; i < x->n_src; i++)
+		close(x->src[i].fd);
+	close(s->epfd);
+	SSL_CTX_free(s->tls);
+	free(s->allowed);
+}
+
+static int setup_signals(struct ctx *x)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, 0);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : add_src(x, EV_SIGNAL, fd);
+}
+
+static int load_key(struct ctx *x, char *err, size_t errcap)
+{
+	struct derper *s = &x->s;
+	const char *path;
+
+	if (x->opts.dev) {
+		key_generate(&s->priv); /* -dev: a throwaway key, as Tailscale's */
+	} else {
+		if (derper_keyfile_path(x->opts.config_path, (unsigned)geteuid(), &path, err,
+					errcap) < 0)
+			return -EINVAL;
+		if (!x->opts.config_path[0])
+			log_info("no config path specified; using %s", path);
+		if (derper_keyfile_load(path, &s->priv, err, errcap) < 0)
+			return -EINVAL;
+	}
+	key_public(&s->priv, &s->pub);
+	for (int i = 0; i < KEY_LEN; i++)
+		snprintf(s->pub_hex + 2 * i, 3, "%02x", s->pub.b[i]);
+	return 0;
+}
+
+static int setup(struct ctx *x, char *err, size_t errcap)
+{
+	struct derper *s = &x->s;
+	const struct derper_opts *o = &x->opts;
+	char host[DERPER_FLAGS_ADDR_MAX_BYTES + 1], port[16];
+	int fd;
+
+	s->handshake_ms = (uint64_t)o->handshake_timeout_ms;
+	log_ratelimit_init(&s->rl_conn, 1000);
+	log_ratelimit_init(&s->rl_bad, 1000);
+	if (load_key(x, err, errcap) < 0)
+		return -1;
+	if (derper_opts_tls(o)) {
+		char crt[1024], key[1024];
+		if (derper_opts_cert_paths(o, crt, sizeof(crt), key, sizeof(key)) < 0) {
+			snprintf(err, errcap,
+				 "-certdir %s -hostname %s: no usable certificate path", o->certdir,
+				 o->hostname);
+			return -1;
+		}
+		s->tls = derper_tls_new(crt, key, err, errcap);
+		if (!s->tls)
+			return -1;
+	}
+	if (derper_load_mesh_and_allowlist(s, o, err, errcap) < 0)
+		return -1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0 || setup_signals(x) < 0)
+		return -1;
+	if (derper_opts_split_addr(o->addr, host, sizeof(host), port, sizeof(port), err, errcap) <
+	    0)
+		return -1;
+	fd = listen_on(host, derper_opts_listen_port(o), err, errcap);
+	if (fd < 0 || add_src(x, s->tls ? EV_LISTEN_TLS : EV_LISTEN_PLAIN, fd) < 0)
+		return -1;
+	/* Beside HTTPS, plain HTTP (captive-portal checks, probes) on the
+	 * same IP, as Tailscale's -http-port. */
+	if (s->tls && o->http_port > 0) {
+		fd = listen_on(host, o->http_port, err, errcap);
+		if (fd < 0 || add_src(x, EV_LISTEN_PLAIN, fd) < 0)
+			return -1;
+	}
+	if (o->stun && o->stun_port > 0) {
+		fd = derper_stun_open(o->stun_port);
+		if (fd < 0) {
+			snprintf(err, errcap, "STUN on port %d: %s", o->stun_port, strerror(-fd));
+			return -1;
+		}
+		add_src(x, EV_STUN, fd);
+	}
+	log_info("derper: public key nodekey:%s, listening on %s (%s)%s", s->pub_hex, o->addr,
+		 s->tls ? "TLS" : "plain HTTP", o->stun ? ", STUN on" : "");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx x;
+	char err[1024] = "";
+	int rc;
+
+	log_init("derper");
+	if (sodium_init() < 0)
+		return 1;
+	rc = derper_flags_parse(argc, argv, &x.opts, err, sizeof(err));
+	if (rc == DERPER_FLAGS_HELP) {
+		derper_flags_usage(stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		derper_flags_usage(stderr);
+		return 2;
+	}
+	if (setup(&x, err, sizeof(err)) < 0) {
+		log_error("%s", err[0] ? err : strerror(errno));
+		return 1;
+	}
+	rc = run(&x);
+	log_info("derper: exiting");
+	teardown(&x);
+	return rc < 0 ? 1 : 0;
+}

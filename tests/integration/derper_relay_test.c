@@ -1,0 +1,508 @@
+/* derper_relay: msock-derper as a real process on loopback, over TLS with a
+ * self-signed certificate, driven by the test DERP client (tests/support/
+ * derp_tc.c): relaying, PeerGone, Ping/Pong, a reconnecting key, unknown
+ * and malformed frames, the handshake deadline, the HTTP endpoints, STUN,
+ * and the key file surviving a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "derp/derp_frame.h"
+#include "derp_tc.h"
+#include "harness.h"
+#include "stun/stun.h"
+
+struct srv {
+	char dir[64];
+	pid_t pid;
+	int port, stun_port;
+};
+
+static int free_port(int type)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, type, 0), port;
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool port_open(void *arg)
+{
+	struct srv *s = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)s->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(fd);
+	return ok;
+}
+
+static void start(struct srv *s, const char *extra)
+{
+	char cmd[2048], bin[512];
+
+	snprintf(bin, sizeof(bin), "%s/msock-derper", getenv("MSOCK_BIN_DIR"));
+	s->port = free_port(SOCK_STREAM);
+	s->stun_port = free_port(SOCK_DGRAM);
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s -a 127.0.0.1:%d -certmode manual -certdir %s -hostname derp.test "
+		 "-c %s/derper.key -http-port -1 -stun-port %d %s 2>>%s/derper.log",
+		 bin, s->port, s->dir, s->dir, s->stun_port, extra ? extra : "", s->dir);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
+		_exit(127);
+	}
+	assert_true(th_wait(port_open, s));
+}
+
+static void stop(struct srv *s)
+{
+	int st;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, &st, 0);
+		s->pid = 0;
+	}
+}
+
+static int setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	char cmd[512];
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/msock-test-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=derp.test -keyout %s/derp.test.key -out %s/derp.test.crt 2>/dev/null",
+		 s->dir, s->dir);
+	if (system(cmd) != 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct srv *s = *state;
+	char cmd[128];
+
+	stop(s);
+	if (getenv("MSOCK_TEST_KEEP")) {
+		fprintf(stderr, "kept %s\n", s->dir);
+	} else {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	free(s);
+	return 0;
+}
+
+static struct dtc *client(struct srv *s, const struct key32 *priv, bool fast)
+{
+	struct dtc_opts o = {
+		.ip = "127.0.0.1", .port = s->port, .tls = true, .fast_start = fast, .priv = priv};
+	char err[256];
+	struct dtc *c = dtc_connect(&o, err, sizeof(err));
+
+	if (!c)
+		fail_msg("connect: %s", err);
+	return c;
+}
+
+static bool log_has(struct srv *s, const char *needle)
+{
+	char path[128], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/derper.log", s->dir);
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Pseudo-random but reproducible sizes and bytes. */
+static size_t fill_packet(uint8_t *p, uint32_t i)
+{
+	static const size_t sizes[] = {1, 28, 100, 576, 1280, 1400, 4000, 65535};
+	size_t n = sizes[i % 8];
+
+	for (size_t k = 0; k < n; k++)
+		p[k] = (uint8_t)(i * 31 + k * 7);
+	memcpy(p, &i, n >= 4 ? 4 : n);
+	return n;
+}
+
+/* 10,000 packets of mixed sizes, paced in windows the queue can hold: all
+ * arrive, unchanged, from the right sender. */
+static void test_relay_paced(void **state)
+{
+	struct srv *s = *state;
+	static uint8_t out[65536], in[65536];
+	struct dtc *a, *b;
+	enum { TOTAL = 10000, WINDOW = 16 };
+	uint64_t t0;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	b = client(s, 0, true);
+	t0 = clock_mono_ns();
+	for (uint32_t i = 0; i < TOTAL; i += WINDOW) {
+		for (uint32_t k = i; k < i + WINDOW; k++) {
+			size_t n = fill_packet(out, k);
+			assert_int_equal(dtc_send_packet(a, dtc_pub(b), out, n), 0);
+		}
+		for (uint32_t k = i; k < i + WINDOW; k++) {
+			struct key32 src;
+			size_t n, want = fill_packet(out, k);
+			assert_int_equal(dtc_recv_packet(b, 5000, &src, in, sizeof(in), &n), 1);
+			assert_true(key_equal(&src, dtc_pub(a)));
+			assert_int_equal(n, want);
+			assert_memory_equal(in, out, n);
+		}
+	}
+	print_message("10000 paced packets relayed over TLS in %llu ms\n",
+		      (unsigned long long)th_ms_since(t0));
+	dtc_close(a);
+	dtc_close(b);
+}
+
+static void test_peer_gone_not_here(void **state)
+{
+	struct srv *s = *state;
+	struct dtc *a;
+	struct key32 nobody, nobody_pub;
+	uint8_t buf[256], type;
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	key_generate(&nobody);
+	key_public(&nobody, &nobody_pub);
+	assert_int_equal(dtc_send_packet(a, &nobody_pub, (const uint8_t *)"hi", 2), 0);
+	do {
+		assert_int_equal(dtc_recv_frame(a, 5000, &type, buf, sizeof(buf), &n), 1);
+	} while (type == DERP_FRAME_KEEP_ALIVE);
+	assert_int_equal(type, DERP_FRAME_PEER_GONE);
+	assert_int_equal(n, KEY_LEN + 1);
+	assert_memory_equal(buf, nobody_pub.b, KEY_LEN);
+	assert_int_equal(buf[KEY_LEN], DERP_PEER_GONE_NOT_HERE);
+	dtc_close(a);
+}
+
+static void test_ping_pong(void **state)
+{
+	struct srv *s = *state;
+	static const uint8_t ping[] = {0x12, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+	uint8_t buf[64], type;
+	struct dtc *a;
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	assert_int_equal(dtc_write_raw(a, ping, sizeof(ping)), 0);
+	do {
+		assert_int_equal(dtc_recv_frame(a, 5000, &type, buf, sizeof(buf), &n), 1);
+	} while (type == DERP_FRAME_KEEP_ALIVE);
+	assert_int_equal(type, DERP_FRAME_PONG);
+	assert_int_equal(n, 8);
+	assert_memory_equal(buf, ping + 5, 8);
+	dtc_close(a);
+}
+
+/* A client reconnecting with the same key replaces the old connection:
+ * the old one is told (Health) and closed; packets go to the new one. */
+static void test_same_key_replaces(void **state)
+{
+	struct srv *s = *state;
+	struct key32 kb;
+	struct dtc *a, *b1, *b2;
+	uint8_t buf[512], type;
+	struct key32 src;
+	size_t n;
+	int r;
+
+	start(s, 0);
+	key_generate(&kb);
+	a = client(s, 0, false);
+	b1 = client(s, &kb, false);
+	b2 = client(s, &kb, false);
+	/* b1 hears why, then EOF. */
+	bool health = false;
+	while ((r = dtc_recv_frame(b1, 5000, &type, buf, sizeof(buf), &n)) == 1)
+		health |= type == DERP_FRAME_HEALTH && n > 0;
+	assert_int_equal(r, -1);
+	assert_true(health);
+	assert_int_equal(dtc_send_packet(a, dtc_pub(b2), (const uint8_t *)"x", 1), 0);
+	assert_int_equal(dtc_recv_packet(b2, 5000, &src, buf, sizeof(buf), &n), 1);
+	assert_int_equal(n, 1);
+	dtc_close(a);
+	dtc_close(b1);
+	dtc_close(b2);
+}
+
+/* Unknown frame types are skipped as they stream by, even with a huge
+ * length, without closing the connection. */
+static void test_unknown_frame_skipped(void **state)
+{
+	struct srv *s = *state;
+	static uint8_t junk[1 << 20];
+	uint8_t small[] = {0x7f, 0, 0, 0, 3, 'a', 'b', 'c'};
+	uint8_t huge[] = {0x7e, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t ping[] = {0x12, 0, 0, 0, 8, 9, 9, 9, 9, 9, 9, 9, 9};
+	uint8_t buf[64], type;
+	struct dtc *a;
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	assert_int_equal(dtc_write_raw(a, small, sizeof(small)), 0);
+	assert_int_equal(dtc_write_raw(a, ping, sizeof(ping)), 0);
+	do {
+		assert_int_equal(dtc_recv_frame(a, 5000, &type, buf, sizeof(buf), &n), 1);
+	} while (type != DERP_FRAME_PONG);
+	/* 4 GiB announced, 1 MiB sent: still connected (the 1 MiB is skipped). */
+	assert_int_equal(dtc_write_raw(a, huge, sizeof(huge)), 0);
+	assert_int_equal(dtc_write_raw(a, junk, sizeof(junk)), 0);
+	assert_int_equal(dtc_recv_frame(a, 500, &type, buf, sizeof(buf), &n), 0);
+	dtc_close(a);
+}
+
+/* Malformed frames close that one connection with a logged reason; the
+ * other clients' traffic goes on. */
+static void test_malformed_closes_only_that_conn(void **state)
+{
+	struct srv *s = *state;
+	static const struct {
+		const char *name;
+		uint8_t bytes[16];
+		size_t len;
+		const char *log;
+	} cases[] = {
+		{"SendPacket over its limit", {0x04, 0xff, 0xff, 0xff, 0xff}, 5, "over its limit"},
+		{"SendPacket shorter than a key", {0x04, 0, 0, 0, 3, 1, 2, 3}, 8, "conn"},
+		{"Ping over 1000 bytes", {0x12, 0, 0, 0x03, 0xe9}, 5, "conn"},
+		{"NotePreferred of 2 bytes", {0x07, 0, 0, 0, 2, 1, 1}, 7, "conn"},
+		{"WatchConns without the mesh key", {0x10, 0, 0, 0, 0}, 5, "not allowed"},
+	};
+	struct dtc *a, *b;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	b = client(s, 0, false);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dtc *bad = client(s, 0, false);
+		uint8_t buf[64], type;
+		struct key32 src;
+		size_t n;
+		int r;
+
+		assert_int_equal(dtc_write_raw(bad, cases[i].bytes, cases[i].len), 0);
+		while ((r = dtc_recv_frame(bad, 5000, &type, buf, sizeof(buf), &n)) == 1)
+			;
+		if (r != -1)
+			fail_msg("%s: connection not closed", cases[i].name);
+		dtc_close(bad);
+		assert_int_equal(dtc_send_packet(a, dtc_pub(b), (const uint8_t *)"ok", 2), 0);
+		assert_int_equal(dtc_recv_packet(b, 5000, &src, buf, sizeof(buf), &n), 1);
+		print_message("%s: closed; others unaffected\n", cases[i].name);
+	}
+	assert_true(log_has(s, "over its limit"));
+	dtc_close(a);
+	dtc_close(b);
+}
+
+/* A client that trickles its handshake is closed at the deadline. */
+static void test_handshake_deadline(void **state)
+{
+	struct srv *s = *state;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const char *req = "GET /derp HTTP/1.1\r\nHost: x\r\n";
+	char c;
+	int fd;
+	bool closed = false;
+
+	start(s, "-handshake-timeout-ms 600");
+	a.sin_port = htons((uint16_t)s->port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	/* Plain bytes into a TLS port: the TLS handshake never completes
+	 * either; one byte every 100 ms. */
+	for (size_t i = 0; i < strlen(req) && !closed; i++) {
+		if (send(fd, req + i, 1, MSG_NOSIGNAL) < 0)
+			closed = true;
+		usleep(100000);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0)
+			closed = true;
+	}
+	assert_true(closed);
+	close(fd);
+}
+
+/* HTTP endpoints over TLS: 426 without the upgrade, probe, generate_204. */
+static void test_http_endpoints(void **state)
+{
+	struct srv *s = *state;
+	static const struct {
+		const char *req;
+		const char *want;
+	} cases[] = {
+		{"GET /derp HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 426"},
+		{"GET /derp/probe HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200"},
+		{"GET /derp/latency-check HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200"},
+		{"GET /generate_204 HTTP/1.1\r\nHost: x\r\nX-Tailscale-Challenge: abc.123\r\n\r\n",
+		 "X-Tailscale-Response: response abc.123"},
+	};
+
+	start(s, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+		SSL *ssl = SSL_new(ctx);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)s->port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		char resp[4096] = "";
+		int n, got = 0;
+
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		SSL_set_fd(ssl, fd);
+		assert_int_equal(SSL_connect(ssl), 1);
+		SSL_write(ssl, cases[i].req, (int)strlen(cases[i].req));
+		while ((n = SSL_read(ssl, resp + got, (int)sizeof(resp) - 1 - got)) > 0)
+			got += n;
+		resp[got] = 0;
+		if (!strstr(resp, cases[i].want))
+			fail_msg("%s -> %s", cases[i].req, resp);
+		SSL_free(ssl);
+		SSL_CTX_free(ctx);
+		close(fd);
+	}
+}
+
+static void test_stun(void **state)
+{
+	struct srv *s = *state;
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	uint8_t txid[STUN_TXID_BYTES], got_txid[STUN_TXID_BYTES], req[64], resp[256];
+	struct sockaddr_in me;
+	socklen_t ml = sizeof(me);
+	struct ipport addr;
+	struct pollfd p;
+	ssize_t n;
+	int fd;
+
+	start(s, 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&me, &ml);
+	a.sin_port = htons((uint16_t)s->stun_port);
+	stun_new_txid(txid);
+	n = (ssize_t)stun_binding_request(txid, req, sizeof(req));
+	assert_true(n > 0);
+	/* UDP: retry a few times. */
+	for (int i = 0; i < 20; i++) {
+		sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&a, sizeof(a));
+		p = (struct pollfd){.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 250) > 0)
+			break;
+	}
+	n = recv(fd, resp, sizeof(resp), 0);
+	assert_true(n > 0);
+	assert_int_equal(stun_parse_response(resp, (size_t)n, got_txid, &addr), 0);
+	assert_memory_equal(got_txid, txid, sizeof(txid));
+	assert_int_equal(addr.family, AF_INET);
+	assert_int_equal(addr.port, ntohs(me.sin_port));
+	assert_memory_equal(addr.ip, "\x7f\x00\x00\x01", 4);
+	close(fd);
+}
+
+/* The key file (-c) is created on first start and reused: same public key
+ * after a restart; clients reconnect and relay again. */
+static void test_restart_keeps_key(void **state)
+{
+	struct srv *s = *state;
+	struct key32 first;
+	struct dtc *a, *b;
+	char path[128];
+	struct stat st;
+	uint8_t buf[16];
+	struct key32 src;
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	first = *dtc_server_pub(a);
+	dtc_close(a);
+	snprintf(path, sizeof(path), "%s/derper.key", s->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	stop(s);
+	start(s, 0);
+	a = client(s, 0, false);
+	b = client(s, 0, false);
+	assert_true(key_equal(dtc_server_pub(a), &first));
+	assert_int_equal(dtc_send_packet(a, dtc_pub(b), (const uint8_t *)"again", 5), 0);
+	assert_int_equal(dtc_recv_packet(b, 5000, &src, buf, sizeof(buf), &n), 1);
+	assert_int_equal(n, 5);
+	dtc_close(a);
+	dtc_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_relay_paced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_not_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_key_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_frame_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_closes_only_that_conn, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_endpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_key, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, 0, 0);
+}
