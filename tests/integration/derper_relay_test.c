@@ -376,6 +376,41 @@ static void test_handshake_deadline(void **state)
 	close(fd);
 }
 
+/* One HTTP request over TLS to the server; the whole answer in resp. */
+static void https_get(struct srv *s, const char *req, char *resp, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(ctx);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)s->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n, got = 0;
+
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	SSL_write(ssl, req, (int)strlen(req));
+	while ((n = SSL_read(ssl, resp + got, (int)cap - 1 - got)) > 0)
+		got += n;
+	resp[got] = 0;
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
+/* A counter's value from /debug/metrics (-1 if absent). */
+static long long metric(struct srv *s, const char *name)
+{
+	static char resp[32768];
+	char needle[160];
+	const char *p;
+
+	https_get(s, "GET /debug/metrics HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp));
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	p = strstr(resp, needle);
+	return p ? strtoll(p + strlen(needle), 0, 10) : -1;
+}
+
 /* HTTP endpoints over TLS: 426 without the upgrade, probe, generate_204. */
 static void test_http_endpoints(void **state)
 {
@@ -389,32 +424,51 @@ static void test_http_endpoints(void **state)
 		{"GET /derp/latency-check HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200"},
 		{"GET /generate_204 HTTP/1.1\r\nHost: x\r\nX-Tailscale-Challenge: abc.123\r\n\r\n",
 		 "X-Tailscale-Response: response abc.123"},
+		{"GET /debug/metrics HTTP/1.1\r\nHost: x\r\n\r\n", "derp_current_clients 0"},
 	};
+	char resp[32768];
 
 	start(s, 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-		SSL *ssl = SSL_new(ctx);
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)s->port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		char resp[4096] = "";
-		int n, got = 0;
-
-		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-		SSL_set_fd(ssl, fd);
-		assert_int_equal(SSL_connect(ssl), 1);
-		SSL_write(ssl, cases[i].req, (int)strlen(cases[i].req));
-		while ((n = SSL_read(ssl, resp + got, (int)sizeof(resp) - 1 - got)) > 0)
-			got += n;
-		resp[got] = 0;
+		https_get(s, cases[i].req, resp, sizeof(resp));
 		if (!strstr(resp, cases[i].want))
 			fail_msg("%s -> %s", cases[i].req, resp);
-		SSL_free(ssl);
-		SSL_CTX_free(ctx);
-		close(fd);
 	}
+}
+
+/* With a per-client rate limit the bucket is announced in ServerInfo, a
+ * sender over it is paced (its reads paused), and nothing is dropped. */
+static void test_rate_limit(void **state)
+{
+	struct srv *s = *state;
+	static uint8_t out[10000], in[10000];
+	struct dtc *a, *b;
+	enum { PKTS = 104, WINDOW = 8 }; /* 13 windows */
+
+	start(s, "-per-client-rate-limit 200000");
+	a = client(s, 0, false);
+	b = client(s, 0, false);
+	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_per_second, 200000);
+	/* The burst defaults to twice the limit (Tailscale e689283eb). */
+	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_burst, 400000);
+	memset(out, 0x5a, sizeof(out));
+	for (int i = 0; i < PKTS; i += WINDOW) {
+		for (int k = 0; k < WINDOW; k++)
+			assert_int_equal(dtc_send_packet(a, dtc_pub(b), out, sizeof(out)), 0);
+		for (int k = 0; k < WINDOW; k++) {
+			struct key32 src;
+			size_t n;
+			assert_int_equal(dtc_recv_packet(b, 10000, &src, in, sizeof(in), &n), 1);
+			assert_int_equal(n, sizeof(out));
+		}
+	}
+	/* 1 MB through a 400 KB bucket at 200 KB/s: it had to wait. */
+	long long waits = metric(s, "derp_rate_limit_per_client_waited");
+	print_message("rate limit: %lld pauses for %d x %zu bytes\n", waits, PKTS, sizeof(out));
+	assert_true(waits > 0);
+	assert_int_equal(metric(s, "derp_packets_relayed"), PKTS);
+	dtc_close(a);
+	dtc_close(b);
 }
 
 static void test_stun(void **state)
@@ -499,6 +553,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_endpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_key, setup, teardown),
 	};

@@ -31,6 +31,7 @@ struct dtc {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	struct key32 priv, pub, server;
+	struct derp_server_info si;
 	uint8_t *buf;
 	size_t len;
 };
@@ -183,7 +184,7 @@ static int login(struct dtc *c, const struct dtc_opts *o, char *err, size_t errc
 {
 	static uint8_t frame[DERP_FRAME_HEADER_LEN + 65536];
 	struct derp_client_info ci = {.version = DERP_PROTOCOL_VERSION, .can_ack_pings = true};
-	struct derp_server_info si;
+	struct derp_server_info *si = &c->si;
 	uint8_t type;
 	size_t n;
 
@@ -207,7 +208,7 @@ static int login(struct dtc *c, const struct dtc_opts *o, char *err, size_t errc
 	}
 	if (dtc_recv_frame(c, DTC_LOGIN_TIMEOUT_MS, &type, frame, sizeof(frame), &n) != 1 ||
 	    type != DERP_FRAME_SERVER_INFO ||
-	    derp_server_info_open(&c->priv, &c->server, frame, n, &si) < 0) {
+	    derp_server_info_open(&c->priv, &c->server, frame, n, si) < 0) {
 		errbuf_set(err, errcap, "no valid ServerInfo frame");
 		return -1;
 	}
@@ -289,4 +290,9 @@ const struct key32 *dtc_server_pub(const struct dtc *c)
 int dtc_fd(const struct dtc *c)
 {
 	return c->fd;
+}
+
+const struct derp_server_info *dtc_server_info(const struct dtc *c)
+{
+	return &c->si;
 }

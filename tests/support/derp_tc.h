@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "derp/derp_handshake.h"
 #include "key.h"
 
 struct dtc;
@@ -26,6 +27,8 @@ struct dtc *dtc_connect(const struct dtc_opts *o, char *err, size_t errcap);
 void dtc_close(struct dtc *c);
 const struct key32 *dtc_pub(const struct dtc *c);
 const struct key32 *dtc_server_pub(const struct dtc *c);
+/* The ServerInfo the server sent at login. */
+const struct derp_server_info *dtc_server_info(const struct dtc *c);
 /* The raw fd (tests that stop reading, or shut down). */
 int dtc_fd(const struct dtc *c);
 

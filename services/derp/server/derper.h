@@ -34,6 +34,9 @@ enum {
 	DERPER_PEERGONE_PER_SEC = 1,	      /* Tailscale: rate.Every(time.Second), burst 3 */
 	DERPER_PEERGONE_BURST = 3,
 	DERPER_CLIENT_HASH_BUCKETS = 1 << 14,
+	/* Tailscale's minRateLimitTokenBucketSize: a bucket holds at least one
+	 * SendPacket frame, and a frame is charged at most this much. */
+	DERPER_RATE_MIN_BUCKET_BYTES = 64 * 1024 + 32,
 };
 
 enum dconn_state {
@@ -84,6 +87,9 @@ struct dconn {
 	bool ping_pending;
 	uint8_t pong[8];
 	double pg_tokens; /* PeerGone(not here) token bucket */
+	double rl_tokens; /* receive rate limit token bucket (bytes) */
+	uint64_t rl_last_ns;
+	uint64_t paused_until_ns; /* reading paused by the rate limit until then */
 	uint64_t pg_last_ns;
 	struct dconn *hnext; /* registry chain */
 	struct dconn *all_next, *all_prev;
@@ -97,6 +103,7 @@ struct derper_counters {
 	uint64_t peer_gone_not_here, malformed, unknown_frames, dup_replaced;
 	uint64_t stun_requests, stun_bad;
 	uint64_t write_timeouts, handshake_timeouts;
+	uint64_t rate_limited_waits;
 };
 
 struct derper {
@@ -114,7 +121,8 @@ struct derper {
 	struct log_ratelimit rl_conn; /* ordinary closes */
 	struct log_ratelimit rl_bad;  /* protocol violations: their own budget */
 	bool has_mesh_key;
-	uint8_t mesh_key[KEY_LEN]; /* -mesh-psk-file; compared in constant time */
+	uint8_t mesh_key[KEY_LEN];     /* -mesh-psk-file; compared in constant time */
+	uint64_t rate_bps, rate_burst; /* per-client receive limit; 0 = none */
 	bool verify_clients;
 	struct key32 *allowed; /* -verify-clients allowlist */
 	size_t n_allowed;
@@ -134,6 +142,8 @@ bool dconn_write(struct dconn *c, const void *p, size_t n);
 bool dconn_wbuf_room(const struct dconn *c, size_t n);
 void dconn_flush(struct dconn *c);
 void dconn_tick(struct dconn *c);
+/* Stops reading from c until paused_until_ns (the rate limit). */
+void dconn_pause(struct dconn *c);
 /* Grows the input buffer to hold `need` bytes (the caller bounds need). */
 bool dconn_rbuf_reserve(struct dconn *c, size_t need);
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <jansson.h>
 
 #include "derp/derp_handshake.h"
 #include "errbuf.h"
@@ -105,12 +107,71 @@ static char *read_small_file(const char *path, size_t max, size_t *len, char *er
 	return buf;
 }
 
+int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64_t *burst,
+			     char *err, size_t errcap)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, 0, &je), *v;
+	const char *name;
+	int rc = 0;
+
+	*bps = *burst = 0;
+	if (!root || !json_is_object(root)) {
+		errbuf_set(err, errcap, "%s", root ? "expected a JSON object" : je.text);
+		json_decref(root);
+		return -EINVAL;
+	}
+	json_object_foreach (root, name, v) {
+		uint64_t *dst = strcasecmp(name, "PerClientRateLimitBytesPerSec") == 0 ? bps
+				: strcasecmp(name, "PerClientRateBurstBytes") == 0     ? burst
+										       : 0;
+		if (!dst)
+			continue; /* Go ignores unknown fields */
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			errbuf_set(err, errcap, "%s: expected a non-negative integer", name);
+			rc = -EINVAL;
+			break;
+		}
+		*dst = (uint64_t)json_integer_value(v);
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap)
+{
+	char why[256];
+	size_t len;
+	char *text;
+
+	s->rate_bps = o->per_client_rate_limit;
+	s->rate_burst = derper_opts_rate_burst(o);
+	if (o->rate_config[0]) {
+		text = read_small_file(o->rate_config, 4096, &len, err, errcap);
+		if (!text)
+			return -EINVAL;
+		if (derper_rate_config_parse(text, len, &s->rate_bps, &s->rate_burst, why,
+					     sizeof(why)) < 0) {
+			errbuf_set(err, errcap, "%s: %s", o->rate_config, why);
+			free(text);
+			return -EINVAL;
+		}
+		free(text);
+	}
+	if (s->rate_bps && s->rate_burst < DERPER_RATE_MIN_BUCKET_BYTES)
+		s->rate_burst = DERPER_RATE_MIN_BUCKET_BYTES;
+	return 0;
+}
+
 int derper_load_mesh_and_allowlist(struct derper *s, const struct derper_opts *o, char *err,
 				   size_t errcap)
 {
 	char why[256];
 	size_t len;
 	char *text;
+
+	if (load_rate(s, o, err, errcap) < 0)
+		return -EINVAL;
 
 	if (o->mesh_psk_file[0]) {
 		text = read_small_file(o->mesh_psk_file, 4096, &len, err, errcap);

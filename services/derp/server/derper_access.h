@@ -26,7 +26,14 @@ int derper_mesh_key_parse(const char *text, size_t len, uint8_t out[32]);
  * -EINVAL with err naming the line. */
 int derper_allowlist_parse(const char *text, size_t len, struct key32 **keys, size_t *n, char *err,
 			   size_t errcap);
-/* Reads both files as the options say into s. */
+/* Pure: a -rate-config file (Tailscale's RateConfig JSON:
+ * PerClientRateLimitBytesPerSec, PerClientRateBurstBytes; names matched
+ * ignoring case as Go does). Returns 0 or -EINVAL with err. */
+int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64_t *burst,
+			     char *err, size_t errcap);
+/* Reads both files as the options say into s, and the per-client rate
+ * limit (-rate-config, else -per-client-rate-limit/-burst); a burst below
+ * one SendPacket frame is raised to DERPER_RATE_MIN_BUCKET_BYTES. */
 int derper_load_mesh_and_allowlist(struct derper *s, const struct derper_opts *o, char *err,
 				   size_t errcap);
 

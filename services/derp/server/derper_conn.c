@@ -16,15 +16,30 @@
 #include "clock.h"
 #include "derper_front.h"
 
+/* Registers what we wait for: input unless paused by the rate limit (then
+ * TCP flow control pushes back on the sender), output when some is pending. */
+static void rearm(struct dconn *c)
+{
+	struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = c};
+
+	if (!c->paused_until_ns)
+		ev.events |= EPOLLIN;
+	if (c->want_write)
+		ev.events |= EPOLLOUT;
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void arm(struct dconn *c, bool want_write)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0),
-				 .data.ptr = c};
-
 	if (c->want_write == want_write)
 		return;
 	c->want_write = want_write;
-	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	rearm(c);
+}
+
+void dconn_pause(struct dconn *c)
+{
+	rearm(c);
 }
 
 struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport *remote)
@@ -320,12 +335,14 @@ static void process(struct dconn *c)
 
 void dconn_on_readable(struct dconn *c)
 {
+	if (c->paused_until_ns)
+		return;
 	if (c->st == DC_TLS) {
 		tls_handshake(c);
 		if (c->st != DC_HTTP)
 			return;
 	}
-	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED; rounds++) {
+	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED && !c->paused_until_ns; rounds++) {
 		if (c->rlen == c->rcap && !rbuf_reserve(c, c->rcap * 2)) {
 			dconn_close(c, "out of memory");
 			return;
@@ -374,6 +391,17 @@ void dconn_tick(struct dconn *c)
 		s->ctr.write_timeouts++;
 		dconn_close(c, "write timeout: the client stopped reading");
 		return;
+	}
+	if (c->paused_until_ns && s->now_ns >= c->paused_until_ns) {
+		/* The bucket has refilled: take up what is buffered, then read. */
+		c->paused_until_ns = 0;
+		rearm(c);
+		process(c);
+		if (c->st == DC_CLOSED)
+			return;
+		dconn_on_readable(c);
+		if (c->st == DC_CLOSED)
+			return;
 	}
 	if (c->st == DC_DERP && s->now_ns >= c->next_keepalive_ns) {
 		derp_send_keepalive(c);

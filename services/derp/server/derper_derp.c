@@ -58,6 +58,28 @@ void derp_send_health(struct dconn *c, const char *text)
 		dconn_write(c, buf, n);
 }
 
+/* Charges a received frame to the client's token bucket (Tailscale's
+ * rateLimit: mesh peers exempt, a frame charged at most one bucket). An
+ * empty bucket pauses reading until it has refilled to zero. */
+static void rate_charge(struct dconn *c, uint32_t len)
+{
+	struct derper *s = c->srv;
+	double rate = (double)s->rate_bps, elapsed = (double)(s->now_ns - c->rl_last_ns) / 1e9;
+
+	if (!s->rate_bps || c->can_mesh)
+		return;
+	c->rl_tokens += elapsed * rate;
+	if (c->rl_tokens > (double)s->rate_burst)
+		c->rl_tokens = (double)s->rate_burst;
+	c->rl_last_ns = s->now_ns;
+	c->rl_tokens -= len < DERPER_RATE_MIN_BUCKET_BYTES ? len : DERPER_RATE_MIN_BUCKET_BYTES;
+	if (c->rl_tokens >= 0)
+		return;
+	s->ctr.rate_limited_waits++;
+	c->paused_until_ns = s->now_ns + (uint64_t)(-c->rl_tokens / rate * 1e9) + 1;
+	dconn_pause(c);
+}
+
 static bool allowed(struct derper *s, const struct key32 *k)
 {
 	if (!s->verify_clients)
@@ -74,7 +96,12 @@ static int on_client_info(struct dconn *c, const uint8_t *payload, size_t len)
 {
 	struct derper *s = c->srv;
 	struct derp_client_info ci;
-	struct derp_server_info si = {.version = DERP_PROTOCOL_VERSION};
+	/* The token bucket is announced so clients pace themselves (Tailscale's
+	 * client honours it); fields omitted when there is no limit. */
+	struct derp_server_info si = {.version = DERP_PROTOCOL_VERSION,
+				      .token_bucket_bytes_per_second = (int64_t)s->rate_bps,
+				      .token_bucket_bytes_burst =
+					      s->rate_bps ? (int64_t)s->rate_burst : 0};
 	uint8_t buf[DERP_FRAME_HEADER_LEN + 512];
 	size_t n;
 	int rc;
@@ -107,6 +134,8 @@ static int on_client_info(struct dconn *c, const uint8_t *payload, size_t len)
 	s->ctr.logins++;
 	clients_register(s, c);
 	next_keepalive(c);
+	c->rl_tokens = (double)s->rate_burst;
+	c->rl_last_ns = s->now_ns;
 	return 0;
 }
 
@@ -198,6 +227,8 @@ long derp_on_input(struct dconn *c)
 	struct derp_frame_header h;
 	uint32_t max;
 
+	if (c->paused_until_ns)
+		return 0; /* rate limited: the frames wait in the buffer */
 	if (c->skip) {
 		size_t n = c->rlen < c->skip ? c->rlen : (size_t)c->skip;
 		c->skip -= n;
@@ -211,6 +242,8 @@ long derp_on_input(struct dconn *c)
 		 * streams by (Tailscale's handleUnknownFrame). */
 		c->srv->ctr.unknown_frames++;
 		c->skip = h.len;
+		if (c->st == DC_DERP)
+			rate_charge(c, h.len); /* skipped bytes are still bytes */
 		return DERP_FRAME_HEADER_LEN;
 	}
 	if (h.len > max) {
@@ -227,6 +260,8 @@ long derp_on_input(struct dconn *c)
 		}
 		return 0;
 	}
+	if (c->st == DC_DERP)
+		rate_charge(c, h.len);
 	if (on_frame(c, h.type, c->rbuf + DERP_FRAME_HEADER_LEN, h.len) < 0)
 		return -1;
 	return DERP_FRAME_HEADER_LEN + (long)h.len;

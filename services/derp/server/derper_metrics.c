@@ -74,6 +74,8 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 		c->write_timeouts);
 	counter(&o, "derp_handshake_timeouts", "connections closed at the handshake deadline",
 		c->handshake_timeouts);
+	counter(&o, "derp_rate_limit_per_client_waited",
+		"times a client's reads were paused by its rate limit", c->rate_limited_waits);
 	counter(&o, "derp_stun_requests", "STUN binding requests answered", c->stun_requests);
 	counter(&o, "derp_stun_bad", "STUN packets dropped as malformed", c->stun_bad);
 	return o.len;
