@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "key.h"
 #include "log.h"
+#include "tls_stream.h"
 
 enum {
 	DERPER_MAX_EVENTS = 256,
@@ -65,8 +66,7 @@ struct derper;
 
 struct dconn {
 	struct derper *srv;
-	int fd;
-	SSL *ssl;
+	struct tls_stream io; /* the socket, and its TLS when served with TLS */
 	enum dconn_state st;
 	struct ipport remote;
 	uint64_t id;

@@ -5,7 +5,6 @@
 #include "derper.h"
 
 #include <errno.h>
-#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@ static void rearm(struct dconn *c)
 		ev.events |= EPOLLIN;
 	if (c->want_write)
 		ev.events |= EPOLLOUT;
-	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->io.fd, &ev);
 }
 
 static void arm(struct dconn *c, bool want_write)
@@ -56,8 +55,8 @@ struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport 
 	}
 	c->rcap = DERPER_RBUF_MIN_BYTES;
 	c->srv = s;
-	c->fd = fd;
-	c->ssl = ssl;
+	c->io.fd = fd;
+	c->io.ssl = ssl;
 	c->remote = *remote;
 	c->id = ++s->next_id;
 	c->st = ssl ? DC_TLS : DC_HTTP;
@@ -96,7 +95,7 @@ void dconn_close(struct dconn *c, const char *why)
 	else
 		c->srv->n_pending--;
 	c->st = DC_CLOSED;
-	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->fd, 0);
+	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->io.fd, 0);
 }
 
 void dconn_close_bad(struct dconn *c, const char *why)
@@ -123,10 +122,8 @@ void dconn_free(struct dconn *c)
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
 	s->n_conns--;
-	if (c->ssl) {
-		SSL_free(c->ssl);
-	}
-	close(c->fd);
+	SSL_free(c->io.ssl);
+	close(c->io.fd);
 	dqueue_clear(&c->q);
 	dqueue_clear(&c->dq);
 	free(c->rbuf);
@@ -170,53 +167,6 @@ bool dconn_write(struct dconn *c, const void *p, size_t n)
 	return true;
 }
 
-/* Raw I/O: returns bytes, 0 on EOF, -EAGAIN, or another -errno. */
-static long io_read(struct dconn *c, uint8_t *p, size_t n)
-{
-	if (c->ssl) {
-		int r = SSL_read(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-			return -EAGAIN;
-		case SSL_ERROR_WANT_WRITE:
-			c->tls_want_read_on_write = true;
-			return -EAGAIN;
-		case SSL_ERROR_ZERO_RETURN:
-			return 0;
-		default:
-			ERR_clear_error();
-			return -EPROTO;
-		}
-	}
-	ssize_t r = recv(c->fd, p, n, 0);
-	if (r >= 0)
-		return r;
-	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-static long io_write(struct dconn *c, const uint8_t *p, size_t n)
-{
-	if (c->ssl) {
-		int r = SSL_write(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			return -EAGAIN;
-		default:
-			ERR_clear_error();
-			return -EPIPE;
-		}
-	}
-	ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-	if (r >= 0)
-		return r;
-	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
 void dconn_flush(struct dconn *c)
 {
 	if (c->st == DC_CLOSED || c->st == DC_TLS)
@@ -226,8 +176,8 @@ void dconn_flush(struct dconn *c)
 			derp_fill_output(c);
 		if (c->woff == c->wlen)
 			break;
-		long w = io_write(c, c->wbuf + c->woff, c->wlen - c->woff);
-		if (w == -EAGAIN)
+		long w = tls_stream_write(&c->io, c->wbuf + c->woff, c->wlen - c->woff);
+		if (w == TLS_STREAM_AGAIN)
 			break;
 		if (w < 0) {
 			c->srv->ctr.drop_write++;
@@ -258,23 +208,15 @@ void dconn_flush(struct dconn *c)
 
 static void tls_handshake(struct dconn *c)
 {
-	int r = SSL_accept(c->ssl);
+	bool want_write;
+	int r = tls_stream_handshake(&c->io, &want_write);
 
-	if (r == 1) {
+	if (r == 1)
 		c->st = DC_HTTP;
-		return;
-	}
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		arm(c, false);
-		return;
-	case SSL_ERROR_WANT_WRITE:
-		arm(c, true);
-		return;
-	default:
-		ERR_clear_error();
+	else if (r == 0)
+		arm(c, want_write);
+	else
 		dconn_close(c, "TLS handshake failed");
-	}
 }
 
 /* Makes room for at least `need` bytes in rbuf (bounded by the caller). */
@@ -347,8 +289,8 @@ void dconn_on_readable(struct dconn *c)
 			dconn_close(c, "out of memory");
 			return;
 		}
-		long r = io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
-		if (r == -EAGAIN)
+		long r = tls_stream_read(&c->io, c->rbuf + c->rlen, c->rcap - c->rlen);
+		if (r == TLS_STREAM_AGAIN)
 			break;
 		if (r <= 0) {
 			dconn_close(c, r == 0 ? 0 : "read error");
@@ -367,8 +309,8 @@ void dconn_on_writable(struct dconn *c)
 		tls_handshake(c);
 		return;
 	}
-	if (c->tls_want_read_on_write) {
-		c->tls_want_read_on_write = false;
+	if (c->io.read_wants_write) {
+		c->io.read_wants_write = false;
 		dconn_on_readable(c);
 		return;
 	}

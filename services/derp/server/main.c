@@ -137,6 +137,7 @@ static void on_accept(struct ctx *x, struct evsrc *e)
 				close(fd);
 				continue;
 			}
+			SSL_set_accept_state(ssl);
 		}
 		if (!dconn_new(s, fd, ssl, &remote)) {
 			SSL_free(ssl);

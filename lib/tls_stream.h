@@ -1,0 +1,31 @@
+/* tls_stream: a non-blocking byte stream over a socket, with or without
+ * TLS (OpenSSL), for event loops: each call does what it can and says
+ * whether it would block. Used by msock-derper (server side) and the DERP
+ * client (lib/derp/derp_client.c). */
+#ifndef MSOCK_TLS_STREAM_H
+#define MSOCK_TLS_STREAM_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tls_stream {
+	int fd;
+	SSL *ssl;	       /* NULL: plain TCP */
+	bool read_wants_write; /* TLS: the last read needs the socket writable */
+};
+
+enum {
+	TLS_STREAM_AGAIN = -11, /* would block (-EAGAIN) */
+	TLS_STREAM_EOF = 0,
+};
+
+/* Bytes read (> 0), TLS_STREAM_EOF, TLS_STREAM_AGAIN, or another -errno. */
+long tls_stream_read(struct tls_stream *s, void *p, size_t n);
+/* Bytes written (> 0), TLS_STREAM_AGAIN, or -errno. */
+long tls_stream_write(struct tls_stream *s, const void *p, size_t n);
+/* Drives the TLS handshake (accept or connect, as SSL was set up): 1 done,
+ * 0 in progress (*want_write says which way to wait), -1 failed. */
+int tls_stream_handshake(struct tls_stream *s, bool *want_write);
+
+#endif

@@ -1,0 +1,381 @@
+/* derp_client: the non-blocking DERP client (lib/derp/derp_client.h)
+ * against a real msock-derper on loopback: login over TLS with the
+ * certificate verified against a CA file (and refused without it), plain
+ * HTTP, packets both ways in an epoll loop, PeerGone, NotePreferred, the
+ * server going away, and the announced token bucket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "derp/derp_client.h"
+#include "harness.h"
+
+struct srv {
+	char dir[64];
+	pid_t pid;
+	int port;
+	SSL_CTX *trusting; /* trusts the test certificate */
+	SSL_CTX *system;   /* the system's CAs only */
+};
+
+struct peer {
+	struct derp_client *c;
+	struct key32 priv, pub;
+	bool up, closed;
+	char why[128];
+	int packets, gone;
+	uint8_t last[256];
+	size_t last_len;
+	uint8_t last_src[32];
+	int64_t bucket_rate;
+};
+
+static void on_up(void *arg, const struct derp_server_info *si)
+{
+	struct peer *p = arg;
+	p->up = true;
+	p->bucket_rate = si->token_bucket_bytes_per_second;
+}
+
+static void on_packet(void *arg, const uint8_t src[32], const uint8_t *d, size_t n)
+{
+	struct peer *p = arg;
+	p->packets++;
+	p->last_len = n < sizeof(p->last) ? n : sizeof(p->last);
+	memcpy(p->last, d, p->last_len);
+	memcpy(p->last_src, src, 32);
+}
+
+static void on_gone(void *arg, const uint8_t peer[32], uint8_t reason)
+{
+	(void)peer;
+	(void)reason;
+	((struct peer *)arg)->gone++;
+}
+
+static void on_closed(void *arg, const char *why)
+{
+	struct peer *p = arg;
+	p->closed = true;
+	snprintf(p->why, sizeof(p->why), "%s", why);
+}
+
+static const struct derp_client_cb cb = {
+	.on_up = on_up, .on_packet = on_packet, .on_peer_gone = on_gone, .on_closed = on_closed};
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool port_open(void *arg)
+{
+	struct srv *s = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)s->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(fd);
+	return ok;
+}
+
+/* tls: -certmode manual with the test certificate; else plain HTTP. */
+static void start(struct srv *s, bool tls, const char *extra)
+{
+	char cmd[2048];
+
+	s->port = free_port();
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/msock-derper -a 127.0.0.1:%d %s -c %s/derper.key -http-port -1 "
+		 "-stun=false %s 2>>%s/derper.log",
+		 getenv("MSOCK_BIN_DIR"), s->port,
+		 tls ? "-certmode manual -certdir DIR -hostname derp.test" : "", s->dir,
+		 extra ? extra : "", s->dir);
+	/* The cert dir is the test dir. */
+	char *d = strstr(cmd, "DIR");
+	if (d) {
+		char rest[2048];
+		snprintf(rest, sizeof(rest), "%s%s", s->dir, d + 3);
+		snprintf(d, sizeof(cmd) - (size_t)(d - cmd), "%s", rest);
+	}
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
+		_exit(127);
+	}
+	assert_true(th_wait(port_open, s));
+}
+
+static void stop(struct srv *s)
+{
+	int st;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, &st, 0);
+		s->pid = 0;
+	}
+}
+
+static int setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	char cmd[512], crt[128];
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/msock-test-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=derp.test -keyout %s/derp.test.key -out %s/derp.test.crt 2>/dev/null",
+		 s->dir, s->dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(crt, sizeof(crt), "%s/derp.test.crt", s->dir);
+	s->trusting = SSL_CTX_new(TLS_client_method());
+	s->system = SSL_CTX_new(TLS_client_method());
+	if (SSL_CTX_load_verify_locations(s->trusting, crt, 0) != 1)
+		return -1;
+	SSL_CTX_set_default_verify_paths(s->system);
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct srv *s = *state;
+	char cmd[128];
+
+	stop(s);
+	SSL_CTX_free(s->trusting);
+	SSL_CTX_free(s->system);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(s);
+	return 0;
+}
+
+static void connect_peer(struct srv *s, struct peer *p, bool tls, SSL_CTX *ctx, bool insecure)
+{
+	struct derp_client_cfg cfg = {.tls = tls, .ssl_ctx = ctx, .insecure = insecure};
+
+	memset(p, 0, sizeof(*p));
+	key_generate(&p->priv);
+	key_public(&p->priv, &p->pub);
+	cfg.priv = p->priv;
+	ip_parse("127.0.0.1", &cfg.addr);
+	cfg.addr.port = (uint16_t)s->port;
+	snprintf(cfg.host, sizeof(cfg.host), "derp.test");
+	p->c = derp_client_new(&cfg, &cb, p, clock_mono_ns());
+	assert_non_null(p->c);
+}
+
+/* Drives the clients until pred or ~5 s. */
+static bool pump(struct peer **ps, int n, bool (*pred)(void *), void *arg)
+{
+	int ep = epoll_create1(0);
+	uint64_t end = clock_mono_ns() + 5 * NS_PER_SEC;
+	bool ok = false;
+
+	while (!(ok = pred(arg)) && clock_mono_ns() < end) {
+		struct epoll_event evs[8];
+		for (int i = 0; i < n; i++) {
+			struct epoll_event ev = {.events = derp_client_events(ps[i]->c),
+						 .data.ptr = ps[i]};
+			if (epoll_ctl(ep, EPOLL_CTL_MOD, derp_client_fd(ps[i]->c), &ev) < 0)
+				epoll_ctl(ep, EPOLL_CTL_ADD, derp_client_fd(ps[i]->c), &ev);
+		}
+		int k = epoll_wait(ep, evs, 8, 20);
+		for (int i = 0; i < k; i++)
+			derp_client_on_io(((struct peer *)evs[i].data.ptr)->c, clock_mono_ns());
+		for (int i = 0; i < n; i++)
+			derp_client_tick(ps[i]->c, clock_mono_ns());
+	}
+	close(ep);
+	return ok;
+}
+
+struct two {
+	struct peer *a, *b;
+	int want;
+};
+
+static bool both_up(void *arg)
+{
+	struct two *t = arg;
+	return t->a->up && t->b->up;
+}
+
+static bool b_has(void *arg)
+{
+	struct two *t = arg;
+	return t->b->packets >= t->want;
+}
+
+static bool a_gone(void *arg)
+{
+	struct two *t = arg;
+	return t->a->gone >= 1;
+}
+
+static bool a_closed(void *arg)
+{
+	struct two *t = arg;
+	return t->a->closed;
+}
+
+static void relay_both_ways(struct srv *s, bool tls, SSL_CTX *ctx, bool insecure)
+{
+	struct peer a, b;
+	struct peer *ps[] = {&a, &b};
+	struct two t = {&a, &b, 1};
+
+	connect_peer(s, &a, tls, ctx, insecure);
+	connect_peer(s, &b, tls, ctx, insecure);
+	assert_true(pump(ps, 2, both_up, &t));
+	assert_true(key_equal(derp_client_server_key(a.c), derp_client_server_key(b.c)));
+	for (int i = 0; i < 100; i++) {
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "packet %d", i);
+		assert_int_equal(derp_client_send(a.c, b.pub.b, (const uint8_t *)msg, (size_t)n,
+						  clock_mono_ns()),
+				 0);
+	}
+	t.want = 100;
+	assert_true(pump(ps, 2, b_has, &t));
+	assert_int_equal(b.packets, 100);
+	assert_memory_equal(b.last, "packet 99", 9);
+	assert_memory_equal(b.last_src, a.pub.b, 32);
+	derp_client_free(a.c);
+	derp_client_free(b.c);
+}
+
+static void test_tls_verified_against_ca_file(void **state)
+{
+	struct srv *s = *state;
+
+	start(s, true, 0);
+	relay_both_ways(s, true, s->trusting, false);
+}
+
+static void test_tls_untrusted_certificate_refused(void **state)
+{
+	struct srv *s = *state;
+	struct peer a, b;
+	struct peer *ps[] = {&a};
+	struct two t = {&a, &b, 0};
+
+	start(s, true, 0);
+	connect_peer(s, &a, true, s->system, false);
+	assert_true(pump(ps, 1, a_closed, &t));
+	assert_false(a.up);
+	assert_non_null(strstr(a.why, "TLS handshake failed"));
+	derp_client_free(a.c);
+}
+
+static void test_insecure_for_tests(void **state)
+{
+	struct srv *s = *state;
+
+	start(s, true, 0);
+	relay_both_ways(s, true, s->system, true);
+}
+
+static void test_plain_http(void **state)
+{
+	struct srv *s = *state;
+
+	start(s, false, 0);
+	relay_both_ways(s, false, 0, false);
+}
+
+static void test_peer_gone_and_server_gone(void **state)
+{
+	struct srv *s = *state;
+	struct peer a, b;
+	struct peer *ps[] = {&a};
+	struct two t = {&a, &b, 0};
+	struct key32 nobody;
+
+	start(s, false, 0);
+	connect_peer(s, &a, false, 0, false);
+	t.b = &a;
+	assert_true(pump(ps, 1, both_up, &t));
+	key_generate(&nobody);
+	assert_int_equal(derp_client_send(a.c, nobody.b, (const uint8_t *)"x", 1, clock_mono_ns()),
+			 0);
+	assert_true(pump(ps, 1, a_gone, &t));
+	stop(s);
+	assert_true(pump(ps, 1, a_closed, &t));
+	print_message("closed: %s\n", a.why);
+	assert_int_equal(derp_client_send(a.c, nobody.b, (const uint8_t *)"x", 1, clock_mono_ns()),
+			 -ENOTCONN);
+	derp_client_free(a.c);
+}
+
+static void test_token_bucket_announced(void **state)
+{
+	struct srv *s = *state;
+	struct peer a;
+	struct peer *ps[] = {&a};
+	struct two t = {&a, &a, 0};
+	static uint8_t big[60000];
+	int dropped = 0;
+
+	start(s, false, "-per-client-rate-limit 100000");
+	connect_peer(s, &a, false, 0, false);
+	assert_true(pump(ps, 1, both_up, &t));
+	assert_int_equal(a.bucket_rate, 100000);
+	/* A burst of 200,000 bytes: sending 20 x 60 KB at once must run dry. */
+	for (int i = 0; i < 20; i++)
+		dropped += derp_client_send(a.c, a.pub.b, big, sizeof(big), clock_mono_ns()) ==
+			   -ENOBUFS;
+	assert_true(dropped > 0);
+	assert_int_equal(derp_client_stats(a.c)->send_dropped_rate, (uint64_t)dropped);
+	derp_client_free(a.c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tls_verified_against_ca_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_untrusted_certificate_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_insecure_for_tests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_and_server_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_bucket_announced, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, 0, 0);
+}
