@@ -40,6 +40,45 @@ enum {
 	DERPER_RATE_MIN_BUCKET_BYTES = 64 * 1024 + 32,
 };
 
+/* What an epoll event points at: every such struct starts with its kind. */
+enum ev_kind {
+	EV_INVALID = 0,
+	EV_CONN,
+	EV_LISTEN_TLS,
+	EV_LISTEN_PLAIN,
+	EV_STUN,
+	EV_SIGNAL,
+	EV_MESH,
+};
+
+struct evsrc {
+	enum ev_kind kind;
+	int fd;
+};
+
+enum {
+	DERPER_MESH_MAX_LINKS = 16,
+	DERPER_MESH_NAME_MAX = 256,
+	DERPER_MESH_REDIAL_MS = 1000,
+	DERPER_MESH_REMOTE_BUCKETS = 1 << 12,
+};
+
+struct derp_client;
+struct derper;
+
+/* A link to another derper of the region (-mesh-with). */
+struct mesh_link {
+	struct evsrc src; /* first: the epoll payload (kind EV_MESH) */
+	struct derper *srv;
+	char name[DERPER_MESH_NAME_MAX];
+	struct ipport addr;
+	struct derp_client *dc;
+	bool up;
+	uint64_t redial_ns;
+};
+
+struct remote;
+
 enum dconn_state {
 	DC_INVALID = 0,
 	DC_TLS,	       /* TLS handshake */
@@ -62,9 +101,8 @@ struct dqueue {
 	unsigned head, n;
 };
 
-struct derper;
-
 struct dconn {
+	enum ev_kind kind; /* EV_CONN; first: the epoll payload */
 	struct derper *srv;
 	struct tls_stream io; /* the socket, and its TLS when served with TLS */
 	enum dconn_state st;
@@ -104,6 +142,7 @@ struct derper_counters {
 	uint64_t stun_requests, stun_bad;
 	uint64_t write_timeouts, handshake_timeouts;
 	uint64_t rate_limited_waits;
+	uint64_t packets_forwarded_in, packets_forwarded_out, drop_unknown_dest_on_fwd;
 };
 
 struct derper {
@@ -123,6 +162,10 @@ struct derper {
 	bool has_mesh_key;
 	uint8_t mesh_key[KEY_LEN];     /* -mesh-psk-file; compared in constant time */
 	uint64_t rate_bps, rate_burst; /* per-client receive limit; 0 = none */
+	struct mesh_link links[DERPER_MESH_MAX_LINKS];
+	size_t n_links;
+	struct remote *remote[DERPER_MESH_REMOTE_BUCKETS]; /* keys at mesh peers */
+	SSL_CTX *mesh_tls; /* for dialling peers when we serve TLS ourselves */
 	bool verify_clients;
 	struct key32 *allowed; /* -verify-clients allowlist */
 	size_t n_allowed;

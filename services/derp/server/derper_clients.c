@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "derper_mesh.h"
 
 /* disco.LooksLikeDiscoWrapper: the magic "TS💬" and room for the sender
  * key and nonce. */
@@ -54,6 +55,7 @@ void clients_register(struct derper *s, struct dconn *c)
 	c->hnext = s->clients[bucket(&c->key)];
 	s->clients[bucket(&c->key)] = c;
 	s->ctr.clients++;
+	mesh_on_client_change(s, c, true);
 }
 
 void clients_unregister(struct derper *s, struct dconn *c)
@@ -64,6 +66,7 @@ void clients_unregister(struct derper *s, struct dconn *c)
 		if (*pp == c) {
 			*pp = c->hnext;
 			s->ctr.clients--;
+			mesh_on_client_change(s, c, false);
 			break;
 		}
 	}

@@ -54,6 +54,7 @@ struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport 
 		return 0;
 	}
 	c->rcap = DERPER_RBUF_MIN_BYTES;
+	c->kind = EV_CONN;
 	c->srv = s;
 	c->io.fd = fd;
 	c->io.ssl = ssl;

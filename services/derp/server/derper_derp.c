@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "derp/derp_frame.h"
 #include "derp/derp_handshake.h"
+#include "derper_mesh.h"
 
 enum {
 	/* Output staged per fill: keeps one busy client from starving others. */
@@ -170,6 +171,9 @@ static void on_send_packet(struct dconn *c, const struct derp_frame *f)
 	dst = clients_find(s, &dk);
 	c->recv_pkts++;
 	if (!dst) {
+		/* Not here: maybe at another derper of the region. */
+		if (mesh_forward(s, c->key.b, dk.b, f->u.send_packet.pkt, f->u.send_packet.len))
+			return;
 		s->ctr.drop_unknown_dest++;
 		peer_gone_not_here(c, dk.b);
 		return;
@@ -178,6 +182,43 @@ static void on_send_packet(struct dconn *c, const struct derp_frame *f)
 	s->ctr.packets_relayed++;
 	s->ctr.bytes_relayed += f->u.send_packet.len;
 	dconn_flush(dst);
+}
+
+/* From a mesh peer: watch, a forwarded packet, or close a client here. */
+static void on_mesh_frame(struct dconn *c, const struct derp_frame *f)
+{
+	struct derper *s = c->srv;
+	struct key32 k;
+	struct dconn *dst;
+
+	switch (f->type) {
+	case DERP_FRAME_WATCH_CONNS:
+		mesh_on_watch_conns(c);
+		break;
+	case DERP_FRAME_FORWARD_PACKET:
+		memcpy(k.b, f->u.forward_packet.dst, KEY_LEN);
+		s->ctr.packets_forwarded_in++;
+		dst = clients_find(s, &k);
+		if (!dst) {
+			/* Never forwarded again: one hop only, as Tailscale. */
+			s->ctr.drop_unknown_dest_on_fwd++;
+			return;
+		}
+		clients_enqueue(s, dst, f->u.forward_packet.src, f->u.forward_packet.pkt,
+				f->u.forward_packet.len);
+		s->ctr.packets_relayed++;
+		s->ctr.bytes_relayed += f->u.forward_packet.len;
+		dconn_flush(dst);
+		break;
+	case DERP_FRAME_CLOSE_PEER:
+		memcpy(k.b, f->u.close_peer.peer, KEY_LEN);
+		dst = clients_find(s, &k);
+		if (dst && dst != c)
+			dconn_close(dst, "closed by a mesh peer (ClosePeer)");
+		break;
+	default:
+		break;
+	}
 }
 
 static int on_frame(struct dconn *c, uint8_t type, const uint8_t *payload, uint32_t len)
@@ -213,11 +254,19 @@ static int on_frame(struct dconn *c, uint8_t type, const uint8_t *payload, uint3
 		memcpy(c->pong, f.u.ping, sizeof(c->pong));
 		c->ping_pending = true;
 		break;
+	case DERP_FRAME_WATCH_CONNS:
+	case DERP_FRAME_FORWARD_PACKET:
+	case DERP_FRAME_CLOSE_PEER:
+		/* Mesh frames from a client without the mesh key close it, as
+		 * Tailscale does ("insufficient permissions"). */
+		if (!c->can_mesh) {
+			dconn_close_bad(c, "frame type not allowed for this client (mesh only)");
+			return -1;
+		}
+		on_mesh_frame(c, &f);
+		break;
 	default:
-		/* Mesh frames (WatchConns, ForwardPacket, ClosePeer) from a
-		 * client without the mesh key close it, as Tailscale does. */
-		dconn_close_bad(c, "frame type not allowed for this client (mesh only)");
-		return -1;
+		break;
 	}
 	return 0;
 }

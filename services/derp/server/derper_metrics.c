@@ -76,6 +76,12 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 		c->handshake_timeouts);
 	counter(&o, "derp_rate_limit_per_client_waited",
 		"times a client's reads were paused by its rate limit", c->rate_limited_waits);
+	counter(&o, "derp_packets_forwarded_in", "packets a mesh peer forwarded to us",
+		c->packets_forwarded_in);
+	counter(&o, "derp_packets_forwarded_out", "packets we forwarded to a mesh peer",
+		c->packets_forwarded_out);
+	put(&o, "derp_packets_dropped_unknown_dest_on_fwd %llu\n",
+	    (unsigned long long)c->drop_unknown_dest_on_fwd);
 	counter(&o, "derp_stun_requests", "STUN binding requests answered", c->stun_requests);
 	counter(&o, "derp_stun_bad", "STUN packets dropped as malformed", c->stun_bad);
 	return o.len;

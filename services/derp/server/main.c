@@ -23,6 +23,7 @@
 #include "derper_flags.h"
 #include "derper_front.h"
 #include "derper_keyfile.h"
+#include "derper_mesh.h"
 #include "derper_stun.h"
 #include "derper_tls.h"
 
@@ -30,20 +31,6 @@ enum {
 	DERPER_TICK_MS = 250,
 	DERPER_LISTEN_BACKLOG = 4096,
 	DERPER_MAX_LISTENERS = 4,
-};
-
-/* What an epoll event points at, besides connections. */
-enum ev_kind {
-	EV_INVALID = 0,
-	EV_LISTEN_TLS,
-	EV_LISTEN_PLAIN,
-	EV_STUN,
-	EV_SIGNAL,
-};
-
-struct evsrc {
-	enum ev_kind kind; /* first member: told apart from struct dconn by the tag below */
-	int fd;
 };
 
 struct ctx {
@@ -100,11 +87,6 @@ static int add_src(struct ctx *x, enum ev_kind kind, int fd)
 	e->kind = kind;
 	e->fd = fd;
 	return epoll_ctl(x->s.epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-static bool is_src(struct ctx *x, void *p)
-{
-	return p >= (void *)x->src && p < (void *)(x->src + x->n_src);
 }
 
 static void on_accept(struct ctx *x, struct evsrc *e)
@@ -185,31 +167,42 @@ static int run(struct ctx *x)
 		s->now_ns = clock_mono_ns();
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
-			if (is_src(x, p)) {
-				struct evsrc *e = p;
-				if (e->kind == EV_SIGNAL) {
-					struct signalfd_siginfo si;
-					while (read(e->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-						x->stop = true;
-				} else if (e->kind == EV_STUN) {
-					derper_stun_on_readable(s, e->fd);
-				} else {
-					on_accept(x, e);
-				}
-				continue;
-			}
+			struct evsrc *e = p;
 			struct dconn *c = p;
-			if (c->st == DC_CLOSED)
-				continue;
-			if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
-				dconn_close(c, 0);
-				continue;
+			switch (*(enum ev_kind *)p) {
+			case EV_SIGNAL: {
+				struct signalfd_siginfo si;
+				while (read(e->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+					x->stop = true;
+				break;
 			}
-			if (evs[i].events & EPOLLOUT)
-				dconn_on_writable(c);
-			if (c->st != DC_CLOSED && (evs[i].events & (EPOLLIN | EPOLLRDHUP)))
-				dconn_on_readable(c);
+			case EV_STUN:
+				derper_stun_on_readable(s, e->fd);
+				break;
+			case EV_LISTEN_TLS:
+			case EV_LISTEN_PLAIN:
+				on_accept(x, e);
+				break;
+			case EV_MESH:
+				mesh_link_on_io((struct mesh_link *)p);
+				break;
+			case EV_CONN:
+				if (c->st == DC_CLOSED)
+					break;
+				if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+					dconn_close(c, 0);
+					break;
+				}
+				if (evs[i].events & EPOLLOUT)
+					dconn_on_writable(c);
+				if (c->st != DC_CLOSED && (evs[i].events & (EPOLLIN | EPOLLRDHUP)))
+					dconn_on_readable(c);
+				break;
+			default:
+				break;
+			}
 		}
+		mesh_tick(s);
 		reap(s);
 	}
 	return 0;
@@ -226,7 +219,9 @@ static void teardown(struct ctx *x)
 	for (size_t i = 0; i < x->n_src; i++)
 		close(x->src[i].fd);
 	close(s->epfd);
+	mesh_free(s);
 	SSL_CTX_free(s->tls);
+	SSL_CTX_free(s->mesh_tls);
 	free(s->allowed);
 }
 
@@ -292,6 +287,20 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 	}
 	if (derper_load_mesh_and_allowlist(s, o, err, errcap) < 0)
 		return -1;
+	if (mesh_setup(s, o->mesh_with, o->hostname, derper_opts_listen_port(o), err, errcap) < 0)
+		return -1;
+	if (s->tls && s->n_links) {
+		/* Mesh peers serve TLS too: trust the system's CAs and the
+		 * chain this server uses (a region often shares one CA). */
+		char crt[1024], key[1024];
+		s->mesh_tls = SSL_CTX_new(TLS_client_method());
+		derper_opts_cert_paths(o, crt, sizeof(crt), key, sizeof(key));
+		if (!s->mesh_tls || SSL_CTX_set_default_verify_paths(s->mesh_tls) != 1 ||
+		    SSL_CTX_load_verify_locations(s->mesh_tls, crt, 0) != 1) {
+			snprintf(err, errcap, "mesh: cannot set up TLS trust (%s)", crt);
+			return -1;
+		}
+	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || setup_signals(x) < 0)
 		return -1;
