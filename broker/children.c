@@ -92,6 +92,14 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	PUT("MSOCK_USER=%s", b->drop ? b->cfg->user : "");
 	PUT("MSOCK_BROKER_PID=%d", (int)getpid());
 	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
+	/* The process that owns a secret opens its file itself, before its
+	 * sandbox (the broker never opens a private key). */
+	if (strcmp(ch->comp.program, "derp") == 0) {
+		PUT("MSOCK_KEY_FILE=%s", b->cfg->private_key_file);
+		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
+	} else if (strcmp(ch->comp.program, "disco") == 0) {
+		PUT("MSOCK_KEY_FILE=%s", b->cfg->disco_key_file);
+	}
 	/* LeakSanitizer needs ptrace, which the sandbox forbids; leaks are
 	 * checked by the unit tests instead. */
 	PUT("ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");

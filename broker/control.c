@@ -75,30 +75,58 @@ static ProtobufCMessage *cached(struct broker *b, const char *topic, const char 
 	return e ? protobuf_c_message_unpack(d, 0, e->len, e->body) : 0;
 }
 
+/* Self.DERP: one entry per region the derp service knows, keyed by id. */
+static void derp_region_json(void *arg, const struct state_entry *e)
+{
+	json_t *all = arg, *r;
+	char key[KEY_TEXT_MAX] = "";
+	Msock__DERPRegionState *st;
+
+	if (strcmp(e->topic, "DERPRegionState") != 0)
+		return;
+	st = (Msock__DERPRegionState *)protobuf_c_message_unpack(
+		&msock__derpregion_state__descriptor, 0, e->len, e->body);
+	if (!st)
+		return;
+	hex_key(st->server_key.data, st->server_key.len, "nodekey:", key, sizeof(key));
+	r = json_pack("{s:s,s:b,s:s,s:s,s:s,s:I,s:I}", "State", st->state, "Home", st->home, "Node",
+		      st->node, "ServerKey", key, "LastError", st->last_error, "PacketsSent",
+		      (json_int_t)st->packets_sent, "PacketsReceived",
+		      (json_int_t)st->packets_received);
+	json_object_set_new(all, e->key, r);
+	protobuf_c_message_free_unpacked(&st->base, 0);
+}
+
 static json_t *self_json(struct broker *b)
 {
-	json_t *self = json_object(), *eps = json_array();
-	Msock__SelfKeys *keys =
-		(Msock__SelfKeys *)cached(b, "SelfKeys", "self", &msock__self_keys__descriptor);
+	json_t *self = json_object(), *eps = json_array(), *derp = json_object();
+	Msock__SelfKeys *nk =
+		(Msock__SelfKeys *)cached(b, "SelfKeys", "derp", &msock__self_keys__descriptor);
+	Msock__SelfKeys *dk =
+		(Msock__SelfKeys *)cached(b, "SelfKeys", "disco", &msock__self_keys__descriptor);
 	Msock__Endpoints *ep =
 		(Msock__Endpoints *)cached(b, "Endpoints", "self", &msock__endpoints__descriptor);
 	Msock__HomeDERP *home =
 		(Msock__HomeDERP *)cached(b, "HomeDERP", "self", &msock__home_derp__descriptor);
 	char text[KEY_TEXT_MAX] = "";
 
-	if (keys)
-		hex_key(keys->node_key.data, keys->node_key.len, "nodekey:", text, sizeof(text));
+	if (nk)
+		hex_key(nk->node_key.data, nk->node_key.len, "nodekey:", text, sizeof(text));
 	json_object_set_new(self, "NodeKey", json_string(text));
 	text[0] = 0;
-	if (keys)
-		hex_key(keys->disco_key.data, keys->disco_key.len, "discokey:", text, sizeof(text));
+	if (dk)
+		hex_key(dk->disco_key.data, dk->disco_key.len, "discokey:", text, sizeof(text));
 	json_object_set_new(self, "DiscoKey", json_string(text));
 	for (size_t i = 0; ep && i < ep->n_endpoints; i++)
 		json_array_append_new(eps, endpoint_json(ep->endpoints[i]));
 	json_object_set_new(self, "Endpoints", eps);
 	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
-	if (keys)
-		protobuf_c_message_free_unpacked(&keys->base, 0);
+	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
+	json_object_set_new(self, "DERP", derp);
+	if (nk)
+		protobuf_c_message_free_unpacked(&nk->base, 0);
+	if (dk)
+		protobuf_c_message_free_unpacked(&dk->base, 0);
 	if (ep)
 		protobuf_c_message_free_unpacked(&ep->base, 0);
 	if (home)

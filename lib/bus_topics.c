@@ -25,6 +25,7 @@ static const struct bus_topic topics[] = {
 	{"Endpoints", BUS_TOPIC_STATE, &msock__endpoints__descriptor, "dataplane"},
 	{"PathChanged", BUS_TOPIC_STATE, &msock__path_changed__descriptor, "disco"},
 	{"HomeDERP", BUS_TOPIC_STATE, &msock__home_derp__descriptor, "derp"},
+	{"DERPRegionState", BUS_TOPIC_STATE, &msock__derpregion_state__descriptor, "derp"},
 	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, "portmapper"},
 	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, 0},
 	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, "broker"},

@@ -1,5 +1,6 @@
-/* sandbox_testcomp: the sandbox bites. msock-testcomp is started as root
- * with MSOCK_USER=nobody, enters the sandbox like every component, then
+/* sandbox_testcomp: the sandbox bites, for each component (msock-testcomp,
+ * msock-derp): started as root with MSOCK_USER=nobody, it enters the
+ * sandbox as it does under the broker, then
  * makes one forbidden call: it must be killed (SIGSYS) or the call must
  * fail with EPERM. Also: after the sandbox it is nobody with no caps. */
 #include <setjmp.h>
@@ -16,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs testcomp --sandbox-selftest what; returns the wait status and its
+/* The component under test: testcomp, then each real component. */
+static const char *program = "msock-testcomp";
+
+/* Runs PROGRAM --sandbox-selftest what; returns the wait status and its
  * stderr in out. */
 static int run_selftest(const char *what, char *out, size_t cap)
 {
@@ -25,7 +29,7 @@ static int run_selftest(const char *what, char *out, size_t cap)
 	ssize_t n, used = 0;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/msock-testcomp", getenv("MSOCK_BIN_DIR"));
+	snprintf(path, sizeof(path), "%s/%s", getenv("MSOCK_BIN_DIR"), program);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -35,6 +39,8 @@ static int run_selftest(const char *what, char *out, size_t cap)
 		setenv("MSOCK_BUS_DIR", "/nonexistent", 1);
 		setenv("MSOCK_USER", "nobody", 1);
 		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		/* msock-derp opens (creates) its key before the sandbox. */
+		setenv("MSOCK_KEY_FILE", "/tmp/msock-sandbox-test.key", 1);
 		execl(path, path, "--sandbox-selftest", what, (char *)0);
 		_exit(127);
 	}
@@ -60,7 +66,7 @@ static void assert_refused(const char *what)
 		assert_int_equal(WEXITSTATUS(st), 0);
 		assert_non_null(strstr(out, "Operation not permitted"));
 	}
-	print_message("%s: %s\n", what,
+	print_message("%s %s: %s\n", program, what,
 		      WIFSIGNALED(st) ? "killed by SIGSYS" : "refused with EPERM");
 }
 
@@ -133,9 +139,17 @@ int main(void)
 #endif
 	};
 
+	static const char *const programs[] = {"msock-testcomp", "msock-derp"};
+	int failed = 0;
+
 	if (geteuid() != 0) {
 		print_message("sandbox tests drop to nobody and need root; skipped\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, 0, 0);
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		program = programs[i];
+		failed += cmocka_run_group_tests_name(programs[i], tests, 0, 0);
+	}
+	unlink("/tmp/msock-sandbox-test.key");
+	return failed ? 1 : 0;
 }

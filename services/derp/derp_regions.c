@@ -1,0 +1,347 @@
+/* derp_regions: the derp service's DERP connections (magicsock's derp.go):
+ * one per region in use. The home region (config home_derp, else
+ * netcheck's preferred region, else the lowest RegionID that may be home)
+ * is always connected and told NotePreferred; other regions are connected
+ * when a packet must go there and closed after DERP_SVC_IDLE_MS unused. A
+ * peer's packets go to the region they last came from (as Tailscale
+ * learns it, so a peer whose home moved stays reachable), else its home
+ * from the netmap, else our home. Failures back off exponentially with
+ * jitter and rotate through the region's nodes. */
+#include "derp_svc.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "derp/derp_frame.h"
+#include "state.pb-c.h"
+
+static const struct derp_region *region_find(const struct derp_svc *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n_regions; i++)
+		if (s->regions[i].id == id)
+			return &s->regions[i];
+	return 0;
+}
+
+/* ---- peers ---- */
+
+static struct peer_region **peer_slot(struct derp_svc *s, const uint8_t key[KEY_LEN])
+{
+	struct peer_region **pp = &s->peers[(key[0] | key[1] << 8) & (DERP_SVC_PEER_BUCKETS - 1)];
+
+	while (*pp && memcmp((*pp)->key, key, KEY_LEN) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct peer_region *peer_get(struct derp_svc *s, const uint8_t key[KEY_LEN], bool create)
+{
+	struct peer_region **pp = peer_slot(s, key);
+
+	if (!*pp && create) {
+		*pp = calloc(1, sizeof(**pp));
+		if (*pp)
+			memcpy((*pp)->key, key, KEY_LEN);
+	}
+	return *pp;
+}
+
+void svc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home)
+{
+	struct peer_region *p = peer_get(s, key, true);
+
+	if (p)
+		p->home = home;
+}
+
+void svc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN])
+{
+	struct peer_region **pp = peer_slot(s, key), *p = *pp;
+
+	if (p) {
+		*pp = p->next;
+		free(p);
+	}
+}
+
+/* ---- publishing ---- */
+
+static void publish_region(struct derp_svc *s, struct rconn *c, bool gone)
+{
+	Msock__DERPRegionState st = MSOCK__DERPREGION_STATE__INIT;
+	const struct derp_region *r = region_find(s, c->region);
+	const struct key32 *sk = c->dc ? derp_client_server_key(c->dc) : 0;
+	char key[16];
+
+	snprintf(key, sizeof(key), "%u", c->region);
+	if (gone) {
+		bus_state_del(s->bus, "DERPRegionState", key);
+		return;
+	}
+	st.region_id = c->region;
+	st.state = c->st == RC_UP ? "up" : c->st == RC_BACKOFF ? "backoff" : "connecting";
+	st.home = c->region == s->home;
+	if (sk) {
+		st.server_key.data = (uint8_t *)sk->b;
+		st.server_key.len = KEY_LEN;
+	}
+	st.node = r && c->node < r->n_nodes ? (char *)r->nodes[c->node].name : "";
+	st.last_error = c->last_error;
+	st.packets_sent = c->sent;
+	st.packets_received = c->received;
+	bus_state_set(s->bus, "DERPRegionState", key, &st.base);
+	c->dirty = false;
+}
+
+static void publish_home(struct derp_svc *s)
+{
+	Msock__HomeDERP h = MSOCK__HOME_DERP__INIT;
+
+	h.region_id = s->home;
+	bus_state_set(s->bus, "HomeDERP", "self", &h.base);
+}
+
+/* ---- connections ---- */
+
+static void on_up(void *arg, const struct derp_server_info *si)
+{
+	struct rconn *c = arg;
+
+	(void)si;
+	c->st = RC_UP;
+	c->backoff_ms = 0;
+	c->last_error[0] = 0;
+	c->dirty = true;
+	log_info("region %u: connected", c->region);
+}
+
+static void on_packet(void *arg, const uint8_t src[KEY_LEN], const uint8_t *p, size_t n)
+{
+	struct rconn *c = arg;
+	struct derp_svc *s = c->svc;
+	struct pktchan_hdr h = {.kind = PKTCHAN_DERP_RECV, .region = (uint16_t)c->region};
+	struct peer_region *pr = peer_get(s, src, true);
+
+	c->received++;
+	c->last_used_ns = s->now_ns;
+	if (pr)
+		pr->learned = c->region;
+	memcpy(h.key, src, KEY_LEN);
+	/* Disco packets included: the dataplane routes them. */
+	if (pktchan_send(s->pc, &h, p, n) < 0)
+		s->rx_to_dataplane_dropped++;
+}
+
+static void on_closed(void *arg, const char *why)
+{
+	struct rconn *c = arg;
+	struct derp_svc *s = c->svc;
+	const struct derp_region *r = region_find(s, c->region);
+	uint64_t jitter;
+
+	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+	log_rl(&s->rl, s->now_ns, LOG_LEVEL_WARN, "region %u: %s", c->region, why);
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : DERP_SVC_BACKOFF_MIN_MS;
+	if (c->backoff_ms > DERP_SVC_BACKOFF_MAX_MS)
+		c->backoff_ms = DERP_SVC_BACKOFF_MAX_MS;
+	jitter = randombytes_uniform((uint32_t)(c->backoff_ms / 2 + 1));
+	c->next_try_ns = s->now_ns + (c->backoff_ms / 2 + jitter) * NS_PER_MS;
+	c->st = RC_BACKOFF;
+	if (r && r->n_nodes)
+		c->node = (c->node + 1) % r->n_nodes; /* try the next node */
+	c->dirty = true;
+}
+
+static const struct derp_client_cb client_cb = {
+	.on_up = on_up, .on_packet = on_packet, .on_closed = on_closed};
+
+static void dial(struct derp_svc *s, struct rconn *c)
+{
+	const struct derp_region *r = region_find(s, c->region);
+	struct derp_client_cfg cfg = {.tls = true, .ssl_ctx = s->tls, .priv = s->priv};
+	const struct derp_node *n;
+
+	derp_client_free(c->dc);
+	c->dc = 0;
+	if (!r || !r->n_nodes) {
+		snprintf(c->last_error, sizeof(c->last_error), "no usable node in region %u",
+			 c->region);
+		c->st = RC_BACKOFF;
+		c->next_try_ns = s->now_ns + DERP_SVC_BACKOFF_MAX_MS * NS_PER_MS;
+		return;
+	}
+	n = &r->nodes[c->node % r->n_nodes];
+	cfg.addr = n->addr;
+	cfg.insecure = n->insecure;
+	cfg.preferred = c->region == s->home;
+	snprintf(cfg.host, sizeof(cfg.host), "%s", n->host);
+	c->dc = derp_client_new(&cfg, &client_cb, c, s->now_ns);
+	c->st = c->dc ? RC_CONNECTING : RC_BACKOFF;
+	if (!c->dc)
+		on_closed(c, strerror(errno));
+	c->dirty = true;
+}
+
+static struct rconn *conn_find(struct derp_svc *s, uint32_t region)
+{
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i]->region == region)
+			return s->conns[i];
+	return 0;
+}
+
+static struct rconn *conn_get(struct derp_svc *s, uint32_t region)
+{
+	struct rconn *c = conn_find(s, region);
+
+	if (c || !region_find(s, region) || s->n_conns == DERP_SVC_MAX_CONNS)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return 0;
+	s->conns[s->n_conns++] = c;
+	c->region = region;
+	c->svc = s;
+	c->last_used_ns = s->now_ns;
+	dial(s, c);
+	return c;
+}
+
+static void conn_close(struct derp_svc *s, size_t i)
+{
+	struct rconn *c = s->conns[i];
+
+	publish_region(s, c, true);
+	derp_client_free(c->dc);
+	free(c);
+	s->conns[i] = s->conns[--s->n_conns];
+}
+
+void svc_choose_home(struct derp_svc *s)
+{
+	uint32_t home = 0, old = s->home;
+	struct rconn *c;
+
+	if (s->cfg_home && region_find(s, s->cfg_home))
+		home = s->cfg_home;
+	else if (s->netcheck_home && region_find(s, s->netcheck_home))
+		home = s->netcheck_home;
+	else
+		for (size_t i = 0; i < s->n_regions; i++)
+			if (!s->regions[i].no_home && !s->regions[i].avoid &&
+			    (!home || s->regions[i].id < home))
+				home = s->regions[i].id;
+	if (home == old)
+		return;
+	s->home = home;
+	log_info("home DERP region: %u (was %u)", home, old);
+	if ((c = conn_find(s, old)) && c->st == RC_UP)
+		derp_client_note_preferred(c->dc, false);
+	if (home && (c = conn_get(s, home))) {
+		if (c->st == RC_UP)
+			derp_client_note_preferred(c->dc, true);
+		c->dirty = true;
+	}
+	publish_home(s);
+}
+
+/* The DERP map changed: close connections to regions that left or whose
+ * node we use changed (they redial), then choose home again. */
+void svc_regions_changed(struct derp_svc *s)
+{
+	for (size_t i = s->n_conns; i-- > 0;) {
+		struct rconn *c = s->conns[i];
+		if (!region_find(s, c->region))
+			conn_close(s, i);
+		else if (c->st != RC_UP)
+			c->next_try_ns = s->now_ns;
+	}
+	svc_choose_home(s);
+}
+
+void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
+			     size_t n)
+{
+	struct peer_region *pr = peer_get(s, h->key, false);
+	uint32_t region = h->region;
+	struct rconn *c;
+
+	if (h->kind != PKTCHAN_DERP_SEND)
+		return;
+	if (!region && pr)
+		region = pr->learned ? pr->learned : pr->home;
+	if (!region || !region_find(s, region))
+		region = s->home;
+	c = region ? conn_get(s, region) : 0;
+	if (!c) {
+		s->tx_no_route++;
+		return;
+	}
+	c->last_used_ns = s->now_ns;
+	if (c->st != RC_UP || derp_client_send(c->dc, h->key, p, n, s->now_ns) < 0) {
+		s->tx_not_connected++;
+		return;
+	}
+	c->sent++;
+	derp_client_on_io(c->dc, s->now_ns);
+}
+
+void svc_tick(struct derp_svc *s)
+{
+	bool stats = s->now_ns >= s->next_stats_ns;
+
+	for (size_t i = s->n_conns; i-- > 0;) {
+		struct rconn *c = s->conns[i];
+		if (c->region != s->home &&
+		    s->now_ns - c->last_used_ns >= DERP_SVC_IDLE_MS * NS_PER_MS) {
+			log_info("region %u: idle for %d s, closing", c->region,
+				 DERP_SVC_IDLE_MS / 1000);
+			conn_close(s, i);
+			continue;
+		}
+		if (c->dc)
+			derp_client_tick(c->dc, s->now_ns);
+		if (c->st == RC_BACKOFF && s->now_ns >= c->next_try_ns)
+			dial(s, c);
+		if (c->dirty || stats)
+			publish_region(s, c, false);
+	}
+	if (stats)
+		s->next_stats_ns = s->now_ns + DERP_SVC_STATS_MS * NS_PER_MS;
+}
+
+uint64_t svc_next_deadline(const struct derp_svc *s)
+{
+	uint64_t next = s->next_stats_ns;
+
+	for (size_t i = 0; i < s->n_conns; i++) {
+		const struct rconn *c = s->conns[i];
+		uint64_t d = c->st == RC_BACKOFF ? c->next_try_ns
+			     : c->dc		 ? derp_client_deadline(c->dc)
+						 : UINT64_MAX;
+		if (d < next)
+			next = d;
+		if (c->region != s->home && c->last_used_ns + DERP_SVC_IDLE_MS * NS_PER_MS < next)
+			next = c->last_used_ns + DERP_SVC_IDLE_MS * NS_PER_MS;
+	}
+	return next;
+}
+
+void svc_free(struct derp_svc *s)
+{
+	for (size_t i = 0; i < s->n_conns; i++) {
+		derp_client_free(s->conns[i]->dc);
+		free(s->conns[i]);
+	}
+	s->n_conns = 0;
+	for (size_t b = 0; b < DERP_SVC_PEER_BUCKETS; b++)
+		while (s->peers[b]) {
+			struct peer_region *p = s->peers[b];
+			s->peers[b] = p->next;
+			free(p);
+		}
+}

@@ -1,0 +1,310 @@
+/* msock-derp: the derp service (derp_svc.h). Start-up in the privsep order:
+ * log tag -> open the node key file (created 0600 on first start) and the
+ * CA bundles (loaded now: once sandboxed the process cannot open files) ->
+ * sandbox (network sockets allowed) -> signals -> bus -> packet channel ->
+ * loop. Names in the DERP map are not resolved (no DNS inside the sandbox
+ * yet): nodes are dialled at their IPv4/IPv6 literals. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <sys/epoll.h>
+#include <zmq.h>
+
+#include "bus_wire.h"
+#include "clock.h"
+#include "component.h"
+#include "derp_svc.h"
+#include "netmap.pb-c.h"
+#include "state.pb-c.h"
+
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
+
+struct ctx {
+	struct component comp;
+	struct derp_svc svc;
+	void *zctx;
+	bool map_syncing; /* a DERPMap snapshot is arriving: apply at its end */
+};
+
+static int load_key(struct derp_svc *s, const char *path)
+{
+	char err[512];
+	int rc;
+
+	if (!path || !path[0]) {
+		log_error("no node key file: set private_key_file in the config");
+		return -EINVAL;
+	}
+	rc = key_file_read(path, &s->priv, err, sizeof(err));
+	if (rc == -ENOENT) {
+		/* First start: make the node key, as tailscaled does. */
+		if (key_generate(&s->priv) < 0 ||
+		    key_file_write(path, &s->priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -EIO;
+		}
+		log_info("created the node key %s", path);
+		rc = 0;
+	}
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	return key_public(&s->priv, &s->pub);
+}
+
+static int load_tls(struct derp_svc *s, const char *ca_file)
+{
+	s->tls = SSL_CTX_new(TLS_client_method());
+	if (!s->tls)
+		return -ENOMEM;
+	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
+	SSL_CTX_set_mode(s->tls, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (access(SYSTEM_CA_BUNDLE, R_OK) == 0)
+		SSL_CTX_load_verify_locations(s->tls, SYSTEM_CA_BUNDLE, 0);
+	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(s->tls, ca_file, 0) != 1) {
+		log_error("derp_ca_file %s: cannot load it as PEM certificates", ca_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A DERPMap region from the bus -> our region (usable nodes only). */
+static void set_region(struct derp_svc *s, const Msock__DERPMap *m)
+{
+	struct derp_region *r = 0;
+
+	for (size_t i = 0; i < s->n_regions; i++)
+		if (s->regions[i].id == m->region_id)
+			r = &s->regions[i];
+	if (!r) {
+		if (s->n_regions == DERP_SVC_MAX_REGIONS)
+			return;
+		r = &s->regions[s->n_regions++];
+	}
+	memset(r, 0, sizeof(*r));
+	r->id = m->region_id;
+	snprintf(r->code, sizeof(r->code), "%s", m->region_code);
+	r->avoid = m->avoid;
+	r->no_home = m->no_measure_no_home;
+	for (size_t i = 0; i < m->n_nodes && r->n_nodes < DERP_SVC_MAX_NODES; i++) {
+		const Msock__DERPNode *n = m->nodes[i];
+		struct derp_node *d = &r->nodes[r->n_nodes];
+		const char *lit = n->ipv4[0] && strcmp(n->ipv4, "none")	  ? n->ipv4
+				  : n->ipv6[0] && strcmp(n->ipv6, "none") ? n->ipv6
+									  : n->host_name;
+		if (n->stun_only || ip_parse(lit, &d->addr) < 0)
+			continue;
+		d->addr.port = (uint16_t)(n->derp_port ? n->derp_port : 443);
+		if (s->only_tcp_443 && d->addr.port != 443)
+			continue;
+		snprintf(d->name, sizeof(d->name), "%s", n->name);
+		snprintf(d->host, sizeof(d->host), "%s",
+			 n->cert_name[0] ? n->cert_name : n->host_name);
+		d->insecure = n->insecure_for_tests;
+		r->n_nodes++;
+	}
+}
+
+static void del_region(struct derp_svc *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n_regions; i++)
+		if (s->regions[i].id == id) {
+			s->regions[i] = s->regions[--s->n_regions];
+			return;
+		}
+}
+
+static int hex_to_key(const char *hex, uint8_t out[KEY_LEN])
+{
+	for (int i = 0; i < KEY_LEN; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+			return -1;
+	return 0;
+}
+
+static void on_state(struct ctx *x, const struct bus_msg *m)
+{
+	struct derp_svc *s = &x->svc;
+	const char *t = m->topic->name;
+
+	if (strcmp(t, "DERPMap") == 0) {
+		if (m->deleted)
+			del_region(s, (uint32_t)strtoul(m->key, 0, 10));
+		else
+			set_region(s, (const Msock__DERPMap *)m->msg);
+		if (!x->map_syncing)
+			svc_regions_changed(s);
+	} else if (strcmp(t, "SelfConfig") == 0 && !m->deleted) {
+		s->cfg_home = ((const Msock__SelfConfig *)m->msg)->home_derp;
+		svc_choose_home(s);
+	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
+		/* Applies to nodes read from now on (the DERP map follows the
+		 * prefs in our subscription order). */
+		s->only_tcp_443 = ((const Msock__Prefs *)m->msg)->only_tcp_443;
+	} else if (strcmp(t, "NetcheckReport") == 0 && !m->deleted) {
+		s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
+		svc_choose_home(s);
+	} else if (strcmp(t, "NodeViewsUpdate") == 0) {
+		uint8_t k[KEY_LEN];
+		if (hex_to_key(m->key, k) < 0)
+			return;
+		if (m->deleted) {
+			svc_peer_forget(s, k);
+		} else {
+			const Msock__NodeViewsUpdate *u = (const Msock__NodeViewsUpdate *)m->msg;
+			svc_peer_set_home(s, k, u->node ? u->node->home_derp : 0);
+		}
+	}
+}
+
+static void on_msg(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+
+	switch (m->kind) {
+	case BUS_MSG_SNAPSHOT_BEGIN:
+		if (strcmp(m->topic->name, "DERPMap") == 0) {
+			x->svc.n_regions = 0;
+			x->map_syncing = true;
+		}
+		break;
+	case BUS_MSG_SNAPSHOT_END:
+		if (x->map_syncing && strncmp(m->prefix, "DERPMap", 7) == 0) {
+			x->map_syncing = false;
+			svc_regions_changed(&x->svc);
+		}
+		break;
+	case BUS_MSG_STATE:
+		on_state(x, m);
+		break;
+	default:
+		break;
+	}
+}
+
+static void publish_keys(struct derp_svc *s)
+{
+	Msock__SelfKeys k = MSOCK__SELF_KEYS__INIT;
+
+	k.node_key.data = s->pub.b;
+	k.node_key.len = KEY_LEN;
+	bus_state_set(s->bus, "SelfKeys", "derp", &k.base);
+}
+
+static void drain_dataplane(struct derp_svc *s)
+{
+	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+
+	for (int i = 0; i < 1024; i++) {
+		struct pktchan_hdr h;
+		size_t n;
+		int rc = pktchan_recv(s->pc, &h, buf, sizeof(buf), &n);
+		if (rc == -EAGAIN)
+			return;
+		if (rc == 0)
+			svc_on_dataplane_packet(s, &h, buf, n);
+	}
+}
+
+static int loop(struct ctx *x)
+{
+	struct derp_svc *s = &x->svc;
+
+	for (;;) {
+		zmq_pollitem_t it[4 + DERP_SVC_MAX_CONNS];
+		int n = bus_pollitems(s->bus, it, 2), first_conn;
+		uint64_t next;
+		long timeout;
+
+		it[n++] =
+			(zmq_pollitem_t){.socket = pktchan_socket_rx(s->pc), .events = ZMQ_POLLIN};
+		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
+		first_conn = n;
+		for (size_t i = 0; i < s->n_conns; i++) {
+			struct rconn *c = s->conns[i];
+			uint32_t ev = c->dc ? derp_client_events(c->dc) : 0;
+			it[n++] = (zmq_pollitem_t){
+				.fd = c->dc ? derp_client_fd(c->dc) : -1,
+				.events = (short)((ev & EPOLLIN ? ZMQ_POLLIN : 0) |
+						  (ev & EPOLLOUT ? ZMQ_POLLOUT : 0))};
+		}
+		s->now_ns = clock_mono_ns();
+		next = svc_next_deadline(s);
+		timeout = next <= s->now_ns ? 0 : (long)((next - s->now_ns) / NS_PER_MS) + 1;
+		if (timeout > 1000)
+			timeout = 1000;
+		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
+			return -errno;
+		s->now_ns = clock_mono_ns();
+		if (component_read_signal(&x->comp)) {
+			log_info("signal: exiting");
+			return 0;
+		}
+		bus_dispatch(s->bus, s->now_ns);
+		drain_dataplane(s);
+		/* Connections may have been added or closed above: only those
+		 * still in the same slot get their readiness. */
+		for (int i = first_conn; i < n; i++) {
+			size_t k = (size_t)(i - first_conn);
+			if (k < s->n_conns && s->conns[k]->dc && it[i].revents &&
+			    derp_client_fd(s->conns[k]->dc) == it[i].fd)
+				derp_client_on_io(s->conns[k]->dc, s->now_ns);
+		}
+		svc_tick(s);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx x;
+	struct derp_svc *s = &x.svc;
+	int rc = 1;
+
+	if (component_init(&x.comp, "derp", &argc, argv) < 0 || argc > 1)
+		return 2;
+	log_ratelimit_init(&s->rl, LOG_RATELIMIT_DEFAULT_MS);
+	/* Privileged opens: the node key and the CA bundles. */
+	if (load_key(s, getenv("MSOCK_KEY_FILE")) < 0 || load_tls(s, getenv("MSOCK_CA_FILE")) < 0)
+		return 1;
+	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+		return 1;
+	if (x.comp.selftest)
+		return sandbox_selftest(x.comp.selftest);
+	if (component_signals(&x.comp) < 0)
+		return 1;
+	s->bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
+	x.zctx = zmq_ctx_new();
+	s->pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_SERVICE) : 0;
+	if (!s->bus || !s->pc) {
+		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
+		goto out;
+	}
+	/* The snapshot below may dial the home region: deadlines need a clock. */
+	s->now_ns = clock_mono_ns();
+	/* Prefs before the DERP map: only_tcp_443 filters its nodes. */
+	if (bus_subscribe(s->bus, "Prefs") < 0 || bus_subscribe(s->bus, "SelfConfig") < 0 ||
+	    bus_subscribe(s->bus, "DERPMap") < 0 || bus_subscribe(s->bus, "NodeViewsUpdate") < 0 ||
+	    bus_subscribe(s->bus, "NetcheckReport") < 0 ||
+	    bus_wait_synced(s->bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker");
+		goto out;
+	}
+	publish_keys(s);
+	log_info("node key nodekey:%02x%02x%02x%02x..., %zu DERP regions, home %u", s->pub.b[0],
+		 s->pub.b[1], s->pub.b[2], s->pub.b[3], s->n_regions, s->home);
+	rc = loop(&x) < 0 ? 1 : 0;
+out:
+	svc_free(s);
+	pktchan_free(s->pc);
+	bus_free(s->bus);
+	if (x.zctx)
+		zmq_ctx_term(x.zctx);
+	SSL_CTX_free(s->tls);
+	sodium_memzero(&s->priv, sizeof(s->priv));
+	return rc;
+}
