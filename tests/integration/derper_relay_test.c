@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "derp/derp_frame.h"
 #include "derp_tc.h"
+#include <sodium.h>
 #include "harness.h"
 #include "stun/stun.h"
 
@@ -316,6 +317,12 @@ static void test_malformed_closes_only_that_conn(void **state)
 		const char *log;
 	} cases[] = {
 		{"SendPacket over its limit", {0x04, 0xff, 0xff, 0xff, 0xff}, 5, "over its limit"},
+		/* 32 + 64 KiB + 1: one byte more than a SendPacket may carry */
+		{"SendPacket just over 64 KiB + key",
+		 {0x04, 0, 0x01, 0, 0x21},
+		 5,
+		 "over its limit"},
+		{"SendPacket of length 0", {0x04, 0, 0, 0, 0}, 5, "conn"},
 		{"SendPacket shorter than a key", {0x04, 0, 0, 0, 3, 1, 2, 3}, 8, "conn"},
 		{"Ping over 1000 bytes", {0x12, 0, 0, 0x03, 0xe9}, 5, "conn"},
 		{"NotePreferred of 2 bytes", {0x07, 0, 0, 0, 2, 1, 1}, 7, "conn"},
@@ -346,6 +353,76 @@ static void test_malformed_closes_only_that_conn(void **state)
 	assert_true(log_has(s, "over its limit"));
 	dtc_close(a);
 	dtc_close(b);
+}
+
+/* Sends payload as the ClientInfo frame of a fresh connection; true if the
+ * server then closed it. */
+static bool client_info_refused(struct srv *s, const uint8_t *payload, size_t len)
+{
+	struct dtc_opts o = {.ip = "127.0.0.1", .port = s->port, .tls = true, .no_login = true};
+	uint8_t hdr[5] = {0x02, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			  (uint8_t)len};
+	uint8_t buf[256], type;
+	char err[256];
+	size_t n;
+	int r;
+	struct dtc *c = dtc_connect(&o, err, sizeof(err));
+
+	if (!c)
+		fail_msg("connect: %s", err);
+	dtc_write_raw(c, hdr, sizeof(hdr));
+	dtc_write_raw(c, payload, len);
+	while ((r = dtc_recv_frame(c, 5000, &type, buf, sizeof(buf), &n)) == 1)
+		if (type == DERP_FRAME_SERVER_INFO)
+			break; /* accepted */
+	dtc_close(c);
+	return r == -1;
+}
+
+/* ClientInfo that is too short, too long, badly boxed, or boxes JSON nested
+ * very deep: each closes that connection; a good client still logs in. */
+static void test_bad_client_info(void **state)
+{
+	struct srv *s = *state;
+	static uint8_t big[(256 << 10) + 1];
+	uint8_t shortinfo[40] = {0}, junk[100];
+	struct key32 cpriv, cpub, spub;
+	struct dtc *probe;
+	struct dtc_opts o = {.ip = "127.0.0.1", .tls = true, .no_login = true};
+	char err[256], deep[4096];
+	uint8_t sealed[8192];
+	size_t n;
+
+	start(s, 0);
+	o.port = s->port;
+	assert_true(client_info_refused(s, shortinfo, sizeof(shortinfo)));
+	print_message("ClientInfo of 40 bytes (< key + nonce): closed\n");
+	memset(big, 1, sizeof(big));
+	assert_true(client_info_refused(s, big, sizeof(big)));
+	print_message("ClientInfo of 256 KiB + 1: closed\n");
+	key_generate(&cpriv);
+	key_public(&cpriv, &cpub);
+	memcpy(junk, cpub.b, 32);
+	memset(junk + 32, 0x42, sizeof(junk) - 32);
+	assert_true(client_info_refused(s, junk, sizeof(junk)));
+	print_message("ClientInfo whose box does not open: closed\n");
+	/* JSON nested 2,000 deep, sealed properly to the server's key. */
+	probe = dtc_connect(&o, err, sizeof(err));
+	assert_non_null(probe);
+	spub = *dtc_server_pub(probe);
+	dtc_close(probe);
+	memset(deep, '[', 2000);
+	memset(deep + 2000, ']', 2000);
+	memcpy(sealed, cpub.b, 32);
+	randombytes_buf(sealed + 32, 24);
+	assert_int_equal(crypto_box_easy(sealed + 56, (const uint8_t *)deep, 4000, sealed + 32,
+					 spub.b, cpriv.b),
+			 0);
+	n = 56 + 4000 + crypto_box_MACBYTES;
+	assert_true(client_info_refused(s, sealed, n));
+	print_message("ClientInfo with JSON nested 2000 deep: closed\n");
+	/* Others still log in. */
+	dtc_close(client(s, 0, false));
 }
 
 /* A client that trickles its handshake is closed at the deadline. */
@@ -552,6 +629,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_closes_only_that_conn, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_client_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stun, setup, teardown),

@@ -194,6 +194,8 @@ static int login(struct dtc *c, const struct dtc_opts *o, char *err, size_t errc
 		return -1;
 	}
 	memcpy(c->server.b, frame + DERP_MAGIC_LEN, KEY_LEN);
+	if (o->no_login)
+		return 0;
 	if (o->mesh_key) {
 		ci.has_mesh_key = true;
 		memcpy(ci.mesh_key, o->mesh_key, KEY_LEN);

@@ -20,6 +20,7 @@ struct dtc_opts {
 	bool fast_start;	  /* Derp-Fast-Start: 1 */
 	const struct key32 *priv; /* NULL: a new key */
 	const uint8_t *mesh_key;  /* 32 bytes or NULL */
+	bool no_login;		  /* stop after ServerKey: the test sends its own ClientInfo */
 };
 
 /* Connects and logs in. Returns NULL with err set. Caller frees with dtc_close. */
