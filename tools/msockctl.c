@@ -149,7 +149,16 @@ static void print_status(json_t *st)
 	for (size_t idx = 0; idx < json_array_size(json_object_get(self, "Endpoints")); idx++)
 		printf(" %s",
 		       json_string_value(json_array_get(json_object_get(self, "Endpoints"), idx)));
-	printf("\n\nComponents:\n  %-14s %-12s %-9s %8s %8s %7s  %s\n", "NAME", "PROGRAM", "STATE",
+	printf("\n");
+	json_object_foreach (json_object_get(self, "DERP"), k, v) {
+		printf("       DERP region %s: %s%s, node %s, %lld sent, %lld received%s%s\n", k,
+		       jstr(v, "State"), json_is_true(json_object_get(v, "Home")) ? " (home)" : "",
+		       *jstr(v, "Node") ? jstr(v, "Node") : "-",
+		       json_integer_value(json_object_get(v, "PacketsSent")),
+		       json_integer_value(json_object_get(v, "PacketsReceived")),
+		       *jstr(v, "LastError") ? "; last error: " : "", jstr(v, "LastError"));
+	}
+	printf("\nComponents:\n  %-14s %-12s %-9s %8s %8s %7s  %s\n", "NAME", "PROGRAM", "STATE",
 	       "PID", "RESTARTS", "UPTIME", "LAST EXIT");
 	comps = json_object_get(st, "Components");
 	json_object_foreach (comps, k, v) {

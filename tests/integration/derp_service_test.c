@@ -257,6 +257,7 @@ static void test_killed_component_comes_back_with_its_key(void **state)
 	struct key32 again;
 
 	assert_true(th_wait(region_up, &w->a));
+	assert_true(th_wait(region_up, &w->b));
 	node_key(&w->a, &w->ka);
 	node_key(&w->b, &w->kb);
 	r.old = th_comp_pid(&w->a, "derp");
