@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev protobuf-c-compiler libprotobuf-c-dev libsodium-dev
   libseccomp-dev libcmocka-dev libjansson-dev libssl-dev libhttp-parser-dev
-  jq procps iproute2 passwd wireguard-tools openssl
+  jq procps iproute2 passwd wireguard-tools openssl tshark
 )
 
 missing=()

@@ -35,6 +35,8 @@ enum {
 	DERPER_PEERGONE_PER_SEC = 1,	      /* Tailscale: rate.Every(time.Second), burst 3 */
 	DERPER_PEERGONE_BURST = 3,
 	DERPER_CLIENT_HASH_BUCKETS = 1 << 14,
+	DERPER_FRAME_HDR_BYTES = 5,	 /* derp.FrameHeaderLen */
+	DERPER_FRAME_RECV_PACKET = 0x05, /* derp.FrameRecvPacket */
 	/* Tailscale's minRateLimitTokenBucketSize: a bucket holds at least one
 	 * SendPacket frame, and a frame is charged at most this much. */
 	DERPER_RATE_MIN_BUCKET_BYTES = 64 * 1024 + 32,
@@ -116,7 +118,10 @@ struct dconn {
 	uint64_t deadline_ns;	 /* handshake deadline, or 0 */
 	uint64_t write_stall_ns; /* output pending without progress since, or 0 */
 	uint64_t next_keepalive_ns;
-	bool want_write; /* EPOLLOUT is armed */
+	bool want_write;   /* EPOLLOUT is armed */
+	bool framed;	   /* the output holds DERP frames from wframe on */
+	size_t wframe;	   /* start of the first frame not fully written */
+	bool write_failed; /* closing because writing failed or stalled */
 	bool tls_want_read_on_write;
 	/* DERP */
 	struct key32 key;

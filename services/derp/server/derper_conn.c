@@ -28,6 +28,8 @@ static void rearm(struct dconn *c)
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->io.fd, &ev);
 }
 
+static uint64_t packets_in_output(const struct dconn *c);
+
 static void arm(struct dconn *c, bool want_write)
 {
 	if (c->want_write == want_write)
@@ -91,9 +93,14 @@ void dconn_close(struct dconn *c, const char *why)
 		log_rl(&c->srv->rl_conn, c->srv->now_ns, LOG_LEVEL_INFO, "conn %llu %s: closed: %s",
 		       (unsigned long long)c->id, addr, why);
 	}
-	if (c->st == DC_DERP)
+	if (c->st == DC_DERP) {
+		uint64_t lost = packets_in_output(c);
+		if (c->write_failed)
+			c->srv->ctr.drop_write += lost;
+		else
+			c->srv->ctr.drop_gone += lost;
 		clients_unregister(c->srv, c);
-	else
+	} else
 		c->srv->n_pending--;
 	c->st = DC_CLOSED;
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->io.fd, 0);
@@ -144,13 +151,17 @@ bool dconn_write(struct dconn *c, const void *p, size_t n)
 	if (!dconn_wbuf_room(c, n))
 		return false;
 	if (c->woff && pending == 0)
-		c->wlen = c->woff = 0;
+		c->wlen = c->woff = c->wframe = 0;
 	if (c->wlen + n > c->wcap) {
-		/* Compact first, grow only if still needed. */
-		if (c->woff) {
-			memmove(c->wbuf, c->wbuf + c->woff, pending);
-			c->wlen = pending;
-			c->woff = 0;
+		/* Compact first (keeping the frame being written, so what is
+		 * lost on a close can be counted), grow only if still needed. */
+		size_t keep = c->framed && c->wframe < c->woff ? c->wframe : c->woff;
+		if (keep) {
+			memmove(c->wbuf, c->wbuf + keep, c->wlen - keep);
+			c->wlen -= keep;
+			c->woff -= keep;
+			if (c->framed)
+				c->wframe -= keep;
 		}
 		if (c->wlen + n > c->wcap) {
 			size_t cap = c->wcap ? c->wcap : 4096;
@@ -168,6 +179,36 @@ bool dconn_write(struct dconn *c, const void *p, size_t n)
 	return true;
 }
 
+static uint32_t frame_len_at(const struct dconn *c, size_t off)
+{
+	const uint8_t *p = c->wbuf + off + 1;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Moves wframe past the frames written completely. */
+static void advance_frames(struct dconn *c)
+{
+	while (c->framed && c->wframe + DERPER_FRAME_HDR_BYTES <= c->wlen) {
+		size_t end = c->wframe + DERPER_FRAME_HDR_BYTES + frame_len_at(c, c->wframe);
+		if (end > c->woff)
+			break;
+		c->wframe = end;
+	}
+}
+
+/* Packets (RecvPacket frames) staged for a client and not fully written:
+ * lost when it closes, so counted as drops like Tailscale's. */
+static uint64_t packets_in_output(const struct dconn *c)
+{
+	uint64_t n = 0;
+
+	for (size_t off = c->wframe; c->framed && off + DERPER_FRAME_HDR_BYTES <= c->wlen;
+	     off += DERPER_FRAME_HDR_BYTES + frame_len_at(c, off))
+		n += c->wbuf[off] == DERPER_FRAME_RECV_PACKET;
+	return n;
+}
+
 void dconn_flush(struct dconn *c)
 {
 	if (c->st == DC_CLOSED || c->st == DC_TLS)
@@ -181,15 +222,16 @@ void dconn_flush(struct dconn *c)
 		if (w == TLS_STREAM_AGAIN)
 			break;
 		if (w < 0) {
-			c->srv->ctr.drop_write++;
+			c->write_failed = true;
 			dconn_close(c, "write failed");
 			return;
 		}
 		c->woff += (size_t)w;
 		c->write_stall_ns = 0;
+		advance_frames(c);
 	}
 	if (c->woff == c->wlen) {
-		c->woff = c->wlen = 0;
+		c->woff = c->wlen = c->wframe = 0;
 		/* An idle client keeps no output buffer. */
 		if (c->wcap > 16384) {
 			free(c->wbuf);
@@ -332,6 +374,7 @@ void dconn_tick(struct dconn *c)
 	if (c->write_stall_ns &&
 	    s->now_ns - c->write_stall_ns >= DERPER_WRITE_TIMEOUT_MS * NS_PER_MS) {
 		s->ctr.write_timeouts++;
+		c->write_failed = true;
 		dconn_close(c, "write timeout: the client stopped reading");
 		return;
 	}

@@ -34,6 +34,9 @@ void derp_on_upgrade(struct dconn *c, bool fast_start)
 	size_t n = derp_encode_server_key(c->srv->pub.b, buf, sizeof(buf));
 
 	(void)fast_start; /* the 101 (or its absence) was written by the front */
+	/* From here on the output is DERP frames (see packets_in_output). */
+	c->framed = true;
+	c->wframe = c->wlen;
 	if (!n || !dconn_write(c, buf, n)) {
 		dconn_close(c, "cannot write ServerKey");
 		return;
