@@ -24,14 +24,13 @@
 
 #include "clock.h"
 #include "derp/derp_client.h"
+#include "derper_proc.h"
 #include "harness.h"
 
 struct srv {
-	char dir[64];
-	pid_t pid;
-	int port;
-	SSL_CTX *trusting; /* trusts the test certificate */
-	SSL_CTX *system;   /* the system's CAs only */
+	struct derper_proc p; /* tests/support/derper_proc.h */
+	SSL_CTX *trusting;    /* trusts the test certificate */
+	SSL_CTX *system;      /* the system's CAs only */
 };
 
 struct peer {
@@ -79,87 +78,26 @@ static void on_closed(void *arg, const char *why)
 static const struct derp_client_cb cb = {
 	.on_up = on_up, .on_packet = on_packet, .on_peer_gone = on_gone, .on_closed = on_closed};
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool port_open(void *arg)
-{
-	struct srv *s = arg;
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
-}
-
 /* tls: -certmode manual with the test certificate; else plain HTTP. */
 static void start(struct srv *s, bool tls, const char *extra)
 {
-	char cmd[2048];
-
-	s->port = free_port();
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/msock-derper -a 127.0.0.1:%d %s -c %s/derper.key -http-port -1 "
-		 "-stun=false %s 2>>%s/derper.log",
-		 getenv("MSOCK_BIN_DIR"), s->port,
-		 tls ? "-certmode manual -certdir DIR -hostname derp.test" : "", s->dir,
-		 extra ? extra : "", s->dir);
-	/* The cert dir is the test dir. */
-	char *d = strstr(cmd, "DIR");
-	if (d) {
-		char rest[2048];
-		snprintf(rest, sizeof(rest), "%s%s", s->dir, d + 3);
-		snprintf(d, sizeof(cmd) - (size_t)(d - cmd), "%s", rest);
-	}
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
-		_exit(127);
-	}
-	assert_true(th_wait(port_open, s));
+	s->p.tls = tls;
+	assert_int_equal(derper_proc_start(&s->p, extra), 0);
 }
 
 static void stop(struct srv *s)
 {
-	int st;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, &st, 0);
-		s->pid = 0;
-	}
+	derper_proc_stop(&s->p);
 }
 
 static int setup(void **state)
 {
 	struct srv *s = calloc(1, sizeof(*s));
-	char cmd[512], crt[128];
+	char crt[128];
 
-	snprintf(s->dir, sizeof(s->dir), "/tmp/msock-test-XXXXXX");
-	if (!mkdtemp(s->dir))
+	if (!s || derper_proc_init(&s->p, true) < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=derp.test -keyout %s/derp.test.key -out %s/derp.test.crt 2>/dev/null",
-		 s->dir, s->dir);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(crt, sizeof(crt), "%s/derp.test.crt", s->dir);
+	snprintf(crt, sizeof(crt), "%s/derp.test.crt", s->p.dir);
 	s->trusting = SSL_CTX_new(TLS_client_method());
 	s->system = SSL_CTX_new(TLS_client_method());
 	if (SSL_CTX_load_verify_locations(s->trusting, crt, 0) != 1)
@@ -172,14 +110,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct srv *s = *state;
-	char cmd[128];
 
-	stop(s);
+	derper_proc_cleanup(&s->p);
 	SSL_CTX_free(s->trusting);
 	SSL_CTX_free(s->system);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(s);
 	return 0;
 }
@@ -193,7 +127,7 @@ static void connect_peer(struct srv *s, struct peer *p, bool tls, SSL_CTX *ctx, 
 	key_public(&p->priv, &p->pub);
 	cfg.priv = p->priv;
 	ip_parse("127.0.0.1", &cfg.addr);
-	cfg.addr.port = (uint16_t)s->port;
+	cfg.addr.port = (uint16_t)s->p.port;
 	snprintf(cfg.host, sizeof(cfg.host), "derp.test");
 	p->c = derp_client_new(&cfg, &cb, p, clock_mono_ns());
 	assert_non_null(p->c);

@@ -26,73 +26,27 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "derper_proc.h"
 #include "harness.h"
 #include "key.h"
 #include "pktchan.h"
 
 struct world {
-	char dir[64]; /* the derper's: cert, key file, log */
-	pid_t derper;
-	int port;
+	struct derper_proc d; /* the derper: TLS with the test certificate */
 	struct th_broker a, b;
 	void *zctx;
 	struct pktchan *pa, *pb;
 	struct key32 ka, kb;
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool port_open(void *arg)
-{
-	struct world *w = arg;
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)w->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
-}
-
 static void start_derper(struct world *w)
 {
-	char cmd[2048];
-
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/msock-derper -a 127.0.0.1:%d -certmode manual -certdir %s -hostname "
-		 "derp.test -c %s/derper.key -http-port -1 -stun=false 2>>%s/derper.log",
-		 getenv("MSOCK_BIN_DIR"), w->port, w->dir, w->dir, w->dir);
-	w->derper = fork();
-	assert_true(w->derper >= 0);
-	if (w->derper == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
-		_exit(127);
-	}
-	assert_true(th_wait(port_open, w));
+	assert_int_equal(derper_proc_start(&w->d, 0), 0);
 }
 
 static void stop_derper(struct world *w)
 {
-	int st;
-
-	if (w->derper > 0) {
-		kill(w->derper, SIGTERM);
-		waitpid(w->derper, &st, 0);
-		w->derper = 0;
-	}
+	derper_proc_stop(&w->d);
 }
 
 /* Self.DERP["900"].State of a broker. */
@@ -123,25 +77,18 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	char cmd[1024], extra[2048];
 
-	snprintf(w->dir, sizeof(w->dir), "/tmp/msock-test-XXXXXX");
-	if (!mkdtemp(w->dir))
+	if (!w || derper_proc_init(&w->d, true) < 0)
 		return -1;
-	chmod(w->dir, 0755);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=derp.test -keyout %s/derp.test.key -out %s/derp.test.crt 2>/dev/null",
-		 w->dir, w->dir);
-	if (system(cmd) != 0)
-		return -1;
-	w->port = free_port();
 	*state = w;
+	/* The derper keeps its port across restarts: its first start picks
+	 * it, the config names it. */
 	start_derper(w);
 	snprintf(extra, sizeof(extra),
 		 ", \"home_derp\": 900, \"derp_ca_file\": \"%s/derp.test.crt\", \"derp_map\": "
 		 "{\"Regions\": {\"900\": {\"RegionID\": 900, \"RegionCode\": \"lab\", \"Nodes\": "
 		 "[{\"Name\": \"900a\", \"RegionID\": 900, \"HostName\": \"derp.test\", \"IPv4\": "
 		 "\"127.0.0.1\", \"DERPPort\": %d}]}}}",
-		 w->dir, w->port);
+		 w->d.dir, w->d.port);
 	if (th_broker_start(&w->a, "[\"derp\"]", extra) < 0 ||
 	    th_broker_start(&w->b, "[\"derp\"]", extra) < 0)
 		return -1;
@@ -160,7 +107,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char cmd[128];
 
 	pktchan_free(w->pa);
 	pktchan_free(w->pb);
@@ -168,10 +114,7 @@ static int teardown(void **state)
 		zmq_ctx_term(w->zctx);
 	th_broker_cleanup(&w->a);
 	th_broker_cleanup(&w->b);
-	stop_derper(w);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
-	if (system(cmd) != 0)
-		return -1;
+	derper_proc_cleanup(&w->d);
 	free(w);
 	return 0;
 }

@@ -28,134 +28,40 @@
 #include "clock.h"
 #include "derp/derp_frame.h"
 #include "derp_tc.h"
+#include "derper_proc.h"
 #include <sodium.h>
 #include "harness.h"
 #include "stun/stun.h"
 
-struct srv {
-	char dir[64];
-	pid_t pid;
-	int port, stun_port;
-};
+/* The server under test (tests/support/derper_proc.h): TLS with a
+ * self-signed certificate for derp.test. */
+#define srv	 derper_proc
+#define setup	 derper_proc_setup_tls
+#define teardown derper_proc_teardown
 
-static int free_port(int type)
+static void start(struct derper_proc *s, const char *extra)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, type, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	assert_int_equal(derper_proc_start(s, extra), 0);
 }
 
-static bool port_open(void *arg)
+static void stop(struct derper_proc *s)
 {
-	struct srv *s = arg;
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
+	derper_proc_stop(s);
 }
 
-static void start(struct srv *s, const char *extra)
+static struct dtc *client(struct derper_proc *s, const struct key32 *priv, bool fast)
 {
-	char cmd[2048], bin[512];
-
-	snprintf(bin, sizeof(bin), "%s/msock-derper", getenv("MSOCK_BIN_DIR"));
-	s->port = free_port(SOCK_STREAM);
-	s->stun_port = free_port(SOCK_DGRAM);
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s -a 127.0.0.1:%d -certmode manual -certdir %s -hostname derp.test "
-		 "-c %s/derper.key -http-port -1 -stun-port %d %s 2>>%s/derper.log",
-		 bin, s->port, s->dir, s->dir, s->stun_port, extra ? extra : "", s->dir);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
-		_exit(127);
-	}
-	assert_true(th_wait(port_open, s));
-}
-
-static void stop(struct srv *s)
-{
-	int st;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, &st, 0);
-		s->pid = 0;
-	}
-}
-
-static int setup(void **state)
-{
-	struct srv *s = calloc(1, sizeof(*s));
-	char cmd[512];
-
-	snprintf(s->dir, sizeof(s->dir), "/tmp/msock-test-XXXXXX");
-	if (!mkdtemp(s->dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=derp.test -keyout %s/derp.test.key -out %s/derp.test.crt 2>/dev/null",
-		 s->dir, s->dir);
-	if (system(cmd) != 0)
-		return -1;
-	*state = s;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct srv *s = *state;
-	char cmd[128];
-
-	stop(s);
-	if (getenv("MSOCK_TEST_KEEP")) {
-		fprintf(stderr, "kept %s\n", s->dir);
-	} else {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	free(s);
-	return 0;
-}
-
-static struct dtc *client(struct srv *s, const struct key32 *priv, bool fast)
-{
-	struct dtc_opts o = {
-		.ip = "127.0.0.1", .port = s->port, .tls = true, .fast_start = fast, .priv = priv};
 	char err[256];
-	struct dtc *c = dtc_connect(&o, err, sizeof(err));
+	struct dtc *c = derper_proc_client(s, priv, fast, err, sizeof(err));
 
 	if (!c)
 		fail_msg("connect: %s", err);
 	return c;
 }
 
-static bool log_has(struct srv *s, const char *needle)
+static bool log_has(struct derper_proc *s, const char *needle)
 {
-	char path[128], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/derper.log", s->dir);
-	f = fopen(path, "r");
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != 0;
-	if (f)
-		fclose(f);
-	return found;
+	return derper_proc_log_has(s, needle);
 }
 
 /* Pseudo-random but reproducible sizes and bytes. */
@@ -174,7 +80,7 @@ static size_t fill_packet(uint8_t *p, uint32_t i)
  * arrive, unchanged, from the right sender. */
 static void test_relay_paced(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static uint8_t out[65536], in[65536];
 	struct dtc *a, *b;
 	enum { TOTAL = 10000, WINDOW = 16 };
@@ -206,7 +112,7 @@ static void test_relay_paced(void **state)
 
 static void test_peer_gone_not_here(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	struct dtc *a;
 	struct key32 nobody, nobody_pub;
 	uint8_t buf[256], type;
@@ -229,7 +135,7 @@ static void test_peer_gone_not_here(void **state)
 
 static void test_ping_pong(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static const uint8_t ping[] = {0x12, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
 	uint8_t buf[64], type;
 	struct dtc *a;
@@ -251,7 +157,7 @@ static void test_ping_pong(void **state)
  * the old one is told (Health) and closed; packets go to the new one. */
 static void test_same_key_replaces(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	struct key32 kb;
 	struct dtc *a, *b1, *b2;
 	uint8_t buf[512], type;
@@ -282,7 +188,7 @@ static void test_same_key_replaces(void **state)
  * length, without closing the connection. */
 static void test_unknown_frame_skipped(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static uint8_t junk[1 << 20];
 	uint8_t small[] = {0x7f, 0, 0, 0, 3, 'a', 'b', 'c'};
 	uint8_t huge[] = {0x7e, 0xff, 0xff, 0xff, 0xff};
@@ -309,7 +215,7 @@ static void test_unknown_frame_skipped(void **state)
  * other clients' traffic goes on. */
 static void test_malformed_closes_only_that_conn(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static const struct {
 		const char *name;
 		uint8_t bytes[16];
@@ -357,7 +263,7 @@ static void test_malformed_closes_only_that_conn(void **state)
 
 /* Sends payload as the ClientInfo frame of a fresh connection; true if the
  * server then closed it. */
-static bool client_info_refused(struct srv *s, const uint8_t *payload, size_t len)
+static bool client_info_refused(struct derper_proc *s, const uint8_t *payload, size_t len)
 {
 	struct dtc_opts o = {.ip = "127.0.0.1", .port = s->port, .tls = true, .no_login = true};
 	uint8_t hdr[5] = {0x02, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
@@ -383,7 +289,7 @@ static bool client_info_refused(struct srv *s, const uint8_t *payload, size_t le
  * very deep: each closes that connection; a good client still logs in. */
 static void test_bad_client_info(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static uint8_t big[(256 << 10) + 1];
 	uint8_t shortinfo[40] = {0}, junk[100];
 	struct key32 cpriv, cpub, spub;
@@ -428,7 +334,7 @@ static void test_bad_client_info(void **state)
 /* A client that trickles its handshake is closed at the deadline. */
 static void test_handshake_deadline(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	const char *req = "GET /derp HTTP/1.1\r\nHost: x\r\n";
 	char c;
@@ -453,45 +359,20 @@ static void test_handshake_deadline(void **state)
 	close(fd);
 }
 
-/* One HTTP request over TLS to the server; the whole answer in resp. */
-static void https_get(struct srv *s, const char *req, char *resp, size_t cap)
+static void https_get(struct derper_proc *s, const char *req, char *resp, size_t cap)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = SSL_new(ctx);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), n, got = 0;
-
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	SSL_set_fd(ssl, fd);
-	assert_int_equal(SSL_connect(ssl), 1);
-	SSL_write(ssl, req, (int)strlen(req));
-	while ((n = SSL_read(ssl, resp + got, (int)cap - 1 - got)) > 0)
-		got += n;
-	resp[got] = 0;
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	close(fd);
+	assert_true(derper_proc_http_get(s, req, resp, cap) >= 0);
 }
 
-/* A counter's value from /debug/metrics (-1 if absent). */
-static long long metric(struct srv *s, const char *name)
+static long long metric(struct derper_proc *s, const char *name)
 {
-	static char resp[32768];
-	char needle[160];
-	const char *p;
-
-	https_get(s, "GET /debug/metrics HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp));
-	snprintf(needle, sizeof(needle), "\n%s ", name);
-	p = strstr(resp, needle);
-	return p ? strtoll(p + strlen(needle), 0, 10) : -1;
+	return derper_proc_metric(s, name);
 }
 
 /* HTTP endpoints over TLS: 426 without the upgrade, probe, generate_204. */
 static void test_http_endpoints(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static const struct {
 		const char *req;
 		const char *want;
@@ -517,7 +398,7 @@ static void test_http_endpoints(void **state)
  * sender over it is paced (its reads paused), and nothing is dropped. */
 static void test_rate_limit(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	static uint8_t out[10000], in[10000];
 	struct dtc *a, *b;
 	enum { PKTS = 104, WINDOW = 8 }; /* 13 windows */
@@ -550,7 +431,7 @@ static void test_rate_limit(void **state)
 
 static void test_stun(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	struct sockaddr_in a = {
 		.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	uint8_t txid[STUN_TXID_BYTES], got_txid[STUN_TXID_BYTES], req[64], resp[256];
@@ -590,7 +471,7 @@ static void test_stun(void **state)
  * after a restart; clients reconnect and relay again. */
 static void test_restart_keeps_key(void **state)
 {
-	struct srv *s = *state;
+	struct derper_proc *s = *state;
 	struct key32 first;
 	struct dtc *a, *b;
 	char path[128];
@@ -621,19 +502,30 @@ static void test_restart_keeps_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_relay_paced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_gone_not_here, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_same_key_replaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_frame_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_closes_only_that_conn, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_client_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_http_endpoints, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_keeps_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_paced, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_not_here, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_ping_pong, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_same_key_replaces, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_frame_skipped, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_closes_only_that_conn,
+						derper_proc_setup_tls, derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_deadline, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_client_info, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_http_endpoints, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_stun, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_key, derper_proc_setup_tls,
+						derper_proc_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -87,8 +87,11 @@ static pid_t spawn(struct derper_proc *p, const char *extra)
 	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/msock-derper", bd ? bd : "./bin");
-	p->port = free_port(SOCK_STREAM);
-	p->stun_port = free_port(SOCK_DGRAM);
+	/* A restarted server keeps its ports: clients and configs name them. */
+	if (p->port <= 0)
+		p->port = free_port(SOCK_STREAM);
+	if (p->stun_port <= 0)
+		p->stun_port = free_port(SOCK_DGRAM);
 	if (p->port < 0 || p->stun_port < 0)
 		return -1;
 	if (p->tls)

@@ -33,7 +33,8 @@ struct derper_proc {
 /* Makes the temporary directory and, when tls, the certificate. Returns 0
  * or -1. */
 int derper_proc_init(struct derper_proc *p, bool tls);
-/* Starts msock-derper (from $MSOCK_BIN_DIR) on 127.0.0.1 with `extra` flags
+/* Starts msock-derper (from $MSOCK_BIN_DIR) on 127.0.0.1 (on the ports of
+ * its last start, if any) with `extra` flags
  * (or NULL), its stderr appended to dir/derper.log, and waits (bounded by
  * TH_WAIT_MS) until it accepts connections. Returns 0, or -1 if it exited
  * or never listened (then it is not left running). */
