@@ -15,6 +15,10 @@ echo "== build (gcc, ASan+UBSan)"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DMSOCK_SANITIZE=ON -DMSOCK_TEST_BUILD=ON >/dev/null
 cmake --build build/test -j"$jobs"
 
+echo "== build (gcc -O2, as scripts/demo.sh builds)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMSOCK_TESTS=OFF >/dev/null
+cmake --build build/release -j"$jobs"
+
 echo "== build (clang, libFuzzer)"
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DMSOCK_FUZZ=ON -DMSOCK_TEST_BUILD=ON >/dev/null
 cmake --build build/fuzz -j"$jobs"

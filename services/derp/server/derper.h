@@ -135,6 +135,9 @@ struct dconn {
 	uint64_t paused_until_ns; /* reading paused by the rate limit until then */
 	uint64_t pg_last_ns;
 	struct dconn *hnext; /* registry chain */
+	bool flush_pending;  /* on the server's flush list */
+	struct dconn *flush_next;
+	struct dconn *closed_next; /* on the server's closed list, freed by dconn_reap */
 	struct dconn *all_next, *all_prev;
 	uint64_t sent_pkts, recv_pkts, dropped;
 };
@@ -158,6 +161,8 @@ struct derper {
 	uint64_t handshake_ms;
 	struct dconn *clients[DERPER_CLIENT_HASH_BUCKETS]; /* logged-in, by key */
 	struct dconn *all;				   /* every connection */
+	struct dconn *flush_list;  /* got packets this loop turn: flushed once each */
+	struct dconn *closed_list; /* closed this loop turn: freed by dconn_reap */
 	size_t n_conns, n_pending;
 	uint64_t next_id;
 	uint64_t now_ns;
@@ -189,6 +194,12 @@ void dconn_on_writable(struct dconn *c);
 bool dconn_write(struct dconn *c, const void *p, size_t n);
 bool dconn_wbuf_room(const struct dconn *c, size_t n);
 void dconn_flush(struct dconn *c);
+/* Flush c at the end of this loop turn (once, however many packets it
+ * got): one send() for a batch instead of one per packet. */
+void dconn_schedule_flush(struct dconn *c);
+void dconn_flush_pending(struct derper *s);
+/* Frees the connections closed since the last call. */
+void dconn_reap(struct derper *s);
 void dconn_tick(struct dconn *c);
 /* Stops reading from c until paused_until_ns (the rate limit). */
 void dconn_pause(struct dconn *c);

@@ -104,6 +104,44 @@ void dconn_close(struct dconn *c, const char *why)
 		c->srv->n_pending--;
 	c->st = DC_CLOSED;
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->io.fd, 0);
+	c->closed_next = c->srv->closed_list;
+	c->srv->closed_list = c;
+}
+
+void dconn_reap(struct derper *s)
+{
+	/* Nothing else points at a closed connection once the flush list is
+	 * empty (it is emptied before this runs). */
+	while (s->closed_list) {
+		struct dconn *c = s->closed_list;
+		s->closed_list = c->closed_next;
+		dconn_free(c);
+	}
+}
+
+void dconn_schedule_flush(struct dconn *c)
+{
+	/* A half-full queue is flushed now: one read burst from a sender
+	 * must not overflow it before the end of the turn. */
+	if (c->q.n + c->dq.n >= DERPER_QUEUE_DEPTH / 2) {
+		dconn_flush(c);
+		return;
+	}
+	if (c->flush_pending || c->st == DC_CLOSED)
+		return;
+	c->flush_pending = true;
+	c->flush_next = c->srv->flush_list;
+	c->srv->flush_list = c;
+}
+
+void dconn_flush_pending(struct derper *s)
+{
+	while (s->flush_list) {
+		struct dconn *c = s->flush_list;
+		s->flush_list = c->flush_next;
+		c->flush_pending = false;
+		dconn_flush(c);
+	}
 }
 
 void dconn_close_bad(struct dconn *c, const char *why)
@@ -233,7 +271,7 @@ void dconn_flush(struct dconn *c)
 	if (c->woff == c->wlen) {
 		c->woff = c->wlen = c->wframe = 0;
 		/* An idle client keeps no output buffer. */
-		if (c->wcap > 16384) {
+		if (c->wcap) {
 			free(c->wbuf);
 			c->wbuf = 0;
 			c->wcap = 0;

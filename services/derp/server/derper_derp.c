@@ -89,7 +89,7 @@ static bool allowed(struct derper *s, const struct key32 *k)
 	if (!s->verify_clients)
 		return true;
 	for (size_t i = 0; i < s->n_allowed; i++)
-		if (key_equal(&s->allowed[i], k))
+		if (memcmp(s->allowed[i].b, k->b, KEY_LEN) == 0)
 			return true;
 	return false;
 }
@@ -184,7 +184,7 @@ static void on_send_packet(struct dconn *c, const struct derp_frame *f)
 	clients_enqueue(s, dst, c->key.b, f->u.send_packet.pkt, f->u.send_packet.len);
 	s->ctr.packets_relayed++;
 	s->ctr.bytes_relayed += f->u.send_packet.len;
-	dconn_flush(dst);
+	dconn_schedule_flush(dst);
 }
 
 /* From a mesh peer: watch, a forwarded packet, or close a client here. */
@@ -211,7 +211,7 @@ static void on_mesh_frame(struct dconn *c, const struct derp_frame *f)
 				f->u.forward_packet.len);
 		s->ctr.packets_relayed++;
 		s->ctr.bytes_relayed += f->u.forward_packet.len;
-		dconn_flush(dst);
+		dconn_schedule_flush(dst);
 		break;
 	case DERP_FRAME_CLOSE_PEER:
 		memcpy(k.b, f->u.close_peer.peer, KEY_LEN);

@@ -130,13 +130,8 @@ static void on_accept(struct ctx *x, struct evsrc *e)
 
 static void reap(struct derper *s)
 {
-	struct dconn *c = s->all, *next;
-
-	for (; c; c = next) {
-		next = c->all_next;
-		if (c->st == DC_CLOSED)
-			dconn_free(c);
-	}
+	dconn_flush_pending(s);
+	dconn_reap(s);
 }
 
 static void tick(struct derper *s)
@@ -277,8 +272,8 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 		char crt[1024], key[1024];
 		if (derper_opts_cert_paths(o, crt, sizeof(crt), key, sizeof(key)) < 0) {
 			snprintf(err, errcap,
-				 "-certdir %s -hostname %s: no usable certificate path", o->certdir,
-				 o->hostname);
+				 "-certdir %.400s -hostname %.253s: no usable certificate path",
+				 o->certdir, o->hostname);
 			return -1;
 		}
 		s->tls = derper_tls_new(crt, key, err, errcap);
@@ -297,7 +292,7 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 		derper_opts_cert_paths(o, crt, sizeof(crt), key, sizeof(key));
 		if (!s->mesh_tls || SSL_CTX_set_default_verify_paths(s->mesh_tls) != 1 ||
 		    SSL_CTX_load_verify_locations(s->mesh_tls, crt, 0) != 1) {
-			snprintf(err, errcap, "mesh: cannot set up TLS trust (%s)", crt);
+			snprintf(err, errcap, "mesh: cannot set up TLS trust (%.900s)", crt);
 			return -1;
 		}
 	}
