@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "outbuf.h"
 #include "tls_stream.h"
 
 enum {
@@ -26,8 +27,9 @@ struct derp_client {
 	enum derp_client_state st;
 	struct tls_stream io;
 	bool connect_pending, tls_want_write, skipping_http;
-	uint8_t *rbuf, *wbuf;
-	size_t rlen, rcap, wlen, woff, wcap;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	struct outbuf w; /* queued output */
 	struct key32 pub, server;
 	bool have_server_key;
 	uint64_t login_deadline_ns, last_heard_ns;
@@ -50,30 +52,9 @@ static void closed(struct derp_client *c, const char *why)
 
 static bool out(struct derp_client *c, const void *p, size_t n)
 {
-	if (c->wlen - c->woff + n > DERP_CLIENT_WBUF_MAX_BYTES)
+	if (outbuf_pending(&c->w) + n > DERP_CLIENT_WBUF_MAX_BYTES)
 		return false;
-	if (c->woff && c->woff == c->wlen)
-		c->woff = c->wlen = 0;
-	if (c->wlen + n > c->wcap) {
-		if (c->woff) {
-			memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
-			c->wlen -= c->woff;
-			c->woff = 0;
-		}
-		if (c->wlen + n > c->wcap) {
-			size_t cap = c->wcap ? c->wcap : 4096;
-			while (cap < c->wlen + n)
-				cap *= 2;
-			uint8_t *nb = realloc(c->wbuf, cap);
-			if (!nb)
-				return false;
-			c->wbuf = nb;
-			c->wcap = cap;
-		}
-	}
-	memcpy(c->wbuf + c->wlen, p, n);
-	c->wlen += n;
-	return true;
+	return outbuf_append(&c->w, p, n, c->w.off) >= 0;
 }
 
 static int start_tcp(struct derp_client *c)
@@ -135,7 +116,7 @@ void derp_client_free(struct derp_client *c)
 	if (c->io.fd >= 0)
 		close(c->io.fd);
 	free(c->rbuf);
-	free(c->wbuf);
+	outbuf_free(&c->w);
 	free(c);
 }
 
@@ -152,7 +133,7 @@ uint32_t derp_client_events(const struct derp_client *c)
 		return EPOLLOUT;
 	if (c->st == DERP_CLIENT_TLS)
 		return c->tls_want_write ? EPOLLOUT : EPOLLIN;
-	return EPOLLIN | (c->woff < c->wlen || c->io.read_wants_write ? EPOLLOUT : 0);
+	return EPOLLIN | (c->w.off < c->w.len || c->io.read_wants_write ? EPOLLOUT : 0);
 }
 
 enum derp_client_state derp_client_state(const struct derp_client *c)
@@ -403,13 +384,13 @@ static void do_read(struct derp_client *c, uint64_t now_ns)
 
 static void do_write(struct derp_client *c)
 {
-	while (c->woff < c->wlen && c->st != DERP_CLIENT_CLOSED) {
-		long w = tls_stream_write(&c->io, c->wbuf + c->woff, c->wlen - c->woff);
+	while (c->w.off < c->w.len && c->st != DERP_CLIENT_CLOSED) {
+		long w = tls_stream_write(&c->io, c->w.p + c->w.off, c->w.len - c->w.off);
 		if (w == TLS_STREAM_AGAIN)
 			return;
 		if (w < 0)
 			return closed(c, "write error");
-		c->woff += (size_t)w;
+		c->w.off += (size_t)w;
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "key.h"
 #include "log.h"
+#include "outbuf.h"
 #include "tls_stream.h"
 
 enum {
@@ -112,9 +113,8 @@ struct dconn {
 	uint64_t id;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
-	uint64_t skip; /* bytes of an unknown frame still to skip */
-	uint8_t *wbuf;
-	size_t wlen, woff, wcap;
+	uint64_t skip;		 /* bytes of an unknown frame still to skip */
+	struct outbuf out;	 /* staged for the socket */
 	uint64_t deadline_ns;	 /* handshake deadline, or 0 */
 	uint64_t write_stall_ns; /* output pending without progress since, or 0 */
 	uint64_t next_keepalive_ns;

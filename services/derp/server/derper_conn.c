@@ -173,53 +173,35 @@ void dconn_free(struct dconn *c)
 	dqueue_clear(&c->q);
 	dqueue_clear(&c->dq);
 	free(c->rbuf);
-	free(c->wbuf);
+	outbuf_free(&c->out);
 	free(c);
 }
 
 bool dconn_wbuf_room(const struct dconn *c, size_t n)
 {
-	return c->wlen - c->woff + n <= DERPER_WBUF_MAX_BYTES;
+	return outbuf_pending(&c->out) + n <= DERPER_WBUF_MAX_BYTES;
 }
 
 bool dconn_write(struct dconn *c, const void *p, size_t n)
 {
-	size_t pending = c->wlen - c->woff;
+	/* Keep the frame being written, so what is lost on a close can be
+	 * counted (packets_in_output). */
+	size_t keep = c->framed && c->wframe < c->out.off ? c->wframe : c->out.off;
+	long removed;
 
 	if (!dconn_wbuf_room(c, n))
 		return false;
-	if (c->woff && pending == 0)
-		c->wlen = c->woff = c->wframe = 0;
-	if (c->wlen + n > c->wcap) {
-		/* Compact first (keeping the frame being written, so what is
-		 * lost on a close can be counted), grow only if still needed. */
-		size_t keep = c->framed && c->wframe < c->woff ? c->wframe : c->woff;
-		if (keep) {
-			memmove(c->wbuf, c->wbuf + keep, c->wlen - keep);
-			c->wlen -= keep;
-			c->woff -= keep;
-			if (c->framed)
-				c->wframe -= keep;
-		}
-		if (c->wlen + n > c->wcap) {
-			size_t cap = c->wcap ? c->wcap : 4096;
-			while (cap < c->wlen + n)
-				cap *= 2;
-			uint8_t *nb = realloc(c->wbuf, cap);
-			if (!nb)
-				return false;
-			c->wbuf = nb;
-			c->wcap = cap;
-		}
-	}
-	memcpy(c->wbuf + c->wlen, p, n);
-	c->wlen += n;
+	removed = outbuf_append(&c->out, p, n, keep);
+	if (removed < 0)
+		return false;
+	if (c->framed)
+		c->wframe -= (size_t)removed;
 	return true;
 }
 
 static uint32_t frame_len_at(const struct dconn *c, size_t off)
 {
-	const uint8_t *p = c->wbuf + off + 1;
+	const uint8_t *p = c->out.p + off + 1;
 
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -227,9 +209,9 @@ static uint32_t frame_len_at(const struct dconn *c, size_t off)
 /* Moves wframe past the frames written completely. */
 static void advance_frames(struct dconn *c)
 {
-	while (c->framed && c->wframe + DERPER_FRAME_HDR_BYTES <= c->wlen) {
+	while (c->framed && c->wframe + DERPER_FRAME_HDR_BYTES <= c->out.len) {
 		size_t end = c->wframe + DERPER_FRAME_HDR_BYTES + frame_len_at(c, c->wframe);
-		if (end > c->woff)
+		if (end > c->out.off)
 			break;
 		c->wframe = end;
 	}
@@ -241,9 +223,9 @@ static uint64_t packets_in_output(const struct dconn *c)
 {
 	uint64_t n = 0;
 
-	for (size_t off = c->wframe; c->framed && off + DERPER_FRAME_HDR_BYTES <= c->wlen;
+	for (size_t off = c->wframe; c->framed && off + DERPER_FRAME_HDR_BYTES <= c->out.len;
 	     off += DERPER_FRAME_HDR_BYTES + frame_len_at(c, off))
-		n += c->wbuf[off] == DERPER_FRAME_RECV_PACKET;
+		n += c->out.p[off] == DERPER_FRAME_RECV_PACKET;
 	return n;
 }
 
@@ -254,9 +236,9 @@ void dconn_flush(struct dconn *c)
 	for (;;) {
 		if (c->st == DC_DERP)
 			derp_fill_output(c);
-		if (c->woff == c->wlen)
+		if (c->out.off == c->out.len)
 			break;
-		long w = tls_stream_write(&c->io, c->wbuf + c->woff, c->wlen - c->woff);
+		long w = tls_stream_write(&c->io, c->out.p + c->out.off, c->out.len - c->out.off);
 		if (w == TLS_STREAM_AGAIN)
 			break;
 		if (w < 0) {
@@ -264,18 +246,14 @@ void dconn_flush(struct dconn *c)
 			dconn_close(c, "write failed");
 			return;
 		}
-		c->woff += (size_t)w;
+		c->out.off += (size_t)w;
 		c->write_stall_ns = 0;
 		advance_frames(c);
 	}
-	if (c->woff == c->wlen) {
-		c->woff = c->wlen = c->wframe = 0;
+	if (c->out.off == c->out.len) {
 		/* An idle client keeps no output buffer. */
-		if (c->wcap) {
-			free(c->wbuf);
-			c->wbuf = 0;
-			c->wcap = 0;
-		}
+		outbuf_release(&c->out);
+		c->wframe = 0;
 		c->write_stall_ns = 0;
 		arm(c, false);
 		if (c->st == DC_HTTP_REPLY)

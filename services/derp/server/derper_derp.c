@@ -36,7 +36,7 @@ void derp_on_upgrade(struct dconn *c, bool fast_start)
 	(void)fast_start; /* the 101 (or its absence) was written by the front */
 	/* From here on the output is DERP frames (see packets_in_output). */
 	c->framed = true;
-	c->wframe = c->wlen;
+	c->wframe = c->out.len;
 	if (!n || !dconn_write(c, buf, n)) {
 		dconn_close(c, "cannot write ServerKey");
 		return;
