@@ -23,95 +23,45 @@
 #include "clock.h"
 #include "derp/derp_frame.h"
 #include "derp_tc.h"
+#include "derper_proc.h"
 #include "harness.h"
 
 static const char mesh_hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-struct node {
-	pid_t pid;
-	int port;
-};
-
 struct mesh {
-	char dir[64];
-	struct node n[2];
+	struct derper_proc n[2]; /* plain HTTP: the mesh link code is the same over TLS */
+	char key_path[256];	 /* the mesh key, in n[0]'s directory */
 	uint8_t key[32];
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool port_open(void *arg)
-{
-	struct node *n = arg;
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)n->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
-}
-
-/* Plain HTTP derpers (the mesh link code is the same over TLS). */
 static void start(struct mesh *m, int i)
 {
-	char cmd[2048];
-	int other = m->n[1 - i].port;
+	char extra[1024];
 
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/msock-derper -a 127.0.0.1:%d -c %s/derper%d.key -http-port -1 "
-		 "-stun=false -hostname derp%d -mesh-psk-file %s/mesh.key "
-		 "-mesh-with derp%d,derp%d/127.0.0.1:%d 2>>%s/derper%d.log",
-		 getenv("MSOCK_BIN_DIR"), m->n[i].port, m->dir, i, i, m->dir, i, 1 - i, other,
-		 m->dir, i);
-	m->n[i].pid = fork();
-	assert_true(m->n[i].pid >= 0);
-	if (m->n[i].pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
-		_exit(127);
-	}
-	assert_true(th_wait(port_open, &m->n[i]));
+	snprintf(extra, sizeof(extra),
+		 "-stun=false -hostname derp%d -mesh-psk-file %s -mesh-with "
+		 "derp%d,derp%d/127.0.0.1:%d",
+		 i, m->key_path, i, 1 - i, m->n[1 - i].port);
+	assert_int_equal(derper_proc_start(&m->n[i], extra), 0);
 }
 
-static void stop(struct node *n)
+static void stop(struct derper_proc *n)
 {
-	int st;
-
-	if (n->pid > 0) {
-		kill(n->pid, SIGTERM);
-		waitpid(n->pid, &st, 0);
-		n->pid = 0;
-	}
+	derper_proc_stop(n);
 }
 
 static int setup(void **state)
 {
 	struct mesh *m = calloc(1, sizeof(*m));
-	char path[128];
 
-	snprintf(m->dir, sizeof(m->dir), "/tmp/msock-test-XXXXXX");
-	if (!mkdtemp(m->dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/mesh.key", m->dir);
-	if (th_write_file(path, mesh_hex) < 0)
+	/* Each names the other's port: choose both before either starts. */
+	if (!m || derper_proc_init(&m->n[0], false) < 0 || derper_proc_init(&m->n[1], false) < 0 ||
+	    derper_proc_pick_ports(&m->n[0]) < 0 || derper_proc_pick_ports(&m->n[1]) < 0 ||
+	    derper_proc_write_file(&m->n[0], "mesh.key", mesh_hex, m->key_path,
+				   sizeof(m->key_path)) < 0)
 		return -1;
 	for (int i = 0; i < 32; i++)
 		sscanf(mesh_hex + 2 * i, "%2hhx", &m->key[i]);
-	m->n[0].port = free_port();
-	m->n[1].port = free_port();
 	*state = m;
 	return 0;
 }
@@ -119,13 +69,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct mesh *m = *state;
-	char cmd[128];
 
-	stop(&m->n[0]);
-	stop(&m->n[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", m->dir);
-	if (system(cmd) != 0)
-		return -1;
+	derper_proc_cleanup(&m->n[0]);
+	derper_proc_cleanup(&m->n[1]);
 	free(m);
 	return 0;
 }

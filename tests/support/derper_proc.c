@@ -79,6 +79,16 @@ int derper_proc_init(struct derper_proc *p, bool tls)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+int derper_proc_pick_ports(struct derper_proc *p)
+{
+	/* A restarted server keeps its ports: clients and configs name them. */
+	if (p->port <= 0)
+		p->port = free_port(SOCK_STREAM);
+	if (p->stun_port <= 0)
+		p->stun_port = free_port(SOCK_DGRAM);
+	return p->port < 0 || p->stun_port < 0 ? -1 : 0;
+}
+
 /* fork + exec of msock-derper through sh (for the log redirection). */
 static pid_t spawn(struct derper_proc *p, const char *extra)
 {
@@ -87,12 +97,7 @@ static pid_t spawn(struct derper_proc *p, const char *extra)
 	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/msock-derper", bd ? bd : "./bin");
-	/* A restarted server keeps its ports: clients and configs name them. */
-	if (p->port <= 0)
-		p->port = free_port(SOCK_STREAM);
-	if (p->stun_port <= 0)
-		p->stun_port = free_port(SOCK_DGRAM);
-	if (p->port < 0 || p->stun_port < 0)
+	if (derper_proc_pick_ports(p) < 0)
 		return -1;
 	if (p->tls)
 		snprintf(cmd, sizeof(cmd),

@@ -39,6 +39,9 @@ int derper_proc_init(struct derper_proc *p, bool tls);
  * TH_WAIT_MS) until it accepts connections. Returns 0, or -1 if it exited
  * or never listened (then it is not left running). */
 int derper_proc_start(struct derper_proc *p, const char *extra);
+/* Chooses the ports now (if not chosen yet), without starting: for servers
+ * that must name each other's ports (a mesh). 0 or -1. */
+int derper_proc_pick_ports(struct derper_proc *p);
 /* Runs msock-derper with `extra` flags where it is expected to refuse to
  * start: waits (bounded by TH_WAIT_MS) for it to exit; *status gets its wait
  * status. Returns 0, or -1 if it was still running (it is killed). */
