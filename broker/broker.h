@@ -41,6 +41,16 @@ struct bus_counters {
 	uint64_t disconnects; /* peers libzmq dropped (also those over ZMQ_MAXMSGSIZE) */
 };
 
+/* A key file's identity, from stat(2) only: the broker never opens a
+ * private key, but it can tell that the file was replaced or rewritten. */
+struct key_stamp {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
 struct broker {
 	struct msock_config *cfg;
 	char bin_dir[PATH_MAX];
@@ -64,6 +74,7 @@ struct broker {
 	struct bus_counters ctr;
 	struct log_ratelimit rl_bad;
 	struct log_ratelimit rl_refused;
+	struct key_stamp node_key, disco_key; /* as the components last loaded them */
 };
 
 /* bus_proxy.c */
@@ -95,6 +106,11 @@ void broker_children_free(struct broker *b);
 /* config_state.c */
 int broker_publish_config(struct broker *b, const struct msock_config *cfg);
 int broker_reload(struct broker *b, char *err, size_t errcap);
+/* Notes the key files as they are now (at start-up). */
+void broker_stamp_keys(struct broker *b);
+/* The owner ("derp", "disco") published SelfKeys: it has loaded (or made)
+ * its key file as it is now. */
+void broker_key_loaded(struct broker *b, const char *owner);
 
 /* control.c */
 int broker_control_open(struct broker *b);

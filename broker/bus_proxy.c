@@ -284,6 +284,8 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const char
 	}
 	protobuf_c_message_free_unpacked(msg, 0);
 	broker_state_set(b, topic, key, f[4].p, f[4].len);
+	if (strcmp(topic, "SelfKeys") == 0)
+		broker_key_loaded(b, key);
 }
 
 struct snap_ctx {

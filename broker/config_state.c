@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
@@ -219,6 +220,65 @@ static void keep_restart_fields(const struct msock_config *old, struct msock_con
 		}
 }
 
+static struct key_stamp stamp_of(const char *path)
+{
+	struct key_stamp k = {0};
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		k.exists = true;
+		k.dev = st.st_dev;
+		k.ino = st.st_ino;
+		k.size = st.st_size;
+		k.mtime = st.st_mtim;
+	}
+	return k;
+}
+
+static bool same_stamp(const struct key_stamp *a, const struct key_stamp *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+void broker_stamp_keys(struct broker *b)
+{
+	b->node_key = stamp_of(b->cfg->private_key_file);
+	b->disco_key = stamp_of(b->cfg->disco_key_file);
+}
+
+void broker_key_loaded(struct broker *b, const char *owner)
+{
+	if (strcmp(owner, "derp") == 0)
+		b->node_key = stamp_of(b->cfg->private_key_file);
+	else if (strcmp(owner, "disco") == 0)
+		b->disco_key = stamp_of(b->cfg->disco_key_file);
+}
+
+/* A key file that was replaced, rewritten or renamed in the config: the
+ * component owning that key restarts and so reconnects everything with the
+ * new key (magicsock's SetPrivateKey). A file that merely appeared was made
+ * by the component itself on its first start. */
+static void restart_on_key_change(struct broker *b, const char *old_path, const char *path,
+				  struct key_stamp *stamp, const char *program)
+{
+	struct key_stamp now = stamp_of(path);
+	bool changed = strcmp(old_path, path) != 0 || (stamp->exists && !same_stamp(stamp, &now));
+	char err[256];
+
+	*stamp = now;
+	if (!changed)
+		return;
+	for (size_t i = 0; i < b->n_children; i++) {
+		struct child *ch = &b->children[i];
+		if (!ch->wanted || strcmp(ch->comp.program, program) != 0)
+			continue;
+		log_info("reload: %s changed: restarting %s with the new key", path, ch->comp.name);
+		broker_child_restart(b, ch->comp.name, err, sizeof(err));
+	}
+}
+
 int broker_reload(struct broker *b, char *err, size_t errcap)
 {
 	struct cfg_diag diag = {0};
@@ -244,10 +304,15 @@ int broker_reload(struct broker *b, char *err, size_t errcap)
 		return rc;
 	}
 	keep_restart_fields(b->cfg, cfg);
+	char old_node[CFG_PATH_MAX], old_disco[CFG_PATH_MAX];
+	snprintf(old_node, sizeof(old_node), "%s", b->cfg->private_key_file);
+	snprintf(old_disco, sizeof(old_disco), "%s", b->cfg->disco_key_file);
 	config_free(b->cfg);
 	b->cfg = cfg;
 	broker_publish_config(b, cfg);
 	broker_children_sync(b);
+	restart_on_key_change(b, old_node, cfg->private_key_file, &b->node_key, "derp");
+	restart_on_key_change(b, old_disco, cfg->disco_key_file, &b->disco_key, "disco");
 	snprintf(err, errcap, "reloaded %s", cfg->path);
 	log_info("reloaded %s", cfg->path);
 	return 0;

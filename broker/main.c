@@ -287,6 +287,7 @@ int main(int argc, char **argv)
 	    broker_control_open(&b) < 0)
 		goto out;
 	broker_publish_config(&b, b.cfg);
+	broker_stamp_keys(&b);
 	log_info("bus at %s, control socket %s, %zu component%s", b.bus_dir, b.cfg->control_socket,
 		 b.cfg->n_components, b.cfg->n_components == 1 ? "" : "s");
 	broker_children_sync(&b);

@@ -211,6 +211,54 @@ static void test_killed_component_comes_back_with_its_key(void **state)
 	assert_true(a_reaches_b(w, "after the component restarted"));
 }
 
+struct key_changed {
+	struct th_broker *b;
+	struct key32 old;
+};
+
+static bool new_key_and_up(void *arg)
+{
+	struct key_changed *k = arg;
+	json_t *st = th_status(k->b);
+	const char *nk = json_string_value(json_object_get(json_object_get(st, "Self"), "NodeKey"));
+	struct key32 now;
+	bool changed = nk && key_parse(nk, KEY_KIND_NODE_PUBLIC, &now, 0) == 0 &&
+		       !key_equal(&now, &k->old);
+
+	json_decref(st);
+	return changed && region_up(k->b);
+}
+
+/* A new node key (the key file replaced, then reload): the derp component
+ * reconnects everything with it, and peers see packets from the new key. */
+static void test_node_key_change_reconnects(void **state)
+{
+	struct world *w = *state;
+	struct key_changed k = {&w->a};
+	char cmd[1024];
+	bool ok;
+	char *text = 0;
+
+	assert_true(th_wait(region_up, &w->a));
+	assert_true(th_wait(region_up, &w->b));
+	node_key(&w->a, &w->ka);
+	node_key(&w->b, &w->kb);
+	k.old = w->ka;
+	snprintf(cmd, sizeof(cmd),
+		 "%s/msockctl keygen %s/state/new.key >/dev/null && mv %s/state/new.key "
+		 "%s/state/node.key",
+		 getenv("MSOCK_BIN_DIR"), w->a.dir, w->a.dir, w->a.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_control(&w->a, "reload", 0, &ok, &text), 0);
+	assert_true(ok);
+	free(text);
+	assert_true(th_wait(new_key_and_up, &k));
+	node_key(&w->a, &w->ka);
+	assert_false(key_equal(&w->ka, &k.old));
+	assert_true(th_log_contains(&w->a, "changed: restarting derp with the new key"));
+	assert_true(a_reaches_b(w, "from the new key"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_derper_restart_heals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_component_comes_back_with_its_key,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_key_change_reconnects, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
