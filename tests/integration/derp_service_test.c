@@ -32,7 +32,8 @@
 #include "pktchan.h"
 
 struct world {
-	struct derper_proc d; /* the derper: TLS with the test certificate */
+	struct derper_proc d;  /* the derper of region 900: TLS with the test certificate */
+	struct derper_proc d2; /* region 901, for the tests that need two (same certificate) */
 	struct th_broker a, b;
 	void *zctx;
 	struct pktchan *pa, *pb;
@@ -115,6 +116,8 @@ static int teardown(void **state)
 	th_broker_cleanup(&w->a);
 	th_broker_cleanup(&w->b);
 	derper_proc_cleanup(&w->d);
+	if (w->d2.dir[0])
+		derper_proc_cleanup(&w->d2);
 	free(w);
 	return 0;
 }
@@ -259,6 +262,132 @@ static void test_node_key_change_reconnects(void **state)
 	assert_true(a_reaches_b(w, "from the new key"));
 }
 
+/* The config's DERP part: region 900 (w->d) and, with two, 901 (w->d2);
+ * home and one peer with its home region. */
+static void write_node(struct world *w, struct th_broker *b, bool two, int home,
+		       const struct key32 *peer, int peer_home)
+{
+	char extra[4096], region[1024] = "", pk[KEY_TEXT_MAX];
+
+	key_format(KEY_KIND_NODE_PUBLIC, peer, pk, sizeof(pk));
+	if (two)
+		snprintf(region, sizeof(region),
+			 ", \"901\": {\"RegionID\": 901, \"RegionCode\": \"lab2\", \"Nodes\": "
+			 "[{\"Name\": \"901a\", \"RegionID\": 901, \"HostName\": \"derp.test\", "
+			 "\"IPv4\": \"127.0.0.1\", \"DERPPort\": %d}]}",
+			 w->d2.port);
+	snprintf(extra, sizeof(extra),
+		 ", \"home_derp\": %d, \"derp_ca_file\": \"%s/derp.test.crt\", "
+		 "\"peers\": [{\"name\": \"peer\", \"node_key\": \"%s\", \"home_derp\": %d}], "
+		 "\"derp_map\": {\"Regions\": {\"900\": {\"RegionID\": 900, \"RegionCode\": "
+		 "\"lab\", \"Nodes\": [{\"Name\": \"900a\", \"RegionID\": 900, \"HostName\": "
+		 "\"derp.test\", \"IPv4\": \"127.0.0.1\", \"DERPPort\": %d}]}%s}}",
+		 home, w->d.dir, pk, peer_home, w->d.port, region);
+	assert_int_equal(th_write_config(b, "[\"derp\"]", extra), 0);
+}
+
+static void reload(struct th_broker *b)
+{
+	bool ok;
+	char *text = 0;
+
+	assert_int_equal(th_control(b, "reload", 0, &ok, &text), 0);
+	if (!ok)
+		fail_msg("reload: %s", text);
+	free(text);
+}
+
+struct region_wait {
+	struct th_broker *b;
+	const char *region;
+	bool want; /* present (and up) or absent */
+};
+
+static bool region_is(void *arg)
+{
+	struct region_wait *r = arg;
+	json_t *st = th_status(r->b);
+	json_t *reg =
+		json_object_get(json_object_get(json_object_get(st, "Self"), "DERP"), r->region);
+	const char *state = json_string_value(json_object_get(reg, "State"));
+	bool ok = r->want ? state && strcmp(state, "up") == 0 : reg == 0;
+
+	json_decref(st);
+	return ok;
+}
+
+/* Packets for b arrive at b's channel from a's key via `region`? */
+static bool reaches(struct world *w, struct pktchan *from, struct pktchan *to,
+		    const struct key32 *dst, const struct key32 *src, uint16_t region,
+		    const char *msg)
+{
+	struct pktchan_hdr h = {.kind = PKTCHAN_DERP_SEND};
+	uint64_t end = clock_mono_ns() + TH_WAIT_MS * NS_PER_MS;
+
+	(void)w;
+	memcpy(h.key, dst->b, KEY_LEN);
+	while (clock_mono_ns() < end) {
+		zmq_pollitem_t it = {.socket = pktchan_socket_rx(to), .events = ZMQ_POLLIN};
+		struct pktchan_hdr got;
+		uint8_t buf[256];
+		size_t n;
+
+		pktchan_send(from, &h, (const uint8_t *)msg, strlen(msg));
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		while (pktchan_recv(to, &got, buf, sizeof(buf), &n) == 0)
+			if (got.kind == PKTCHAN_DERP_RECV && got.region == region &&
+			    memcmp(got.key, src->b, KEY_LEN) == 0 && n == strlen(msg) &&
+			    memcmp(buf, msg, n) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Two regions: A (home 900) reaches B (home 901) by dialling 901 on demand;
+ * B answers through 901, where A's packets came from, although its netmap
+ * says A's home is 900; then a DERP map with no regions disables DERP on A. */
+static void test_regions_on_demand_learned_and_removed(void **state)
+{
+	struct world *w = *state;
+	struct region_wait a901 = {&w->a, "901", true}, b901 = {&w->b, "901", true};
+	struct region_wait a_none = {&w->a, "900", false};
+	char cmd[512];
+
+	assert_true(th_wait(region_up, &w->a));
+	assert_true(th_wait(region_up, &w->b));
+	node_key(&w->a, &w->ka);
+	node_key(&w->b, &w->kb);
+	/* Region 901 serves the same certificate as 900. */
+	assert_int_equal(derper_proc_init(&w->d2, false), 0);
+	w->d2.tls = true;
+	snprintf(cmd, sizeof(cmd), "cp %s/derp.test.crt %s/derp.test.key %s/", w->d.dir, w->d.dir,
+		 w->d2.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(derper_proc_start(&w->d2, 0), 0);
+	write_node(w, &w->a, true, 900, &w->kb, 901);
+	write_node(w, &w->b, true, 901, &w->ka, 900);
+	reload(&w->a);
+	reload(&w->b);
+	assert_true(th_wait(region_is, &b901));
+	assert_true(reaches(w, w->pa, w->pb, &w->kb, &w->ka, 901, "A to B's home"));
+	assert_true(th_wait(region_is, &a901)); /* dialled on demand */
+	/* B's netmap says A's home is 900, and B is still connected to 900
+	 * (its home before the reload); A is connected to both. Arriving via
+	 * 901 shows B chose the region A's packets came from. */
+	assert_true(reaches(w, w->pb, w->pa, &w->ka, &w->kb, 901, "B answers where A came from"));
+	/* No regions at all: DERP off on A. */
+	assert_int_equal(th_write_config(&w->a, "[\"derp\"]", ""), 0);
+	reload(&w->a);
+	assert_true(th_wait(region_is, &a_none));
+	a_none.region = "901";
+	assert_true(th_wait(region_is, &a_none));
+	json_t *st = th_status(&w->a);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(st, "Self"), "HomeDERP")), 0);
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +397,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_component_comes_back_with_its_key,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_key_change_reconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_regions_on_demand_learned_and_removed, setup,
+						teardown),
 	};
 
 	if (geteuid() != 0) {
