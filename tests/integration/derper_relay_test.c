@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -394,6 +395,98 @@ static void test_http_endpoints(void **state)
 	}
 }
 
+static int plain_connect(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Beside HTTPS, -http-port serves plain HTTP: /generate_204 answers the
+ * challenge there too (captive-portal checks), as Tailscale's. */
+static void test_generate_204_on_http_port(void **state)
+{
+	struct derper_proc *s = *state;
+	static const char req[] =
+		"GET /generate_204 HTTP/1.1\r\nHost: x\r\nX-Tailscale-Challenge: plain-1\r\n\r\n";
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	char extra[64], resp[2048] = "";
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port, n, got = 0;
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	close(fd);
+	snprintf(extra, sizeof(extra), "-http-port %d", port);
+	start(s, extra);
+	for (int i = 0; i < 100 && (fd = plain_connect(port)) < 0; i++)
+		usleep(20000);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while ((n = (int)recv(fd, resp + got, sizeof(resp) - 1 - (size_t)got, 0)) > 0)
+		got += n;
+	resp[got] = 0;
+	close(fd);
+	assert_non_null(strstr(resp, "HTTP/1.1 204"));
+	assert_non_null(strstr(resp, "X-Tailscale-Response: response plain-1"));
+}
+
+/* More than DERPER_MAX_PENDING_HANDSHAKES (1,024) connections that never
+ * finish logging in: the ones past the cap are closed at once and counted;
+ * once they are gone a client logs in as usual. */
+static void test_pending_handshake_cap(void **state)
+{
+	struct derper_proc *s = *state;
+	enum { CONNS = 1100 };
+	static int fds[CONNS];
+	struct rlimit rl;
+	int opened = 0, refused = 0;
+
+	/* The server inherits the limit: raise it before starting it. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 2 * CONNS + 64) {
+		print_message("RLIMIT_NOFILE hard limit %llu is too low; skipped\n",
+			      (unsigned long long)rl.rlim_max);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	start(s, 0);
+	for (int i = 0; i < CONNS; i++)
+		if ((fds[i] = plain_connect(s->port)) >= 0)
+			opened++;
+	/* Those past the cap see EOF; the others wait for a TLS hello. */
+	for (int i = 0; i < CONNS; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		char c;
+		if (fds[i] >= 0 && poll(&p, 1, i >= 1024 ? 2000 : 0) > 0 &&
+		    recv(fds[i], &c, 1, 0) == 0)
+			refused++;
+	}
+	for (int i = 0; i < CONNS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	print_message("%d connections opened, %d closed at once past the cap\n", opened, refused);
+	assert_int_equal(opened, CONNS);
+	assert_true(refused >= CONNS - 1024);
+	/* The server releases the closed ones; metrics and logins work again. */
+	long long counted = -1;
+	for (int i = 0; i < 100 && counted <= 0; i++) {
+		usleep(50000);
+		counted = metric(s, "derp_accepts_refused_pending");
+	}
+	assert_true(counted >= CONNS - 1024);
+	dtc_close(client(s, 0, false));
+}
+
 /* With a per-client rate limit the bucket is announced in ServerInfo, a
  * sender over it is paced (its reads paused), and nothing is dropped. */
 static void test_rate_limit(void **state)
@@ -519,6 +612,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_client_info, derper_proc_setup_tls,
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_http_endpoints, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_generate_204_on_http_port,
+						derper_proc_setup_tls, derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_handshake_cap, derper_proc_setup_tls,
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, derper_proc_setup_tls,
 						derper_proc_teardown),
