@@ -114,6 +114,7 @@ struct dconn {
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	uint64_t skip;		 /* bytes of an unknown frame still to skip */
+	bool read_recently;	 /* read since the last tick (else the input buffer is released) */
 	struct outbuf out;	 /* staged for the socket */
 	uint64_t deadline_ns;	 /* handshake deadline, or 0 */
 	uint64_t write_stall_ns; /* output pending without progress since, or 0 */

@@ -50,12 +50,8 @@ struct dconn *dconn_new(struct derper *s, int fd, SSL *ssl, const struct ipport 
 
 	if (!c)
 		return 0;
-	c->rbuf = malloc(DERPER_RBUF_MIN_BYTES);
-	if (!c->rbuf) {
-		free(c);
-		return 0;
-	}
-	c->rcap = DERPER_RBUF_MIN_BYTES;
+	/* The input buffer is allocated on the first read (and released
+	 * again while the client is idle: see dconn_tick). */
 	c->kind = EV_CONN;
 	c->srv = s;
 	c->io.fd = fd;
@@ -281,7 +277,7 @@ static void tls_handshake(struct dconn *c)
 /* Makes room for at least `need` bytes in rbuf (bounded by the caller). */
 static bool rbuf_reserve(struct dconn *c, size_t need)
 {
-	size_t cap = c->rcap;
+	size_t cap = c->rcap ? c->rcap : DERPER_RBUF_MIN_BYTES;
 	uint8_t *nb;
 
 	if (need <= c->rcap)
@@ -318,6 +314,8 @@ static void consume(struct dconn *c, size_t n)
 /* Runs the protocol over what is buffered. */
 static void process(struct dconn *c)
 {
+	if (!c->rlen)
+		return;
 	for (;;) {
 		long used = 0;
 		if (c->st == DC_HTTP)
@@ -344,7 +342,9 @@ void dconn_on_readable(struct dconn *c)
 			return;
 	}
 	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED && !c->paused_until_ns; rounds++) {
-		if (c->rlen == c->rcap && !rbuf_reserve(c, c->rcap * 2)) {
+		c->read_recently = true;
+		if (c->rlen == c->rcap &&
+		    !rbuf_reserve(c, c->rcap ? c->rcap * 2 : DERPER_RBUF_MIN_BYTES)) {
 			dconn_close(c, "out of memory");
 			return;
 		}
@@ -382,6 +382,14 @@ void dconn_tick(struct dconn *c)
 
 	if (c->st == DC_CLOSED)
 		return;
+	/* Nothing read since the last tick and nothing buffered: an idle
+	 * client keeps no input buffer either. */
+	if (!c->read_recently && !c->rlen && c->rbuf && !c->paused_until_ns) {
+		free(c->rbuf);
+		c->rbuf = 0;
+		c->rcap = 0;
+	}
+	c->read_recently = false;
 	if (c->deadline_ns && s->now_ns >= c->deadline_ns && c->st != DC_DERP) {
 		s->ctr.handshake_timeouts++;
 		dconn_close(c, "handshake not finished in time");
