@@ -159,22 +159,37 @@ static void on_closed(void *arg, const char *why)
 static const struct derp_client_cb client_cb = {
 	.on_up = on_up, .on_packet = on_packet, .on_closed = on_closed};
 
+/* The node to dial: from the connection's current one on (failures rotate
+ * it), the first the prefs allow (only_tcp_443: port 443 only). */
+static const struct derp_node *pick_node(const struct derp_svc *s, const struct derp_region *r,
+					 struct rconn *c)
+{
+	for (size_t i = 0; r && i < r->n_nodes; i++) {
+		size_t k = (c->node + i) % r->n_nodes;
+		if (!s->only_tcp_443 || r->nodes[k].addr.port == 443) {
+			c->node = k;
+			return &r->nodes[k];
+		}
+	}
+	return 0;
+}
+
 static void dial(struct derp_svc *s, struct rconn *c)
 {
 	const struct derp_region *r = region_find(s, c->region);
 	struct derp_client_cfg cfg = {.tls = true, .ssl_ctx = s->tls, .priv = s->priv};
-	const struct derp_node *n;
+	const struct derp_node *n = pick_node(s, r, c);
 
 	derp_client_free(c->dc);
 	c->dc = 0;
-	if (!r || !r->n_nodes) {
-		snprintf(c->last_error, sizeof(c->last_error), "no usable node in region %u",
-			 c->region);
+	if (!n) {
+		snprintf(c->last_error, sizeof(c->last_error), "no usable node in region %u%s",
+			 c->region, s->only_tcp_443 ? " on TCP port 443 (only_tcp_443)" : "");
 		c->st = RC_BACKOFF;
 		c->next_try_ns = s->now_ns + DERP_SVC_BACKOFF_MAX_MS * NS_PER_MS;
+		c->dirty = true;
 		return;
 	}
-	n = &r->nodes[c->node % r->n_nodes];
 	cfg.addr = n->addr;
 	cfg.insecure = n->insecure;
 	cfg.preferred = c->region == s->home;
@@ -184,6 +199,15 @@ static void dial(struct derp_svc *s, struct rconn *c)
 	if (!c->dc)
 		on_closed(c, strerror(errno));
 	c->dirty = true;
+}
+
+/* A pref that decides which nodes may be used changed: redial them all. */
+void svc_prefs_changed(struct derp_svc *s)
+{
+	for (size_t i = 0; i < s->n_conns; i++) {
+		s->conns[i]->backoff_ms = 0;
+		dial(s, s->conns[i]);
+	}
 }
 
 static struct rconn *conn_find(struct derp_svc *s, uint32_t region)

@@ -94,6 +94,7 @@ struct derp_svc {
 /* derp_regions.c */
 void svc_regions_changed(struct derp_svc *s);
 void svc_choose_home(struct derp_svc *s);
+void svc_prefs_changed(struct derp_svc *s);
 void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
 			     size_t n);
 void svc_tick(struct derp_svc *s);

@@ -100,8 +100,6 @@ static void set_region(struct derp_svc *s, const Msock__DERPMap *m)
 		if (n->stun_only || ip_parse(lit, &d->addr) < 0)
 			continue;
 		d->addr.port = (uint16_t)(n->derp_port ? n->derp_port : 443);
-		if (s->only_tcp_443 && d->addr.port != 443)
-			continue;
 		snprintf(d->name, sizeof(d->name), "%s", n->name);
 		snprintf(d->host, sizeof(d->host), "%s",
 			 n->cert_name[0] ? n->cert_name : n->host_name);
@@ -143,9 +141,11 @@ static void on_state(struct ctx *x, const struct bus_msg *m)
 		s->cfg_home = ((const Msock__SelfConfig *)m->msg)->home_derp;
 		svc_choose_home(s);
 	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
-		/* Applies to nodes read from now on (the DERP map follows the
-		 * prefs in our subscription order). */
-		s->only_tcp_443 = ((const Msock__Prefs *)m->msg)->only_tcp_443;
+		bool only443 = ((const Msock__Prefs *)m->msg)->only_tcp_443;
+		if (only443 != s->only_tcp_443) {
+			s->only_tcp_443 = only443;
+			svc_prefs_changed(s); /* nodes are chosen when dialling */
+		}
 	} else if (strcmp(t, "NetcheckReport") == 0 && !m->deleted) {
 		s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
 		svc_choose_home(s);
@@ -286,7 +286,6 @@ int main(int argc, char **argv)
 	}
 	/* The snapshot below may dial the home region: deadlines need a clock. */
 	s->now_ns = clock_mono_ns();
-	/* Prefs before the DERP map: only_tcp_443 filters its nodes. */
 	if (bus_subscribe(s->bus, "Prefs") < 0 || bus_subscribe(s->bus, "SelfConfig") < 0 ||
 	    bus_subscribe(s->bus, "DERPMap") < 0 || bus_subscribe(s->bus, "NodeViewsUpdate") < 0 ||
 	    bus_subscribe(s->bus, "NetcheckReport") < 0 ||

@@ -388,6 +388,48 @@ static void test_regions_on_demand_learned_and_removed(void **state)
 	json_decref(st);
 }
 
+static bool region_refused_443(void *arg)
+{
+	json_t *st = th_status(arg);
+	json_t *r = json_object_get(json_object_get(json_object_get(st, "Self"), "DERP"), "900");
+	const char *state = json_string_value(json_object_get(r, "State"));
+	const char *err = json_string_value(json_object_get(r, "LastError"));
+	bool ok = state && strcmp(state, "backoff") == 0 && err && strstr(err, "only_tcp_443");
+
+	json_decref(st);
+	return ok;
+}
+
+/* prefs.only_tcp_443: the derper here listens on another port, so with the
+ * pref on (changed by a reload) region 900 has no node to dial; with it off
+ * again the region comes back. */
+/* Region 900 with its one node at a port (printf format). */
+#define REGION_900_AT_PORT                                                                    \
+	"\"derp_map\": {\"Regions\": {\"900\": {\"RegionID\": 900, \"RegionCode\": \"lab\", " \
+	"\"Nodes\": [{\"Name\": \"900a\", \"RegionID\": 900, \"HostName\": \"derp.test\", "   \
+	"\"IPv4\": \"127.0.0.1\", \"DERPPort\": %d}]}}}"
+
+static void test_only_tcp_443(void **state)
+{
+	struct world *w = *state;
+	char extra[2048], map[1024];
+
+	assert_true(th_wait(region_up, &w->a));
+	snprintf(map, sizeof(map), REGION_900_AT_PORT, w->d.port);
+	snprintf(extra, sizeof(extra),
+		 ", \"home_derp\": 900, \"derp_ca_file\": \"%s/derp.test.crt\", \"prefs\": "
+		 "{\"only_tcp_443\": true}, %s",
+		 w->d.dir, map);
+	assert_int_equal(th_write_config(&w->a, "[\"derp\"]", extra), 0);
+	reload(&w->a);
+	assert_true(th_wait(region_refused_443, &w->a));
+	snprintf(extra, sizeof(extra),
+		 ", \"home_derp\": 900, \"derp_ca_file\": \"%s/derp.test.crt\", %s", w->d.dir, map);
+	assert_int_equal(th_write_config(&w->a, "[\"derp\"]", extra), 0);
+	reload(&w->a);
+	assert_true(th_wait(region_up, &w->a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_node_key_change_reconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_on_demand_learned_and_removed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_only_tcp_443, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
