@@ -51,6 +51,15 @@ struct key_stamp {
 	struct timespec mtime;
 };
 
+/* The dataplane's sockets, kept by the broker (sockets.c). */
+struct dp_sockets {
+	int udp4, udp6, wg;	   /* -1 = not open */
+	uint16_t port;		   /* udp4's port (udp6 has it too when it could) */
+	uint16_t wg_port;	   /* the loopback endpoints' port */
+	int cfg_port, cfg_wg_port; /* the config values they were opened for */
+	bool rebind;		   /* make new ones before the next dataplane starts */
+};
+
 struct broker {
 	struct msock_config *cfg;
 	char bin_dir[PATH_MAX];
@@ -75,6 +84,7 @@ struct broker {
 	struct log_ratelimit rl_bad;
 	struct log_ratelimit rl_refused;
 	struct key_stamp node_key, disco_key; /* as the components last loaded them */
+	struct dp_sockets dp;
 };
 
 /* bus_proxy.c */
@@ -111,6 +121,13 @@ void broker_stamp_keys(struct broker *b);
 /* The owner ("derp", "disco") published SelfKeys: it has loaded (or made)
  * its key file as it is now. */
 void broker_key_loaded(struct broker *b, const char *owner);
+
+/* sockets.c */
+int broker_sockets_open(struct broker *b, char *err, size_t errcap);
+void broker_sockets_close(struct broker *b);
+void broker_sockets_inherit(const struct broker *b); /* in the child, before exec */
+/* msockctl rebind: new sockets, handed to a restarted dataplane. */
+int broker_rebind(struct broker *b, char *err, size_t errcap);
 
 /* control.c */
 int broker_control_open(struct broker *b);

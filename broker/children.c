@@ -99,6 +99,15 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
 	} else if (strcmp(ch->comp.program, "disco") == 0) {
 		PUT("MSOCK_KEY_FILE=%s", b->cfg->disco_key_file);
+	} else if (strcmp(ch->comp.program, "dataplane") == 0) {
+		/* The sockets the broker keeps (sockets.c), inherited at exec. */
+		PUT("MSOCK_UDP4_FD=%d", b->dp.udp4);
+		PUT("MSOCK_UDP6_FD=%d", b->dp.udp6);
+		PUT("MSOCK_WG_FD=%d", b->dp.wg);
+		if (b->dp.udp6 >= 0)
+			PUT("MSOCK_KEEP_FDS=%d,%d,%d", b->dp.udp4, b->dp.udp6, b->dp.wg);
+		else
+			PUT("MSOCK_KEEP_FDS=%d,%d", b->dp.udp4, b->dp.wg);
 	}
 	/* LeakSanitizer needs ptrace, which the sandbox forbids; leaks are
 	 * checked by the unit tests instead. */
@@ -108,12 +117,33 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	return 0;
 }
 
+/* A start that failed before there was a process counts as a start that
+ * exited at once: it backs off like a crash instead of being retried on
+ * every pass of the loop. */
+static void start_failed(struct broker *b, struct child *ch, const char *why)
+{
+	sup_started(&ch->sup, -1, b->now_ns);
+	sup_exited(&ch->sup, 1 << 8, b->now_ns, randombytes_random());
+	snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit), "%s", why);
+	log_error("%s: cannot start: %s", ch->comp.name, why);
+	publish_service_state(b, ch);
+}
+
 static int spawn(struct broker *b, struct child *ch)
 {
-	char path[PATH_MAX + 64], store[32768];
+	char path[PATH_MAX + 64], store[32768], err[256];
 	char *argv[CFG_MAX_COMPONENT_ARGS + 2], *env[CHILD_ENV_MAX];
+	bool dataplane = strcmp(ch->comp.program, "dataplane") == 0;
 	sigset_t all;
 	pid_t pid;
+
+	if (dataplane && (b->dp.udp4 < 0 || b->dp.rebind)) {
+		b->dp.rebind = false;
+		if (broker_sockets_open(b, err, sizeof(err)) < 0) {
+			start_failed(b, ch, err);
+			return -EADDRNOTAVAIL;
+		}
+	}
 
 	program_path(b, ch->comp.program, path, sizeof(path));
 	argv[0] = path;
@@ -121,19 +151,23 @@ static int spawn(struct broker *b, struct child *ch)
 		argv[i + 1] = ch->comp.args[i];
 	argv[ch->comp.n_args + 1] = 0;
 	if (build_env(b, ch, env, store, sizeof(store)) < 0) {
-		log_error("%s: environment too large", ch->comp.name);
+		start_failed(b, ch, "environment too large");
 		return -E2BIG;
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_error("%s: fork: %s", ch->comp.name, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, sizeof(err), "fork: %s", strerror(e));
+		start_failed(b, ch, err);
+		return -e;
 	}
 	if (pid == 0) {
 		/* The broker blocks these for its signalfd; the child starts
 		 * with a clean mask and default dispositions. */
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, 0);
+		if (dataplane)
+			broker_sockets_inherit(b);
 		execve(path, argv, env);
 		dprintf(STDERR_FILENO, "msock-broker: exec %s: %s\n", path, strerror(errno));
 		_exit(127);
@@ -339,6 +373,28 @@ int broker_child_restart(struct broker *b, const char *name, char *err, size_t e
 		ch->sup.state = SUP_BACKOFF;
 		ch->sup.next_start_ns = 0;
 		broker_children_tick(b);
+	}
+	return 0;
+}
+
+int broker_rebind(struct broker *b, char *err, size_t errcap)
+{
+	bool restarting = false;
+
+	/* The running dataplane holds the old sockets: it stops, the broker
+	 * makes new ones (on the same port when it can) and starts it again. */
+	b->dp.rebind = true;
+	for (size_t i = 0; i < b->n_children; i++) {
+		struct child *ch = &b->children[i];
+		if (ch->wanted && strcmp(ch->comp.program, "dataplane") == 0) {
+			broker_child_restart(b, ch->comp.name, err, errcap);
+			restarting = true;
+		}
+	}
+	if (!restarting) {
+		b->dp.rebind = false;
+		if (b->dp.udp4 >= 0)
+			return broker_sockets_open(b, err, errcap);
 	}
 	return 0;
 }

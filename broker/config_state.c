@@ -311,6 +311,14 @@ int broker_reload(struct broker *b, char *err, size_t errcap)
 	b->cfg = cfg;
 	broker_publish_config(b, cfg);
 	broker_children_sync(b);
+	/* New ports mean new sockets: a rebind, as msockctl rebind. */
+	if (b->dp.udp4 >= 0 &&
+	    (cfg->listen_port != b->dp.cfg_port || cfg->wg_endpoint_port != b->dp.cfg_wg_port)) {
+		char rerr[256];
+		log_info("reload: listen_port or wg_endpoint_port changed: rebinding");
+		if (broker_rebind(b, rerr, sizeof(rerr)) < 0)
+			log_error("reload: rebind: %s", rerr);
+	}
 	restart_on_key_change(b, old_node, cfg->private_key_file, &b->node_key, "derp");
 	restart_on_key_change(b, old_disco, cfg->disco_key_file, &b->disco_key, "disco");
 	snprintf(err, errcap, "reloaded %s", cfg->path);

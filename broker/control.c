@@ -1,6 +1,7 @@
 /* control: the control socket msockctl talks to (a ZeroMQ ROUTER on a unix
  * socket file, mode 0600): one ControlRequest in, one ControlReply out.
- * Commands: status (JSON, docs/status-json.md), reload, restart NAME. */
+ * Commands: status (JSON, docs/status-json.md), reload, restart NAME,
+ * rebind (new dataplane sockets), wg-config (per-peer WireGuard endpoints). */
 #include "broker.h"
 
 #include <errno.h>
@@ -97,6 +98,34 @@ static void derp_region_json(void *arg, const struct state_entry *e)
 	protobuf_c_message_free_unpacked(&st->base, 0);
 }
 
+/* Self.Dataplane: the dataplane's sockets and drop counters. */
+static json_t *dataplane_json(struct broker *b)
+{
+	Msock__DataplaneState *s = (Msock__DataplaneState *)cached(
+		b, "DataplaneState", "self", &msock__dataplane_state__descriptor);
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	j = json_pack("{s:i,s:b,s:i,s:i,s:b,s:b,s:i,s:i,s:i}", "Port", (int)s->port, "IPv6",
+		      s->ipv6, "WGEndpointPort", (int)s->wg_endpoint_port, "WGListenPort",
+		      (int)s->wg_listen_port, "GSO", s->gso, "GRO", s->gro, "RcvBuf",
+		      (int)s->rcvbuf, "SndBuf", (int)s->sndbuf, "Peers", (int)s->peers);
+	json_t *c = json_pack(
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "RxPackets",
+		(json_int_t)s->rx_packets, "TxPackets", (json_int_t)s->tx_packets, "RxBatches",
+		(json_int_t)s->rx_batches, "GSOSends", (json_int_t)s->gso_sends, "RxSTUN",
+		(json_int_t)s->rx_stun, "RxDisco", (json_int_t)s->rx_disco, "RxDiscoJunk",
+		(json_int_t)s->rx_disco_junk, "RxGeneve", (json_int_t)s->rx_geneve,
+		"RxUnknownSource", (json_int_t)s->rx_unknown_source, "WGBadSource",
+		(json_int_t)s->wg_bad_source, "WGNoPeer", (json_int_t)s->wg_no_peer, "WGNoPort",
+		(json_int_t)s->wg_no_port, "TxErrors", (json_int_t)s->tx_errors, "ChanDrops",
+		(json_int_t)s->chan_drops, "DERPUnknownPeer", (json_int_t)s->derp_unknown_peer);
+	json_object_set_new(j, "Counters", c);
+	protobuf_c_message_free_unpacked(&s->base, 0);
+	return j;
+}
+
 static json_t *self_json(struct broker *b)
 {
 	json_t *self = json_object(), *eps = json_array(), *derp = json_object();
@@ -123,6 +152,7 @@ static json_t *self_json(struct broker *b)
 	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
 	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);
+	json_object_set_new(self, "Dataplane", dataplane_json(b));
 	if (nk)
 		protobuf_c_message_free_unpacked(&nk->base, 0);
 	if (dk)
@@ -156,6 +186,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 	struct peers_ctx *pc = arg;
 	Msock__NodeViewsUpdate *up;
 	Msock__PathChanged *path;
+	Msock__DataplanePeer *dp;
 	json_t *p, *static_eps;
 	char nk[KEY_TEXT_MAX], dk[KEY_TEXT_MAX] = "", relay[CFG_NAME_MAX] = "";
 
@@ -186,15 +217,28 @@ static void peer_json(void *arg, const struct state_entry *e)
 	if (path && path->derp_region)
 		region_code(pc->b, path->derp_region, relay, sizeof(relay));
 	json_object_set_new(p, "Relay", json_string(relay));
-	/* Traffic counters and pongs come from the dataplane and disco
-	 * (later issues); until then they are zero / null. */
-	json_object_set_new(p, "RxBytes", json_integer(0));
-	json_object_set_new(p, "TxBytes", json_integer(0));
+	dp = (Msock__DataplanePeer *)cached(pc->b, "DataplanePeer", e->key,
+					    &msock__dataplane_peer__descriptor);
+	json_object_set_new(p, "LocalEndpoint", dp ? endpoint_json(dp->local) : json_string(""));
+	json_object_set_new(p, "Path", json_string(dp ? dp->path : "none"));
+	json_object_set_new(p, "DirectAddr",
+			    dp && dp->direct ? endpoint_json(dp->direct) : json_string(""));
+	json_object_set_new(p, "RxBytes", json_integer(dp ? (json_int_t)dp->rx_bytes : 0));
+	json_object_set_new(p, "TxBytes", json_integer(dp ? (json_int_t)dp->tx_bytes : 0));
+	json_object_set_new(p, "RxPackets", json_integer(dp ? (json_int_t)dp->rx_packets : 0));
+	json_object_set_new(p, "TxPackets", json_integer(dp ? (json_int_t)dp->tx_packets : 0));
+	json_object_set_new(p, "TxDERPPackets",
+			    json_integer(dp ? (json_int_t)dp->tx_derp_packets : 0));
+	json_object_set_new(p, "RxDERPPackets",
+			    json_integer(dp ? (json_int_t)dp->rx_derp_packets : 0));
+	/* Pongs come from disco (its issue); until then null. */
 	json_object_set_new(p, "LastPong", json_null());
 	json_object_set_new(p, "LatencyMs",
 			    path && path->latency_us ? json_real(path->latency_us / 1000.0)
 						     : json_null());
 	json_object_set_new(pc->peers, nk, p);
+	if (dp)
+		protobuf_c_message_free_unpacked(&dp->base, 0);
 	if (path)
 		protobuf_c_message_free_unpacked(&path->base, 0);
 	protobuf_c_message_free_unpacked(&up->base, 0);
@@ -279,6 +323,51 @@ static void reply(struct broker *b, zmq_msg_t *id, bool ok, const char *error, c
 	free(buf);
 }
 
+struct wg_ctx {
+	struct broker *b;
+	char *text;
+	size_t len, cap;
+	size_t missing;
+};
+
+/* One line per peer: "<base64 node key> <endpoint>", peers whose endpoint
+ * the dataplane has not published yet are counted in `missing`. */
+static void wg_line(void *arg, const struct state_entry *e)
+{
+	struct wg_ctx *w = arg;
+	Msock__DataplanePeer *dp;
+	struct key32 k;
+	char b64[KEY_TEXT_MAX], ep[ADDR_TEXT_MAX];
+	struct ipport a = {0};
+
+	if (strcmp(e->topic, "NodeViewsUpdate") != 0)
+		return;
+	dp = (Msock__DataplanePeer *)cached(w->b, "DataplanePeer", e->key,
+					    &msock__dataplane_peer__descriptor);
+	if (!dp || !dp->local || dp->local->ip.len != 4 || dp->node_key.len != KEY_LEN) {
+		w->missing++;
+		if (dp)
+			protobuf_c_message_free_unpacked(&dp->base, 0);
+		return;
+	}
+	memcpy(k.b, dp->node_key.data, KEY_LEN);
+	key_to_base64(&k, b64, sizeof(b64));
+	a.family = AF_INET;
+	memcpy(a.ip, dp->local->ip.data, 4);
+	a.port = (uint16_t)dp->local->port;
+	ipport_format(&a, ep, sizeof(ep));
+	protobuf_c_message_free_unpacked(&dp->base, 0);
+	if (w->len + 128 > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 4096;
+		char *n = realloc(w->text, cap);
+		if (!n)
+			return;
+		w->text = n;
+		w->cap = cap;
+	}
+	w->len += (size_t)snprintf(w->text + w->len, w->cap - w->len, "%s %s\n", b64, ep);
+}
+
 static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest *req)
 {
 	char err[CONTROL_ERR_MAX];
@@ -295,6 +384,24 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		if (rc == 0)
 			snprintf(err, sizeof(err), "restarting %s", req->args[0]);
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "rebind") == 0 && req->n_args == 0) {
+		int rc = broker_rebind(b, err, sizeof(err));
+		if (rc == 0)
+			snprintf(err, sizeof(err), "rebinding the dataplane's sockets");
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "wg-config") == 0 && req->n_args == 0) {
+		struct wg_ctx w = {b, 0, 0, 0, 0};
+		state_cache_foreach(b->cache, "NodeViewsUpdate", wg_line, &w);
+		if (w.missing) {
+			snprintf(err, sizeof(err),
+				 "%zu peer%s no endpoint yet: is the dataplane running? "
+				 "(msockctl status)",
+				 w.missing, w.missing == 1 ? " has" : "s have");
+			reply(b, id, false, err, 0);
+		} else {
+			reply(b, id, true, 0, w.text ? w.text : "");
+		}
+		free(w.text);
 	} else {
 		snprintf(err, sizeof(err), "unknown command \"%.64s\" with %zu arguments",
 			 req->command, req->n_args);

@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 	}
 	b.started_ns = b.now_ns = clock_mono_ns();
 	b.sigfd = -1;
+	b.dp.udp4 = b.dp.udp6 = b.dp.wg = -1;
 	log_ratelimit_init(&b.rl_bad, LOG_RATELIMIT_DEFAULT_MS);
 	log_ratelimit_init(&b.rl_refused, LOG_RATELIMIT_DEFAULT_MS);
 	b.cfg = load(config);
@@ -286,6 +287,15 @@ int main(int argc, char **argv)
 	if (!b.cache || setup_dirs(&b) < 0 || setup_signals(&b) < 0 || broker_bus_open(&b) < 0 ||
 	    broker_control_open(&b) < 0)
 		goto out;
+	/* The dataplane's sockets exist before any dataplane starts, so a port
+	 * that cannot be had stops the broker here, with the reason. */
+	for (size_t i = 0; i < b.cfg->n_components; i++)
+		if (strcmp(b.cfg->components[i].program, "dataplane") == 0 && b.dp.udp4 < 0 &&
+		    broker_sockets_open(&b, err, sizeof(err)) < 0) {
+			log_error("%s: %s; nothing started", config, err);
+			rc = 2;
+			goto out;
+		}
 	broker_publish_config(&b, b.cfg);
 	broker_stamp_keys(&b);
 	log_info("bus at %s, control socket %s, %zu component%s", b.bus_dir, b.cfg->control_socket,
@@ -298,6 +308,7 @@ out:
 	if (b.cfg->control_socket[0])
 		remove_files(&b);
 	broker_children_free(&b);
+	broker_sockets_close(&b);
 	state_cache_free(b.cache);
 	config_free(b.cfg);
 	if (b.sigfd >= 0)

@@ -29,6 +29,8 @@ static const struct bus_topic topics[] = {
 	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, "portmapper"},
 	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, 0},
 	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, "broker"},
+	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, "dataplane"},
+	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, "dataplane"},
 	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, 0},
 	/* the test component's */
 	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, "testcomp"},

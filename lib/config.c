@@ -61,6 +61,13 @@ static void f_wg_listen_port(struct cfg_ctx *c, const json_t *v, struct msock_co
 	cfg_int(c, v, 1, 65535, &cfg->wg_listen_port);
 }
 
+static void f_wg_endpoint_port(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg,
+			       size_t off)
+{
+	(void)off;
+	cfg_int(c, v, 0, 65535, &cfg->wg_endpoint_port);
+}
+
 static void f_home_derp(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg, size_t off)
 {
 	(void)off;
@@ -292,6 +299,7 @@ static const struct field {
 	PATH_FIELD(control_socket),
 	{"listen_port", f_listen_port, 0},
 	{"wg_listen_port", f_wg_listen_port, 0},
+	{"wg_endpoint_port", f_wg_endpoint_port, 0},
 	{"home_derp", f_home_derp, 0},
 	{"user", f_user, 0},
 	{"peers", f_peers, 0},

@@ -93,6 +93,9 @@ struct msock_config {
 	char disco_key_file[CFG_PATH_MAX];
 	int listen_port;    /* 0 = pick one; default CFG_DEFAULT_LISTEN_PORT */
 	int wg_listen_port; /* 0 = not set */
+	/* The loopback port of the per-peer endpoints WireGuard sends to
+	 * (127.x.y.z:<port>); 0 = pick one when the broker starts. */
+	int wg_endpoint_port;
 	struct cfg_derp_map derp_map;
 	char derp_ca_file[CFG_PATH_MAX];
 	int home_derp; /* 0 = choose by latency */

@@ -10,6 +10,7 @@ PACKAGES=(
   libzmq3-dev protobuf-c-compiler libprotobuf-c-dev libsodium-dev
   libseccomp-dev libcmocka-dev libjansson-dev libssl-dev libhttp-parser-dev
   jq procps iproute2 passwd wireguard-tools openssl tshark
+  wireguard-go nftables iperf3
 )
 
 missing=()

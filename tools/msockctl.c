@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -33,6 +34,10 @@ static void usage(FILE *f)
 		"  reload                 re-read the config; publish only what changed; a bad\n"
 		"                         config is rejected and the running one kept\n"
 		"  restart NAME           restart a component (also clears a failed state)\n"
+		"  rebind                 new UDP sockets for the dataplane (magicsock's Rebind)\n"
+		"  wg-config [--iface I]  print the `wg set` lines that point WireGuard's peers\n"
+		"                         at their local msock endpoints (I defaults to wg0)\n"
+		"  wg-config --apply I    run them with wg(8) on interface I (as root)\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -150,6 +155,16 @@ static void print_status(json_t *st)
 		printf(" %s",
 		       json_string_value(json_array_get(json_object_get(self, "Endpoints"), idx)));
 	printf("\n");
+	v = json_object_get(self, "Dataplane");
+	if (json_is_object(v))
+		printf("       UDP port %lld%s, WireGuard endpoints port %lld, WireGuard at "
+		       "127.0.0.1:%lld, GSO %s, GRO %s\n",
+		       json_integer_value(json_object_get(v, "Port")),
+		       json_is_true(json_object_get(v, "IPv6")) ? " (v4+v6)" : " (v4)",
+		       json_integer_value(json_object_get(v, "WGEndpointPort")),
+		       json_integer_value(json_object_get(v, "WGListenPort")),
+		       json_is_true(json_object_get(v, "GSO")) ? "on" : "off",
+		       json_is_true(json_object_get(v, "GRO")) ? "on" : "off");
 	json_object_foreach (json_object_get(self, "DERP"), k, v) {
 		printf("       DERP region %s: %s%s, node %s, %lld sent, %lld received%s%s\n", k,
 		       jstr(v, "State"), json_is_true(json_object_get(v, "Home")) ? " (home)" : "",
@@ -171,13 +186,19 @@ static void print_status(json_t *st)
 	peers = json_object_get(st, "Peer");
 	printf("\nPeers (%zu):\n", json_object_size(peers));
 	if (json_object_size(peers))
-		printf("  %-16s %-20s %-24s %s\n", "NAME", "NODE KEY", "CURADDR", "RELAY");
+		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %10s %10s\n", "NAME", "NODE KEY",
+		       "LOCAL ENDPOINT", "PATH", "DIRECT", "RELAY", "TX", "RX");
 	json_object_foreach (peers, k, v) {
 		char shortkey[24];
+		const char *direct =
+			*jstr(v, "DirectAddr") ? jstr(v, "DirectAddr") : jstr(v, "CurAddr");
 		snprintf(shortkey, sizeof(shortkey), "%.16s...", k);
-		printf("  %-16s %-20s %-24s %s\n", jstr(v, "Name"), shortkey,
-		       *jstr(v, "CurAddr") ? jstr(v, "CurAddr") : "-",
-		       *jstr(v, "Relay") ? jstr(v, "Relay") : "-");
+		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %10lld %10lld\n", jstr(v, "Name"),
+		       shortkey, *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-",
+		       jstr(v, "Path"), *direct ? direct : "-",
+		       *jstr(v, "Relay") ? jstr(v, "Relay") : "-",
+		       json_integer_value(json_object_get(v, "TxBytes")),
+		       json_integer_value(json_object_get(v, "RxBytes")));
 	}
 	bus = json_object_get(st, "Bus");
 	printf("\nBus: %lld events forwarded, %lld state keys cached; dropped: %lld bad frames, "
@@ -214,6 +235,90 @@ static int cmd_broker(const char *sock, const char *command, char **args, size_t
 		printf("%s\n", rep->text);
 		rc = 0;
 	}
+	msock__control_reply__free_unpacked(rep, 0);
+	return rc;
+}
+
+enum { WG_PEERS_PER_CALL = 200 }; /* keeps each wg(8) command line short */
+
+/* Runs `wg set IFACE peer K endpoint E ...` for the peers in lines[from..to). */
+static int run_wg(const char *iface, char **keys, char **eps, size_t from, size_t to)
+{
+	char *argv[4 + 4 * WG_PEERS_PER_CALL + 1];
+	size_t n = 0;
+	int status;
+	pid_t pid;
+
+	argv[n++] = "wg";
+	argv[n++] = "set";
+	argv[n++] = (char *)iface;
+	for (size_t i = from; i < to; i++) {
+		argv[n++] = "peer";
+		argv[n++] = keys[i];
+		argv[n++] = "endpoint";
+		argv[n++] = eps[i];
+	}
+	argv[n] = 0;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp("wg", argv);
+		fprintf(stderr, "msockctl: cannot run wg (from wireguard-tools): %s\n",
+			strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	return 0;
+}
+
+/* The broker answers "<base64 key> <endpoint>" lines. */
+static int cmd_wg_config(const char *sock, const char *iface, bool apply)
+{
+	Msock__ControlReply *rep = call(sock, "wg-config", 0, 0);
+	char **keys = 0, **eps = 0, *save = 0;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (!rep)
+		return 3;
+	if (!rep->ok) {
+		fprintf(stderr, "msockctl wg-config: %s\n", rep->error);
+		msock__control_reply__free_unpacked(rep, 0);
+		return 1;
+	}
+	for (char *line = strtok_r(rep->text, "\n", &save); line; line = strtok_r(0, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = 0;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			keys = realloc(keys, cap * sizeof(*keys));
+			eps = realloc(eps, cap * sizeof(*eps));
+			if (!keys || !eps) {
+				fprintf(stderr, "msockctl: out of memory\n");
+				return 1;
+			}
+		}
+		keys[n] = line;
+		eps[n++] = sp + 1;
+	}
+	for (size_t i = 0; i < n && !apply; i++)
+		printf("wg set %s peer %s endpoint %s\n", iface, keys[i], eps[i]);
+	for (size_t i = 0; i < n && apply && rc == 0; i += WG_PEERS_PER_CALL) {
+		size_t to = i + WG_PEERS_PER_CALL < n ? i + WG_PEERS_PER_CALL : n;
+		if (run_wg(iface, keys, eps, i, to) < 0) {
+			fprintf(stderr, "msockctl wg-config: wg set %s failed for peers %zu-%zu\n",
+				iface, i + 1, to);
+			rc = 1;
+		}
+	}
+	if (apply && rc == 0)
+		printf("set the endpoints of %zu peer%s on %s\n", n, n == 1 ? "" : "s", iface);
+	free(keys);
+	free(eps);
 	msock__control_reply__free_unpacked(rep, 0);
 	return rc;
 }
@@ -290,6 +395,17 @@ int main(int argc, char **argv)
 		return cmd_broker(sock, "reload", 0, 0, false);
 	if (strcmp(cmd, "restart") == 0 && rest == 1)
 		return cmd_broker(sock, "restart", args, 1, false);
+	if (strcmp(cmd, "rebind") == 0 && rest == 0)
+		return cmd_broker(sock, "rebind", 0, 0, false);
+	if (strcmp(cmd, "wg-config") == 0) {
+		if (rest == 0)
+			return cmd_wg_config(sock, "wg0", false);
+		if (rest == 2 &&
+		    (strcmp(args[0], "--iface") == 0 || strcmp(args[0], "--apply") == 0))
+			return cmd_wg_config(sock, args[1], strcmp(args[0], "--apply") == 0);
+		fprintf(stderr, "usage: msockctl wg-config [--iface IFACE | --apply IFACE]\n");
+		return 2;
+	}
 	fprintf(stderr, "msockctl: unknown command or wrong arguments: %s\n", cmd);
 	usage(stderr);
 	return 2;

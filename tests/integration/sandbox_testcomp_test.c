@@ -1,5 +1,5 @@
 /* sandbox_testcomp: the sandbox bites, for each component (msock-testcomp,
- * msock-derp): started as root with MSOCK_USER=nobody, it enters the
+ * msock-derp, msock-dataplane): started as root with MSOCK_USER=nobody, it enters the
  * sandbox as it does under the broker, then
  * makes one forbidden call: it must be killed (SIGSYS) or the call must
  * fail with EPERM. Also: after the sandbox it is nobody with no caps. */
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* The component under test: testcomp, then each real component. */
@@ -41,6 +42,18 @@ static int run_selftest(const char *what, char *out, size_t cap)
 		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		/* msock-derp opens (creates) its key before the sandbox. */
 		setenv("MSOCK_KEY_FILE", "/tmp/msock-sandbox-test.key", 1);
+		/* msock-dataplane gets its UDP sockets from the broker. */
+		if (strcmp(program, "msock-dataplane") == 0) {
+			char v[16], keep[32];
+			int u4 = socket(AF_INET, SOCK_DGRAM, 0),
+			    wg = socket(AF_INET, SOCK_DGRAM, 0);
+			snprintf(v, sizeof(v), "%d", u4);
+			setenv("MSOCK_UDP4_FD", v, 1);
+			snprintf(v, sizeof(v), "%d", wg);
+			setenv("MSOCK_WG_FD", v, 1);
+			snprintf(keep, sizeof(keep), "%d,%d", u4, wg);
+			setenv("MSOCK_KEEP_FDS", keep, 1);
+		}
 		execl(path, path, "--sandbox-selftest", what, (char *)0);
 		_exit(127);
 	}
@@ -139,7 +152,7 @@ int main(void)
 #endif
 	};
 
-	static const char *const programs[] = {"msock-testcomp", "msock-derp"};
+	static const char *const programs[] = {"msock-testcomp", "msock-derp", "msock-dataplane"};
 	int failed = 0;
 
 	if (geteuid() != 0) {

@@ -1,0 +1,208 @@
+/* dataplane: the process that owns every UDP socket and moves every packet
+ * (DESIGN.md; docs/dataplane.md). Files:
+ *   classify.c  what a UDP payload is, in magicsock's order (packetLooksLike)
+ *   dpmap.c     small open-addressing hash maps (key bytes -> peer index)
+ *   peers.c     the forwarding table: peers, their loopback endpoints, paths
+ *   io.c        batched socket I/O: recvmmsg/sendmmsg, UDP GSO/GRO
+ *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
+ *   main.c      start-up, the bus, the poll loop, publishing state
+ * The packet path never waits on the bus: everything it needs is in the
+ * forwarding table, which the bus only updates between batches. */
+#ifndef MSOCK_DP_H
+#define MSOCK_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "pktchan.h"
+
+enum {
+	DP_BATCH = 128,		  /* recvmmsg/sendmmsg batch, as Tailscale's */
+	DP_GSO_MAX_SEGS = 64,	  /* UDP_SEGMENT: at most 64 segments per send */
+	DP_GSO_MAX_BYTES = 65000, /* and their sum under the 64 KiB IP limit */
+	DP_RX_SLOT_BYTES = 65536, /* a GRO-coalesced read can be 64 KiB */
+	/* Loopback endpoints: one address per peer in 127.64.0.0/10 (4 Mi
+	 * addresses), on one socket (docs/dataplane.md). */
+	DP_LO_BASE = 0x7f400000u, /* 127.64.0.0 */
+	DP_LO_BITS = 22,
+	DP_PUBLISH_MS = 2000, /* counters are republished at most this often */
+	DP_DISCO_MAGIC_LEN = 6,
+	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */
+	DP_DISCO_MIN_LEN = 6 + 32 + 24, /* + nonce: shorter is junk (62) */
+	DP_GENEVE_HEADER_LEN = 8,	/* RFC 8926 fixed header */
+	DP_GENEVE_PROTO_DISCO = 0x7A11, /* Tailscale's net/packet/geneve.go */
+	DP_GENEVE_PROTO_WIREGUARD = 0x7A12,
+};
+
+/* What a UDP payload looks like (magicsock's packetLooksLike, plus the
+ * junk check of handleDiscoMessage). */
+enum dp_class {
+	DP_CLASS_WIREGUARD = 1,
+	DP_CLASS_STUN,	     /* STUN binding (method 0x001), any class */
+	DP_CLASS_DISCO,	     /* disco magic, at least 62 bytes */
+	DP_CLASS_DISCO_JUNK, /* disco magic and key, but shorter than 62 bytes */
+};
+
+struct dp_classified {
+	enum dp_class cls;
+	bool geneve; /* behind a Geneve header (peer relay): p/len skip it */
+	const uint8_t *p;
+	size_t len;
+};
+
+void dp_classify(const uint8_t *p, size_t len, struct dp_classified *out);
+const char *dp_class_name(enum dp_class c);
+
+/* dpmap: fixed-length byte keys -> uint32 values (peer indexes). Linear
+ * probing with backward-shift deletion; grows at 1/2 load. */
+struct dpmap {
+	uint8_t *slots;
+	uint32_t cap, n; /* cap is a power of two (0 before the first insert) */
+	uint16_t klen, stride;
+};
+
+void dpmap_init(struct dpmap *m, uint16_t klen);
+void dpmap_free(struct dpmap *m);
+/* Returns the value, or UINT32_MAX when absent. */
+uint32_t dpmap_get(const struct dpmap *m, const void *key);
+int dpmap_put(struct dpmap *m, const void *key, uint32_t val); /* insert or replace */
+bool dpmap_del(struct dpmap *m, const void *key);
+size_t dpmap_bytes(const struct dpmap *m);
+
+/* The key of an address in the address map: family, ip, port. */
+struct dp_addrkey {
+	uint8_t family;
+	uint8_t ip[16];
+	uint8_t port[2];
+};
+void dp_addrkey(const struct ipport *a, struct dp_addrkey *k);
+
+enum dp_path {
+	DP_PATH_NONE = 0,
+	DP_PATH_DIRECT,	     /* trusted direct address: UDP only */
+	DP_PATH_DIRECT_DERP, /* direct address not (or no longer) trusted: both */
+	DP_PATH_DERP,	     /* DERP only */
+};
+const char *dp_path_name(enum dp_path p);
+
+struct dp_peer {
+	uint8_t key[32];
+	bool used;
+	bool known;  /* in the netmap (not only remembered from the cache) */
+	uint32_t lo; /* loopback endpoint address, host order */
+	struct ipport statics[CFG_MAX_ENDPOINTS];
+	uint8_t n_statics;
+	/* From disco's PathChanged (has_disco); else the first usable static
+	 * endpoint, trusted for good. */
+	bool has_disco;
+	struct ipport disco_direct; /* family 0: none */
+	uint64_t trusted_until_ns;
+	uint16_t home_derp;
+	/* counters */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, tx_derp, rx_derp;
+	/* publishing */
+	enum dp_path published_path;
+	struct ipport published_direct;
+	uint64_t published_tx, published_rx;
+	bool publish_now;
+};
+
+struct dp_counters {
+	uint64_t rx_unknown_source, rx_disco_junk, rx_geneve, rx_stun, rx_disco;
+	uint64_t wg_bad_source, wg_no_peer, wg_no_port, tx_errors, chan_drops;
+	uint64_t derp_unknown_peer, rx_batches, rx_packets, tx_packets, gso_sends;
+};
+
+/* One queued datagram for a sendmmsg: iovs point into receive buffers. */
+struct dp_txmsg {
+	struct ipport to;
+	uint32_t src_lo; /* wg socket: the endpoint address to send from */
+	uint16_t seg;	 /* segment size (GSO); 0 = single datagram */
+	uint16_t n_iov;
+	uint32_t bytes;
+	uint32_t first_iov;
+	bool closed; /* a short segment ended it */
+};
+
+struct dp_txq {
+	int fd;
+	bool wg; /* sends from a loopback endpoint (IP_PKTINFO) */
+	bool gso;
+	struct dp_txmsg msgs[DP_BATCH];
+	uint32_t n_msgs;
+	struct iovec iov[DP_BATCH];
+	uint32_t n_iov;
+};
+
+struct dp {
+	int udp4, udp6, wg; /* sockets handed over by the broker */
+	uint16_t port, wg_port, wg_listen_port;
+	bool gso, gro;
+	int rcvbuf, sndbuf;
+	struct dp_peer *peers;
+	uint32_t n_peers, cap_peers, n_used;
+	struct dpmap by_key, by_lo, by_addr;
+	struct pktchan *chan_derp, *chan_disco, *chan_netcheck;
+	struct dp_counters c;
+	struct dp_txq tx4, tx6, txwg;
+	uint8_t *rxbuf; /* DP_BATCH slots of DP_RX_SLOT_BYTES */
+	uint64_t now_ns;
+	struct log_ratelimit rl;
+	bool stats_dirty;
+};
+
+/* peers.c */
+int dp_init(struct dp *d);
+void dp_free(struct dp *d);
+struct dp_peer *dp_peer_by_key(struct dp *d, const uint8_t key[32]);
+/* Adds (or finds) a peer; `lo` is its remembered endpoint address or 0 for
+ * a new one. NULL on allocation failure. */
+struct dp_peer *dp_peer_add(struct dp *d, const uint8_t key[32], uint32_t lo);
+void dp_peer_remove(struct dp *d, struct dp_peer *p);
+/* Replaces the static endpoints (from the netmap). */
+void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *eps, size_t n);
+/* Disco's decision: direct address (family 0 = none) trusted until. */
+void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct,
+		      uint64_t trusted_until_ns);
+void dp_peer_clear_path(struct dp *d, struct dp_peer *p);
+/* Where packets to this peer go now; *direct gets the address if any. */
+enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p,
+			  const struct ipport **direct);
+struct dp_peer *dp_peer_by_addr(struct dp *d, const struct ipport *a);
+struct dp_peer *dp_peer_by_lo(struct dp *d, uint32_t lo);
+static inline uint32_t dp_peer_index(const struct dp *d, const struct dp_peer *p)
+{
+	return (uint32_t)(p - d->peers);
+}
+
+/* io.c */
+void dp_io_setup(struct dp *d);
+void dp_txq_init(struct dp_txq *q, int fd, bool wg, bool gso);
+/* Queues one datagram (data must stay valid until the flush). */
+void dp_txq_add(struct dp *d, struct dp_txq *q, const struct ipport *to, uint32_t src_lo,
+		const uint8_t *data, size_t len);
+void dp_txq_flush(struct dp *d, struct dp_txq *q);
+void dp_flush_all(struct dp *d);
+/* Reads one batch from fd; calls fn for each datagram (GRO-split). Returns
+ * the number of datagrams, 0 when nothing was waiting. */
+typedef void (*dp_rx_fn)(struct dp *d, const struct ipport *from, uint32_t to_lo, const uint8_t *p,
+			 size_t len);
+int dp_rx_batch(struct dp *d, int fd, bool pktinfo, dp_rx_fn fn);
+
+/* fwd.c */
+void dp_on_udp(struct dp *d, const struct ipport *from, uint32_t to_lo, const uint8_t *p,
+	       size_t len);
+void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uint8_t *p,
+	      size_t len);
+/* A packet from a service's channel. */
+void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h, const uint8_t *p,
+		size_t len);
+/* Sends on the UDP socket of the address's family (queued). */
+void dp_send_udp(struct dp *d, const struct ipport *to, const uint8_t *p, size_t len);
+
+#endif

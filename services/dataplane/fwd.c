@@ -1,0 +1,176 @@
+/* fwd: the packet paths (DESIGN.md, "Flows").
+ *   WireGuard -> peer: a datagram to a peer's loopback endpoint, from
+ *     WireGuard's own port, goes to the peer's current path (UDP, DERP, or
+ *     both while the direct address is not trusted).
+ *   peer -> WireGuard: WireGuard packets from a peer's address (UDP) or
+ *     from its node key (DERP) are delivered to WireGuard's port from the
+ *     peer's endpoint.
+ *   disco and STUN: what arrives goes to the disco and netcheck processes;
+ *     what they send leaves from our socket (or DERP, for disco). */
+#include "dp.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+static void chan_send(struct dp *d, struct pktchan *c, const struct pktchan_hdr *h,
+		      const uint8_t *p, size_t len)
+{
+	if (!c || pktchan_send(c, h, p, len) < 0)
+		d->c.chan_drops++;
+}
+
+void dp_send_udp(struct dp *d, const struct ipport *to, const uint8_t *p, size_t len)
+{
+	dp_txq_add(d, to->family == AF_INET6 ? &d->tx6 : &d->tx4, to, 0, p, len);
+}
+
+static void deliver_to_wg(struct dp *d, struct dp_peer *peer, const uint8_t *p, size_t len)
+{
+	struct ipport wg = {.family = AF_INET, .ip = {127, 0, 0, 1}, .port = d->wg_listen_port};
+
+	if (!d->wg_listen_port) {
+		d->c.wg_no_port++;
+		log_rl(&d->rl, d->now_ns, LOG_LEVEL_WARN,
+		       "a packet from a peer, but wg_listen_port is not set: dropped");
+		return;
+	}
+	peer->rx_packets++;
+	peer->rx_bytes += len;
+	dp_txq_add(d, &d->txwg, &wg, peer->lo, p, len);
+}
+
+static void to_derp(struct dp *d, struct dp_peer *peer, const uint8_t *p, size_t len)
+{
+	struct pktchan_hdr h = {.kind = PKTCHAN_DERP_SEND};
+
+	memcpy(h.key, peer->key, 32);
+	peer->tx_derp++;
+	chan_send(d, d->chan_derp, &h, p, len);
+}
+
+/* From our UDP socket. */
+void dp_on_udp(struct dp *d, const struct ipport *from, uint32_t to_lo, const uint8_t *p,
+	       size_t len)
+{
+	struct dp_classified k;
+	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_RECV};
+	struct dp_peer *peer;
+
+	(void)to_lo;
+	dp_classify(p, len, &k);
+	if (k.geneve) {
+		/* Peer relays (Geneve) come with the relay issue. */
+		d->c.rx_geneve++;
+		return;
+	}
+	switch (k.cls) {
+	case DP_CLASS_STUN:
+		d->c.rx_stun++;
+		h.addr = *from;
+		chan_send(d, d->chan_netcheck, &h, p, len);
+		return;
+	case DP_CLASS_DISCO:
+		d->c.rx_disco++;
+		h.addr = *from;
+		chan_send(d, d->chan_disco, &h, p, len);
+		return;
+	case DP_CLASS_DISCO_JUNK:
+		d->c.rx_disco_junk++;
+		return;
+	case DP_CLASS_WIREGUARD:
+		break;
+	}
+	peer = dp_peer_by_addr(d, from);
+	if (!peer) {
+		d->c.rx_unknown_source++;
+		return;
+	}
+	deliver_to_wg(d, peer, p, len);
+}
+
+/* From WireGuard, to one of the loopback endpoints. */
+void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uint8_t *p, size_t len)
+{
+	const struct ipport *direct;
+	struct dp_peer *peer;
+
+	/* Only WireGuard's own port on this host may use an endpoint; the
+	 * socket is bound to "lo", so the source is a loopback address. */
+	if (from->family != AF_INET || from->ip[0] != 127 || !d->wg_listen_port ||
+	    from->port != d->wg_listen_port) {
+		d->c.wg_bad_source++;
+		return;
+	}
+	peer = dp_peer_by_lo(d, to_lo);
+	if (!peer || !peer->known) {
+		d->c.wg_no_peer++;
+		return;
+	}
+	peer->tx_packets++;
+	peer->tx_bytes += len;
+	switch (dp_peer_path(d, peer, &direct)) {
+	case DP_PATH_DIRECT:
+		dp_send_udp(d, direct, p, len);
+		break;
+	case DP_PATH_DIRECT_DERP:
+		dp_send_udp(d, direct, p, len);
+		to_derp(d, peer, p, len);
+		break;
+	case DP_PATH_DERP:
+	case DP_PATH_NONE:
+		to_derp(d, peer, p, len);
+		break;
+	}
+}
+
+static void on_derp_recv(struct dp *d, const struct pktchan_hdr *h, const uint8_t *p, size_t len)
+{
+	struct dp_classified k;
+	struct dp_peer *peer;
+
+	dp_classify(p, len, &k);
+	if (k.cls == DP_CLASS_DISCO) {
+		d->c.rx_disco++;
+		chan_send(d, d->chan_disco, h, p, len);
+		return;
+	}
+	if (k.cls != DP_CLASS_WIREGUARD || k.geneve) {
+		/* STUN or junk over DERP means nothing. */
+		d->c.rx_disco_junk += k.cls == DP_CLASS_DISCO_JUNK;
+		return;
+	}
+	peer = dp_peer_by_key(d, h->key);
+	if (!peer || !peer->known) {
+		d->c.derp_unknown_peer++;
+		return;
+	}
+	peer->rx_derp++;
+	deliver_to_wg(d, peer, p, len);
+}
+
+void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h, const uint8_t *p,
+		size_t len)
+{
+	switch (h->kind) {
+	case PKTCHAN_UDP_SEND: /* disco or netcheck: from our socket */
+		if (from == d->chan_derp)
+			break;
+		dp_send_udp(d, &h->addr, p, len);
+		return;
+	case PKTCHAN_DERP_SEND: /* disco: over DERP */
+		if (from != d->chan_disco)
+			break;
+		chan_send(d, d->chan_derp, h, p, len);
+		return;
+	case PKTCHAN_DERP_RECV:
+		if (from != d->chan_derp)
+			break;
+		on_derp_recv(d, h, p, len);
+		return;
+	case PKTCHAN_UDP_RECV:
+	case PKTCHAN_KIND_INVALID:
+		break;
+	}
+	log_rl(&d->rl, d->now_ns, LOG_LEVEL_WARN, "packet channel: unexpected kind %d, dropped",
+	       (int)h->kind);
+}

@@ -1,0 +1,487 @@
+/* msock-dataplane (dp.h). Start-up: log tag -> the sockets the broker
+ * hands over (MSOCK_UDP4_FD, MSOCK_UDP6_FD, MSOCK_WG_FD, kept by the
+ * sandbox through MSOCK_KEEP_FDS) -> sandbox (network sockets) -> signals
+ * -> bus: first our own DataplanePeer state (the loopback endpoints peers
+ * had before a restart), then the config and disco's paths -> packet
+ * channels -> loop.
+ *
+ * Options (components[].args): --no-gso, --no-gro turn the offloads off
+ * (for measuring them; they are used whenever the kernel has them). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "bus_wire.h"
+#include "clock.h"
+#include "component.h"
+#include "dp.h"
+#include "netmap.pb-c.h"
+#include "state.pb-c.h"
+
+enum {
+	PUBLISH_PER_PASS = 256, /* DataplanePeer updates per loop pass */
+	SCAN_MS = 250,		/* how soon an expired trust shows in DataplanePeer */
+	CHAN_DRAIN = DP_BATCH,	/* channel packets per pass (one rx slot each) */
+};
+
+struct ctx {
+	struct component comp;
+	struct dp d;
+	struct bus *bus;
+	void *zctx;
+	bool peers_syncing;	  /* NodeViewsUpdate snapshot in progress */
+	uint64_t next_publish_ns; /* counters */
+	uint64_t next_scan_ns;	  /* trust expiring changes a path without an event */
+	uint32_t publish_cursor;
+	bool publish_counters;
+	struct dp_counters published;
+};
+
+static int env_fd(const char *name, bool required)
+{
+	const char *v = getenv(name);
+	char *end;
+	long fd;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (!v || !*v) {
+		if (required)
+			log_error("%s is not set: the dataplane's sockets come from the broker",
+				  name);
+		return required ? -EINVAL : -1;
+	}
+	fd = strtol(v, &end, 10);
+	if (*end || fd < -1 || fd > 65535) {
+		log_error("%s: expected a file descriptor, got \"%s\"", name, v);
+		return -EINVAL;
+	}
+	if (fd == -1 && !required)
+		return -1;
+	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM) {
+		log_error("%s: fd %ld is not a UDP socket", name, fd);
+		return -EINVAL;
+	}
+	return (int)fd;
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct ipport a;
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    ipport_from_sockaddr((struct sockaddr *)&ss, len, &a) < 0)
+		return 0;
+	return a.port;
+}
+
+static int hex_key(const char *hex, uint8_t out[32])
+{
+	if (strlen(hex) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+			return -1;
+	return 0;
+}
+
+static void key_hex(const uint8_t k[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+static int endpoint_to_ipport(const Msock__Endpoint *e, struct ipport *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!e || e->port == 0 || e->port > 65535)
+		return -1;
+	if (e->ip.len == 4) {
+		a->family = AF_INET;
+	} else if (e->ip.len == 16) {
+		a->family = AF_INET6;
+	} else {
+		return -1;
+	}
+	memcpy(a->ip, e->ip.data, e->ip.len);
+	a->port = (uint16_t)e->port;
+	return 0;
+}
+
+static void endpoint_from_ipport(const struct ipport *a, Msock__Endpoint *e, uint8_t *ipbuf)
+{
+	size_t n = a->family == AF_INET ? 4 : 16;
+
+	memcpy(ipbuf, a->ip, n);
+	e->ip.data = ipbuf;
+	e->ip.len = n;
+	e->port = a->port;
+}
+
+/* Our own DataplanePeer from the cache: remember the peer's endpoint. */
+static void on_own_peer(struct ctx *x, const struct bus_msg *m)
+{
+	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
+	uint8_t key[32];
+	struct ipport lo;
+
+	if (m->deleted || hex_key(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
+	    endpoint_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
+		return;
+	/* Not "known" until the netmap says so. */
+	dp_peer_add(&x->d, key,
+		    (uint32_t)lo.ip[0] << 24 | (uint32_t)lo.ip[1] << 16 | (uint32_t)lo.ip[2] << 8 |
+			    lo.ip[3]);
+}
+
+static void forget_peer(struct ctx *x, struct dp_peer *p)
+{
+	char hex[65];
+
+	key_hex(p->key, hex);
+	bus_state_del(x->bus, "DataplanePeer", hex);
+	dp_peer_remove(&x->d, p);
+}
+
+static void on_node(struct ctx *x, const struct bus_msg *m)
+{
+	uint8_t key[32];
+	struct dp_peer *p;
+
+	if (hex_key(m->key, key) < 0)
+		return;
+	p = dp_peer_by_key(&x->d, key);
+	if (m->deleted) {
+		if (p)
+			forget_peer(x, p);
+		return;
+	}
+	const Msock__NodeView *n = ((const Msock__NodeViewsUpdate *)m->msg)->node;
+	struct ipport eps[CFG_MAX_ENDPOINTS];
+	size_t ne = 0;
+	if (!n)
+		return;
+	p = dp_peer_add(&x->d, key, 0);
+	if (!p) {
+		log_error("out of memory adding a peer");
+		return;
+	}
+	p->known = true;
+	p->home_derp = (uint16_t)n->home_derp;
+	for (size_t i = 0; i < n->n_endpoints && ne < CFG_MAX_ENDPOINTS; i++)
+		if (endpoint_to_ipport(n->endpoints[i], &eps[ne]) == 0)
+			ne++;
+	dp_peer_set_statics(&x->d, p, eps, ne);
+}
+
+static void on_path(struct ctx *x, const struct bus_msg *m)
+{
+	uint8_t key[32];
+	struct dp_peer *p;
+	struct ipport direct = {0};
+
+	if (hex_key(m->key, key) < 0 || !(p = dp_peer_by_key(&x->d, key)))
+		return;
+	if (m->deleted) {
+		dp_peer_clear_path(&x->d, p);
+		return;
+	}
+	const Msock__PathChanged *pc = (const Msock__PathChanged *)m->msg;
+	if (pc->direct && endpoint_to_ipport(pc->direct, &direct) < 0) {
+		log_rl(&x->d.rl, x->d.now_ns, LOG_LEVEL_WARN,
+		       "PathChanged %.16s...: bad direct address; ignored", m->key);
+		return;
+	}
+	dp_peer_set_path(&x->d, p, &direct, pc->trusted_until_mono_ns);
+}
+
+static void on_msg(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	const char *t = m->topic ? m->topic->name : m->prefix;
+
+	if (m->kind == BUS_MSG_SNAPSHOT_BEGIN && strcmp(t, "NodeViewsUpdate") == 0) {
+		x->peers_syncing = true;
+		for (uint32_t i = 0; i < x->d.n_peers; i++)
+			x->d.peers[i].known = false;
+	} else if (m->kind == BUS_MSG_SNAPSHOT_END && strcmp(t, "NodeViewsUpdate") == 0) {
+		/* Peers the netmap no longer has (or never had) go. */
+		x->peers_syncing = false;
+		for (uint32_t i = x->d.n_peers; i-- > 0;)
+			if (x->d.peers[i].used && !x->d.peers[i].known)
+				forget_peer(x, &x->d.peers[i]);
+		log_info("%u peers", x->d.n_used);
+	} else if (m->kind == BUS_MSG_STATE) {
+		if (strcmp(t, "DataplanePeer") == 0)
+			on_own_peer(x, m);
+		else if (strcmp(t, "NodeViewsUpdate") == 0)
+			on_node(x, m);
+		else if (strcmp(t, "PathChanged") == 0)
+			on_path(x, m);
+		else if (strcmp(t, "SelfConfig") == 0 && !m->deleted)
+			x->d.wg_listen_port =
+				(uint16_t)((const Msock__SelfConfig *)m->msg)->wg_listen_port;
+	}
+}
+
+static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
+			 const struct ipport *direct)
+{
+	Msock__DataplanePeer m = MSOCK__DATAPLANE_PEER__INIT;
+	Msock__Endpoint local = MSOCK__ENDPOINT__INIT, dir = MSOCK__ENDPOINT__INIT;
+	uint8_t lo[4] = {(uint8_t)(p->lo >> 24), (uint8_t)(p->lo >> 16), (uint8_t)(p->lo >> 8),
+			 (uint8_t)p->lo},
+		dirip[16];
+	char hex[65];
+
+	m.node_key.data = p->key;
+	m.node_key.len = 32;
+	local.ip.data = lo;
+	local.ip.len = 4;
+	local.port = x->d.wg_port;
+	m.local = &local;
+	m.path = (char *)dp_path_name(path);
+	if (direct) {
+		endpoint_from_ipport(direct, &dir, dirip);
+		m.direct = &dir;
+	}
+	m.tx_packets = p->tx_packets;
+	m.tx_bytes = p->tx_bytes;
+	m.rx_packets = p->rx_packets;
+	m.rx_bytes = p->rx_bytes;
+	m.tx_derp_packets = p->tx_derp;
+	m.rx_derp_packets = p->rx_derp;
+	key_hex(p->key, hex);
+	bus_state_set(x->bus, "DataplanePeer", hex, &m.base);
+	p->published_path = path;
+	p->published_direct = direct ? *direct : (struct ipport){0};
+	p->published_tx = p->tx_packets;
+	p->published_rx = p->rx_packets;
+	p->publish_now = false;
+}
+
+static void publish_self(struct ctx *x)
+{
+	Msock__DataplaneState s = MSOCK__DATAPLANE_STATE__INIT;
+	const struct dp *d = &x->d;
+
+	s.port = d->port;
+	s.ipv6 = d->udp6 >= 0;
+	s.wg_endpoint_port = d->wg_port;
+	s.wg_listen_port = d->wg_listen_port;
+	s.gso = d->gso;
+	s.gro = d->gro;
+	s.rcvbuf = (uint32_t)d->rcvbuf;
+	s.sndbuf = (uint32_t)d->sndbuf;
+	s.rx_unknown_source = d->c.rx_unknown_source;
+	s.rx_disco_junk = d->c.rx_disco_junk;
+	s.rx_geneve = d->c.rx_geneve;
+	s.rx_stun = d->c.rx_stun;
+	s.rx_disco = d->c.rx_disco;
+	s.wg_bad_source = d->c.wg_bad_source;
+	s.wg_no_peer = d->c.wg_no_peer;
+	s.wg_no_port = d->c.wg_no_port;
+	s.tx_errors = d->c.tx_errors;
+	s.chan_drops = d->c.chan_drops;
+	s.derp_unknown_peer = d->c.derp_unknown_peer;
+	s.peers = d->n_used;
+	s.rx_batches = d->c.rx_batches;
+	s.rx_packets = d->c.rx_packets;
+	s.tx_packets = d->c.tx_packets;
+	s.gso_sends = d->c.gso_sends;
+	bus_state_set(x->bus, "DataplaneState", "self", &s.base);
+	x->published = d->c;
+}
+
+/* Path changes go out at once; counters at most every DP_PUBLISH_MS; never
+ * more than PUBLISH_PER_PASS per pass, so 10,000 peers do not stall packets. */
+static void publish_tick(struct ctx *x)
+{
+	struct dp *d = &x->d;
+	uint32_t budget = PUBLISH_PER_PASS;
+
+	if (x->peers_syncing)
+		return;
+	if (!d->stats_dirty && !x->publish_counters && d->now_ns < x->next_scan_ns &&
+	    d->now_ns < x->next_publish_ns)
+		return;
+	if (d->now_ns >= x->next_publish_ns) {
+		x->next_publish_ns = d->now_ns + (uint64_t)DP_PUBLISH_MS * NS_PER_MS;
+		x->publish_counters = true;
+		x->publish_cursor = 0;
+		if (memcmp(&x->published, &d->c, sizeof(d->c)) != 0)
+			publish_self(x);
+	}
+	for (uint32_t i = 0; i < d->n_peers && budget; i++) {
+		struct dp_peer *p = &d->peers[i];
+		const struct ipport *direct;
+		enum dp_path path;
+		if (!p->used || !p->known)
+			continue;
+		path = dp_peer_path(d, p, &direct);
+		if (p->publish_now || path != p->published_path ||
+		    (direct && !ipport_equal(direct, &p->published_direct)) ||
+		    (x->publish_counters && i >= x->publish_cursor &&
+		     (p->tx_packets != p->published_tx || p->rx_packets != p->published_rx))) {
+			publish_peer(x, p, path, direct);
+			budget--;
+		}
+		if (x->publish_counters && i >= x->publish_cursor)
+			x->publish_cursor = i + 1;
+	}
+	if (budget) {
+		x->publish_counters = false;
+		d->stats_dirty = false;
+		x->next_scan_ns = d->now_ns + (uint64_t)SCAN_MS * NS_PER_MS;
+	}
+}
+
+static void drain_chan(struct ctx *x, struct pktchan *c)
+{
+	struct dp *d = &x->d;
+
+	if (!c)
+		return;
+	/* Each packet in its own receive slot: queued sends point into them
+	 * until the flush below. */
+	for (int i = 0; i < CHAN_DRAIN; i++) {
+		struct pktchan_hdr h;
+		uint8_t *buf = d->rxbuf + (size_t)i * DP_RX_SLOT_BYTES;
+		size_t n;
+		int rc = pktchan_recv(c, &h, buf, DP_RX_SLOT_BYTES, &n);
+		if (rc == -EAGAIN)
+			break;
+		if (rc == 0)
+			dp_on_chan(d, c, &h, buf, n);
+	}
+	dp_flush_all(d);
+}
+
+static int loop(struct ctx *x)
+{
+	struct dp *d = &x->d;
+
+	for (;;) {
+		zmq_pollitem_t it[12];
+		int n = bus_pollitems(x->bus, it, 2), i_sock = n;
+		struct pktchan *chans[3] = {d->chan_derp, d->chan_disco, d->chan_netcheck};
+		int socks[3] = {d->udp4, d->udp6, d->wg};
+
+		for (int i = 0; i < 3; i++)
+			it[n++] = (zmq_pollitem_t){.fd = socks[i], .events = ZMQ_POLLIN};
+		int i_chan = n;
+		for (int i = 0; i < 3; i++)
+			it[n++] = (zmq_pollitem_t){.socket = pktchan_socket_rx(chans[i]),
+						   .events = ZMQ_POLLIN};
+		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
+		if (zmq_poll(it, n, 500) < 0 && errno != EINTR)
+			return -errno;
+		d->now_ns = clock_mono_ns();
+		if (component_read_signal(&x->comp)) {
+			log_info("signal: exiting");
+			return 0;
+		}
+		/* Packets first, a bounded amount of each, then the bus. */
+		for (int i = 0; i < 3; i++) {
+			if (socks[i] < 0 || !(it[i_sock + i].revents & ZMQ_POLLIN))
+				continue;
+			for (int k = 0; k < 8; k++) {
+				int got = dp_rx_batch(d, socks[i], i == 2,
+						      i == 2 ? dp_on_wg : dp_on_udp);
+				dp_flush_all(d);
+				if (got < DP_BATCH / 2)
+					break;
+			}
+		}
+		for (int i = 0; i < 3; i++)
+			if (it[i_chan + i].revents & ZMQ_POLLIN)
+				drain_chan(x, chans[i]);
+		bus_dispatch(x->bus, d->now_ns);
+		publish_tick(x);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx x;
+	struct dp *d = &x.d;
+	int rc = 1;
+
+	if (component_init(&x.comp, "dataplane", &argc, argv) < 0)
+		return 2;
+	if (dp_init(d) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
+	d->gso = d->gro = true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--no-gso") == 0) {
+			d->gso = false;
+		} else if (strcmp(argv[i], "--no-gro") == 0) {
+			d->gro = false;
+		} else {
+			log_error("unknown argument \"%s\" (known: --no-gso, --no-gro)", argv[i]);
+			return 2;
+		}
+	}
+	d->udp4 = env_fd("MSOCK_UDP4_FD", true);
+	d->udp6 = env_fd("MSOCK_UDP6_FD", false);
+	d->wg = env_fd("MSOCK_WG_FD", true);
+	if (d->udp4 < 0 || d->wg < 0 || d->udp6 < -1)
+		return 2;
+	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+		return 1;
+	if (x.comp.selftest)
+		return sandbox_selftest(x.comp.selftest);
+	if (component_signals(&x.comp) < 0)
+		return 1;
+	d->port = sock_port(d->udp4);
+	d->wg_port = sock_port(d->wg);
+	dp_io_setup(d);
+	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
+	x.zctx = zmq_ctx_new();
+	if (!x.bus || !x.zctx) {
+		log_error("cannot open the bus in %s", x.comp.bus_dir);
+		goto out;
+	}
+	d->chan_derp = pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_DATAPLANE);
+	d->chan_disco = pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_DATAPLANE);
+	d->chan_netcheck = pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_DATAPLANE);
+	if (!d->chan_derp || !d->chan_disco || !d->chan_netcheck) {
+		log_error("cannot open the packet channels in %s: %s", x.comp.bus_dir,
+			  strerror(errno));
+		goto out;
+	}
+	d->now_ns = clock_mono_ns();
+	/* Our endpoints from before a restart first, then the netmap. */
+	if (bus_subscribe(x.bus, "DataplanePeer") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
+	    bus_subscribe(x.bus, "SelfConfig") < 0 || bus_subscribe(x.bus, "NodeViewsUpdate") < 0 ||
+	    bus_subscribe(x.bus, "PathChanged") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker");
+		goto out;
+	}
+	log_info("udp port %u%s, wireguard endpoints 127.64.0.0/10 port %u, wireguard at "
+		 "127.0.0.1:%u, gso %s, gro %s, rcvbuf %d",
+		 d->port, d->udp6 >= 0 ? " (v4+v6)" : " (v4 only)", d->wg_port, d->wg_listen_port,
+		 d->gso ? "on" : "off", d->gro ? "on" : "off", d->rcvbuf);
+	publish_self(&x);
+	rc = loop(&x) < 0 ? 1 : 0;
+out:
+	pktchan_free(d->chan_derp);
+	pktchan_free(d->chan_disco);
+	pktchan_free(d->chan_netcheck);
+	bus_free(x.bus);
+	if (x.zctx)
+		zmq_ctx_term(x.zctx);
+	dp_free(d);
+	return rc;
+}
