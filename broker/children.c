@@ -124,7 +124,8 @@ static void start_failed(struct broker *b, struct child *ch, const char *why)
 {
 	sup_started(&ch->sup, -1, b->now_ns);
 	sup_exited(&ch->sup, 1 << 8, b->now_ns, randombytes_random());
-	snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit), "%s", why);
+	snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit), "%.*s",
+		 (int)sizeof(ch->sup.last_exit) - 1, why);
 	log_error("%s: cannot start: %s", ch->comp.name, why);
 	publish_service_state(b, ch);
 }
