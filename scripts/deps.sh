@@ -10,7 +10,7 @@ PACKAGES=(
   libzmq3-dev protobuf-c-compiler libprotobuf-c-dev libsodium-dev
   libseccomp-dev libcmocka-dev libjansson-dev libssl-dev libhttp-parser-dev
   jq procps iproute2 passwd wireguard-tools openssl tshark
-  wireguard-go nftables iperf3
+  wireguard-go nftables iperf3 iputils-ping curl
 )
 
 missing=()

@@ -1,0 +1,793 @@
+/* dataplane_peers_test: the dataplane's hash map (dpmap.c), checked against
+ * a plain array under random operations, and its forwarding table
+ * (peers.c): loopback endpoint addresses, the three lookups, static and
+ * disco addresses, and magicsock's send rule (DIRECT, DIRECT_DERP, DERP). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dp.h"
+
+enum {
+	ABSENT = UINT32_MAX,	   /* what dpmap_get returns for a missing key */
+	RANDOM_OPS = 20000,	   /* operations per randomized map run */
+	MANY_PEERS = 10000,	   /* peers in the big table test */
+	FAKE_FD4 = 3,		   /* d.udp4/d.udp6: only >= 0 matters to the path */
+	FAKE_FD6 = 4,		   /* rule, nothing is ever sent on them */
+	SEC_NS = 1000000000,	   /* one second in ns */
+	LO_NET_MASK = 0xffc00000u, /* the /10 of DP_LO_BASE */
+};
+
+/* splitmix64: a fixed seed gives the same run every time. */
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void rnd_bytes(uint64_t *s, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)rnd(s);
+}
+
+/* ---- dpmap ---- */
+
+static void test_dpmap_empty(void **state)
+{
+	struct dpmap m;
+	uint32_t k = 7;
+
+	(void)state;
+	dpmap_init(&m, 4);
+	assert_int_equal(m.cap, 0);
+	assert_int_equal(dpmap_bytes(&m), 0);
+	assert_int_equal(dpmap_get(&m, &k), ABSENT);
+	assert_false(dpmap_del(&m, &k));
+	dpmap_free(&m);
+	dpmap_free(&m); /* twice is fine */
+}
+
+static void test_dpmap_basic(void **state)
+{
+	struct dpmap m;
+	uint32_t a = 1, b = 2, c = 3;
+
+	(void)state;
+	dpmap_init(&m, 4);
+	assert_int_equal(m.stride, 8);
+	assert_int_equal(dpmap_put(&m, &a, 10), 0);
+	assert_int_equal(dpmap_put(&m, &b, 20), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(dpmap_get(&m, &a), 10);
+	assert_int_equal(dpmap_get(&m, &b), 20);
+	assert_int_equal(dpmap_get(&m, &c), ABSENT);
+	/* Replace keeps the count. */
+	assert_int_equal(dpmap_put(&m, &a, 11), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(dpmap_get(&m, &a), 11);
+	/* Value 0 is a value; UINT32_MAX is the empty mark and refused. */
+	assert_int_equal(dpmap_put(&m, &c, 0), 0);
+	assert_int_equal(dpmap_get(&m, &c), 0);
+	assert_int_equal(dpmap_put(&m, &c, ABSENT), -EINVAL);
+	assert_int_equal(dpmap_get(&m, &c), 0);
+	assert_true(dpmap_del(&m, &a));
+	assert_false(dpmap_del(&m, &a));
+	assert_int_equal(dpmap_get(&m, &a), ABSENT);
+	assert_int_equal(dpmap_get(&m, &b), 20);
+	assert_int_equal(m.n, 2);
+	assert_true(dpmap_del(&m, &b));
+	assert_true(dpmap_del(&m, &c));
+	assert_int_equal(m.n, 0);
+	dpmap_free(&m);
+}
+
+/* Keys that differ only in their last byte, of each length we use: the
+ * whole key is compared, not a prefix or the padded stride. */
+static void test_dpmap_key_lengths(void **state)
+{
+	static const uint16_t lens[] = {4, sizeof(struct dp_addrkey), 32};
+	static const uint16_t strides[] = {8, 24, 36};
+	uint8_t k[32];
+
+	(void)state;
+	assert_int_equal(sizeof(struct dp_addrkey), 19);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		struct dpmap m;
+		dpmap_init(&m, lens[l]);
+		assert_int_equal(m.stride, strides[l]);
+		memset(k, 0x5a, sizeof(k));
+		for (uint32_t v = 0; v < 256; v++) {
+			k[lens[l] - 1] = (uint8_t)v;
+			assert_int_equal(dpmap_put(&m, k, v), 0);
+		}
+		/* A byte past the key does not matter. */
+		k[lens[l] - 1] = 9;
+		if (lens[l] < sizeof(k))
+			k[lens[l]] = 0x11;
+		assert_int_equal(dpmap_get(&m, k), 9);
+		for (uint32_t v = 0; v < 256; v++) {
+			k[lens[l] - 1] = (uint8_t)v;
+			assert_int_equal(dpmap_get(&m, k), v);
+		}
+		k[0] ^= 1;
+		assert_int_equal(dpmap_get(&m, k), ABSENT);
+		assert_int_equal(m.n, 256);
+		dpmap_free(&m);
+	}
+}
+
+/* Grows at half load, in powers of two, and keeps everything. */
+static void test_dpmap_growth(void **state)
+{
+	struct dpmap m;
+	uint32_t last_cap = 0, grows = 0;
+
+	(void)state;
+	dpmap_init(&m, 4);
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint32_t k = i * 2654435761u;
+		assert_int_equal(dpmap_put(&m, &k, i), 0);
+		assert_int_equal(m.n, i + 1);
+		assert_true(m.cap >= 16 && (m.cap & (m.cap - 1)) == 0);
+		assert_true(m.n * 2 <= m.cap);
+		if (m.cap != last_cap) {
+			grows++;
+			last_cap = m.cap;
+		}
+	}
+	assert_int_equal(m.cap, 32768);
+	assert_int_equal(grows, 12); /* 16, 32, ..., 32768 */
+	assert_int_equal(dpmap_bytes(&m), (size_t)m.cap * m.stride);
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint32_t k = i * 2654435761u;
+		assert_int_equal(dpmap_get(&m, &k), i);
+	}
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint32_t k = i * 2654435761u;
+		assert_true(dpmap_del(&m, &k));
+		assert_int_equal(dpmap_get(&m, &k), ABSENT);
+	}
+	assert_int_equal(m.n, 0);
+	dpmap_free(&m);
+}
+
+/* nkeys distinct keys of klen bytes: for 19, real address keys. */
+static uint8_t *make_keys(uint64_t *s, uint16_t klen, size_t nkeys)
+{
+	uint8_t *keys = calloc(nkeys, klen);
+
+	assert_non_null(keys);
+	for (size_t i = 0; i < nkeys; i++) {
+		uint8_t *k = keys + i * klen;
+		if (klen == sizeof(struct dp_addrkey)) {
+			struct ipport a = {.family = i % 3 ? AF_INET : AF_INET6};
+			rnd_bytes(s, a.ip, a.family == AF_INET ? 4 : 16);
+			a.port = (uint16_t)(i + 1); /* distinct by construction */
+			dp_addrkey(&a, (struct dp_addrkey *)(void *)k);
+		} else {
+			rnd_bytes(s, k, klen);
+			k[i % 2 ? 0 : klen - 2] = (uint8_t)(i >> 8);
+			k[i % 2 ? 1 : klen - 1] = (uint8_t)i;
+		}
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		for (size_t j = 0; j < i; j++)
+			assert_memory_not_equal(keys + i * klen, keys + j * klen, klen);
+	return keys;
+}
+
+static void check_all(const struct dpmap *m, const uint8_t *keys, uint16_t klen,
+		      const uint32_t *ref, size_t nkeys)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		assert_int_equal(dpmap_get(m, keys + i * klen), ref[i]);
+		n += ref[i] != ABSENT;
+	}
+	assert_int_equal(m->n, n);
+}
+
+/* RANDOM_OPS puts, replaces, deletes and gets against a plain array; after
+ * every deletion (where backward shifting moves entries) every key is
+ * checked. Few keys keep the table small, with clusters that wrap. */
+static void random_run(uint16_t klen, size_t nkeys, uint64_t seed)
+{
+	uint64_t s = seed;
+	uint8_t *keys = make_keys(&s, klen, nkeys);
+	uint32_t *ref = malloc(nkeys * sizeof(*ref));
+	struct dpmap m;
+	size_t dels = 0;
+
+	assert_non_null(ref);
+	for (size_t i = 0; i < nkeys; i++)
+		ref[i] = ABSENT;
+	dpmap_init(&m, klen);
+	for (int op = 0; op < RANDOM_OPS; op++) {
+		uint64_t r = rnd(&s);
+		size_t i = (size_t)(r >> 8) % nkeys;
+		const uint8_t *k = keys + i * klen;
+		/* Deletions a little rarer than puts, so the map fills up
+		 * and empties in waves. */
+		switch (r % 8) {
+		case 0:
+		case 1:
+		case 2: {
+			uint32_t v = (uint32_t)(r >> 32) % 0xfffffff0u;
+			assert_int_equal(dpmap_put(&m, k, v), 0);
+			ref[i] = v;
+			break;
+		}
+		case 3:
+		case 4:
+			assert_int_equal(dpmap_del(&m, k), ref[i] != ABSENT);
+			dels += ref[i] != ABSENT;
+			ref[i] = ABSENT;
+			check_all(&m, keys, klen, ref, nkeys);
+			break;
+		default:
+			assert_int_equal(dpmap_get(&m, k), ref[i]);
+			break;
+		}
+		assert_true(m.n * 2 <= m.cap);
+	}
+	check_all(&m, keys, klen, ref, nkeys);
+	assert_true(dels > RANDOM_OPS / 10); /* most deletions hit */
+	/* Empty it: every deletion keeps the rest findable. */
+	for (size_t i = 0; i < nkeys; i++) {
+		assert_int_equal(dpmap_del(&m, keys + i * klen), ref[i] != ABSENT);
+		ref[i] = ABSENT;
+	}
+	check_all(&m, keys, klen, ref, nkeys);
+	dpmap_free(&m);
+	free(ref);
+	free(keys);
+}
+
+static void test_dpmap_random_4(void **state)
+{
+	(void)state;
+	random_run(4, 512, 1);
+	random_run(4, 24, 2);
+}
+
+static void test_dpmap_random_addrkey(void **state)
+{
+	(void)state;
+	random_run(sizeof(struct dp_addrkey), 512, 3);
+	random_run(sizeof(struct dp_addrkey), 24, 4);
+}
+
+static void test_dpmap_random_32(void **state)
+{
+	(void)state;
+	random_run(32, 512, 5);
+	random_run(32, 24, 6);
+}
+
+/* ---- the forwarding table ---- */
+
+static struct dp *new_dp(void)
+{
+	struct dp *d = malloc(sizeof(*d));
+
+	assert_non_null(d);
+	assert_int_equal(dp_init(d), 0);
+	assert_int_equal(d->udp4, -1);
+	assert_int_equal(d->udp6, -1);
+	return d;
+}
+
+static void free_dp(struct dp *d)
+{
+	dp_free(d);
+	free(d);
+}
+
+static void key_of(uint8_t k[32], uint32_t n)
+{
+	uint64_t s = n;
+
+	rnd_bytes(&s, k, 32);
+}
+
+static struct ipport addr(const char *s)
+{
+	struct ipport a;
+
+	assert_int_equal(ipport_parse(s, &a), 0);
+	return a;
+}
+
+static bool lo_valid(uint32_t lo)
+{
+	return (lo & LO_NET_MASK) == DP_LO_BASE && (lo & 0xff) != 0 && (lo & 0xff) != 0xff;
+}
+
+static void test_addrkey(void **state)
+{
+	struct ipport a = addr("1.2.3.4:4660"), b = addr("[2001:db8::1]:1");
+	struct dp_addrkey k;
+	const uint8_t v4[16] = {1, 2, 3, 4};
+
+	(void)state;
+	a.ip[4] = 0xee; /* garbage past an IPv4 address is not part of the key */
+	dp_addrkey(&a, &k);
+	assert_int_equal(k.family, AF_INET);
+	assert_memory_equal(k.ip, v4, 16);
+	assert_int_equal(k.port[0], 0x12);
+	assert_int_equal(k.port[1], 0x34);
+	dp_addrkey(&b, &k);
+	assert_int_equal(k.family, AF_INET6);
+	assert_memory_equal(k.ip, b.ip, 16);
+	assert_int_equal(k.port[0], 0);
+	assert_int_equal(k.port[1], 1);
+}
+
+/* The endpoint address comes from the key's first four bytes, inside the
+ * /10 and never .0 or .255 (the next one up, wrapping in the block). */
+static void test_lo_from_key(void **state)
+{
+	static const struct {
+		uint8_t prefix[4];
+		uint32_t lo;
+	} cases[] = {
+		{{0x12, 0x34, 0x56, 0x78}, 0x7f745678u},
+		{{0x12, 0x34, 0x56, 0x00}, 0x7f745601u},
+		{{0x12, 0x34, 0x56, 0xff}, 0x7f745701u},
+		{{0x00, 0x3f, 0xff, 0xff}, 0x7f400001u}, /* .255, wrap, .0 */
+		{{0xff, 0xff, 0xff, 0xfe}, 0x7f7ffffeu},
+	};
+	struct dp *d = new_dp();
+	uint8_t k[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		key_of(k, (uint32_t)i);
+		memcpy(k, cases[i].prefix, 4);
+		struct dp_peer *p = dp_peer_add(d, k, 0);
+		assert_non_null(p);
+		assert_int_equal(p->lo, cases[i].lo);
+		assert_ptr_equal(dp_peer_by_lo(d, cases[i].lo), p);
+		assert_ptr_equal(dp_peer_by_key(d, k), p);
+		assert_true(p->used);
+		assert_false(p->known);
+	}
+	for (uint32_t i = 100; i < 1100; i++) {
+		key_of(k, i);
+		struct dp_peer *p = dp_peer_add(d, k, 0);
+		assert_non_null(p);
+		assert_true(lo_valid(p->lo));
+	}
+	assert_int_equal(d->n_used, 1000 + sizeof(cases) / sizeof(cases[0]));
+	free_dp(d);
+}
+
+static void test_lo_stable_and_taken(void **state)
+{
+	struct dp *d = new_dp();
+	uint8_t ka[32], kb[32];
+	struct dp_peer *p;
+	uint32_t lo_a;
+
+	(void)state;
+	key_of(ka, 1);
+	key_of(kb, 2);
+	p = dp_peer_add(d, ka, 0);
+	lo_a = p->lo;
+	assert_true(lo_valid(lo_a));
+	/* Adding again finds it; the lo argument is ignored then. */
+	assert_ptr_equal(dp_peer_add(d, ka, DP_LO_BASE | 0x123), p);
+	assert_int_equal(p->lo, lo_a);
+	assert_int_equal(d->n_used, 1);
+	/* Removed and added back while free: the same address. */
+	dp_peer_remove(d, p);
+	assert_null(dp_peer_by_key(d, ka));
+	assert_null(dp_peer_by_lo(d, lo_a));
+	assert_int_equal(d->n_used, 0);
+	assert_int_equal(d->n_peers, 0);
+	p = dp_peer_add(d, ka, 0);
+	assert_int_equal(p->lo, lo_a);
+	/* Taken meanwhile by another (remembered) peer: another address. */
+	dp_peer_remove(d, p);
+	p = dp_peer_add(d, kb, lo_a);
+	assert_int_equal(p->lo, lo_a);
+	p = dp_peer_add(d, ka, 0);
+	assert_int_not_equal(p->lo, lo_a);
+	assert_true(lo_valid(p->lo));
+	assert_ptr_equal(dp_peer_by_lo(d, lo_a), dp_peer_by_key(d, kb));
+	assert_ptr_equal(dp_peer_by_lo(d, p->lo), dp_peer_by_key(d, ka));
+	free_dp(d);
+}
+
+static void test_lo_remembered(void **state)
+{
+	static const uint32_t bad[] = {
+		0x7f000001u,	     /* 127.0.0.1: outside the block */
+		0x7f800001u,	     /* 127.128.0.1: just past it */
+		0x7f3fff01u,	     /* 127.63.255.1: just before it */
+		DP_LO_BASE | 0x100u, /* .0 */
+		DP_LO_BASE | 0x1ffu, /* .255 */
+		0,
+	};
+	struct dp *d = new_dp();
+	uint8_t ka[32], kb[32];
+	struct dp_peer *p;
+	uint32_t derived, remembered = DP_LO_BASE | 0x2a0123u;
+
+	(void)state;
+	key_of(ka, 1);
+	key_of(kb, 2);
+	/* What ka gets on its own. */
+	derived = dp_peer_add(d, ka, 0)->lo;
+	dp_peer_remove(d, dp_peer_by_key(d, ka));
+	assert_int_not_equal(derived, remembered);
+	p = dp_peer_add(d, ka, remembered);
+	assert_int_equal(p->lo, remembered);
+	assert_ptr_equal(dp_peer_by_lo(d, remembered), p);
+	assert_null(dp_peer_by_lo(d, derived));
+	dp_peer_remove(d, p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = dp_peer_add(d, ka, bad[i]);
+		assert_int_equal(p->lo, derived);
+		dp_peer_remove(d, p);
+	}
+	/* A remembered address another peer holds: another one. */
+	p = dp_peer_add(d, ka, remembered);
+	p = dp_peer_add(d, kb, remembered);
+	assert_int_not_equal(p->lo, remembered);
+	assert_true(lo_valid(p->lo));
+	assert_ptr_equal(dp_peer_by_lo(d, p->lo), p);
+	assert_ptr_equal(dp_peer_by_lo(d, remembered), dp_peer_by_key(d, ka));
+	free_dp(d);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* MANY_PEERS peers, a quarter of them with the same key prefix (so the
+ * same first-choice address): all distinct, all found both ways; then half
+ * go, and come back with their remembered addresses. */
+static void test_many_peers(void **state)
+{
+	struct dp *d = new_dp();
+	uint32_t *los = malloc(MANY_PEERS * sizeof(*los));
+	uint32_t *sorted = malloc(MANY_PEERS * sizeof(*sorted));
+	uint8_t k[32], k0[32];
+
+	(void)state;
+	assert_non_null(los);
+	assert_non_null(sorted);
+	key_of(k0, 0);
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		key_of(k, i);
+		if (i % 4 == 0)
+			memcpy(k, k0, 4);
+		struct dp_peer *p = dp_peer_add(d, k, 0);
+		assert_non_null(p);
+		assert_int_equal(dp_peer_index(d, p), i);
+		assert_true(lo_valid(p->lo));
+		los[i] = sorted[i] = p->lo;
+	}
+	assert_int_equal(d->n_used, MANY_PEERS);
+	qsort(sorted, MANY_PEERS, sizeof(*sorted), cmp_u32);
+	for (uint32_t i = 1; i < MANY_PEERS; i++)
+		assert_int_not_equal(sorted[i - 1], sorted[i]);
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		key_of(k, i);
+		if (i % 4 == 0)
+			memcpy(k, k0, 4);
+		assert_ptr_equal(dp_peer_by_key(d, k), &d->peers[i]);
+		assert_ptr_equal(dp_peer_by_lo(d, los[i]), &d->peers[i]);
+		assert_memory_equal(d->peers[i].key, k, 32);
+	}
+	for (uint32_t i = 1; i < MANY_PEERS; i += 2)
+		dp_peer_remove(d, &d->peers[i]);
+	assert_int_equal(d->n_used, MANY_PEERS / 2);
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		key_of(k, i);
+		if (i % 4 == 0)
+			memcpy(k, k0, 4);
+		struct dp_peer *want = i % 2 ? NULL : &d->peers[i];
+		assert_ptr_equal(dp_peer_by_key(d, k), want);
+		assert_ptr_equal(dp_peer_by_lo(d, los[i]), want);
+	}
+	for (uint32_t i = 1; i < MANY_PEERS; i += 2) {
+		key_of(k, i);
+		struct dp_peer *p = dp_peer_add(d, k, los[i]);
+		assert_non_null(p);
+		assert_int_equal(p->lo, los[i]);
+	}
+	assert_int_equal(d->n_used, MANY_PEERS);
+	assert_int_equal(d->by_key.n, MANY_PEERS);
+	assert_int_equal(d->by_lo.n, MANY_PEERS);
+	free(sorted);
+	free(los);
+	free_dp(d);
+}
+
+static void test_statics_map(void **state)
+{
+	struct dp *d = new_dp();
+	uint8_t ka[32], kb[32];
+	struct ipport eps[CFG_MAX_ENDPOINTS + 4], other[2];
+	struct dp_peer *a, *b;
+	char s[ADDR_TEXT_MAX];
+
+	(void)state;
+	key_of(ka, 1);
+	key_of(kb, 2);
+	a = dp_peer_add(d, ka, 0);
+	b = dp_peer_add(d, kb, 0);
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		snprintf(s, sizeof(s), "192.0.2.%zu:41641", i + 1);
+		eps[i] = addr(s);
+	}
+	eps[1] = addr("[2001:db8::1]:41641");
+	other[0] = addr("198.51.100.1:1");
+	other[1] = addr("198.51.100.1:2");
+	dp_peer_set_statics(d, a, eps, 3);
+	dp_peer_set_statics(d, b, other, 2);
+	assert_int_equal(a->n_statics, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_ptr_equal(dp_peer_by_addr(d, &eps[i]), a);
+	assert_ptr_equal(dp_peer_by_addr(d, &other[0]), b);
+	assert_ptr_equal(dp_peer_by_addr(d, &other[1]), b);
+	assert_null(dp_peer_by_addr(d, &eps[3]));
+	/* Same IP, another port: another address. */
+	struct ipport port = eps[0];
+	port.port++;
+	assert_null(dp_peer_by_addr(d, &port));
+	/* Replacing them unmaps the old ones. */
+	dp_peer_set_statics(d, a, eps + 2, 2);
+	assert_null(dp_peer_by_addr(d, &eps[0]));
+	assert_null(dp_peer_by_addr(d, &eps[1]));
+	assert_ptr_equal(dp_peer_by_addr(d, &eps[2]), a);
+	assert_ptr_equal(dp_peer_by_addr(d, &eps[3]), a);
+	assert_int_equal(d->by_addr.n, 4);
+	/* More than CFG_MAX_ENDPOINTS: the rest are dropped. */
+	dp_peer_set_statics(d, a, eps, CFG_MAX_ENDPOINTS + 4);
+	assert_int_equal(a->n_statics, CFG_MAX_ENDPOINTS);
+	assert_ptr_equal(dp_peer_by_addr(d, &eps[CFG_MAX_ENDPOINTS - 1]), a);
+	assert_null(dp_peer_by_addr(d, &eps[CFG_MAX_ENDPOINTS]));
+	/* None at all. */
+	dp_peer_set_statics(d, a, eps, 0);
+	assert_int_equal(a->n_statics, 0);
+	assert_int_equal(d->by_addr.n, 2);
+	/* Removing a peer unmaps its addresses, key and endpoint. */
+	uint32_t lo_b = b->lo;
+	dp_peer_remove(d, b);
+	assert_null(dp_peer_by_addr(d, &other[0]));
+	assert_null(dp_peer_by_addr(d, &other[1]));
+	assert_null(dp_peer_by_key(d, kb));
+	assert_null(dp_peer_by_lo(d, lo_b));
+	assert_int_equal(d->by_addr.n, 0);
+	free_dp(d);
+}
+
+static void assert_path(const struct dp *d, const struct dp_peer *p, enum dp_path want,
+			const struct ipport *want_direct)
+{
+	const struct ipport *direct = (const struct ipport *)1;
+
+	assert_int_equal(dp_peer_path(d, p, &direct), want);
+	if (!want_direct) {
+		assert_null(direct);
+		return;
+	}
+	assert_non_null(direct);
+	assert_true(ipport_equal(direct, want_direct));
+}
+
+/* Statics only: DIRECT to the first one of a family we have a socket
+ * for; none usable: DERP. */
+static void test_path_statics(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport eps[3] = {addr("[2001:db8::1]:41641"), addr("192.0.2.1:41641"),
+				addr("192.0.2.2:41641")};
+	uint8_t k[32];
+	struct dp_peer *p;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	dp_peer_set_statics(d, p, eps, 3);
+	assert_path(d, p, DP_PATH_DERP, NULL); /* no sockets */
+	d->udp4 = FAKE_FD4;
+	assert_path(d, p, DP_PATH_DIRECT, &eps[1]);
+	const struct ipport *direct;
+	dp_peer_path(d, p, &direct);
+	assert_ptr_equal(direct, &p->statics[1]);
+	d->udp6 = FAKE_FD6;
+	assert_path(d, p, DP_PATH_DIRECT, &eps[0]);
+	d->udp4 = -1;
+	assert_path(d, p, DP_PATH_DIRECT, &eps[0]);
+	d->udp6 = -1;
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	/* fd 0 is a socket like any other. */
+	d->udp4 = 0;
+	assert_path(d, p, DP_PATH_DIRECT, &eps[1]);
+	/* Static endpoints do not expire. */
+	d->now_ns = UINT64_MAX;
+	assert_path(d, p, DP_PATH_DIRECT, &eps[1]);
+	free_dp(d);
+}
+
+/* Disco's path: trusted -> DIRECT, expired -> DIRECT_DERP; cleared, back
+ * to the statics; no address at all -> DERP. */
+static void test_path_disco(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport st = addr("192.0.2.1:41641"), dd = addr("203.0.113.7:1234");
+	struct ipport dd6 = addr("[2001:db8::7]:1234"), none = {0};
+	uint8_t k[32];
+	struct dp_peer *p;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	d->udp4 = FAKE_FD4;
+	d->now_ns = 100 * (uint64_t)SEC_NS;
+	/* No statics, disco found a path. */
+	dp_peer_set_path(d, p, &dd, d->now_ns + SEC_NS);
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	const struct ipport *direct;
+	dp_peer_path(d, p, &direct);
+	assert_ptr_equal(direct, &p->disco_direct);
+	assert_ptr_equal(dp_peer_by_addr(d, &dd), p);
+	d->now_ns += SEC_NS - 1;
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	d->now_ns += 1; /* trusted_until is exclusive */
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	d->now_ns += 3600 * (uint64_t)SEC_NS;
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	/* Trusted again. */
+	dp_peer_set_path(d, p, &dd, d->now_ns + SEC_NS);
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	assert_ptr_equal(dp_peer_by_addr(d, &dd), p);
+	/* No socket for the address's family. */
+	d->udp4 = -1;
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	d->udp4 = FAKE_FD4;
+	/* With statics, disco's path wins while it has one. */
+	dp_peer_set_statics(d, p, &st, 1);
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	d->now_ns += 2 * (uint64_t)SEC_NS;
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	/* Disco says "no direct path": the static one. */
+	dp_peer_set_path(d, p, &none, 0);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	assert_null(dp_peer_by_addr(d, &dd));
+	/* An IPv6 path we have no socket for: the static one too. */
+	dp_peer_set_path(d, p, &dd6, d->now_ns + SEC_NS);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	d->udp6 = FAKE_FD6;
+	assert_path(d, p, DP_PATH_DIRECT, &dd6);
+	/* Cleared: back to the statics. */
+	dp_peer_clear_path(d, p);
+	assert_false(p->has_disco);
+	assert_int_equal(p->disco_direct.family, 0);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	assert_null(dp_peer_by_addr(d, &dd6));
+	assert_ptr_equal(dp_peer_by_addr(d, &st), p);
+	/* Neither: DERP. */
+	dp_peer_set_statics(d, p, &st, 0);
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	assert_int_equal(d->by_addr.n, 0);
+	free_dp(d);
+}
+
+/* The address map follows disco's address: the one it replaces is gone
+ * unless it is also one of the peer's static endpoints. */
+static void test_path_addr_map(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport st[2] = {addr("192.0.2.1:41641"), addr("192.0.2.2:41641")};
+	struct ipport d1 = addr("203.0.113.1:1"), d2 = addr("203.0.113.2:2");
+	struct ipport d3 = addr("[2001:db8::3]:3");
+	uint8_t k[32];
+	struct dp_peer *p;
+	uint64_t until = 10 * (uint64_t)SEC_NS;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	dp_peer_set_statics(d, p, st, 2);
+	dp_peer_set_path(d, p, &d1, until);
+	assert_ptr_equal(dp_peer_by_addr(d, &d1), p);
+	dp_peer_set_path(d, p, &d2, until);
+	assert_null(dp_peer_by_addr(d, &d1));
+	assert_ptr_equal(dp_peer_by_addr(d, &d2), p);
+	/* The same address again: still mapped. */
+	dp_peer_set_path(d, p, &d2, until + 1);
+	assert_ptr_equal(dp_peer_by_addr(d, &d2), p);
+	assert_int_equal(p->trusted_until_ns, until + 1);
+	/* Disco settles on a static endpoint, then moves on: the static
+	 * stays mapped. */
+	dp_peer_set_path(d, p, &st[0], until);
+	assert_null(dp_peer_by_addr(d, &d2));
+	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
+	dp_peer_set_path(d, p, &d3, until);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
+	assert_ptr_equal(dp_peer_by_addr(d, &d3), p);
+	assert_int_equal(d->by_addr.n, 3);
+	/* Cleared on a static: it stays. */
+	dp_peer_set_path(d, p, &st[1], until);
+	dp_peer_clear_path(d, p);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
+	assert_null(dp_peer_by_addr(d, &d3));
+	assert_int_equal(d->by_addr.n, 2);
+	/* New statics without disco's address: disco's stays mapped, the
+	 * old static goes. */
+	dp_peer_set_path(d, p, &st[0], until);
+	dp_peer_set_statics(d, p, &st[1], 1);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
+	dp_peer_set_statics(d, p, &d1, 1);
+	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
+	assert_null(dp_peer_by_addr(d, &st[1]));
+	assert_ptr_equal(dp_peer_by_addr(d, &d1), p);
+	/* ...until disco moves off it. */
+	dp_peer_set_path(d, p, &d2, until);
+	assert_null(dp_peer_by_addr(d, &st[0]));
+	assert_int_equal(d->by_addr.n, 2);
+	/* Removal unmaps disco's address too. */
+	dp_peer_remove(d, p);
+	assert_null(dp_peer_by_addr(d, &d1));
+	assert_null(dp_peer_by_addr(d, &d2));
+	assert_int_equal(d->by_addr.n, 0);
+	free_dp(d);
+}
+
+static void test_path_names(void **state)
+{
+	(void)state;
+	assert_string_equal(dp_path_name(DP_PATH_DIRECT), "direct");
+	assert_string_equal(dp_path_name(DP_PATH_DIRECT_DERP), "direct+derp");
+	assert_string_equal(dp_path_name(DP_PATH_DERP), "derp");
+	assert_string_equal(dp_path_name(DP_PATH_NONE), "none");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dpmap_empty),
+		cmocka_unit_test(test_dpmap_basic),
+		cmocka_unit_test(test_dpmap_key_lengths),
+		cmocka_unit_test(test_dpmap_growth),
+		cmocka_unit_test(test_dpmap_random_4),
+		cmocka_unit_test(test_dpmap_random_addrkey),
+		cmocka_unit_test(test_dpmap_random_32),
+		cmocka_unit_test(test_addrkey),
+		cmocka_unit_test(test_lo_from_key),
+		cmocka_unit_test(test_lo_stable_and_taken),
+		cmocka_unit_test(test_lo_remembered),
+		cmocka_unit_test(test_many_peers),
+		cmocka_unit_test(test_statics_map),
+		cmocka_unit_test(test_path_statics),
+		cmocka_unit_test(test_path_disco),
+		cmocka_unit_test(test_path_addr_map),
+		cmocka_unit_test(test_path_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
