@@ -628,3 +628,65 @@ lab_iperf() {
   lab_wait_for 5 lab_dead "$pid" || lab_stop_pid "$pid"
   jq -r '(.end.sum_received // .end.sum).bits_per_second / 1e9 * 100 | round / 100' "$out.json"
 }
+
+LAB_WG_PORT=51820 # wireguard-go's listen port on each node (msock's wg_listen_port)
+declare -gA LAB_TUN=([na]=10.99.0.1 [nb]=10.99.0.2) # tunnel addresses
+
+# Prints the other node of NODE (na <-> nb).
+lab_other() {
+  [ "$1" = na ] && echo nb || echo na
+}
+
+# Prints NODE's WireGuard interface name ($LAB_PREFIX + w + the node's letter).
+lab_wg_iface() {
+  echo "${LAB_PREFIX}w${1#n}"
+}
+
+# Brings up msock and WireGuard on NODE with the other node as its one peer:
+# msock (components $LAB_COMPONENTS, default dataplane + derp) with
+# wg_listen_port $LAB_WG_PORT and, if given, the peer's STATIC_ENDPOINT;
+# wireguard-go on $LAB_WG_PORT with the tunnel address; the peer's endpoint
+# set by `msockctl wg-config --apply` (so WireGuard talks only to msock).
+lab_node_up() {
+  local node=$1 ep=${2:-} peer ifc
+  peer=$(lab_other "$node")
+  ifc=$(lab_wg_iface "$node")
+  lab_node_key "$peer" >/dev/null
+  lab_msock_config "$node" "$LAB_PORT" "$LAB_WG_PORT" "$peer" "$(lab_node_key "$peer")" "$ep"
+  lab_msock_up "$node"
+  lab_wg_up "$node" "$ifc" "$LAB_DIR/$node/state/node.key" "$LAB_WG_PORT" "${LAB_TUN[$node]}/24"
+  lab_wg_peer "$node" "$ifc" "$(lab_node_key "$peer")" "${LAB_TUN[$peer]}/32"
+  lab_wait_for 10 lab_msockctl "$node" wg-config ||
+    lab_fail "$node: msockctl wg-config has no endpoint within 10 s:" \
+      "$(lab_msockctl "$node" wg-config 2>&1)"
+  lab_msockctl "$node" wg-config --apply "$ifc" >/dev/null ||
+    lab_fail "$node: msockctl wg-config --apply $ifc failed"
+}
+
+# Prints NODE's WireGuard endpoint for its peer (what wg show reports).
+lab_wg_endpoint() {
+  lab_exec "$1" wg show "$(lab_wg_iface "$1")" endpoints | awk '{ print $2 }'
+}
+
+# Prints NODE's DataplanePeer path for its one peer (direct, direct+derp, derp).
+lab_msock_path() {
+  lab_msockctl "$1" status --json | jq -r '[.Peer[]?.Path // empty][0] // ""'
+}
+
+# Prints NODE's status --json field PATH of its one peer (e.g. TxDERPPackets).
+lab_msock_peer_field() {
+  lab_msockctl "$1" status --json | jq -r --arg f "$2" '[.Peer[]?[$f]][0] // ""'
+}
+
+# Pings the other node's tunnel address from NODE: COUNT pings, INTERVAL s
+# apart, W s per reply; prints ping's summary lines; fails as ping does.
+lab_tunnel_ping() {
+  local node=$1 count=$2 interval=${3:-0.2} w=${4:-2}
+  lab_exec "$node" ping -n -q -c "$count" -i "$interval" -W "$w" \
+    "${LAB_TUN[$(lab_other "$node")]}"
+}
+
+# Prints the average rtt (ms) from ping -q output on stdin.
+lab_ping_avg() {
+  awk -F/ '/^rtt|^round-trip/ { print $5 }'
+}
