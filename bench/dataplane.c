@@ -3,8 +3,9 @@
  *   1. forwarding rate of 1,400-byte packets, WireGuard side -> peer and
  *      peer -> WireGuard side, through the dataplane (a real broker and
  *      dataplane, 10,000 peers configured) vs. a bare relay process doing
- *      recvmmsg -> sendmmsg between the same two sockets (the most this
- *      machine moves through one extra process);
+ *      recvmmsg -> sendmmsg between the same two sockets, and one that
+ *      sends each batch as UDP GSO sends as the dataplane does (the most
+ *      this machine moves through one extra process);
  *   2. round-trip latency WireGuard -> peer -> WireGuard: direct (no
  *      hop), through the bare relay, through the dataplane; the dataplane's
  *      added latency per packet is half of (dataplane - direct);
@@ -22,10 +23,12 @@
 #include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,8 +213,42 @@ static long rss_kib(pid_t pid)
 
 /* ---- the bare relay: recvmmsg on one socket, sendmmsg to a fixed address ---- */
 
-/* Runs in its own process, as the dataplane does, until killed. */
-static void relay_main(int in, struct sockaddr_in to)
+/* Sends the N datagrams of MM to TO as UDP GSO sends: runs of one size,
+ * each at most 64 KiB, go out as one sendmsg with UDP_SEGMENT. */
+static void relay_send_gso(int fd, struct iovec *iov, int n, struct sockaddr_in *to)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} c;
+	for (int i = 0; i < n;) {
+		size_t seg = iov[i].iov_len, total = 0;
+		int j = i;
+		while (j < n && iov[j].iov_len == seg && total + seg <= 65000)
+			total += iov[j++].iov_len;
+		struct msghdr m = {.msg_name = to,
+				   .msg_namelen = sizeof(*to),
+				   .msg_iov = &iov[i],
+				   .msg_iovlen = (size_t)(j - i)};
+		if (j - i > 1) {
+			uint16_t gso = (uint16_t)seg;
+			m.msg_control = c.buf;
+			m.msg_controllen = sizeof(c.buf);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		}
+		sendmsg(fd, &m, 0);
+		i = j;
+	}
+}
+
+/* Runs in its own process, as the dataplane does, until killed. With GSO,
+ * what it received in one batch goes out as UDP_SEGMENT sends, as the
+ * dataplane's do; without, as one sendmmsg. */
+static void relay_main(int in, struct sockaddr_in to, bool gso)
 {
 	static uint8_t bufs[BURST][2048];
 	struct mmsghdr mm[BURST];
@@ -234,9 +271,26 @@ static void relay_main(int in, struct sockaddr_in to)
 			mm[i].msg_hdr.msg_name = &to;
 			mm[i].msg_hdr.msg_namelen = sizeof(to);
 		}
-		if (n > 0)
+		if (n > 0 && gso)
+			relay_send_gso(in, iov, n, &to);
+		else if (n > 0)
 			sendmmsg(in, mm, (unsigned)n, 0);
 	}
+}
+
+/* Starts a bare relay from IN to TO (its own process); returns its pid. */
+static pid_t relay_start(int in, const struct ipport *to, bool gso)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		relay_main(in, sin_of(to), gso);
+	return pid;
+}
+
+static void relay_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, 0, 0);
 }
 
 /* ---- rate: a sender thread bursts, the caller counts what arrives ---- */
@@ -447,11 +501,15 @@ int main(int argc, char **argv)
 	double dp_in = rate(peer, &dp, wg, secs, &loss);
 	double dp_in_loss = loss;
 	struct ipport relay_addr = {.family = AF_INET, .ip = {127, 0, 0, 1}, .port = relay_port};
-	pid_t relay = fork();
-	if (relay == 0)
-		relay_main(relay_sock, sin_of(&peer_addr));
+	pid_t relay = relay_start(relay_sock, &peer_addr, false);
 	double base = rate(wg, &relay_addr, peer, secs, &loss);
 	double base_loss = loss;
+	relay_stop(relay);
+	relay = relay_start(relay_sock, &peer_addr, true);
+	double gbase = rate(wg, &relay_addr, peer, secs, &loss);
+	double gbase_loss = loss;
+	relay_stop(relay);
+	relay = relay_start(relay_sock, &peer_addr, false);
 
 	/* 2. latency: direct, bare relay, dataplane. */
 	struct ipport wg_addr = {.family = AF_INET, .ip = {127, 0, 0, 1}, .port = wg_port};
@@ -460,8 +518,7 @@ int main(int argc, char **argv)
 	nd = rtt(wg, &peer_addr, peer, &wg_addr, &d50, &d99);
 	/* The relay forwards only towards the peer; the echo goes back direct. */
 	nr = rtt(wg, &relay_addr, peer, &wg_addr, &r50, &r99);
-	kill(relay, SIGKILL);
-	waitpid(relay, 0, 0);
+	relay_stop(relay);
 	nm = rtt(wg, &lo, peer, &dp, &m50, &m99);
 
 	/* 4. one peer change, end to end: rewrite p1's endpoint, reload. */
@@ -480,14 +537,20 @@ int main(int argc, char **argv)
 	stop_broker();
 
 	printf("\n1. forwarding rate, %d-byte packets (pps received; Gbit/s of payload):\n", PKT);
-	printf("   bare relay recvmmsg->sendmmsg (baseline) %9.0f pps %6.2f Gbit/s  loss %4.1f%%\n",
+	printf("   bare relay recvmmsg->sendmmsg (baseline)  %9.0f pps %6.2f Gbit/s  loss "
+	       "%4.1f%%\n",
 	       base, base * PKT * 8 / 1e9, base_loss * 100);
+	printf("   bare relay recvmmsg->GSO sends (baseline) %9.0f pps %6.2f Gbit/s  loss "
+	       "%4.1f%%\n",
+	       gbase, gbase * PKT * 8 / 1e9, gbase_loss * 100);
 	printf("   dataplane WireGuard -> peer (UDP)         %9.0f pps %6.2f Gbit/s  loss %4.1f%%  "
-	       "%.2fx baseline\n",
-	       dp_out, dp_out * PKT * 8 / 1e9, dp_out_loss * 100, base ? dp_out / base : 0);
+	       "%.2fx / %.2fx the baselines\n",
+	       dp_out, dp_out * PKT * 8 / 1e9, dp_out_loss * 100, base ? dp_out / base : 0,
+	       gbase ? dp_out / gbase : 0);
 	printf("   dataplane peer (UDP) -> WireGuard         %9.0f pps %6.2f Gbit/s  loss %4.1f%%  "
-	       "%.2fx baseline\n",
-	       dp_in, dp_in * PKT * 8 / 1e9, dp_in_loss * 100, base ? dp_in / base : 0);
+	       "%.2fx / %.2fx the baselines\n",
+	       dp_in, dp_in * PKT * 8 / 1e9, dp_in_loss * 100, base ? dp_in / base : 0,
+	       gbase ? dp_in / gbase : 0);
 	printf("\n2. round trip WireGuard -> peer -> WireGuard (p50 / p99, us):\n");
 	printf("   direct, no hop             %7.1f / %7.1f  (%d samples)\n", d50 / 1e3, d99 / 1e3,
 	       nd);

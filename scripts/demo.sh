@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# The demo: a broker with the sample config (examples/msock.json) supervises
-# the test component; msockctl shows it; the component is killed with
-# SIGKILL and comes back after a backoff with its state replayed from the
-# broker's cache; SIGTERM then stops everything and leaves no process.
-# (The NAT-traversal demo replaces this as the components land.)
+# The demo: two NATed nodes run real WireGuard (wireguard-go) through msock.
+# It builds msock, brings up the lab of tests/lab/lib.sh (network namespaces:
+# an internet in 198.18.0.0/15, a DERP server, two home routers doing NAT,
+# a node behind each) and narrates:
+#   1. msock and wireguard-go start on both nodes; WireGuard is pointed at
+#      msock's per-peer loopback endpoints (msockctl wg-config --apply).
+#   2. With no direct path known, the WireGuard handshake and a ping cross
+#      the DERP server (its relay counter rises).
+#   3. The routers switch to 1:1 NAT and each node's config learns the
+#      other's public address (msockctl reload) while a ping runs: msock
+#      moves the traffic to the direct path; WireGuard's endpoint never
+#      changes, the derper's counter stops, the routers' counters rise.
+#   4. The dataplane is killed with SIGKILL during a ping flood: the broker
+#      restarts it on the same port; the outage is printed.
+#   5. msockctl status on both nodes; then everything is torn down.
+# Needs root (network namespaces). Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -11,55 +22,91 @@ cd "$(dirname "$0")/.."
 echo "== build"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMSOCK_TESTS=OFF >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
-bin=$PWD/build/release/bin
-cfg=$PWD/examples/msock.json
-ctl() { "$bin/msockctl" --config "$cfg" "$@"; }
+export MSOCK_BIN_DIR=$PWD/build/release/bin MSOCK_SOURCE_DIR=$PWD
+. tests/lab/lib.sh
+lab_skip_unless_root
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-demo_dir=/tmp/msock-demo   # run_dir and state_dir of examples/msock.json live here
-rm -rf "$demo_dir"
-mkdir -p "$demo_dir"
-broker_pid=
-cleanup() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid"; wait "$broker_pid" || true
-  fi
-}
-trap cleanup EXIT
+step "the lab: an internet (198.18.0.0/15), msock-derper at $LAB_DERP_IP, two NAT routers, two nodes"
+cat <<EOF
+    derp 198.18.0.2 (msock-derper: DERP over TLS :443, STUN :3478)
+      |
+    inet (router of the internet)
+     /                          \\
+    ra 198.18.1.1 (NAT)          rb 198.18.2.1 (NAT)
+     |                            |
+    na 10.0.1.2                  nb 10.0.2.2
+    WireGuard 10.99.0.1          WireGuard 10.99.0.2
+EOF
+lab_init
 
-step "start msock-broker --config examples/msock.json (its log is indented)"
-"$bin/msock-broker" --config "$cfg" 2> >(sed -u 's/^/    | /' >&2) &
-broker_pid=$!
-for _ in $(seq 100); do ctl status --json >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.5
-
-step "msockctl status"
-ctl status
-
-pid=$(ctl status --json | jq -r '.Components.testcomp.PID')
-step "kill -9 testcomp (pid $pid): the broker restarts it after a backoff"
-kill -9 "$pid"
-for _ in $(seq 100); do
-  new=$(ctl status --json | jq -r '.Components.testcomp | select(.State == "running") | .PID')
-  [ -n "$new" ] && [ "$new" != "$pid" ] && break
-  sleep 0.1
+step "1. msock-broker (dataplane + derp) and wireguard-go on both nodes"
+t=$(lab_now_ms)
+lab_node_up na
+lab_node_up nb
+for n in na nb; do
+  lab_wait_for 10 lab_msock_derp_up $n || lab_fail "$n: DERP not up within 10 s"
 done
-sleep 0.3
+lab_log "both nodes up and logged in to DERP region $LAB_DERP_REGION in $(lab_ms_since "$t") ms"
+for n in na nb; do
+  lab_log "$n: msockctl wg-config (applied to $(lab_wg_iface $n)):"
+  lab_msockctl $n wg-config --iface "$(lab_wg_iface $n)" | sed 's/^/      /'
+done
 
-step "msockctl status: restarted once, with its state replayed"
-ctl status
-echo
-echo "The restarted testcomp read its TestCounter (generation 1) back from the"
-echo "broker's state cache and published generation 2 (see its log line above)."
+step "2. WireGuard handshake and ping over DERP (no direct path is known yet)"
+relayed0=$(lab_derper_packets)
+t=$(lab_now_ms)
+lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no reply over DERP within 15 s"
+lab_log "first reply through the tunnel after $(lab_ms_since "$t") ms (handshake included)"
+hs=$(lab_exec na wg show "$(lab_wg_iface na)" latest-handshakes | awk '{ print $2 }')
+lab_log "na: WireGuard's latest handshake with nb: $(($(date +%s) - hs)) s ago (wg show latest-handshakes)"
+out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over DERP failed: $out"
+lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms;" \
+  "path on na: $(lab_msock_path na); derper relayed $(($(lab_derper_packets) - relayed0)) packets"
 
-step "msockctl status --json (stable output for scripts: docs/status-json.md)"
-ctl status --json | jq '{Self, Peer: (.Peer | map_values({Name, CurAddr, Relay})), Components}'
+step "3. 1:1 NAT on both routers; each node learns the other's public address (msockctl reload)"
+ep_before=$(lab_wg_endpoint na)
+flood=$LAB_DIR/switch.log
+lab_bg na "$flood" ping -n -D -c 60 -i 0.05 -W 1 "${LAB_TUN[nb]}"
+ping_pid=$LAB_LAST_PID
+sleep 1
+lab_nat ra one2one
+lab_nat rb one2one
+lab_msock_config na "$LAB_PORT" "$LAB_WG_PORT" nb "$(lab_node_key nb)" "${LAB_IP[rb]}:$LAB_PORT"
+lab_msock_config nb "$LAB_PORT" "$LAB_WG_PORT" na "$(lab_node_key na)" "${LAB_IP[ra]}:$LAB_PORT"
+t=$(lab_now_ms)
+lab_msockctl na reload >/dev/null
+lab_msockctl nb reload >/dev/null
+is_direct() { [ "$(lab_msock_path "$1")" = direct ]; }
+lab_wait_for 10 is_direct na && lab_wait_for 10 is_direct nb || lab_fail "the path did not become direct"
+lab_log "path direct on both nodes $(lab_ms_since "$t") ms after the reload, while ping ran"
+lab_wait_for 10 lab_dead "$ping_pid" || true
+lab_log "the ping that ran across the switch: $(grep -E 'packets transmitted' "$flood")"
+relayed1=$(lab_derper_packets)
+ca=$(lab_router_udp_count ra)
+out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over the direct path failed: $out"
+lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms; derper relayed" \
+  "$(($(lab_derper_packets) - relayed1)) packets; router ra counted $(($(lab_router_udp_count ra) - ca)) UDP packets"
+lab_log "WireGuard's endpoint for nb: $ep_before before, $(lab_wg_endpoint na) after: it never noticed"
 
-step "SIGTERM the broker: every component stops, no process is left"
-kill -TERM "$broker_pid"; wait "$broker_pid" || true
-broker_pid=
-sleep 0.2
-if pgrep -f "$bin/msock-" >/dev/null; then
-  echo "left behind:"; pgrep -af "$bin/msock-"; exit 1
-fi
-echo "no msock process left"
+step "4. kill -9 na's dataplane during a ping flood: the broker restarts it on the same port"
+pid=$(lab_msockctl na status --json | jq -r .Components.dataplane.PID)
+flood=$LAB_DIR/kill.log
+lab_bg na "$flood" ping -n -D -c 300 -i 0.01 -W 1 "${LAB_TUN[nb]}"
+ping_pid=$LAB_LAST_PID
+sleep 1
+kill -KILL "$pid"
+lab_log "killed dataplane pid $pid"
+lab_wait_for 20 lab_dead "$ping_pid" || true
+gap=$(awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
+  if (n++ && t - p > g) g = t - p; p = t } END { printf "%.0f", g }' "$flood")
+lab_log "longest gap between replies: $gap ms; $(grep -E 'packets transmitted' "$flood")"
+lab_log "dataplane now: $(lab_msockctl na status --json |
+  jq -r '.Components.dataplane | "pid \(.PID), \(.State), \(.Restarts) restart(s), last exit: \(.LastExit)"')"
+
+step "5. msockctl status on na"
+lab_msockctl na status
+step "5. msockctl status on nb"
+lab_msockctl nb status
+
+step "tear down: every namespace, process and file of the lab is removed"
