@@ -125,20 +125,34 @@ static void endpoint_from_ipport(const struct ipport *a, Msock__Endpoint *e, uin
 	e->port = a->port;
 }
 
-/* Our own DataplanePeer from the cache: remember the peer's endpoint. */
+/* Our own DataplanePeer from the cache (a restart): keep the peer's
+ * loopback endpoint, and carry its counters on so that they stay
+ * cumulative (what was counted after the last publish, at most
+ * DP_PUBLISH_MS, is lost with the old process). */
 static void on_own_peer(struct ctx *x, const struct bus_msg *m)
 {
 	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
 	uint8_t key[32];
 	struct ipport lo;
+	struct dp_peer *dp;
 
 	if (m->deleted || hex_key(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
 	    endpoint_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
 		return;
 	/* Not "known" until the netmap says so. */
-	dp_peer_add(&x->d, key,
-		    (uint32_t)lo.ip[0] << 24 | (uint32_t)lo.ip[1] << 16 | (uint32_t)lo.ip[2] << 8 |
-			    lo.ip[3]);
+	dp = dp_peer_add(&x->d, key,
+			 (uint32_t)lo.ip[0] << 24 | (uint32_t)lo.ip[1] << 16 |
+				 (uint32_t)lo.ip[2] << 8 | lo.ip[3]);
+	if (!dp)
+		return;
+	dp->tx_packets = p->tx_packets;
+	dp->tx_bytes = p->tx_bytes;
+	dp->rx_packets = p->rx_packets;
+	dp->rx_bytes = p->rx_bytes;
+	dp->tx_derp = p->tx_derp_packets;
+	dp->rx_derp = p->rx_derp_packets;
+	dp->published_tx = dp->tx_packets;
+	dp->published_rx = dp->rx_packets;
 }
 
 static void forget_peer(struct ctx *x, struct dp_peer *p)

@@ -92,6 +92,28 @@ static void local_endpoint(struct world *w, const char *hex, struct ipport *out)
 	json_decref(st);
 }
 
+static long long peer_int(struct world *w, const char *hex, const char *field)
+{
+	json_t *st = th_status(&w->b);
+	json_t *v = peer_field(st, hex, field);
+	long long r = json_is_integer(v) ? json_integer_value(v) : -1;
+
+	json_decref(st);
+	return r;
+}
+
+struct peer_wait {
+	struct world *w;
+	const char *hex, *field;
+	long long at_least;
+};
+
+static bool peer_counter_reached(void *arg)
+{
+	struct peer_wait *c = arg;
+	return peer_int(c->w, c->hex, c->field) >= c->at_least;
+}
+
 static long long dp_int(struct world *w, const char *field)
 {
 	json_t *st = th_status(&w->b);
@@ -480,13 +502,28 @@ static void test_restart_and_rebind_keep_port(void **state)
 
 	start(w, 0, 0);
 	wg_to_p1(w);
+	p1_to_wg(w);
 	port = dp_int(w, "Port");
 	local_endpoint(w, w->hex1, &lo1);
 	local_endpoint(w, w->hex2, &lo2);
+	/* The counters published before the kill carry on after it. */
+	struct peer_wait pw = {w, w->hex1, "TxPackets", 1};
+	assert_true(th_wait(peer_counter_reached, &pw));
+	pw.field = "RxPackets";
+	assert_true(th_wait(peer_counter_reached, &pw));
+	long long tx = peer_int(w, w->hex1, "TxPackets"), rx = peer_int(w, w->hex1, "RxPackets");
+	long long txb = peer_int(w, w->hex1, "TxBytes");
 	kill(th_comp_pid(&w->b, "dataplane"), SIGKILL);
 	assert_true(th_wait(restarted, &w->b));
 	assert_true(th_wait(endpoints_ready, w));
 	assert_int_equal(dp_int(w, "Port"), port);
+	wg_to_p1(w);
+	pw = (struct peer_wait){w, w->hex1, "TxPackets", tx + 1};
+	if (!th_wait(peer_counter_reached, &pw))
+		fail_msg("TxPackets after the restart is %lld; before it was %lld",
+			 peer_int(w, w->hex1, "TxPackets"), tx);
+	assert_true(peer_int(w, w->hex1, "RxPackets") >= rx);
+	assert_true(peer_int(w, w->hex1, "TxBytes") > txb);
 	local_endpoint(w, w->hex1, &lo1b);
 	local_endpoint(w, w->hex2, &lo2b);
 	assert_true(ipport_equal(&lo1, &lo1b));
