@@ -5,6 +5,8 @@
  * with errors is rejected and the running one kept. */
 #include "broker.h"
 
+#include "endpoint_pb.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "endpoint_pb.h"
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
 
@@ -61,10 +64,7 @@ static int publish_peer(struct broker *b, const struct cfg_peer *p)
 	nv.home_derp = (uint32_t)p->home_derp;
 	for (size_t i = 0; i < p->n_endpoints; i++) {
 		msock__endpoint__init(&eps[i]);
-		eps[i].ip.data = (uint8_t *)p->endpoints[i].ip;
-		eps[i].ip.len = p->endpoints[i].family == AF_INET ? 4 : 16;
-		eps[i].port = p->endpoints[i].port;
-		eps[i].type = 5; /* tailcfg.EndpointExplicitConf */
+		endpoint_pb_set(&eps[i], &p->endpoints[i], ENDPOINT_TYPE_EXPLICIT_CONF);
 		epp[i] = &eps[i];
 	}
 	nv.n_endpoints = p->n_endpoints;
@@ -200,6 +200,14 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg)
 	self.wg_listen_port = (uint32_t)cfg->wg_listen_port;
 	self.home_derp = (uint32_t)cfg->home_derp;
 	self.derp_ca_file = (char *)cfg->derp_ca_file;
+	Msock__Endpoint seps[CFG_MAX_ENDPOINTS], *sepp[CFG_MAX_ENDPOINTS];
+	for (size_t i = 0; i < cfg->n_static_endpoints; i++) {
+		msock__endpoint__init(&seps[i]);
+		endpoint_pb_set(&seps[i], &cfg->static_endpoints[i], ENDPOINT_TYPE_EXPLICIT_CONF);
+		sepp[i] = &seps[i];
+	}
+	self.n_static_endpoints = cfg->n_static_endpoints;
+	self.static_endpoints = sepp;
 	rc |= set_msg(b, "SelfConfig", "self", &self.base);
 	for (size_t i = 0; i < cfg->derp_map.n_regions; i++)
 		rc |= publish_region(b, &cfg->derp_map.regions[i]);

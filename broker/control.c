@@ -15,6 +15,7 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "endpoint_pb.h"
 #include "control.pb-c.h"
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
@@ -56,14 +57,11 @@ static void hex_key(const uint8_t *k, size_t len, const char *prefix, char *out,
 
 static json_t *endpoint_json(const Msock__Endpoint *e)
 {
-	struct ipport a = {0};
+	struct ipport a;
 	char text[ADDR_TEXT_MAX];
 
-	if (!e || (e->ip.len != 4 && e->ip.len != 16))
+	if (endpoint_pb_to_ipport(e, &a) < 0)
 		return json_null();
-	a.family = e->ip.len == 4 ? AF_INET : AF_INET6;
-	memcpy(a.ip, e->ip.data, e->ip.len);
-	a.port = (uint16_t)e->port;
 	ipport_format(&a, text, sizeof(text));
 	return json_string(text);
 }
@@ -128,7 +126,8 @@ static json_t *dataplane_json(struct broker *b)
 
 static json_t *self_json(struct broker *b)
 {
-	json_t *self = json_object(), *eps = json_array(), *derp = json_object();
+	json_t *self = json_object(), *eps = json_array(), *types = json_array(),
+	       *derp = json_object();
 	Msock__SelfKeys *nk =
 		(Msock__SelfKeys *)cached(b, "SelfKeys", "derp", &msock__self_keys__descriptor);
 	Msock__SelfKeys *dk =
@@ -146,9 +145,13 @@ static json_t *self_json(struct broker *b)
 	if (dk)
 		hex_key(dk->disco_key.data, dk->disco_key.len, "discokey:", text, sizeof(text));
 	json_object_set_new(self, "DiscoKey", json_string(text));
-	for (size_t i = 0; ep && i < ep->n_endpoints; i++)
+	for (size_t i = 0; ep && i < ep->n_endpoints; i++) {
 		json_array_append_new(eps, endpoint_json(ep->endpoints[i]));
+		json_array_append_new(types,
+				      json_string(endpoint_type_name(ep->endpoints[i]->type)));
+	}
 	json_object_set_new(self, "Endpoints", eps);
+	json_object_set_new(self, "EndpointTypes", types);
 	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
 	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);

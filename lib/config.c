@@ -74,6 +74,13 @@ static void f_home_derp(struct cfg_ctx *c, const json_t *v, struct msock_config 
 	cfg_home_derp(c, v, &cfg->derp_map, &cfg->home_derp);
 }
 
+static void f_static_endpoints(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg,
+			       size_t off)
+{
+	(void)off;
+	cfg_endpoints(c, v, cfg->static_endpoints, &cfg->n_static_endpoints);
+}
+
 static bool user_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -301,6 +308,7 @@ static const struct field {
 	{"wg_listen_port", f_wg_listen_port, 0},
 	{"wg_endpoint_port", f_wg_endpoint_port, 0},
 	{"home_derp", f_home_derp, 0},
+	{"static_endpoints", f_static_endpoints, 0},
 	{"user", f_user, 0},
 	{"peers", f_peers, 0},
 	{"prefs", f_prefs, 0},

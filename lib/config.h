@@ -15,7 +15,7 @@
 enum {
 	CFG_MAX_FILE_BYTES = 16 << 20, /* a 10,000-peer netmap fits easily */
 	CFG_MAX_PEERS = 100000,
-	CFG_MAX_ENDPOINTS = 16, /* static endpoints per peer */
+	CFG_MAX_ENDPOINTS = 16, /* static endpoints per peer, and our own */
 	CFG_MAX_COMPONENTS = 32,
 	CFG_MAX_COMPONENT_ARGS = 16,
 	CFG_MAX_REGIONS = 1024,
@@ -99,6 +99,10 @@ struct msock_config {
 	struct cfg_derp_map derp_map;
 	char derp_ca_file[CFG_PATH_MAX];
 	int home_derp; /* 0 = choose by latency */
+	/* Our own addresses to advertise as they are (magicsock's
+	 * SetStaticEndpoints): a 1:1 NAT or a forwarded port. */
+	struct ipport static_endpoints[CFG_MAX_ENDPOINTS];
+	size_t n_static_endpoints;
 	struct cfg_peer *peers;
 	size_t n_peers;
 	struct cfg_prefs prefs;

@@ -107,6 +107,8 @@ const struct cfg_derp_region *cfg_derp_find(const struct cfg_derp_map *m, int re
 
 /* config_peers.c */
 void cfg_peers(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg);
+/* An array of at most CFG_MAX_ENDPOINTS "ip:port" strings into OUT. */
+void cfg_endpoints(struct cfg_ctx *c, const json_t *v, struct ipport *out, size_t *n_out);
 /* A home_derp value: an integer >= 0 that, unless 0, names a region. */
 void cfg_home_derp(struct cfg_ctx *c, const json_t *v, const struct cfg_derp_map *m, int *out);
 

@@ -58,7 +58,7 @@ static void peer_key(struct cfg_ctx *c, const json_t *v, enum key_kind kind, str
 	*ok = true;
 }
 
-static void peer_endpoints(struct cfg_ctx *c, const json_t *v, struct cfg_peer *p)
+void cfg_endpoints(struct cfg_ctx *c, const json_t *v, struct ipport *out, size_t *n_out)
 {
 	size_t n = json_array_size(v);
 
@@ -74,13 +74,13 @@ static void peer_endpoints(struct cfg_ctx *c, const json_t *v, struct cfg_peer *
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(v, i);
 		cfg_push_index(c, i);
-		if (!json_is_string(e) || ipport_parse(json_string_value(e), &p->endpoints[i]) < 0)
+		if (!json_is_string(e) || ipport_parse(json_string_value(e), &out[i]) < 0)
 			cfg_error(
 				c, CFG_AT_VALUE,
 				"expected ip:port such as 198.18.0.5:41641 or [2001:db8::1]:41641");
 		cfg_pop(c);
 	}
-	p->n_endpoints = n;
+	*n_out = n;
 }
 
 static void missing(struct cfg_ctx *c, const char *field)
@@ -112,7 +112,7 @@ static void peer_read(struct cfg_ctx *c, const json_t *v, const struct cfg_derp_
 		} else if (strcmp(key, "disco_key") == 0) {
 			peer_key(c, val, KEY_KIND_DISCO_PUBLIC, &p->disco_key, &p->has_disco_key);
 		} else if (strcmp(key, "endpoints") == 0) {
-			peer_endpoints(c, val, p);
+			cfg_endpoints(c, val, p->endpoints, &p->n_endpoints);
 		} else if (strcmp(key, "home_derp") == 0) {
 			cfg_home_derp(c, val, m, &p->home_derp);
 		} else {

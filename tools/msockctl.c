@@ -151,9 +151,14 @@ static void print_status(json_t *st)
 	       json_integer_value(json_object_get(self, "HomeDERP")));
 	if (!json_array_size(json_object_get(self, "Endpoints")))
 		printf(" (none yet)");
-	for (size_t idx = 0; idx < json_array_size(json_object_get(self, "Endpoints")); idx++)
+	for (size_t idx = 0; idx < json_array_size(json_object_get(self, "Endpoints")); idx++) {
+		const char *type = json_string_value(
+			json_array_get(json_object_get(self, "EndpointTypes"), idx));
 		printf(" %s",
 		       json_string_value(json_array_get(json_object_get(self, "Endpoints"), idx)));
+		if (type)
+			printf(" (%s)", type);
+	}
 	printf("\n");
 	v = json_object_get(self, "Dataplane");
 	if (json_is_object(v))

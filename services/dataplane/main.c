@@ -20,6 +20,8 @@
 #include "clock.h"
 #include "component.h"
 #include "dp.h"
+#include "endpoint_pb.h"
+#include "endpoints.h"
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
 
@@ -40,6 +42,10 @@ struct ctx {
 	uint32_t publish_cursor;
 	bool publish_counters;
 	struct dp_counters published;
+	/* The endpoint set (endpoints.c): its inputs, and what was published. */
+	struct dp_ep_inputs epin;
+	struct dp_ep_set ep_published;
+	bool ep_dirty;
 };
 
 static int env_fd(const char *name, bool required)
@@ -98,33 +104,6 @@ static void key_hex(const uint8_t k[32], char out[65])
 		snprintf(out + 2 * i, 3, "%02x", k[i]);
 }
 
-static int endpoint_to_ipport(const Msock__Endpoint *e, struct ipport *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (!e || e->port == 0 || e->port > 65535)
-		return -1;
-	if (e->ip.len == 4) {
-		a->family = AF_INET;
-	} else if (e->ip.len == 16) {
-		a->family = AF_INET6;
-	} else {
-		return -1;
-	}
-	memcpy(a->ip, e->ip.data, e->ip.len);
-	a->port = (uint16_t)e->port;
-	return 0;
-}
-
-static void endpoint_from_ipport(const struct ipport *a, Msock__Endpoint *e, uint8_t *ipbuf)
-{
-	size_t n = a->family == AF_INET ? 4 : 16;
-
-	memcpy(ipbuf, a->ip, n);
-	e->ip.data = ipbuf;
-	e->ip.len = n;
-	e->port = a->port;
-}
-
 /* Our own DataplanePeer from the cache (a restart): keep the peer's
  * loopback endpoint, and carry its counters on so that they stay
  * cumulative (what was counted after the last publish, at most
@@ -137,7 +116,7 @@ static void on_own_peer(struct ctx *x, const struct bus_msg *m)
 	struct dp_peer *dp;
 
 	if (m->deleted || hex_key(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
-	    endpoint_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
+	    endpoint_pb_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
 		return;
 	/* Not "known" until the netmap says so. */
 	dp = dp_peer_add(&x->d, key,
@@ -190,7 +169,7 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 	p->known = true;
 	p->home_derp = (uint16_t)n->home_derp;
 	for (size_t i = 0; i < n->n_endpoints && ne < CFG_MAX_ENDPOINTS; i++)
-		if (endpoint_to_ipport(n->endpoints[i], &eps[ne]) == 0)
+		if (endpoint_pb_to_ipport(n->endpoints[i], &eps[ne]) == 0)
 			ne++;
 	dp_peer_set_statics(&x->d, p, eps, ne);
 }
@@ -208,12 +187,72 @@ static void on_path(struct ctx *x, const struct bus_msg *m)
 		return;
 	}
 	const Msock__PathChanged *pc = (const Msock__PathChanged *)m->msg;
-	if (pc->direct && endpoint_to_ipport(pc->direct, &direct) < 0) {
+	if (pc->direct && endpoint_pb_to_ipport(pc->direct, &direct) < 0) {
 		log_rl(&x->d.rl, x->d.now_ns, LOG_LEVEL_WARN,
 		       "PathChanged %.16s...: bad direct address; ignored", m->key);
 		return;
 	}
 	dp_peer_set_path(&x->d, p, &direct, pc->trusted_until_mono_ns);
+}
+
+static void on_self_config(struct ctx *x, const Msock__SelfConfig *c)
+{
+	x->d.wg_listen_port = (uint16_t)c->wg_listen_port;
+	x->epin.n_statics = 0;
+	for (size_t i = 0; i < c->n_static_endpoints && x->epin.n_statics < DP_EP_MAX_STATIC; i++)
+		if (endpoint_pb_to_ipport(c->static_endpoints[i],
+					  &x->epin.statics[x->epin.n_statics]) == 0)
+			x->epin.n_statics++;
+	x->ep_dirty = true;
+}
+
+static void on_netcheck(struct ctx *x, const struct bus_msg *m)
+{
+	const Msock__NetcheckReport *r = m->deleted ? 0 : (const Msock__NetcheckReport *)m->msg;
+
+	if (!r || endpoint_pb_to_ipport(r->global_v4, &x->epin.stun_v4) < 0)
+		memset(&x->epin.stun_v4, 0, sizeof(x->epin.stun_v4));
+	if (!r || endpoint_pb_to_ipport(r->global_v6, &x->epin.stun_v6) < 0)
+		memset(&x->epin.stun_v6, 0, sizeof(x->epin.stun_v6));
+	x->ep_dirty = true;
+}
+
+/* PortMapping keys are the protocol: one slot each. */
+static void on_mapping(struct ctx *x, const struct bus_msg *m)
+{
+	static const char *const protos[DP_EP_MAX_MAPPED] = {"nat-pmp", "pcp", "upnp"};
+	size_t i = 0;
+
+	while (i < DP_EP_MAX_MAPPED && strcmp(m->key, protos[i]) != 0)
+		i++;
+	if (i == DP_EP_MAX_MAPPED)
+		return;
+	if (m->deleted || endpoint_pb_to_ipport(((const Msock__PortMapping *)m->msg)->external,
+						&x->epin.mapped[i]) < 0)
+		memset(&x->epin.mapped[i], 0, sizeof(x->epin.mapped[i]));
+	x->ep_dirty = true;
+}
+
+static void publish_endpoints(struct ctx *x)
+{
+	static struct dp_ep_set set;
+	Msock__Endpoints m = MSOCK__ENDPOINTS__INIT;
+	Msock__Endpoint eps[DP_EP_MAX], *epp[DP_EP_MAX];
+
+	x->ep_dirty = false;
+	x->epin.port = x->d.port;
+	dp_ep_build(&x->epin, &set);
+	if (dp_ep_equal(&set, &x->ep_published) && x->ep_published.n)
+		return;
+	for (size_t i = 0; i < set.n; i++) {
+		msock__endpoint__init(&eps[i]);
+		endpoint_pb_set(&eps[i], &set.ep[i].addr, set.ep[i].type);
+		epp[i] = &eps[i];
+	}
+	m.n_endpoints = set.n;
+	m.endpoints = epp;
+	if (bus_state_set(x->bus, "Endpoints", "self", &m.base) == 0)
+		x->ep_published = set;
 }
 
 static void on_msg(void *arg, const struct bus_msg *m)
@@ -240,8 +279,11 @@ static void on_msg(void *arg, const struct bus_msg *m)
 		else if (strcmp(t, "PathChanged") == 0)
 			on_path(x, m);
 		else if (strcmp(t, "SelfConfig") == 0 && !m->deleted)
-			x->d.wg_listen_port =
-				(uint16_t)((const Msock__SelfConfig *)m->msg)->wg_listen_port;
+			on_self_config(x, (const Msock__SelfConfig *)m->msg);
+		else if (strcmp(t, "NetcheckReport") == 0)
+			on_netcheck(x, m);
+		else if (strcmp(t, "PortMapping") == 0)
+			on_mapping(x, m);
 	}
 }
 
@@ -251,8 +293,7 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	Msock__DataplanePeer m = MSOCK__DATAPLANE_PEER__INIT;
 	Msock__Endpoint local = MSOCK__ENDPOINT__INIT, dir = MSOCK__ENDPOINT__INIT;
 	uint8_t lo[4] = {(uint8_t)(p->lo >> 24), (uint8_t)(p->lo >> 16), (uint8_t)(p->lo >> 8),
-			 (uint8_t)p->lo},
-		dirip[16];
+			 (uint8_t)p->lo};
 	char hex[65];
 
 	m.node_key.data = p->key;
@@ -263,7 +304,7 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.local = &local;
 	m.path = (char *)dp_path_name(path);
 	if (direct) {
-		endpoint_from_ipport(direct, &dir, dirip);
+		endpoint_pb_set(&dir, direct, ENDPOINT_TYPE_UNKNOWN);
 		m.direct = &dir;
 	}
 	m.tx_packets = p->tx_packets;
@@ -419,6 +460,8 @@ static int loop(struct ctx *x)
 				drain_chan(x, chans[i]);
 		bus_dispatch(x->bus, d->now_ns);
 		publish_tick(x);
+		if (x->ep_dirty)
+			publish_endpoints(x);
 	}
 }
 
@@ -478,7 +521,8 @@ int main(int argc, char **argv)
 	if (bus_subscribe(x.bus, "DataplanePeer") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
 	    bus_subscribe(x.bus, "SelfConfig") < 0 || bus_subscribe(x.bus, "NodeViewsUpdate") < 0 ||
-	    bus_subscribe(x.bus, "PathChanged") < 0 ||
+	    bus_subscribe(x.bus, "PathChanged") < 0 || bus_subscribe(x.bus, "NetcheckReport") < 0 ||
+	    bus_subscribe(x.bus, "PortMapping") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
 		log_error("no state from the broker");
 		goto out;
@@ -488,6 +532,7 @@ int main(int argc, char **argv)
 		 d->port, d->udp6 >= 0 ? " (v4+v6)" : " (v4 only)", d->wg_port, d->wg_listen_port,
 		 d->gso ? "on" : "off", d->gro ? "on" : "off", d->rcvbuf);
 	publish_self(&x);
+	publish_endpoints(&x);
 	rc = loop(&x) < 0 ? 1 : 0;
 out:
 	pktchan_free(d->chan_derp);

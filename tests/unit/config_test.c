@@ -421,6 +421,34 @@ static void test_too_many_endpoints(void **state)
 	expect_error(text, "msock.json:2:16: peers[0].endpoints: 17 endpoints; at most 16");
 }
 
+/* Our own static endpoints (magicsock's SetStaticEndpoints). */
+static void test_static_endpoints(void **state)
+{
+	(void)state;
+	char ep[ADDR_TEXT_MAX];
+	struct msock_config *c =
+		parse_ok("{\"static_endpoints\": [\"198.18.1.1:41641\", \"[2001:db8::1]:41641\"]}",
+			 "msock.json");
+
+	assert_int_equal(c->n_static_endpoints, 2);
+	ipport_format(&c->static_endpoints[0], ep, sizeof(ep));
+	assert_string_equal(ep, "198.18.1.1:41641");
+	ipport_format(&c->static_endpoints[1], ep, sizeof(ep));
+	assert_string_equal(ep, "[2001:db8::1]:41641");
+	config_free(c);
+}
+
+static void test_bad_static_endpoints(void **state)
+{
+	(void)state;
+	expect_error("{\"static_endpoints\": \"198.18.1.1:41641\"}",
+		     "msock.json:1:22: static_endpoints: expected an array of \"ip:port\" "
+		     "strings, got a string");
+	expect_error("{\"static_endpoints\": [\"198.18.1.1\"]}",
+		     "msock.json:1:23: static_endpoints[0]: expected ip:port such as "
+		     "198.18.0.5:41641 or [2001:db8::1]:41641");
+}
+
 static void test_unknown_field_did_you_mean(void **state)
 {
 	(void)state;
@@ -808,6 +836,8 @@ int main(void)
 		T(test_missing_peer_fields),
 		T(test_bad_endpoint),
 		T(test_too_many_endpoints),
+		T(test_static_endpoints),
+		T(test_bad_static_endpoints),
 		T(test_unknown_field_did_you_mean),
 		T(test_unknown_nested_fields),
 		T(test_ports_out_of_range),
