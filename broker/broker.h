@@ -7,6 +7,7 @@
 #define MSOCK_BROKER_H
 
 #include <limits.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -95,6 +96,9 @@ void broker_on_xpub(struct broker *b);
 void broker_on_router(struct broker *b);
 void broker_on_monitor(struct broker *b, void *mon);
 /* Sets a state key as its owner (the broker) would; publishes if it changed. */
+/* Publishes event TOPIC with body M to every subscriber (as a component's
+ * event would be forwarded). */
+int broker_event_publish(struct broker *b, const char *topic, const ProtobufCMessage *m);
 int broker_state_set(struct broker *b, const char *topic, const char *key, const uint8_t *body,
 		     size_t len);
 int broker_state_del(struct broker *b, const char *topic, const char *key);

@@ -182,6 +182,22 @@ static void publish_state(struct broker *b, const char *topic, const char *key, 
 	zmq_send(b->xpub, m, sizeof(m), ZMQ_DONTWAIT);
 }
 
+int broker_event_publish(struct broker *b, const char *topic, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *body = malloc(len ? len : 1);
+	int rc = 0;
+
+	if (!body)
+		return -ENOMEM;
+	protobuf_c_message_pack(m, body);
+	if (zmq_send(b->xpub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(b->xpub, body, len, ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	free(body);
+	return rc;
+}
+
 int broker_state_set(struct broker *b, const char *topic, const char *key, const uint8_t *body,
 		     size_t len)
 {

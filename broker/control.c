@@ -184,6 +184,42 @@ static void region_code(struct broker *b, uint32_t id, char *out, size_t cap)
 		protobuf_c_message_free_unpacked(&r->base, 0);
 }
 
+static void latency_json(struct broker *b, json_t *lat, const Msock__RegionLatency *r)
+{
+	char id[16], code[CFG_NAME_MAX];
+
+	snprintf(id, sizeof(id), "%u", r->region_id);
+	region_code(b, r->region_id, code, sizeof(code));
+	json_object_set_new(
+		lat, id,
+		json_pack("{s:s,s:f}", "Code", code, "LatencyMs", (double)r->latency_us / 1e3));
+}
+
+/* The latest netcheck report (net/netcheck.Report), null before the first. */
+static json_t *netcheck_json(struct broker *b)
+{
+	Msock__NetcheckReport *r = (Msock__NetcheckReport *)cached(
+		b, "NetcheckReport", "last", &msock__netcheck_report__descriptor);
+	json_t *j, *lat = json_object();
+
+	if (!r) {
+		json_decref(lat);
+		return json_null();
+	}
+	for (size_t i = 0; i < r->n_region_latency; i++)
+		latency_json(b, lat, r->region_latency[i]);
+	j = json_pack("{s:b,s:b,s:b,s:o,s:o,s:b,s:i,s:o,s:b,s:b,s:b,s:b,s:I}", "UDP", r->udp,
+		      "IPv4", r->ipv4, "IPv6", r->ipv6, "GlobalV4",
+		      r->global_v4 ? endpoint_json(r->global_v4) : json_string(""), "GlobalV6",
+		      r->global_v6 ? endpoint_json(r->global_v6) : json_string(""),
+		      "MappingVariesByDestIP", r->mapping_varies_by_dest_ip, "PreferredDERP",
+		      (int)r->preferred_derp, "RegionLatency", lat, "CaptivePortal",
+		      r->captive_portal, "UPnP", r->upnp, "PMP", r->pmp, "PCP", r->pcp, "AtUnixMs",
+		      (json_int_t)r->at_unix_ms);
+	protobuf_c_message_free_unpacked(&r->base, 0);
+	return j;
+}
+
 static void peer_json(void *arg, const struct state_entry *e)
 {
 	struct peers_ctx *pc = arg;
@@ -297,6 +333,7 @@ char *broker_status_json(struct broker *b)
 	json_object_set_new(root, "UptimeSec",
 			    json_real((double)(b->now_ns - b->started_ns) / 1e9));
 	json_object_set_new(root, "Self", self_json(b));
+	json_object_set_new(root, "Netcheck", netcheck_json(b));
 	state_cache_foreach(b->cache, "NodeViewsUpdate", peer_json, &pc);
 	json_object_set_new(root, "Peer", pc.peers);
 	json_object_set_new(root, "Components", components_json(b));
@@ -391,6 +428,13 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		int rc = broker_rebind(b, err, sizeof(err));
 		if (rc == 0)
 			snprintf(err, sizeof(err), "rebinding the dataplane's sockets");
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "restun") == 0 && req->n_args == 0) {
+		/* magicsock's ReSTUN: netcheck runs a new report now. */
+		Msock__ReSTUN ev = MSOCK__RE_STUN__INIT;
+		ev.why = "msockctl";
+		int rc = broker_event_publish(b, "ReSTUN", &ev.base);
+		snprintf(err, sizeof(err), "ReSTUN: %s", rc ? strerror(-rc) : "sent");
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "wg-config") == 0 && req->n_args == 0) {
 		struct wg_ctx w = {b, 0, 0, 0, 0};

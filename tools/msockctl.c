@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -19,6 +20,7 @@
 enum {
 	CTL_TIMEOUT_MS = 10000,			/* a reload re-reads the config: allow time */
 	CTL_MAX_REPLY_BYTES = 64 * 1024 * 1024, /* status of 10,000 peers */
+	NETCHECK_WAIT_MS = 15000, /* a report takes at most ~5 s (netcheck's own limit) */
 };
 
 #define CTL_DEFAULT_SOCKET "/run/msock/control.sock"
@@ -38,6 +40,8 @@ static void usage(FILE *f)
 		"  wg-config [--iface I]  print the `wg set` lines that point WireGuard's peers\n"
 		"                         at their local msock endpoints (I defaults to wg0)\n"
 		"  wg-config --apply I    run them with wg(8) on interface I (as root)\n"
+		"  netcheck [--json]      run a new network report now and print it\n"
+		"                         (as `tailscale netcheck`)\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -244,6 +248,113 @@ static int cmd_broker(const char *sock, const char *command, char **args, size_t
 	return rc;
 }
 
+/* The status JSON, or NULL with a message. Caller owns the result. */
+static json_t *get_status(const char *sock)
+{
+	Msock__ControlReply *rep = call(sock, "status", 0, 0);
+	json_error_t e;
+	json_t *st = 0;
+
+	if (!rep)
+		return 0;
+	if (!rep->ok)
+		fprintf(stderr, "msockctl: status: %s\n", rep->error);
+	else if (!(st = json_loads(rep->text, 0, &e)))
+		fprintf(stderr, "msockctl: status is not JSON: %s\n", e.text);
+	msock__control_reply__free_unpacked(rep, 0);
+	return st;
+}
+
+static json_int_t report_time(const json_t *st)
+{
+	return json_integer_value(json_object_get(json_object_get(st, "Netcheck"), "AtUnixMs"));
+}
+
+static void print_netcheck(json_t *r)
+{
+	const char *k, *v4 = jstr(r, "GlobalV4"), *v6 = jstr(r, "GlobalV6");
+	json_t *reg;
+	json_int_t pref = json_integer_value(json_object_get(r, "PreferredDERP"));
+	time_t at = (time_t)(json_integer_value(json_object_get(r, "AtUnixMs")) / 1000);
+	char when[32];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
+	printf("\nReport:\n\t* Time: %s\n", when);
+	printf("\t* UDP: %s\n", json_is_true(json_object_get(r, "UDP")) ? "true" : "false");
+	printf("\t* IPv4: %s%s\n", *v4 ? "yes, " : "(no addr found)", v4);
+	printf("\t* IPv6: %s%s\n", *v6 ? "yes, " : "no", v6);
+	printf("\t* MappingVariesByDestIP: %s\n",
+	       json_is_true(json_object_get(r, "MappingVariesByDestIP")) ? "true" : "false");
+	printf("\t* PortMapping: %s%s%s\n",
+	       json_is_true(json_object_get(r, "UPnP")) ? "UPnP, " : "",
+	       json_is_true(json_object_get(r, "PMP")) ? "NAT-PMP, " : "",
+	       json_is_true(json_object_get(r, "PCP")) ? "PCP" : "");
+	printf("\t* CaptivePortal: %s\n",
+	       json_is_true(json_object_get(r, "CaptivePortal")) ? "true" : "false");
+	char id[24];
+	snprintf(id, sizeof(id), "%lld", (long long)pref);
+	reg = json_object_get(json_object_get(r, "RegionLatency"), id);
+	if (!pref)
+		printf("\t* Nearest DERP: unknown (no response to latency probes)\n");
+	else
+		printf("\t* Nearest DERP: %s\n", reg ? jstr(reg, "Code") : id);
+	printf("\t* DERP latency:\n");
+	json_object_foreach (json_object_get(r, "RegionLatency"), k, reg)
+		printf("\t\t- %s: %.1fms\n", jstr(reg, "Code"),
+		       json_real_value(json_object_get(reg, "LatencyMs")));
+}
+
+/* Asks for a new report (ReSTUN) and waits for it, as `tailscale netcheck`
+ * runs one. */
+static int cmd_netcheck(const char *sock, bool json)
+{
+	json_t *st = get_status(sock), *comp;
+	json_int_t before;
+	Msock__ControlReply *rep;
+	int rc = 1;
+
+	if (!st)
+		return 3;
+	comp = json_object_get(json_object_get(st, "Components"), "netcheck");
+	if (!comp || strcmp(jstr(comp, "State"), "running") != 0) {
+		fprintf(stderr, "msockctl netcheck: the netcheck component is %s\n",
+			comp ? jstr(comp, "State") : "not configured");
+		json_decref(st);
+		return 1;
+	}
+	before = report_time(st);
+	json_decref(st);
+	rep = call(sock, "restun", 0, 0);
+	if (!rep)
+		return 3;
+	if (!rep->ok) {
+		fprintf(stderr, "msockctl netcheck: %s\n", rep->error);
+		msock__control_reply__free_unpacked(rep, 0);
+		return 1;
+	}
+	msock__control_reply__free_unpacked(rep, 0);
+	for (int i = 0; i < NETCHECK_WAIT_MS / 100; i++) {
+		st = get_status(sock);
+		if (!st)
+			return 3;
+		if (report_time(st) > before) {
+			json_t *r = json_object_get(st, "Netcheck");
+			if (json) {
+				char *text = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+				printf("%s\n", text ? text : "null");
+				free(text);
+			} else
+				print_netcheck(r);
+			json_decref(st);
+			return 0;
+		}
+		json_decref(st);
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "msockctl netcheck: no new report within %d s\n", NETCHECK_WAIT_MS / 1000);
+	return rc;
+}
+
 enum { WG_PEERS_PER_CALL = 200 }; /* keeps each wg(8) command line short */
 
 /* Runs `wg set IFACE peer K endpoint E ...` for the peers in lines[from..to). */
@@ -402,6 +513,13 @@ int main(int argc, char **argv)
 		return cmd_broker(sock, "restart", args, 1, false);
 	if (strcmp(cmd, "rebind") == 0 && rest == 0)
 		return cmd_broker(sock, "rebind", 0, 0, false);
+	if (strcmp(cmd, "netcheck") == 0 && rest <= 1) {
+		if (rest == 1 && strcmp(args[0], "--json") != 0) {
+			fprintf(stderr, "usage: msockctl netcheck [--json]\n");
+			return 2;
+		}
+		return cmd_netcheck(sock, rest == 1);
+	}
 	if (strcmp(cmd, "wg-config") == 0) {
 		if (rest == 0)
 			return cmd_wg_config(sock, "wg0", false);

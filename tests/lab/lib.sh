@@ -6,7 +6,9 @@
 #
 #                 derp  198.18.0.2  msock-derper: TLS :443, STUN :3478
 #                   |   198.18.0.0/24
-#                 inet  198.18.0.1, .1.254, .2.254: the internet, a router
+#                 inet  198.18.0.1, .1.254, .2.254, .3.1: the internet, a router
+#                   |   198.18.3.0/24
+#                 stun  198.18.3.2  coturn, STUN only (LAB_COTURN=1)
 #            198.18.1.0/24 /          \ 198.18.2.0/24       (no NAT, no 10/8)
 #       ra  WAN 198.18.1.1              rb  WAN 198.18.2.1   NAT per router:
 #           LAN 10.0.1.1/24                 LAN 10.0.2.1/24  easy | one2one | hard
@@ -27,6 +29,9 @@ LAB_PORT=41641              # msock's UDP port: the routers count packets on it
 LAB_DERP_IP=198.18.0.2
 LAB_DERP_HOST=derp.lab.test
 LAB_DERP_REGION=900
+LAB_COTURN_IP=198.18.3.2 # coturn (STUN only) in the stun namespace, when LAB_COTURN=1
+LAB_COTURN_REGION=901
+LAB_COTURN_PID=
 LAB_STOP_S=${LAB_STOP_S:-5} # how long a process gets after SIGTERM
 declare -gA LAB_IP=([derp]=198.18.0.2 [ra]=198.18.1.1 [rb]=198.18.2.1 [na]=10.0.1.2 [nb]=10.0.2.2)
 declare -gA LAB_NAT=()       # router -> its NAT mode
@@ -301,7 +306,7 @@ lab_veth() {
 # Builds the namespaces, links, routes and nftables tables (no NAT rules).
 lab_topology() {
   local ns p=$LAB_PREFIX x
-  for ns in inet derp ra rb na nb; do
+  for ns in inet derp stun ra rb na nb; do
     ip netns add "$(lab_ns $ns)"
     ip -n "$(lab_ns $ns)" link set lo up
     # Loose reverse-path filtering whatever the host has (IPv4 settings of a
@@ -313,6 +318,8 @@ lab_topology() {
   done
   lab_veth inet "${p}i2d" 198.18.0.1/24 derp "${p}d2i" 198.18.0.2/24
   ip -n "$(lab_ns derp)" route add default via 198.18.0.1
+  lab_veth inet "${p}i2s" 198.18.3.1/24 stun "${p}s2i" "$LAB_COTURN_IP/24"
+  ip -n "$(lab_ns stun)" route add default via 198.18.3.1
   for x in a b; do
     local n=1
     [ $x = b ] && n=2
@@ -434,6 +441,27 @@ lab_derper_packets() {
   lab_derper_metric derp_packets_relayed
 }
 
+
+# Starts coturn's turnserver as a plain STUN server (no TURN, no auth, no
+# TLS, no CLI, no database) on $LAB_COTURN_IP:3478 in the derp namespace:
+# the second STUN server a node sees, as region $LAB_COTURN_REGION
+# (STUNOnly) of the lab's DERP map. Log $LAB_DIR/stun/coturn.log.
+lab_coturn_start() {
+  local d=$LAB_DIR/stun
+  mkdir -p "$d"
+  lab_bg stun "$d/coturn.log" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+    --listening-ip="$LAB_COTURN_IP" --listening-port=3478 --no-auth --simple-log \
+    --log-file=stdout --pidfile="$d/coturn.pid" --userdb="$d/turndb" --no-software-attribute
+  LAB_COTURN_PID=$LAB_LAST_PID
+  lab_wait_for 5 lab_udp_listening stun 3478 "$LAB_COTURN_IP" ||
+    lab_fail "coturn did not listen on $LAB_COTURN_IP:3478 within 5 s: $(tail -n 5 "$d/coturn.log")"
+}
+
+# True when something listens on UDP PORT (at ADDR if given) in NS.
+lab_udp_listening() {
+  lab_exec "$1" ss -Hlun "sport = :$2" | grep -q "${3:-}"
+}
+
 # Creates the lab: per-run prefix, LAB_DIR, traps, topology, NAT of each
 # router (env LAB_NAT_A / LAB_NAT_B, default easy), the derper.
 lab_init() {
@@ -459,6 +487,7 @@ lab_init() {
   lab_nat ra "${LAB_NAT_A:-easy}"
   lab_nat rb "${LAB_NAT_B:-easy}"
   lab_derper_start
+  [ -z "${LAB_COTURN:-}" ] || lab_coturn_start
   lab_log "lab $LAB_PREFIX up in $(lab_ms_since "$t0") ms" \
     "(NAT ra ${LAB_NAT[ra]}, rb ${LAB_NAT[rb]}; $LAB_DIR)"
 }
@@ -526,7 +555,8 @@ lab_msock_config() {
   jq -n --arg d "$d" --argjson port "$port" --argjson wg "${wg:-0}" --arg peer "$peer" \
     --arg key "$key" --arg ep "$ep" --arg derp "$LAB_DERP_IP" --arg host "$LAB_DERP_HOST" \
     --argjson region "$LAB_DERP_REGION" \
-    --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" '
+    --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" \
+    --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" '
     {
       state_dir: ($d + "/state"),
       run_dir: ($d + "/run"),
@@ -547,7 +577,16 @@ lab_msock_config() {
               InsecureForTests: true
             }]
           }
-        },
+        } + (if $coturn == "" then {} else {
+          ($cregion | tostring): {
+            RegionID: $cregion, RegionCode: "coturn", RegionName: "coturn (STUN only)",
+            NoMeasureNoHome: false,
+            Nodes: [{
+              Name: "\($cregion)a", RegionID: $cregion, HostName: $coturn,
+              IPv4: $coturn, IPv6: "none", STUNPort: 3478, STUNOnly: true
+            }]
+          }
+        } end),
         omitDefaultRegions: true
       },
       peers: [{name: $peer, node_key: $key, home_derp: $region}
