@@ -22,6 +22,9 @@ enum {
 	BROKER_HEARTBEAT_MS =
 		1000, /* per state topic: lets subscribers notice a lost last update */
 	BROKER_CONTROL_MAX_MSG_BYTES = 64 * 1024,
+	/* Rebinds asked for by link changes: at most one per 5 s, so a
+	 * flapping link cannot keep the dataplane restarting. */
+	BROKER_LINK_REBIND_MIN_MS = 5000,
 };
 
 struct child {
@@ -59,6 +62,7 @@ struct dp_sockets {
 	uint16_t wg_port;	   /* the loopback endpoints' port */
 	int cfg_port, cfg_wg_port; /* the config values they were opened for */
 	bool rebind;		   /* make new ones before the next dataplane starts */
+	uint64_t link_rebind_ns;   /* the last rebind a link change asked for */
 };
 
 struct broker {
@@ -132,6 +136,9 @@ void broker_sockets_close(struct broker *b);
 void broker_sockets_inherit(const struct broker *b); /* in the child, before exec */
 /* msockctl rebind: new sockets, handed to a restarted dataplane. */
 int broker_rebind(struct broker *b, char *err, size_t errcap);
+/* A LinkChange event (its protobuf body) went through the proxy: a major
+ * change rebinds, at most once per BROKER_LINK_REBIND_MIN_MS. */
+void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len);
 
 /* control.c */
 int broker_control_open(struct broker *b);

@@ -144,6 +144,8 @@ void broker_on_xsub(struct broker *b)
 		if (rc < 0) {
 			drop(b, counter_for(b, rc), "event", f, n, 0, bus_check_str(rc));
 		} else {
+			if (strcmp(t->name, "LinkChange") == 0)
+				broker_on_link_change(b, f[1].p, f[1].len);
 			zmq_msg_send(&fr.f[0], b->xpub, ZMQ_SNDMORE);
 			zmq_msg_send(&fr.f[1], b->xpub, 0);
 			fr.n = 0; /* sent messages belong to libzmq now */

@@ -97,6 +97,9 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	if (strcmp(ch->comp.program, "derp") == 0) {
 		PUT("MSOCK_KEY_FILE=%s", b->cfg->private_key_file);
 		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
+	} else if (strcmp(ch->comp.program, "netcheck") == 0) {
+		/* Its HTTPS latency probe verifies DERP servers as derp does. */
+		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
 	} else if (strcmp(ch->comp.program, "disco") == 0) {
 		PUT("MSOCK_KEY_FILE=%s", b->cfg->disco_key_file);
 	} else if (strcmp(ch->comp.program, "dataplane") == 0) {
@@ -398,6 +401,30 @@ int broker_rebind(struct broker *b, char *err, size_t errcap)
 			return broker_sockets_open(b, err, errcap);
 	}
 	return 0;
+}
+
+void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len)
+{
+	Msock__LinkChange *m = msock__link_change__unpack(0, len, body);
+	char err[512];
+
+	if (!m)
+		return;
+	if (strcmp(m->change, "major") == 0) {
+		if (b->dp.link_rebind_ns &&
+		    b->now_ns - b->dp.link_rebind_ns <
+			    (uint64_t)BROKER_LINK_REBIND_MIN_MS * NS_PER_MS) {
+			log_info("link change (major): rebound less than %d s ago; not again",
+				 BROKER_LINK_REBIND_MIN_MS / 1000);
+		} else {
+			log_info("link change (major): rebinding the dataplane's sockets (%s)",
+				 m->summary);
+			b->dp.link_rebind_ns = b->now_ns;
+			if (broker_rebind(b, err, sizeof(err)) < 0)
+				log_warn("rebind after a link change: %s", err);
+		}
+	}
+	msock__link_change__free_unpacked(m, 0);
 }
 
 void broker_children_free(struct broker *b)

@@ -153,6 +153,12 @@ static json_t *self_json(struct broker *b)
 	json_object_set_new(self, "Endpoints", eps);
 	json_object_set_new(self, "EndpointTypes", types);
 	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
+	Msock__NetworkState *net = (Msock__NetworkState *)cached(b, "NetworkState", "self",
+								 &msock__network_state__descriptor);
+	json_object_set_new(self, "NetworkUp", json_boolean(!net || net->up));
+	json_object_set_new(self, "LinkChanges", json_integer(net ? (json_int_t)net->changes : 0));
+	if (net)
+		protobuf_c_message_free_unpacked(&net->base, 0);
 	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);
 	json_object_set_new(self, "Dataplane", dataplane_json(b));

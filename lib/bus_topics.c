@@ -32,6 +32,8 @@ static const struct bus_topic topics[] = {
 	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, "dataplane"},
 	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, "dataplane"},
 	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, 0},
+	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, 0},
+	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, "dataplane"},
 	/* the test component's */
 	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, "testcomp"},
 	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, 0},

@@ -22,6 +22,7 @@
 #include "dp.h"
 #include "endpoint_pb.h"
 #include "endpoints.h"
+#include "netmon.h"
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
 
@@ -46,6 +47,10 @@ struct ctx {
 	struct dp_ep_inputs epin;
 	struct dp_ep_set ep_published;
 	bool ep_dirty;
+	/* The link monitor (netmon.c): NULL when netlink is not available. */
+	struct netmon *nm;
+	bool net_up;
+	uint64_t link_changes;
 };
 
 static int env_fd(const char *name, bool required)
@@ -231,6 +236,59 @@ static void on_mapping(struct ctx *x, const struct bus_msg *m)
 						&x->epin.mapped[i]) < 0)
 		memset(&x->epin.mapped[i], 0, sizeof(x->epin.mapped[i]));
 	x->ep_dirty = true;
+}
+
+static void set_local_addrs(struct ctx *x)
+{
+	struct ipport a[DP_EP_MAX_LOCAL];
+	size_t n = x->nm ? netmon_addrs(x->nm, a, DP_EP_MAX_LOCAL) : 0;
+
+	if (n > DP_EP_MAX_LOCAL)
+		n = DP_EP_MAX_LOCAL;
+	memcpy(x->epin.local, a, n * sizeof(a[0]));
+	x->epin.n_local = n;
+	x->ep_dirty = true;
+}
+
+static void publish_network(struct ctx *x, const char *summary)
+{
+	Msock__NetworkState m = MSOCK__NETWORK_STATE__INIT;
+
+	m.up = x->net_up;
+	m.summary = (char *)summary;
+	m.changes = x->link_changes;
+	bus_state_set(x->bus, "NetworkState", "self", &m.base);
+}
+
+/* magicsock's link-change handling: a minor change re-STUNs, a major one
+ * also rebinds (the broker makes the new sockets), all links down is
+ * SetNetworkUp(false). */
+static void on_link_change(struct ctx *x, enum netmon_change c)
+{
+	struct netmon_summary sum;
+	char text[512], why[64];
+	Msock__LinkChange ev = MSOCK__LINK_CHANGE__INIT;
+	Msock__ReSTUN rs = MSOCK__RE_STUN__INIT;
+	bool was_up = x->net_up;
+
+	if (c == NETMON_CHANGE_NONE || c == NETMON_CHANGE_INVALID)
+		return;
+	x->link_changes++;
+	netmon_summary(x->nm, &sum);
+	netmon_summary_format(&sum, text, sizeof(text));
+	set_local_addrs(x);
+	x->net_up = c != NETMON_CHANGE_ALL_DOWN;
+	log_info("link change (%s): %s", netmon_change_name(c), text);
+	ev.change = (char *)netmon_change_name(c);
+	ev.summary = text;
+	bus_publish(x->bus, "LinkChange", &ev.base);
+	if (x->net_up != was_up || c == NETMON_CHANGE_ALL_DOWN)
+		publish_network(x, text);
+	if (x->net_up) {
+		snprintf(why, sizeof(why), "link change (%s)", netmon_change_name(c));
+		rs.why = why;
+		bus_publish(x->bus, "ReSTUN", &rs.base);
+	}
 }
 
 static void publish_endpoints(struct ctx *x)
@@ -436,9 +494,22 @@ static int loop(struct ctx *x)
 			it[n++] = (zmq_pollitem_t){.socket = pktchan_socket_rx(chans[i]),
 						   .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		if (zmq_poll(it, n, 500) < 0 && errno != EINTR)
+		int i_nm = n;
+		long timeout = 500;
+		if (x->nm) {
+			uint64_t dl = netmon_deadline_ns(x->nm), now = clock_mono_ns();
+			it[n++] = (zmq_pollitem_t){.fd = netmon_fd(x->nm), .events = ZMQ_POLLIN};
+			if (dl != UINT64_MAX)
+				timeout = dl <= now ? 0 : (long)((dl - now) / NS_PER_MS) + 1;
+			if (timeout > 500)
+				timeout = 500;
+		}
+		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
 			return -errno;
 		d->now_ns = clock_mono_ns();
+		if (x->nm &&
+		    ((it[i_nm].revents & ZMQ_POLLIN) || d->now_ns >= netmon_deadline_ns(x->nm)))
+			on_link_change(x, netmon_on_readable(x->nm, d->now_ns));
 		if (component_read_signal(&x->comp)) {
 			log_info("signal: exiting");
 			return 0;
@@ -493,6 +564,18 @@ int main(int argc, char **argv)
 	d->wg = env_fd("MSOCK_WG_FD", true);
 	if (d->udp4 < 0 || d->wg < 0 || d->udp6 < -1)
 		return 2;
+	/* The link monitor's netlink socket is opened before the sandbox and
+	 * kept through it (only recvmsg/sendto on it afterwards). */
+	int nmrc = netmon_open(&x.nm);
+	if (nmrc < 0) {
+		log_warn("link monitor unavailable (%s): no link-change handling, no local "
+			 "endpoints",
+			 strerror(-nmrc));
+		x.nm = 0;
+	} else if (x.comp.n_keep_fds < SANDBOX_MAX_KEEP_FDS) {
+		x.comp.keep_fds[x.comp.n_keep_fds++] = netmon_fd(x.nm);
+	}
+	x.net_up = true;
 	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
@@ -532,9 +615,20 @@ int main(int argc, char **argv)
 		 d->port, d->udp6 >= 0 ? " (v4+v6)" : " (v4 only)", d->wg_port, d->wg_listen_port,
 		 d->gso ? "on" : "off", d->gro ? "on" : "off", d->rcvbuf);
 	publish_self(&x);
+	if (x.nm) {
+		struct netmon_summary sum;
+		char text[512];
+		netmon_summary(x.nm, &sum);
+		netmon_summary_format(&sum, text, sizeof(text));
+		x.net_up = !sum.all_down;
+		log_info("links: %s", text);
+		publish_network(&x, text);
+	}
+	set_local_addrs(&x);
 	publish_endpoints(&x);
 	rc = loop(&x) < 0 ? 1 : 0;
 out:
+	netmon_free(x.nm);
 	pktchan_free(d->chan_derp);
 	pktchan_free(d->chan_disco);
 	pktchan_free(d->chan_netcheck);

@@ -222,7 +222,7 @@ static struct rconn *conn_get(struct derp_svc *s, uint32_t region)
 {
 	struct rconn *c = conn_find(s, region);
 
-	if (c || !region_find(s, region) || s->n_conns == DERP_SVC_MAX_CONNS)
+	if (c || s->network_down || !region_find(s, region) || s->n_conns == DERP_SVC_MAX_CONNS)
 		return c;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -243,6 +243,25 @@ static void conn_close(struct derp_svc *s, size_t i)
 	derp_client_free(c->dc);
 	free(c);
 	s->conns[i] = s->conns[--s->n_conns];
+}
+
+void svc_set_network_up(struct derp_svc *s, bool up)
+{
+	struct rconn *c;
+
+	if (up == !s->network_down)
+		return;
+	s->network_down = !up;
+	if (!up) {
+		log_info("network down: closing %zu DERP connection%s until a link is back",
+			 s->n_conns, s->n_conns == 1 ? "" : "s");
+		while (s->n_conns)
+			conn_close(s, s->n_conns - 1);
+		return;
+	}
+	log_info("network up: dialling home region %u", s->home);
+	if (s->home && (c = conn_get(s, s->home)))
+		c->dirty = true;
 }
 
 void svc_choose_home(struct derp_svc *s)

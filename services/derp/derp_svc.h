@@ -83,6 +83,7 @@ struct derp_svc {
 	size_t n_regions;
 	uint32_t cfg_home, netcheck_home, home;
 	bool only_tcp_443;
+	bool network_down; /* NetworkState down: no connections (SetNetworkUp(false)) */
 	struct rconn *conns[DERP_SVC_MAX_CONNS]; /* each allocated: clients keep a pointer */
 	size_t n_conns;
 	struct peer_region *peers[DERP_SVC_PEER_BUCKETS];
@@ -95,6 +96,9 @@ struct derp_svc {
 void svc_regions_changed(struct derp_svc *s);
 void svc_choose_home(struct derp_svc *s);
 void svc_prefs_changed(struct derp_svc *s);
+/* The dataplane's NetworkState: down closes every connection and dials
+ * none (magicsock idles DERP); up dials home again. */
+void svc_set_network_up(struct derp_svc *s, bool up);
 void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
 			     size_t n);
 void svc_tick(struct derp_svc *s);

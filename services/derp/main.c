@@ -146,6 +146,8 @@ static void on_state(struct ctx *x, const struct bus_msg *m)
 			s->only_tcp_443 = only443;
 			svc_prefs_changed(s); /* nodes are chosen when dialling */
 		}
+	} else if (strcmp(t, "NetworkState") == 0 && !m->deleted) {
+		svc_set_network_up(s, ((const Msock__NetworkState *)m->msg)->up);
 	} else if (strcmp(t, "NetcheckReport") == 0 && !m->deleted) {
 		s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
 		svc_choose_home(s);
@@ -289,6 +291,7 @@ int main(int argc, char **argv)
 	if (bus_subscribe(s->bus, "Prefs") < 0 || bus_subscribe(s->bus, "SelfConfig") < 0 ||
 	    bus_subscribe(s->bus, "DERPMap") < 0 || bus_subscribe(s->bus, "NodeViewsUpdate") < 0 ||
 	    bus_subscribe(s->bus, "NetcheckReport") < 0 ||
+	    bus_subscribe(s->bus, "NetworkState") < 0 ||
 	    bus_wait_synced(s->bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
 		log_error("no state from the broker");
 		goto out;

@@ -544,8 +544,9 @@ lab_wg_down() {
 }
 
 # Writes $LAB_DIR/NODE/msock.json: dirs under $LAB_DIR/NODE, user nobody,
-# listen_port PORT, wg_listen_port WG_PORT (0: not set), home DERP 900 (the
-# lab's derper, InsecureForTests), one peer PEERNAME with PEER_NODEKEY_B64,
+# listen_port PORT, wg_listen_port WG_PORT (0: not set), home DERP
+# $LAB_HOME_DERP (default 900, the lab's derper, InsecureForTests; 0 =
+# chosen by latency), coturn's STUN-only region 901 when LAB_COTURN=1, one peer PEERNAME with PEER_NODEKEY_B64,
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
 # (a JSON array, default ["dataplane","derp"]). Makes the node key if missing.
 lab_msock_config() {
@@ -556,7 +557,8 @@ lab_msock_config() {
     --arg key "$key" --arg ep "$ep" --arg derp "$LAB_DERP_IP" --arg host "$LAB_DERP_HOST" \
     --argjson region "$LAB_DERP_REGION" \
     --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" \
-    --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" '
+    --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
+    --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" '
     {
       state_dir: ($d + "/state"),
       run_dir: ($d + "/run"),
@@ -566,9 +568,9 @@ lab_msock_config() {
     }
     + (if $wg > 0 then {wg_listen_port: $wg} else {} end)
     + {
-      home_derp: $region,
+      home_derp: $home,
       derp_map: {
-        Regions: {
+        Regions: ({
           ($region | tostring): {
             RegionID: $region, RegionCode: "lab", RegionName: "Lab",
             Nodes: [{
@@ -586,7 +588,7 @@ lab_msock_config() {
               IPv4: $coturn, IPv6: "none", STUNPort: 3478, STUNOnly: true
             }]
           }
-        } end),
+        } end)),
         omitDefaultRegions: true
       },
       peers: [{name: $peer, node_key: $key, home_derp: $region}

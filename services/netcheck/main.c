@@ -1,0 +1,314 @@
+/* msock-netcheck: the network report (nc_svc.h). Start-up in the privsep
+ * order: log tag -> the CA bundles for the HTTPS latency probe (loaded now:
+ * once sandboxed the process cannot open files) -> sandbox (network
+ * sockets for the HTTP probes) -> signals -> bus -> packet channel (STUN
+ * goes out of and comes back through the dataplane's socket, so the NAT
+ * mapping it finds is the one peers use) -> loop. */
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "bus_wire.h"
+#include "clock.h"
+#include "component.h"
+#include "endpoint_pb.h"
+#include "log.h"
+#include "nc_svc.h"
+#include "netmap.pb-c.h"
+#include "pktchan.h"
+#include "state.pb-c.h"
+
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
+
+enum {
+	MAX_HTTP_FDS = 64,   /* HTTP probes polled at once; the rest step on the timer */
+	CHAN_DRAIN = 256,    /* packets taken from the channel per loop pass */
+	LOG_EVERY_MS = 10000 /* rejected STUN packets: one line per 10 s */
+};
+
+struct ctx {
+	struct component comp;
+	struct bus *bus;
+	void *zctx;
+	struct pktchan *pc;
+	struct nc_svc svc;
+	struct log_ratelimit rl;
+	bool map_syncing;
+};
+
+static void send_stun(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
+{
+	struct ctx *x = arg;
+	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_SEND, .addr = *to};
+
+	pktchan_send(x->pc, &h, p, len);
+}
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool opt_true(enum nc_opt o)
+{
+	return o == NC_OPT_TRUE;
+}
+
+/* The report as the bus's NetcheckReport (key "last"). */
+static void publish_report(void *arg, const struct nc_report *r)
+{
+	struct ctx *x = arg;
+	Msock__NetcheckReport m = MSOCK__NETCHECK_REPORT__INIT;
+	Msock__Endpoint v4 = MSOCK__ENDPOINT__INIT, v6 = MSOCK__ENDPOINT__INIT;
+	Msock__RegionLatency lat[NC_MAX_REGIONS], *latp[NC_MAX_REGIONS];
+	char g4[ADDR_TEXT_MAX] = "none", g6[ADDR_TEXT_MAX] = "none";
+
+	m.udp = r->udp;
+	m.ipv4 = r->ipv4;
+	m.ipv6 = r->ipv6;
+	if (r->global_v4.family) {
+		endpoint_pb_set(&v4, &r->global_v4, ENDPOINT_TYPE_STUN);
+		m.global_v4 = &v4;
+		ipport_format(&r->global_v4, g4, sizeof(g4));
+	}
+	if (r->global_v6.family) {
+		endpoint_pb_set(&v6, &r->global_v6, ENDPOINT_TYPE_STUN);
+		m.global_v6 = &v6;
+		ipport_format(&r->global_v6, g6, sizeof(g6));
+	}
+	m.mapping_varies_by_dest_ip = opt_true(r->mapping_varies_by_dest_ip);
+	m.preferred_derp = r->preferred_derp;
+	for (size_t i = 0; i < r->latency.n; i++) {
+		msock__region_latency__init(&lat[i]);
+		lat[i].region_id = r->latency.e[i].region_id;
+		lat[i].latency_us = r->latency.e[i].ns / 1000;
+		latp[i] = &lat[i];
+	}
+	m.n_region_latency = r->latency.n;
+	m.region_latency = latp;
+	m.captive_portal = opt_true(r->captive_portal);
+	m.upnp = opt_true(r->upnp);
+	m.pmp = opt_true(r->pmp);
+	m.pcp = opt_true(r->pcp);
+	m.at_unix_ms = (int64_t)unix_ms();
+	bus_state_set(x->bus, "NetcheckReport", "last", &m.base);
+	log_info("report: udp=%s v4=%s global_v4=%s global_v6=%s hard_nat=%s derp=%u "
+		 "(%zu regions measured)%s",
+		 r->udp ? "yes" : "no", r->ipv4 ? "yes" : "no", g4, g6,
+		 m.mapping_varies_by_dest_ip ? "yes" : "no", r->preferred_derp, r->latency.n,
+		 m.captive_portal ? ", captive portal" : "");
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* A DERPMap region from the bus -> netcheck's region. */
+static void on_region(struct ctx *x, const struct bus_msg *m)
+{
+	const Msock__DERPMap *d = (const Msock__DERPMap *)m->msg;
+	static struct nc_region r;
+	static struct nc_svc_region_info info;
+	char *end;
+	unsigned long id = strtoul(m->key, &end, 10);
+
+	if (*end || id == 0 || id > UINT32_MAX)
+		return;
+	if (m->deleted) {
+		nc_svc_remove_region(&x->svc, (uint32_t)id);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	memset(&info, 0, sizeof(info));
+	r.id = d->region_id;
+	r.avoid = d->avoid;
+	r.no_measure_no_home = d->no_measure_no_home;
+	copy_str(info.code, sizeof(info.code), d->region_code);
+	for (size_t i = 0; i < d->n_nodes && r.n_nodes < NC_MAX_NODES; i++) {
+		const Msock__DERPNode *n = d->nodes[i];
+		struct nc_node *o = &r.nodes[r.n_nodes];
+		struct nc_svc_node_http *h = &info.nodes[r.n_nodes];
+		copy_str(o->name, sizeof(o->name), n->name);
+		copy_str(o->ipv4, sizeof(o->ipv4), n->ipv4);
+		copy_str(o->ipv6, sizeof(o->ipv6), n->ipv6);
+		copy_str(o->stun_test_ip, sizeof(o->stun_test_ip), n->stun_test_ip);
+		o->stun_port = n->stun_port;
+		o->stun_only = n->stun_only;
+		copy_str(h->host, sizeof(h->host), n->host_name);
+		h->derp_port = (uint16_t)(n->derp_port <= 65535 ? n->derp_port : 0);
+		h->insecure = n->insecure_for_tests;
+		r.n_nodes++;
+	}
+	nc_svc_set_region(&x->svc, &r, &info);
+}
+
+/* Which port-mapping protocols answered: the portmapper's mappings. */
+static void on_mapping(struct ctx *x, const struct bus_msg *m)
+{
+	enum nc_opt v = m->deleted ? NC_OPT_FALSE : NC_OPT_TRUE;
+
+	if (strcmp(m->key, "upnp") == 0)
+		x->svc.upnp = v;
+	else if (strcmp(m->key, "nat-pmp") == 0)
+		x->svc.pmp = v;
+	else if (strcmp(m->key, "pcp") == 0)
+		x->svc.pcp = v;
+}
+
+static void on_msg(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	const char *t = m->topic ? m->topic->name : m->prefix;
+	uint64_t now = clock_mono_ns();
+
+	if (m->kind == BUS_MSG_STATE && strcmp(t, "DERPMap") == 0) {
+		on_region(x, m);
+	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "PortMapping") == 0) {
+		on_mapping(x, m);
+	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "DataplaneState") == 0 && !m->deleted) {
+		x->svc.have_v6 = ((const Msock__DataplaneState *)m->msg)->ipv6;
+	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "NetworkState") == 0 && !m->deleted) {
+		bool up = ((const Msock__NetworkState *)m->msg)->up;
+		if (up != x->svc.network_up)
+			log_info("network %s", up ? "up: a full report now" : "down: no reports");
+		nc_svc_set_network_up(&x->svc, up, now);
+	} else if (m->kind == BUS_MSG_EVENT && strcmp(t, "ReSTUN") == 0) {
+		const Msock__ReSTUN *r = (const Msock__ReSTUN *)m->msg;
+		log_info("ReSTUN (%s): a new report now", r->why && r->why[0] ? r->why : "?");
+		nc_svc_restun(&x->svc, false, now);
+	}
+}
+
+static void drain_chan(struct ctx *x)
+{
+	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+
+	for (int i = 0; i < CHAN_DRAIN; i++) {
+		struct pktchan_hdr h;
+		size_t n;
+		int rc = pktchan_recv(x->pc, &h, buf, sizeof(buf), &n);
+		if (rc == -EAGAIN)
+			return;
+		if (rc < 0 || h.kind != PKTCHAN_UDP_RECV)
+			continue;
+		uint64_t now = clock_mono_ns();
+		rc = nc_svc_on_packet(&x->svc, &h.addr, buf, n, now);
+		if (rc < 0) {
+			char from[ADDR_TEXT_MAX];
+			ipport_format(&h.addr, from, sizeof(from));
+			log_rl(&x->rl, now, LOG_LEVEL_WARN, "STUN packet from %s dropped: %s", from,
+			       stun_client_strerror(rc));
+		}
+	}
+}
+
+static int loop(struct ctx *x)
+{
+	for (;;) {
+		zmq_pollitem_t it[4 + MAX_HTTP_FDS];
+		int fds[MAX_HTTP_FDS];
+		short ev[MAX_HTTP_FDS];
+		int n = bus_pollitems(x->bus, it, 2);
+		size_t nh = nc_svc_http_fds(&x->svc, fds, ev, MAX_HTTP_FDS);
+		uint64_t now = clock_mono_ns(), next = nc_svc_deadline(&x->svc);
+		long timeout = next <= now ? 0 : (long)((next - now) / NS_PER_MS) + 1;
+
+		if (timeout > 1000)
+			timeout = 1000;
+		it[n++] =
+			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
+		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
+		for (size_t i = 0; i < nh; i++)
+			it[n++] = (zmq_pollitem_t){
+				.fd = fds[i],
+				.events = (short)((ev[i] & POLLOUT ? ZMQ_POLLOUT : 0) |
+						  (ev[i] & POLLIN ? ZMQ_POLLIN : 0))};
+		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
+			return -errno;
+		now = clock_mono_ns();
+		if (component_read_signal(&x->comp)) {
+			log_info("signal: exiting");
+			return 0;
+		}
+		bus_dispatch(x->bus, now);
+		drain_chan(x);
+		nc_svc_tick(&x->svc, clock_mono_ns());
+	}
+}
+
+static SSL_CTX *load_tls(const char *ca_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx)
+		return 0;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (access(SYSTEM_CA_BUNDLE, R_OK) == 0)
+		SSL_CTX_load_verify_locations(ctx, SYSTEM_CA_BUNDLE, 0);
+	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(ctx, ca_file, 0) != 1) {
+		log_error("derp_ca_file %s: cannot load it as PEM certificates", ca_file);
+		SSL_CTX_free(ctx);
+		return 0;
+	}
+	return ctx;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx x;
+	int rc = 1;
+
+	if (component_init(&x.comp, "netcheck", &argc, argv) < 0 || argc > 1)
+		return 2;
+	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
+	x.svc.tls = load_tls(getenv("MSOCK_CA_FILE"));
+	if (!x.svc.tls)
+		return 1;
+	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+		return 1;
+	if (x.comp.selftest)
+		return sandbox_selftest(x.comp.selftest);
+	if (component_signals(&x.comp) < 0)
+		return 1;
+	if (nc_svc_init(&x.svc, send_stun, publish_report, &x, clock_mono_ns()) < 0) {
+		log_error("out of memory");
+		goto out;
+	}
+	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
+	x.zctx = zmq_ctx_new();
+	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_SERVICE) : 0;
+	if (!x.bus || !x.pc) {
+		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
+		goto out;
+	}
+	if (bus_subscribe(x.bus, "DERPMap") < 0 || bus_subscribe(x.bus, "PortMapping") < 0 ||
+	    bus_subscribe(x.bus, "DataplaneState") < 0 || bus_subscribe(x.bus, "ReSTUN") < 0 ||
+	    bus_subscribe(x.bus, "NetworkState") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker");
+		goto out;
+	}
+	log_info("%zu DERP regions; first report now, then every %d-%d s", x.svc.dm.n_regions,
+		 NC_SVC_PERIOD_MIN_MS / 1000, NC_SVC_PERIOD_MAX_MS / 1000);
+	rc = loop(&x) < 0 ? 1 : 0;
+out:
+	nc_svc_free(&x.svc);
+	pktchan_free(x.pc);
+	bus_free(x.bus);
+	if (x.zctx)
+		zmq_ctx_term(x.zctx);
+	SSL_CTX_free(x.svc.tls);
+	return rc;
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# lab_netcheck: the network report through each NAT behaviour, with two STUN
+# servers: msock-derper's (region 900) and coturn's (region 901, STUNOnly).
+# na is behind an easy NAT (masquerade keeps the port), nb behind a hard one
+# (fully-random: a new port per destination). Checked on each node:
+# `msockctl netcheck` runs a report; UDP works; the global IPv4 address is
+# the router's WAN address (na: with msock's own port 41641); "mapping
+# varies by destination" is false behind the easy NAT and true behind the
+# hard one; both regions have a latency; the home region is 900 (coturn's
+# region has no DERP server); the derp component followed it; and the STUN
+# address joined the endpoint set. Then UDP to the internet is blocked for
+# na: the next report says UDP is blocked and the latency comes from HTTPS.
+# Printed: the time to the first report and each report.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+lab_skip_unless_root
+export LAB_COTURN=1
+LAB_NAT_A=easy LAB_NAT_B=hard lab_init
+export LAB_HOME_DERP=0 # chosen by latency: the derp component follows netcheck
+
+export LAB_COMPONENTS='["dataplane","derp","netcheck"]'
+t=$(lab_now_ms)
+for n in na nb; do
+  lab_msock_config $n "$LAB_PORT" 0 "$(lab_other $n)" "$(lab_node_key "$(lab_other $n)")"
+  lab_msock_up $n
+done
+have_report() { [ "$(lab_msockctl "$1" status --json | jq -r '.Netcheck.AtUnixMs // 0')" -gt 0 ]; }
+for n in na nb; do
+  lab_wait_for 15 have_report $n || lab_fail "$n: no netcheck report within 15 s"
+done
+lab_log "first reports on na and nb within $(lab_ms_since "$t") ms of starting msock"
+
+# field NODE JQ: a field of NODE's latest report.
+field() { lab_msockctl "$1" status --json | jq -r ".Netcheck | $2"; }
+for n in na nb; do
+  t=$(lab_now_ms)
+  out=$(lab_msockctl $n netcheck) || lab_fail "$n: msockctl netcheck failed: $out"
+  lab_log "$n: msockctl netcheck ($(lab_ms_since "$t") ms):"
+  sed 's/^/      /' <<<"$out"
+  [ "$(field $n .UDP)" = true ] || lab_fail "$n: the report says UDP does not work"
+  for r in "$LAB_DERP_REGION" "$LAB_COTURN_REGION"; do
+    [ "$(field $n ".RegionLatency[\"$r\"].LatencyMs // 0")" != 0 ] ||
+      lab_fail "$n: no latency for region $r"
+  done
+  [ "$(field $n .PreferredDERP)" = "$LAB_DERP_REGION" ] ||
+    lab_fail "$n: preferred DERP is $(field $n .PreferredDERP), not $LAB_DERP_REGION"
+done
+g=$(field na .GlobalV4)
+[ "$g" = "${LAB_IP[ra]}:$LAB_PORT" ] || lab_fail "na (easy NAT): GlobalV4 is $g, not ${LAB_IP[ra]}:$LAB_PORT"
+[ "$(field na .MappingVariesByDestIP)" = false ] || lab_fail "na (easy NAT): mapping varies by destination"
+g=$(field nb .GlobalV4)
+[ "${g%:*}" = "${LAB_IP[rb]}" ] || lab_fail "nb (hard NAT): GlobalV4 is $g, not at ${LAB_IP[rb]}"
+[ "$(field nb .MappingVariesByDestIP)" = true ] ||
+  lab_fail "nb (hard NAT): the report does not say the mapping varies by destination"
+lab_log "na (easy): global $(field na .GlobalV4), varies false; nb (hard): global $(field nb .GlobalV4), varies true"
+
+# The STUN address is in the endpoint set, and derp follows the home region.
+eps=$(lab_msockctl na status --json | jq -c '[.Self.Endpoints, .Self.EndpointTypes] | transpose')
+jq -e --arg a "${LAB_IP[ra]}:$LAB_PORT" 'any(.[]; .[0] == $a and .[1] == "stun")' <<<"$eps" >/dev/null ||
+  lab_fail "na: the endpoint set $eps lacks ${LAB_IP[ra]}:$LAB_PORT (stun)"
+jq -e --arg a "${LAB_IP[na]}:$LAB_PORT" 'any(.[]; .[0] == $a and .[1] == "local")' <<<"$eps" >/dev/null ||
+  lab_fail "na: the endpoint set $eps lacks its local address ${LAB_IP[na]}:$LAB_PORT"
+lab_log "na: endpoint set $eps"
+[ "$(lab_msockctl na status --json | jq -r .Self.HomeDERP)" = "$LAB_DERP_REGION" ] ||
+  lab_fail "na: the derp component's home is not $LAB_DERP_REGION"
+
+# UDP blocked for na's router: STUN fails, HTTPS measures the latency.
+lab_exec inet nft add rule ip lab faults ip saddr 198.18.1.0/24 meta l4proto udp counter drop
+t=$(lab_now_ms)
+out=$(lab_msockctl na netcheck) || lab_fail "na: msockctl netcheck with UDP blocked failed: $out"
+lab_log "na with UDP blocked: msockctl netcheck ($(lab_ms_since "$t") ms):"
+sed 's/^/      /' <<<"$out"
+[ "$(field na .UDP)" = false ] || lab_fail "na: UDP is blocked but the report says it works"
+[ "$(field na ".RegionLatency[\"$LAB_DERP_REGION\"].LatencyMs // 0")" != 0 ] ||
+  lab_fail "na: no HTTPS latency for region $LAB_DERP_REGION with UDP blocked"
+[ "$(field na ".RegionLatency[\"$LAB_COTURN_REGION\"] // empty")" = "" ] ||
+  lab_fail "na: region $LAB_COTURN_REGION (STUN only) has a latency with UDP blocked"
+[ "$(field na .PreferredDERP)" = "$LAB_DERP_REGION" ] || lab_fail "na: lost its home region"
+lab_log "PASS"
