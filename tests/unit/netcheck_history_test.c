@@ -370,6 +370,29 @@ static void test_no_measure_no_home_never_home(void **state)
 	nc_history_free(h);
 }
 
+/* A region whose nodes are all STUN-only (a plain STUN server such as
+ * coturn in the map) is measured but has no DERP server to be home on,
+ * even when fastest; a region with one DERP node among STUN-only ones can. */
+static void test_stun_only_region_never_home(void **state)
+{
+	static struct nc_derpmap dm;
+	struct nc_history *h = nc_history_new();
+	const struct lat lat[] = {{1, MS(30)}, {2, MS(2)}, {3, MS(20)}};
+
+	(void)state;
+	memset(&dm, 0, sizeof(dm));
+	for (uint32_t id = 1; id <= 3; id++)
+		dm.regions[dm.n_regions++].id = id;
+	dm.regions[0].n_nodes = 1; /* a DERP node */
+	dm.regions[1].n_nodes = 2; /* STUN only */
+	dm.regions[1].nodes[0].stun_only = true;
+	dm.regions[1].nodes[1].stun_only = true;
+	dm.regions[2].n_nodes = 2; /* mixed */
+	dm.regions[2].nodes[0].stun_only = true;
+	add(h, &dm, START, lat, 3, 3);
+	nc_history_free(h);
+}
+
 /* Equal latencies: the lower region ID (Go leaves it to map order). */
 static void test_tie_goes_to_lower_region(void **state)
 {
@@ -442,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_add_report_history_and_set_preferred_derp),
 		cmocka_unit_test(test_recent_reports_retain_full_netcheck),
 		cmocka_unit_test(test_no_measure_no_home_never_home),
+		cmocka_unit_test(test_stun_only_region_never_home),
 		cmocka_unit_test(test_tie_goes_to_lower_region),
 		cmocka_unit_test(test_count_limit),
 		cmocka_unit_test(test_max_age_boundary),
