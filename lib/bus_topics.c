@@ -27,6 +27,7 @@ static const struct bus_topic topics[] = {
 	{"HomeDERP", BUS_TOPIC_STATE, &msock__home_derp__descriptor, "derp"},
 	{"DERPRegionState", BUS_TOPIC_STATE, &msock__derpregion_state__descriptor, "derp"},
 	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, "portmapper"},
+	{"PortmapProbe", BUS_TOPIC_STATE, &msock__portmap_probe__descriptor, "portmapper"},
 	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, 0},
 	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, "broker"},
 	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, "dataplane"},

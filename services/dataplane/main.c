@@ -253,7 +253,19 @@ static void set_local_addrs(struct ctx *x)
 static void publish_network(struct ctx *x, const char *summary)
 {
 	Msock__NetworkState m = MSOCK__NETWORK_STATE__INIT;
+	struct netmon_default def;
 
+	/* The gateway is the portmapper's NAT-PMP/PCP/UPnP target. */
+	if (x->nm && netmon_default_route(x->nm, AF_INET, &def) == 0) {
+		if (def.gw.family == AF_INET) {
+			m.gateway_v4.data = def.gw.ip;
+			m.gateway_v4.len = 4;
+		}
+		if (def.self.family == AF_INET) {
+			m.self_v4.data = def.self.ip;
+			m.self_v4.len = 4;
+		}
+	}
 	m.up = x->net_up;
 	m.summary = (char *)summary;
 	m.changes = x->link_changes;
@@ -269,8 +281,6 @@ static void on_link_change(struct ctx *x, enum netmon_change c)
 	char text[512], why[64];
 	Msock__LinkChange ev = MSOCK__LINK_CHANGE__INIT;
 	Msock__ReSTUN rs = MSOCK__RE_STUN__INIT;
-	bool was_up = x->net_up;
-
 	if (c == NETMON_CHANGE_NONE || c == NETMON_CHANGE_INVALID)
 		return;
 	x->link_changes++;
@@ -282,8 +292,7 @@ static void on_link_change(struct ctx *x, enum netmon_change c)
 	ev.change = (char *)netmon_change_name(c);
 	ev.summary = text;
 	bus_publish(x->bus, "LinkChange", &ev.base);
-	if (x->net_up != was_up || c == NETMON_CHANGE_ALL_DOWN)
-		publish_network(x, text);
+	publish_network(x, text);
 	if (x->net_up) {
 		snprintf(why, sizeof(why), "link change (%s)", netmon_change_name(c));
 		rs.why = why;

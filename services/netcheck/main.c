@@ -154,17 +154,14 @@ static void on_region(struct ctx *x, const struct bus_msg *m)
 	nc_svc_set_region(&x->svc, &r, &info);
 }
 
-/* Which port-mapping protocols answered: the portmapper's mappings. */
-static void on_mapping(struct ctx *x, const struct bus_msg *m)
+/* Which port-mapping protocols answered the portmapper's last probe. */
+static void on_probe(struct ctx *x, const struct bus_msg *m)
 {
-	enum nc_opt v = m->deleted ? NC_OPT_FALSE : NC_OPT_TRUE;
+	const Msock__PortmapProbe *p = m->deleted ? 0 : (const Msock__PortmapProbe *)m->msg;
 
-	if (strcmp(m->key, "upnp") == 0)
-		x->svc.upnp = v;
-	else if (strcmp(m->key, "nat-pmp") == 0)
-		x->svc.pmp = v;
-	else if (strcmp(m->key, "pcp") == 0)
-		x->svc.pcp = v;
+	x->svc.pmp = p && p->pmp ? NC_OPT_TRUE : NC_OPT_FALSE;
+	x->svc.pcp = p && p->pcp ? NC_OPT_TRUE : NC_OPT_FALSE;
+	x->svc.upnp = p && p->upnp ? NC_OPT_TRUE : NC_OPT_FALSE;
 }
 
 static void on_msg(void *arg, const struct bus_msg *m)
@@ -175,8 +172,8 @@ static void on_msg(void *arg, const struct bus_msg *m)
 
 	if (m->kind == BUS_MSG_STATE && strcmp(t, "DERPMap") == 0) {
 		on_region(x, m);
-	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "PortMapping") == 0) {
-		on_mapping(x, m);
+	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "PortmapProbe") == 0) {
+		on_probe(x, m);
 	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "DataplaneState") == 0 && !m->deleted) {
 		x->svc.have_v6 = ((const Msock__DataplaneState *)m->msg)->ipv6;
 	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "NetworkState") == 0 && !m->deleted) {
@@ -293,7 +290,7 @@ int main(int argc, char **argv)
 		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
 		goto out;
 	}
-	if (bus_subscribe(x.bus, "DERPMap") < 0 || bus_subscribe(x.bus, "PortMapping") < 0 ||
+	if (bus_subscribe(x.bus, "DERPMap") < 0 || bus_subscribe(x.bus, "PortmapProbe") < 0 ||
 	    bus_subscribe(x.bus, "DataplaneState") < 0 || bus_subscribe(x.bus, "ReSTUN") < 0 ||
 	    bus_subscribe(x.bus, "NetworkState") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
