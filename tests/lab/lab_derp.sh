@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# lab_derp: UDP between the two routers is blocked, so the only way between
-# the nodes is the derper over TCP 443. wireguard-go on each node talks to
+# lab_derp: UDP from both routers to anywhere is blocked, so the only way
+# between the nodes is the derper over TCP 443. wireguard-go on each node talks to
 # msock's loopback endpoint (msockctl wg-config --apply); a ping through the
 # tunnel must work over DERP. Printed: time to the first reply, ping rtt,
 # packets the derper relayed. Checked: the derper relayed the packets, both
 # dataplanes say the path is DERP, and no UDP crossed the routers on msock's
-# port (counters flat).
+# port (counters flat). netcheck runs on both nodes: its report says UDP is
+# blocked and the DERP region's latency comes from the HTTPS probe.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
 lab_init
 
 lab_block_udp_between_routers
+for net in 198.18.1.0/24 198.18.2.0/24; do
+  lab_exec inet nft add rule ip lab faults ip saddr $net meta l4proto udp counter drop
+done
+export LAB_COMPONENTS='["dataplane","derp","netcheck"]'
 t=$(lab_now_ms)
 lab_node_up na
 lab_node_up nb
@@ -46,4 +51,12 @@ for n in na nb; do
   [ "$path" = derp ] || lab_fail "$n: the dataplane's path is '$path', not derp"
 done
 lab_log "derper relayed $((relayed1 - relayed0)) packets; routers' UDP counters flat; path: derp on both"
+for n in na nb; do
+  out=$(lab_msockctl $n netcheck --json) || lab_fail "$n: msockctl netcheck failed: $out"
+  [ "$(jq -r .UDP <<<"$out")" = false ] || lab_fail "$n: the report says UDP works: $out"
+  lat=$(jq -r ".RegionLatency[\"$LAB_DERP_REGION\"].LatencyMs // 0" <<<"$out")
+  [ "$lat" != 0 ] || lab_fail "$n: no HTTPS latency for region $LAB_DERP_REGION: $out"
+  lab_log "$n: netcheck: UDP false, region $LAB_DERP_REGION latency $lat ms (HTTPS)"
+done
+out=$(lab_tunnel_ping na 5 0.05 2) || lab_fail "ping over DERP after the netcheck runs failed: $out"
 lab_log "PASS"
