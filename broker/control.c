@@ -124,6 +124,27 @@ static json_t *dataplane_json(struct broker *b)
 	return j;
 }
 
+static void mapping_json(void *arg, const struct state_entry *e)
+{
+	struct broker *b = ((void **)arg)[0];
+	json_t *arr = ((void **)arg)[1];
+	Msock__PortMapping *m;
+
+	if (strcmp(e->topic, "PortMapping") != 0)
+		return;
+	m = msock__port_mapping__unpack(0, e->len, e->body);
+	if (!m)
+		return;
+	json_array_append_new(arr,
+			      json_pack("{s:s,s:o,s:i,s:f}", "Protocol", m->protocol, "External",
+					endpoint_json(m->external), "InternalPort",
+					(int)m->internal_port, "ExpiresInSec",
+					m->expires_mono_ns > b->now_ns
+						? (double)(m->expires_mono_ns - b->now_ns) / 1e9
+						: 0.0));
+	msock__port_mapping__free_unpacked(m, 0);
+}
+
 static json_t *self_json(struct broker *b)
 {
 	json_t *self = json_object(), *eps = json_array(), *types = json_array(),
@@ -162,6 +183,10 @@ static json_t *self_json(struct broker *b)
 	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);
 	json_object_set_new(self, "Dataplane", dataplane_json(b));
+	json_t *maps = json_array();
+	void *mctx[2] = {b, maps};
+	state_cache_foreach(b->cache, "PortMapping", mapping_json, mctx);
+	json_object_set_new(self, "PortMappings", maps);
 	if (nk)
 		protobuf_c_message_free_unpacked(&nk->base, 0);
 	if (dk)

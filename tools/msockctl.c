@@ -146,6 +146,7 @@ static void fmt_uptime(double sec, char *out, size_t cap)
 static void print_status(json_t *st)
 {
 	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
+	size_t idx_pm;
 	const char *k;
 	char up[32];
 
@@ -164,6 +165,13 @@ static void print_status(json_t *st)
 			printf(" (%s)", type);
 	}
 	printf("\n");
+	json_array_foreach (json_object_get(self, "PortMappings"), idx_pm, v)
+		printf("       port mapping (%s): %s -> local port %lld, %.0f s left\n",
+		       jstr(v, "Protocol"), jstr(v, "External"),
+		       json_integer_value(json_object_get(v, "InternalPort")),
+		       json_real_value(json_object_get(v, "ExpiresInSec")));
+	if (!json_is_true(json_object_get(self, "NetworkUp")) && json_object_get(self, "NetworkUp"))
+		printf("       network DOWN (no usable link): DERP idle, no netcheck\n");
 	v = json_object_get(self, "Dataplane");
 	if (json_is_object(v))
 		printf("       UDP port %lld%s, WireGuard endpoints port %lld, WireGuard at "
