@@ -11,7 +11,7 @@ PACKAGES=(
   libseccomp-dev libcmocka-dev libjansson-dev libssl-dev libhttp-parser-dev
   jq procps iproute2 passwd wireguard-tools openssl tshark
   wireguard-go nftables iperf3 iputils-ping curl
-  libminiupnpc-dev coturn miniupnpd-nftables conntrack
+  libminiupnpc-dev coturn miniupnpd-nftables conntrack miniupnpc natpmpc python3
 )
 
 missing=()

@@ -6,7 +6,8 @@
  * what getaddrinfo needs now: miniupnpc resolves the gateway's address
  * literal inside the sandbox) -> the UDP socket -> sandbox -> signals ->
  * bus -> loop. Usage: msock-portmapper [--protocol nat-pmp|pcp|upnp]
- * (forces one protocol, for tests; default: Tailscale's order). */
+ * [--lifetime S] (tests: force one protocol, default Tailscale's order; ask
+ * for S-second mappings, default 7200, so renewal shows within a test). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -128,7 +129,7 @@ static int upnp_map(void *arg, const struct upnp_url *loc, const struct ipport *
 	struct upnp_igd_service svc;
 	struct ipport ext;
 	uint16_t port = want_port ? want_port : internal->port, got = 0;
-	uint32_t lease = UPNP_IGD_LEASE_S;
+	uint32_t lease = x->pm.lifetime_req;
 	int rc = fetch_desc(loc, body, sizeof(body));
 
 	if (rc < 0) {
@@ -367,6 +368,8 @@ int main(int argc, char **argv)
 			   .probed = on_probed,
 			   .arg = &x};
 	enum pm_proto forced = PM_PROTO_NONE;
+	long lifetime = PM_LIFETIME_S;
+	char *end;
 	struct addrinfo *ai = 0, hints = {.ai_flags = AI_NUMERICHOST};
 	int rc = 1;
 
@@ -376,9 +379,14 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc &&
 		    (forced = pm_proto_parse(argv[i + 1])) != PM_PROTO_NONE) {
 			i++;
+		} else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc &&
+			   (lifetime = strtol(argv[i + 1], &end, 10)) >= 2 && !*end &&
+			   lifetime <= PM_LIFETIME_S) {
+			i++;
 		} else {
-			log_error("unknown argument \"%s\" (known: --protocol nat-pmp|pcp|upnp)",
-				  argv[i]);
+			log_error("bad argument \"%s\" (known: --protocol nat-pmp|pcp|upnp, "
+				  "--lifetime 2-%d)",
+				  argv[i], PM_LIFETIME_S);
 			return 2;
 		}
 	}
@@ -399,6 +407,7 @@ int main(int argc, char **argv)
 	if (component_signals(&x.comp) < 0)
 		return 1;
 	pm_init(&x.pm, &io, forced);
+	x.pm.lifetime_req = (uint32_t)lifetime;
 	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
 	if (!x.bus) {
 		log_error("cannot open the bus in %s", x.comp.bus_dir);

@@ -81,6 +81,7 @@ void pm_init(struct pm *m, const struct pm_io *io, enum pm_proto forced)
 	memset(m, 0, sizeof(*m));
 	m->io = *io;
 	m->forced = forced;
+	m->lifetime_req = PM_LIFETIME_S;
 	m->enabled = true;
 	portmap_epoch_init(&m->pmp_epoch, PORTMAP_EPOCH_NATPMP);
 	portmap_epoch_init(&m->pcp_epoch, PORTMAP_EPOCH_PCP);
@@ -182,7 +183,7 @@ static void upnp_map(struct pm *m, uint64_t now)
 	if (rc == 0) {
 		m->stats.maps++;
 		/* A permanent lease (0) is still renewed now and then. */
-		mapped(m, &ext, lease ? lease : PM_LIFETIME_S, now);
+		mapped(m, &ext, lease ? lease : m->lifetime_req, now);
 		return;
 	}
 	snprintf(m->last_error, sizeof(m->last_error), "UPnP mapping failed (%d)", rc);
@@ -217,7 +218,7 @@ static void start_mapping(struct pm *m, uint64_t now)
 		m->pmp_map_req = (struct natpmp_request){.opcode = NATPMP_OP_MAP_UDP,
 							 .internal_port = m->internal_port,
 							 .suggested_external_port = m->want_port,
-							 .lifetime_s = PM_LIFETIME_S};
+							 .lifetime_s = m->lifetime_req};
 	} else {
 		/* A mapping keeps its nonce for its renewals and its delete
 		 * (RFC 6887 section 11.2). */
@@ -230,7 +231,7 @@ static void start_mapping(struct pm *m, uint64_t now)
 		else
 			randombytes_buf(nonce, sizeof(nonce));
 		m->pcp_map_req = (struct pcp_request){.opcode = PCP_OP_MAP,
-						      .lifetime_s = PM_LIFETIME_S,
+						      .lifetime_s = m->lifetime_req,
 						      .client = m->self,
 						      .internal_port = m->internal_port,
 						      .suggested_external_port = m->want_port};

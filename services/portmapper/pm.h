@@ -34,7 +34,7 @@ enum {
 	PM_TRIES = 4,		 /* 250 + 500 + 1000 + 2000 ms, then give up on it */
 	PM_REPROBE_MS = 60000,	 /* nothing mapped: probe again after this */
 	PM_LIFETIME_S = 7200,	 /* what we ask for: the RFCs' and Tailscale's */
-	PM_MIN_RENEW_MS = 10000, /* never renew more often, whatever the gateway grants */
+	PM_MIN_RENEW_MS = 1000,	 /* never renew more often, whatever the gateway grants */
 	PM_MAX_RETRY_MS = 60000, /* an unanswered renewal is resent at most this often */
 };
 
@@ -83,7 +83,8 @@ struct pm_stats {
 
 struct pm {
 	struct pm_io io;
-	enum pm_proto forced; /* PM_PROTO_NONE: Tailscale's order */
+	enum pm_proto forced;  /* PM_PROTO_NONE: Tailscale's order */
+	uint32_t lifetime_req; /* asked for: PM_LIFETIME_S unless a test wants less */
 	bool enabled;
 	struct ipport gw, self; /* IPv4; family 0 = unknown */
 	uint16_t internal_port;

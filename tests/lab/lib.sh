@@ -731,3 +731,4 @@ lab_tunnel_ping() {
 lab_ping_avg() {
   awk -F/ '/^rtt|^round-trip/ { print $5 }'
 }
+. "$(dirname "${BASH_SOURCE[0]}")/miniupnpd.sh"
