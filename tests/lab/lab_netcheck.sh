@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # lab_netcheck: the network report through each NAT behaviour, with two STUN
 # servers: msock-derper's (region 900) and coturn's (region 901, STUNOnly).
-# na is behind an easy NAT (masquerade keeps the port), nb behind a hard one
-# (fully-random: a new port per destination). Checked on each node:
+# na is behind an easy NAT (masquerade keeps the port), then a 1:1 NAT; nb
+# behind a hard one (fully-random: a new port per destination). Checked on each node:
 # `msockctl netcheck` runs a report; UDP works; the global IPv4 address is
 # the router's WAN address (na: with msock's own port 41641); "mapping
 # varies by destination" is false behind the easy NAT and true behind the
@@ -63,6 +63,14 @@ jq -e --arg a "${LAB_IP[na]}:$LAB_PORT" 'any(.[]; .[0] == $a and .[1] == "local"
 lab_log "na: endpoint set $eps"
 [ "$(lab_msockctl na status --json | jq -r .Self.HomeDERP)" = "$LAB_DERP_REGION" ] ||
   lab_fail "na: the derp component's home is not $LAB_DERP_REGION"
+
+# ra switches to 1:1 NAT: the same global address (port kept), no variation.
+lab_nat ra one2one
+out=$(lab_msockctl na netcheck --json) || lab_fail "na: msockctl netcheck (one2one) failed: $out"
+[ "$(jq -r .GlobalV4 <<<"$out")" = "${LAB_IP[ra]}:$LAB_PORT" ] &&
+  [ "$(jq -r .MappingVariesByDestIP <<<"$out")" = false ] ||
+  lab_fail "na (one2one): expected ${LAB_IP[ra]}:$LAB_PORT without variation: $out"
+lab_log "na (one2one): global $(jq -r .GlobalV4 <<<"$out"), varies false"
 
 # UDP blocked for na's router: STUN fails, HTTPS measures the latency.
 lab_exec inet nft add rule ip lab faults ip saddr 198.18.1.0/24 meta l4proto udp counter drop

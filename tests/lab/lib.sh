@@ -546,7 +546,8 @@ lab_wg_down() {
 # Writes $LAB_DIR/NODE/msock.json: dirs under $LAB_DIR/NODE, user nobody,
 # listen_port PORT, wg_listen_port WG_PORT (0: not set), home DERP
 # $LAB_HOME_DERP (default 900, the lab's derper, InsecureForTests; 0 =
-# chosen by latency), coturn's STUN-only region 901 when LAB_COTURN=1, one peer PEERNAME with PEER_NODEKEY_B64,
+# chosen by latency), coturn's STUN-only region 901 when LAB_COTURN=1,
+# prefs from LAB_PREFS (a JSON object, default {}), one peer PEERNAME with PEER_NODEKEY_B64,
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
 # (a JSON array, default ["dataplane","derp"]). Makes the node key if missing.
 lab_msock_config() {
@@ -558,7 +559,8 @@ lab_msock_config() {
     --argjson region "$LAB_DERP_REGION" \
     --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" \
     --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
-    --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" '
+    --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" \
+    --argjson prefs "${LAB_PREFS:-{\}}" '
     {
       state_dir: ($d + "/state"),
       run_dir: ($d + "/run"),
@@ -591,6 +593,7 @@ lab_msock_config() {
         } end)),
         omitDefaultRegions: true
       },
+      prefs: $prefs,
       peers: [{name: $peer, node_key: $key, home_derp: $region}
         + (if $ep == "" then {} else {endpoints: [$ep]} end)],
       components: $comps
