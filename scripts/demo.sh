@@ -4,7 +4,8 @@
 # an internet in 198.18.0.0/15, a DERP server, two home routers doing NAT,
 # a node behind each) and narrates:
 #   1. msock and wireguard-go start on both nodes; WireGuard is pointed at
-#      msock's per-peer loopback endpoints (msockctl wg-config --apply).
+#      msock's per-peer loopback endpoints (msockctl wg-config --apply);
+#      msockctl netcheck shows the network report.
 #   2. With no direct path known, the WireGuard handshake and a ping cross
 #      the DERP server (its relay counter rises).
 #   3. The routers switch to 1:1 NAT and each node's config learns the
@@ -40,7 +41,8 @@ cat <<EOF
 EOF
 lab_init
 
-step "1. msock-broker (dataplane + derp) and wireguard-go on both nodes"
+step "1. msock-broker (dataplane, derp, netcheck) and wireguard-go on both nodes"
+export LAB_COMPONENTS='["dataplane","derp","netcheck"]'
 t=$(lab_now_ms)
 lab_node_up na
 lab_node_up nb
@@ -52,6 +54,9 @@ for n in na nb; do
   lab_log "$n: msockctl wg-config (applied to $(lab_wg_iface $n)):"
   lab_msockctl $n wg-config --iface "$(lab_wg_iface $n)" | sed 's/^/      /'
 done
+
+step "1. msockctl netcheck on na: what the internet sees of it (STUN through msock's socket)"
+lab_msockctl na netcheck | sed 's/^/      /'
 
 step "2. WireGuard handshake and ping over DERP (no direct path is known yet)"
 relayed0=$(lab_derper_packets)
