@@ -2,6 +2,7 @@
  * allocation) and the ZeroMQ PUSH/PULL links between the dataplane and one
  * service. Wire layout and rules: pktchan.h, docs/packet-channels.md. */
 #include "pktchan.h"
+#include "be.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -36,17 +37,6 @@ enum {
 };
 
 _Static_assert(OFF_KEY + PKTCHAN_KEY_BYTES == PKTCHAN_HDR_BYTES, "pktchan header layout");
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -105,13 +95,13 @@ int pktchan_hdr_parse(const uint8_t *p, size_t len, struct pktchan_hdr *out,
 		return PKTCHAN_ERR_SHORT;
 	if (p[OFF_MAGIC] != PKTCHAN_MAGIC)
 		return PKTCHAN_ERR_MAGIC;
-	if (get16(p + OFF_VERSION) != PKTCHAN_VERSION)
+	if (be_get16(p + OFF_VERSION) != PKTCHAN_VERSION)
 		return PKTCHAN_ERR_VERSION;
 	if (p[OFF_KIND] < PKTCHAN_UDP_SEND || p[OFF_KIND] > PKTCHAN_DERP_RECV)
 		return PKTCHAN_ERR_KIND;
 	if (p[OFF_FLAGS] != 0)
 		return PKTCHAN_ERR_FLAGS;
-	if (get16(p + OFF_RESERVED) != 0)
+	if (be_get16(p + OFF_RESERVED) != 0)
 		return PKTCHAN_ERR_RESERVED;
 
 	out->kind = (enum pktchan_kind)p[OFF_KIND];
@@ -128,9 +118,9 @@ int pktchan_hdr_parse(const uint8_t *p, size_t len, struct pktchan_hdr *out,
 	default:
 		return PKTCHAN_ERR_FAMILY;
 	}
-	out->addr.port = get16(p + OFF_PORT);
+	out->addr.port = be_get16(p + OFF_PORT);
 	memcpy(out->addr.ip, p + OFF_IP, sizeof(out->addr.ip));
-	out->region = get16(p + OFF_REGION);
+	out->region = be_get16(p + OFF_REGION);
 	memcpy(out->key, p + OFF_KEY, sizeof(out->key));
 	err = hdr_check(out);
 	if (err)
@@ -155,14 +145,14 @@ size_t pktchan_hdr_encode(const struct pktchan_hdr *h, uint8_t *buf, size_t cap)
 		 : h->addr.family == AF_INET6 ? WIRE_FAMILY_V6
 					      : WIRE_FAMILY_NONE;
 	buf[OFF_MAGIC] = PKTCHAN_MAGIC;
-	put16(buf + OFF_VERSION, PKTCHAN_VERSION);
+	be_put16(buf + OFF_VERSION, PKTCHAN_VERSION);
 	buf[OFF_KIND] = (uint8_t)h->kind;
 	buf[OFF_FLAGS] = 0;
 	buf[OFF_FAMILY] = family;
-	put16(buf + OFF_PORT, h->addr.port);
+	be_put16(buf + OFF_PORT, h->addr.port);
 	memcpy(buf + OFF_IP, h->addr.ip, sizeof(h->addr.ip));
-	put16(buf + OFF_REGION, h->region);
-	put16(buf + OFF_RESERVED, 0);
+	be_put16(buf + OFF_REGION, h->region);
+	be_put16(buf + OFF_RESERVED, 0);
 	memcpy(buf + OFF_KEY, h->key, sizeof(h->key));
 	return PKTCHAN_HDR_BYTES;
 }

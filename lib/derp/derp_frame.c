@@ -3,34 +3,11 @@
  * client accepts) and derp/derpserver/derpserver.go (what a server accepts
  * and writes). */
 #include "derp/derp_frame.h"
+#include "be.h"
 
 #include <string.h>
 
 const uint8_t derp_magic[DERP_MAGIC_LEN] = {0x44, 0x45, 0x52, 0x50, 0xf0, 0x9f, 0x94, 0x91};
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 const char *derp_strerror(int err)
 {
@@ -76,7 +53,7 @@ int derp_frame_header_parse(const uint8_t *p, size_t len, struct derp_frame_head
 	if (!p || len < DERP_FRAME_HEADER_LEN)
 		return DERP_ERR_SHORT_HEADER;
 	out->type = p[0];
-	out->len = rd32(p + 1);
+	out->len = be_get32(p + 1);
 	return 0;
 }
 
@@ -85,7 +62,7 @@ size_t derp_frame_header_encode(uint8_t type, uint32_t len, uint8_t *buf, size_t
 	if (!buf || cap < DERP_FRAME_HEADER_LEN)
 		return 0;
 	buf[0] = type;
-	wr32(buf + 1, len);
+	be_put32(buf + 1, len);
 	return DERP_FRAME_HEADER_LEN;
 }
 
@@ -227,7 +204,7 @@ static int parse_peer_present(const uint8_t *p, size_t len, struct derp_frame *o
 	out->u.peer_present.has_ip_port = len >= ip_port;
 	if (out->u.peer_present.has_ip_port) {
 		memcpy(out->u.peer_present.ip, p + DERP_KEY_LEN, DERP_PEER_PRESENT_IP_LEN);
-		out->u.peer_present.port = rd16(p + DERP_KEY_LEN + DERP_PEER_PRESENT_IP_LEN);
+		out->u.peer_present.port = be_get16(p + DERP_KEY_LEN + DERP_PEER_PRESENT_IP_LEN);
 	}
 	out->u.peer_present.has_flags = len > ip_port;
 	if (out->u.peer_present.has_flags)
@@ -280,8 +257,8 @@ static int parse_control(uint8_t type, const uint8_t *p, size_t len, struct derp
 	case DERP_FRAME_RESTARTING:
 		if (len < DERP_RESTARTING_LEN)
 			return DERP_ERR_SHORT;
-		out->u.restarting.reconnect_in_ms = rd32(p);
-		out->u.restarting.try_for_ms = rd32(p + 4);
+		out->u.restarting.reconnect_in_ms = be_get32(p);
+		out->u.restarting.try_for_ms = be_get32(p + 4);
 		return 0;
 	}
 	return DERP_ERR_UNKNOWN_TYPE;
@@ -425,7 +402,7 @@ size_t derp_encode_peer_present(const uint8_t peer[DERP_KEY_LEN],
 		return 0;
 	memcpy(p, peer, DERP_KEY_LEN);
 	memcpy(p + DERP_KEY_LEN, ip, DERP_PEER_PRESENT_IP_LEN);
-	wr16(p + DERP_KEY_LEN + DERP_PEER_PRESENT_IP_LEN, port);
+	be_put16(p + DERP_KEY_LEN + DERP_PEER_PRESENT_IP_LEN, port);
 	p[DERP_KEY_LEN + DERP_PEER_PRESENT_IP_LEN + 2] = flags;
 	return DERP_FRAME_HEADER_LEN + DERP_PEER_PRESENT_LEN;
 }
@@ -495,8 +472,8 @@ size_t derp_encode_restarting(uint32_t reconnect_in_ms, uint32_t try_for_ms, uin
 
 	if (!p)
 		return 0;
-	wr32(p, reconnect_in_ms);
-	wr32(p + 4, try_for_ms);
+	be_put32(p, reconnect_in_ms);
+	be_put32(p + 4, try_for_ms);
 	return DERP_FRAME_HEADER_LEN + DERP_RESTARTING_LEN;
 }
 

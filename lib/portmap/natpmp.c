@@ -2,6 +2,7 @@
  * request bytes as Tailscale's net/portmapper/portmapper.go writes them
  * (pmpReqExternalAddrPacket, buildPMPRequestMappingPacket). */
 #include "portmap/natpmp.h"
+#include "be.h"
 
 /* Offsets, RFC 6886 sections 3.2 and 3.3. */
 enum {
@@ -21,30 +22,6 @@ enum {
 _Static_assert(OFF_EXTERNAL_ADDR + 4 == NATPMP_EXTERNAL_ADDR_RESPONSE_BYTES, "op 128 layout");
 _Static_assert(OFF_RESP_LIFETIME + 4 == NATPMP_MAP_RESPONSE_BYTES, "op 129/130 layout");
 _Static_assert(OFF_REQ_LIFETIME + 4 == NATPMP_MAP_REQUEST_BYTES, "map request layout");
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static bool is_map(uint8_t opcode)
 {
@@ -80,10 +57,10 @@ size_t natpmp_request_encode(const struct natpmp_request *req, uint8_t *buf, siz
 	buf[OFF_OPCODE] = req->opcode;
 	if (n == NATPMP_EXTERNAL_ADDR_REQUEST_BYTES)
 		return n;
-	put16(buf + OFF_RESULT, 0); /* Reserved */
-	put16(buf + OFF_REQ_INTERNAL_PORT, req->internal_port);
-	put16(buf + OFF_REQ_SUGGESTED_PORT, req->suggested_external_port);
-	put32(buf + OFF_REQ_LIFETIME, req->lifetime_s);
+	be_put16(buf + OFF_RESULT, 0); /* Reserved */
+	be_put16(buf + OFF_REQ_INTERNAL_PORT, req->internal_port);
+	be_put16(buf + OFF_REQ_SUGGESTED_PORT, req->suggested_external_port);
+	be_put32(buf + OFF_REQ_LIFETIME, req->lifetime_s);
 	return n;
 }
 
@@ -135,8 +112,8 @@ int natpmp_response_parse(const uint8_t *p, size_t len, const struct natpmp_requ
 	r.opcode = p[OFF_OPCODE];
 	if (r.opcode != NATPMP_OP_REPLY + sent->opcode)
 		return NATPMP_ERR_OPCODE;
-	r.result = get16(p + OFF_RESULT);
-	r.epoch_s = get32(p + OFF_EPOCH);
+	r.result = be_get16(p + OFF_RESULT);
+	r.epoch_s = be_get32(p + OFF_EPOCH);
 	want = is_map(sent->opcode) ? NATPMP_MAP_RESPONSE_BYTES
 				    : NATPMP_EXTERNAL_ADDR_RESPONSE_BYTES;
 	if (len > want)
@@ -153,15 +130,15 @@ int natpmp_response_parse(const uint8_t *p, size_t len, const struct natpmp_requ
 	if (is_map(sent->opcode)) {
 		/* Section 3.5: error answers carry the internal port too, "so
 		 * the client can identify which request suffered the failure". */
-		if (get16(p + OFF_RESP_INTERNAL_PORT) != sent->internal_port)
+		if (be_get16(p + OFF_RESP_INTERNAL_PORT) != sent->internal_port)
 			return NATPMP_ERR_INTERNAL_PORT;
 		if (r.result != NATPMP_RESULT_SUCCESS) {
 			*out = r;
 			return NATPMP_ERR_RESULT;
 		}
 		r.internal_port = sent->internal_port;
-		r.external_port = get16(p + OFF_RESP_EXTERNAL_PORT);
-		r.lifetime_s = get32(p + OFF_RESP_LIFETIME);
+		r.external_port = be_get16(p + OFF_RESP_EXTERNAL_PORT);
+		r.lifetime_s = be_get32(p + OFF_RESP_LIFETIME);
 		rc = check_map(sent, &r);
 		if (rc != 0)
 			return rc;

@@ -3,6 +3,7 @@
  * net/portmapper/pcp.go writes them (pcpAnnounceRequest,
  * buildPCPRequestMappingPacket). */
 #include "portmap/pcp.h"
+#include "be.h"
 #include "portmap/natpmp.h"
 
 /* Offsets: common header (sections 7.1, 7.2), then MAP data (11.1, 11.2). */
@@ -32,30 +33,6 @@ _Static_assert(MAP_OFF_EXTERNAL_ADDR + ADDR_BYTES == PCP_MAP_BYTES, "PCP MAP lay
 _Static_assert(PCP_MAX_MESSAGE_BYTES % 4 == 0, "the largest response is a multiple of 4");
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -131,9 +108,9 @@ size_t pcp_request_encode(const struct pcp_request *req, uint8_t *buf, size_t ca
 		return 0;
 	buf[OFF_VERSION] = PCP_VERSION;
 	buf[OFF_OPCODE] = req->opcode; /* R = 0: a request */
-	put16(buf + 2, 0);	       /* Reserved */
+	be_put16(buf + 2, 0);	       /* Reserved */
 	/* ANNOUNCE asks for no lifetime (section 14.1). */
-	put32(buf + OFF_LIFETIME, req->opcode == PCP_OP_MAP ? req->lifetime_s : 0);
+	be_put32(buf + OFF_LIFETIME, req->opcode == PCP_OP_MAP ? req->lifetime_s : 0);
 	put_addr(buf + OFF_CLIENT_ADDR, &req->client, req->client.family);
 	if (req->opcode == PCP_OP_ANNOUNCE)
 		return n;
@@ -144,8 +121,8 @@ size_t pcp_request_encode(const struct pcp_request *req, uint8_t *buf, size_t ca
 	map[MAP_OFF_PROTOCOL + 1] = 0; /* Reserved, 24 bits */
 	map[MAP_OFF_PROTOCOL + 2] = 0;
 	map[MAP_OFF_PROTOCOL + 3] = 0;
-	put16(map + MAP_OFF_INTERNAL_PORT, req->internal_port);
-	put16(map + MAP_OFF_EXTERNAL_PORT, req->suggested_external_port);
+	be_put16(map + MAP_OFF_INTERNAL_PORT, req->internal_port);
+	be_put16(map + MAP_OFF_EXTERNAL_PORT, req->suggested_external_port);
 	put_addr(map + MAP_OFF_EXTERNAL_ADDR, &req->suggested_external, req->client.family);
 	return n;
 }
@@ -183,7 +160,7 @@ static int walk_options(const uint8_t *p, size_t len, size_t off, size_t *n)
 	while (off < len) {
 		if (len - off < PCP_OPTION_HEADER_BYTES)
 			return PCP_ERR_OPTION;
-		padded = ((size_t)get16(p + off + 2) + 3) & ~(size_t)3;
+		padded = ((size_t)be_get16(p + off + 2) + 3) & ~(size_t)3;
 		off += PCP_OPTION_HEADER_BYTES;
 		if (padded > len - off)
 			return PCP_ERR_OPTION;
@@ -202,7 +179,7 @@ static int check_map_identity(const uint8_t *map, const struct pcp_request *sent
 		return PCP_ERR_NONCE;
 	if (map[MAP_OFF_PROTOCOL] != PCP_PROTO_UDP)
 		return PCP_ERR_PROTOCOL;
-	if (get16(map + MAP_OFF_INTERNAL_PORT) != sent->internal_port)
+	if (be_get16(map + MAP_OFF_INTERNAL_PORT) != sent->internal_port)
 		return PCP_ERR_INTERNAL_PORT;
 	return 0;
 }
@@ -215,7 +192,7 @@ static int check_map_success(const uint8_t *map, const struct pcp_request *sent,
 {
 	r->protocol = map[MAP_OFF_PROTOCOL];
 	r->internal_port = sent->internal_port;
-	get_addr(map + MAP_OFF_EXTERNAL_ADDR, get16(map + MAP_OFF_EXTERNAL_PORT), &r->external);
+	get_addr(map + MAP_OFF_EXTERNAL_ADDR, be_get16(map + MAP_OFF_EXTERNAL_PORT), &r->external);
 	if (sent->lifetime_s == 0)
 		return r->lifetime_s == 0 ? 0 : PCP_ERR_NOT_DELETED;
 	if (r->lifetime_s == 0)
@@ -243,7 +220,7 @@ int pcp_response_parse(const uint8_t *p, size_t len, const struct pcp_request *s
 	 * header and its R bit is clear, yet it is the one that says to
 	 * fall back to NAT-PMP (section 9). */
 	if (len >= NATPMP_UNSUPPORTED_VERSION_BYTES && p[OFF_VERSION] == NATPMP_VERSION &&
-	    get16(p + 2) == NATPMP_RESULT_UNSUPPORTED_VERSION)
+	    be_get16(p + 2) == NATPMP_RESULT_UNSUPPORTED_VERSION)
 		return PCP_ERR_NATPMP;
 	/* Section 8.3: "Responses shorter than 24 octets, longer than 1100
 	 * octets, or not a multiple of 4 octets are invalid and ignored." */
@@ -261,8 +238,8 @@ int pcp_response_parse(const uint8_t *p, size_t len, const struct pcp_request *s
 	if (r.opcode != sent->opcode)
 		return PCP_ERR_OPCODE;
 	r.result = p[OFF_RESULT];
-	r.lifetime_s = get32(p + OFF_LIFETIME);
-	r.epoch_s = get32(p + OFF_EPOCH);
+	r.lifetime_s = be_get32(p + OFF_LIFETIME);
+	r.epoch_s = be_get32(p + OFF_EPOCH);
 
 	/* A success carries its opcode data; an error may be the bare header
 	 * when the server could not parse the request. */

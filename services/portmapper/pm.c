@@ -307,6 +307,20 @@ static void epoch_check(struct pm *m, struct portmap_epoch *e, uint32_t epoch_s,
 	start_mapping(m, now);
 }
 
+/* The gateway refused our map request (a result code): this protocol is
+ * done for this round; the next one is tried at once. */
+static int map_refused(struct pm *m, const char *why, uint64_t now)
+{
+	snprintf(m->last_error, sizeof(m->last_error), "%s map refused: %s",
+		 pm_proto_name(m->proto), why);
+	m->tried[m->proto] = true;
+	if (m->st == PM_ST_MAPPED)
+		drop_mapping(m);
+	m->st = PM_ST_MAPPING;
+	m->next_ns = now;
+	return PM_DROP_REFUSED;
+}
+
 static int on_pmp(struct pm *m, const uint8_t *p, size_t len, uint64_t now, const char **detail)
 {
 	struct natpmp_response r;
@@ -331,16 +345,8 @@ static int on_pmp(struct pm *m, const uint8_t *p, size_t len, uint64_t now, cons
 	if (m->proto != PM_PROTO_PMP || (m->st != PM_ST_MAPPING && m->st != PM_ST_MAPPED))
 		return PM_DROP_UNEXPECTED;
 	rc = natpmp_response_parse(p, len, &m->pmp_map_req, &r);
-	if (rc == NATPMP_ERR_RESULT) {
-		*detail = natpmp_result_name(r.result);
-		snprintf(m->last_error, sizeof(m->last_error), "NAT-PMP map refused: %s", *detail);
-		m->tried[PM_PROTO_PMP] = true;
-		if (m->st == PM_ST_MAPPED)
-			drop_mapping(m);
-		m->st = PM_ST_MAPPING;
-		m->next_ns = now;
-		return PM_DROP_REFUSED;
-	}
+	if (rc == NATPMP_ERR_RESULT)
+		return map_refused(m, *detail = natpmp_result_name(r.result), now);
 	if (rc < 0) {
 		*detail = natpmp_strerror(rc);
 		return PM_DROP_MALFORMED;
@@ -374,16 +380,8 @@ static int on_pcp(struct pm *m, const uint8_t *p, size_t len, uint64_t now, cons
 	if (m->proto != PM_PROTO_PCP || (m->st != PM_ST_MAPPING && m->st != PM_ST_MAPPED))
 		return PM_DROP_UNEXPECTED;
 	rc = pcp_response_parse(p, len, &m->pcp_map_req, &r);
-	if (rc == PCP_ERR_RESULT) {
-		*detail = pcp_result_name(r.result);
-		snprintf(m->last_error, sizeof(m->last_error), "PCP map refused: %s", *detail);
-		m->tried[PM_PROTO_PCP] = true;
-		if (m->st == PM_ST_MAPPED)
-			drop_mapping(m);
-		m->st = PM_ST_MAPPING;
-		m->next_ns = now;
-		return PM_DROP_REFUSED;
-	}
+	if (rc == PCP_ERR_RESULT)
+		return map_refused(m, *detail = pcp_result_name(r.result), now);
 	if (rc < 0) {
 		*detail = pcp_strerror(rc);
 		return PM_DROP_MALFORMED;
