@@ -14,7 +14,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
-export LAB_COTURN=1
+export LAB_COTURN=1 LAB_DERP2=1
 LAB_NAT_A=easy LAB_NAT_B=hard lab_init
 export LAB_HOME_DERP=0 # chosen by latency: the derp component follows netcheck
 
@@ -38,12 +38,14 @@ for n in na nb; do
   lab_log "$n: msockctl netcheck ($(lab_ms_since "$t") ms):"
   sed 's/^/      /' <<<"$out"
   [ "$(field $n .UDP)" = true ] || lab_fail "$n: the report says UDP does not work"
-  for r in "$LAB_DERP_REGION" "$LAB_COTURN_REGION"; do
+  for r in "$LAB_DERP_REGION" "$LAB_COTURN_REGION" "$LAB_DERP2_REGION"; do
     [ "$(field $n ".RegionLatency[\"$r\"].LatencyMs // 0")" != 0 ] ||
       lab_fail "$n: no latency for region $r"
   done
-  [ "$(field $n .PreferredDERP)" = "$LAB_DERP_REGION" ] ||
-    lab_fail "$n: preferred DERP is $(field $n .PreferredDERP), not $LAB_DERP_REGION"
+  case $(field $n .PreferredDERP) in
+    "$LAB_DERP_REGION" | "$LAB_DERP2_REGION") ;;
+    *) lab_fail "$n: preferred DERP is $(field $n .PreferredDERP), not a DERP region (900, 902)" ;;
+  esac
 done
 g=$(field na .GlobalV4)
 [ "$g" = "${LAB_IP[ra]}:$LAB_PORT" ] || lab_fail "na (easy NAT): GlobalV4 is $g, not ${LAB_IP[ra]}:$LAB_PORT"
@@ -61,8 +63,28 @@ jq -e --arg a "${LAB_IP[ra]}:$LAB_PORT" 'any(.[]; .[0] == $a and .[1] == "stun")
 jq -e --arg a "${LAB_IP[na]}:$LAB_PORT" 'any(.[]; .[0] == $a and .[1] == "local")' <<<"$eps" >/dev/null ||
   lab_fail "na: the endpoint set $eps lacks its local address ${LAB_IP[na]}:$LAB_PORT"
 lab_log "na: endpoint set $eps"
-[ "$(lab_msockctl na status --json | jq -r .Self.HomeDERP)" = "$LAB_DERP_REGION" ] ||
-  lab_fail "na: the derp component's home is not $LAB_DERP_REGION"
+
+# The derp component homes where netcheck says. STUN to the home region's
+# server is dropped at ra: the next report cannot measure it, prefers the
+# other DERP region, and the derp component moves its home there.
+home_is() { [ "$(lab_msockctl na status --json | jq -r .Self.HomeDERP)" = "$1" ]; }
+pref=$(field na .PreferredDERP)
+lab_wait_for 5 home_is "$pref" || lab_fail "na: HomeDERP is not netcheck's $pref"
+if [ "$pref" = "$LAB_DERP_REGION" ]; then
+  other=$LAB_DERP2_REGION block=$LAB_DERP_IP
+else
+  other=$LAB_DERP_REGION block=$LAB_DERP2_IP
+fi
+lab_exec inet nft add rule ip lab faults ip saddr 198.18.1.0/24 ip daddr "$block" meta l4proto udp drop
+t=$(lab_now_ms)
+out=$(lab_msockctl na netcheck --json) || lab_fail "na: msockctl netcheck failed: $out"
+[ "$(jq -r .PreferredDERP <<<"$out")" = "$other" ] ||
+  lab_fail "na: STUN to region $pref blocked, yet the report prefers $(jq -r .PreferredDERP <<<"$out"): $out"
+lab_wait_for 10 home_is "$other" || lab_fail "na: the derp component did not move home to $other"
+up_home() { lab_msockctl na status --json | jq -e --arg r "$other" '.Self.DERP[$r] | .State == "up" and .Home' >/dev/null; }
+lab_wait_for 10 up_home || lab_fail "na: region $other is not up as home"
+lab_log "na: STUN to region $pref blocked -> netcheck prefers $other; derp home moved and connected in $(lab_ms_since "$t") ms"
+lab_faults_clear
 
 # ra switches to 1:1 NAT: the same global address (port kept), no variation.
 lab_nat ra one2one
@@ -79,9 +101,12 @@ out=$(lab_msockctl na netcheck) || lab_fail "na: msockctl netcheck with UDP bloc
 lab_log "na with UDP blocked: msockctl netcheck ($(lab_ms_since "$t") ms):"
 sed 's/^/      /' <<<"$out"
 [ "$(field na .UDP)" = false ] || lab_fail "na: UDP is blocked but the report says it works"
-[ "$(field na ".RegionLatency[\"$LAB_DERP_REGION\"].LatencyMs // 0")" != 0 ] ||
-  lab_fail "na: no HTTPS latency for region $LAB_DERP_REGION with UDP blocked"
+for r in "$LAB_DERP_REGION" "$LAB_DERP2_REGION"; do
+  [ "$(field na ".RegionLatency[\"$r\"].LatencyMs // 0")" != 0 ] ||
+    lab_fail "na: no HTTPS latency for region $r with UDP blocked"
+done
 [ "$(field na ".RegionLatency[\"$LAB_COTURN_REGION\"] // empty")" = "" ] ||
   lab_fail "na: region $LAB_COTURN_REGION (STUN only) has a latency with UDP blocked"
-[ "$(field na .PreferredDERP)" = "$LAB_DERP_REGION" ] || lab_fail "na: lost its home region"
+[ "$(field na .PreferredDERP)" = "$other" ] ||
+  lab_fail "na: home moved from $other to $(field na .PreferredDERP) (hysteresis should keep it)"
 lab_log "PASS"

@@ -30,6 +30,9 @@ LAB_DERP_IP=198.18.0.2
 LAB_DERP_HOST=derp.lab.test
 LAB_DERP_REGION=900
 LAB_COTURN_IP=198.18.3.2 # coturn (STUN only) in the stun namespace, when LAB_COTURN=1
+LAB_DERP2_IP=198.18.3.5  # a second msock-derper (region 902) in the stun namespace, LAB_DERP2=1
+LAB_DERP2_REGION=902
+LAB_DERP2_PID=
 LAB_COTURN_REGION=901
 LAB_COTURN_PID=
 LAB_STOP_S=${LAB_STOP_S:-5} # how long a process gets after SIGTERM
@@ -457,6 +460,21 @@ lab_coturn_start() {
     lab_fail "coturn did not listen on $LAB_COTURN_IP:3478 within 5 s: $(tail -n 5 "$d/coturn.log")"
 }
 
+# Starts a second msock-derper, region $LAB_DERP2_REGION, on $LAB_DERP2_IP
+# (TLS :443, STUN :3479 on that address: coturn holds 3478) in the stun namespace, with the
+# first derper's certificate; a second region a node can home on.
+lab_derper2_start() {
+  local d=$LAB_DIR/derp
+  ip -n "$(lab_ns stun)" addr add "$LAB_DERP2_IP/24" dev "${LAB_PREFIX}s2i" 2>/dev/null || true
+  lab_bg stun "$d/derper2.log" "$LAB_BIN/msock-derper" -a "$LAB_DERP2_IP:443" -certmode manual \
+    -certdir "$d" -hostname "$LAB_DERP_HOST" -c "$d/derper2.key" -http-port -1 -stun-port 3479
+  LAB_DERP2_PID=$LAB_LAST_PID
+  if ! lab_wait_for 10 lab_exec stun curl -sfk --max-time 1 -o /dev/null \
+      "https://$LAB_DERP2_IP/derp/probe"; then
+    lab_fail "the second msock-derper did not answer on $LAB_DERP2_IP:443 within 10 s"
+  fi
+}
+
 # True when something listens on UDP PORT (at ADDR if given) in NS.
 lab_udp_listening() {
   lab_exec "$1" ss -Hlun "sport = :$2" | grep -q "${3:-}"
@@ -488,6 +506,7 @@ lab_init() {
   lab_nat rb "${LAB_NAT_B:-easy}"
   lab_derper_start
   [ -z "${LAB_COTURN:-}" ] || lab_coturn_start
+  [ -z "${LAB_DERP2:-}" ] || lab_derper2_start
   lab_log "lab $LAB_PREFIX up in $(lab_ms_since "$t0") ms" \
     "(NAT ra ${LAB_NAT[ra]}, rb ${LAB_NAT[rb]}; $LAB_DIR)"
 }
@@ -547,6 +566,7 @@ lab_wg_down() {
 # listen_port PORT, wg_listen_port WG_PORT (0: not set), home DERP
 # $LAB_HOME_DERP (default 900, the lab's derper, InsecureForTests; 0 =
 # chosen by latency), coturn's STUN-only region 901 when LAB_COTURN=1,
+# the second derper's region 902 when LAB_DERP2=1,
 # prefs from LAB_PREFS (a JSON object, default {}), one peer PEERNAME with PEER_NODEKEY_B64,
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
 # (a JSON array, default ["dataplane","derp"]). Makes the node key if missing.
@@ -559,6 +579,7 @@ lab_msock_config() {
     --argjson region "$LAB_DERP_REGION" \
     --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" \
     --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
+    --arg derp2 "${LAB_DERP2:+$LAB_DERP2_IP}" --argjson region2 "$LAB_DERP2_REGION" \
     --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" \
     --argjson prefs "${LAB_PREFS:-{\}}" '
     {
@@ -588,6 +609,15 @@ lab_msock_config() {
             Nodes: [{
               Name: "\($cregion)a", RegionID: $cregion, HostName: $coturn,
               IPv4: $coturn, IPv6: "none", STUNPort: 3478, STUNOnly: true
+            }]
+          }
+        } end) + (if $derp2 == "" then {} else {
+          ($region2 | tostring): {
+            RegionID: $region2, RegionCode: "lab2", RegionName: "Lab 2",
+            Nodes: [{
+              Name: "\($region2)a", RegionID: $region2, HostName: $host,
+              IPv4: $derp2, IPv6: "none", STUNPort: 3479, DERPPort: 443,
+              InsecureForTests: true
             }]
           }
         } end)),

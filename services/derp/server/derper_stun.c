@@ -15,16 +15,32 @@ enum {
 	DERPER_STUN_BATCH = 64,	      /* packets per wake-up, then back to the loop */
 };
 
-int derper_stun_open(int port)
+int derper_stun_open(const struct ipport *ip, int port)
 {
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-	int zero = 0, fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int zero = 0, fd;
 
+	if (ip && ip->family) {
+		/* Bound to -a's address, as Tailscale's derper: answers leave
+		 * from the address the client asked (a wildcard socket would
+		 * answer from the interface's primary address). */
+		struct ipport a = *ip;
+		a.port = (uint16_t)port;
+		sl = ipport_to_sockaddr(&a, &ss);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* One dual-stack socket: IPv4 arrives v4-mapped. */
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	/* Without an address, one dual-stack socket: IPv4 arrives v4-mapped. */
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;

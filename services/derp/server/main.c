@@ -313,7 +313,12 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 			return -1;
 	}
 	if (o->stun && o->stun_port > 0) {
-		fd = derper_stun_open(o->stun_port);
+		struct ipport ip = {0};
+		if (host[0] && strcmp(host, "::") != 0 && ip_parse(host, &ip) < 0) {
+			snprintf(err, errcap, "-a: %s is not an IP address", host);
+			return -1;
+		}
+		fd = derper_stun_open(&ip, o->stun_port);
 		if (fd < 0) {
 			snprintf(err, errcap, "STUN on port %d: %s", o->stun_port, strerror(-fd));
 			return -1;
