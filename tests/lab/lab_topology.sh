@@ -32,10 +32,10 @@ lab_nat ra one2one
 lab_nat rb one2one
 ka=$(lab_node_key na)
 kb=$(lab_node_key nb)
-lab_wg_up na "${p}wa" "$LAB_DIR/na/state/node.key" "$LAB_PORT" 10.99.0.1/24
-lab_wg_up nb "${p}wb" "$LAB_DIR/nb/state/node.key" "$LAB_PORT" 10.99.0.2/24
-lab_wg_peer na "${p}wa" "$kb" 10.99.0.2/32 "${LAB_IP[rb]}:$LAB_PORT"
-lab_wg_peer nb "${p}wb" "$ka" 10.99.0.1/32 "${LAB_IP[ra]}:$LAB_PORT"
+lab_wg_up na "$(lab_wg_iface na)" "$LAB_DIR/na/state/node.key" "$LAB_PORT" 10.99.0.1/24
+lab_wg_up nb "$(lab_wg_iface nb)" "$LAB_DIR/nb/state/node.key" "$LAB_PORT" 10.99.0.2/24
+lab_wg_peer na "$(lab_wg_iface na)" "$kb" 10.99.0.2/32 "${LAB_IP[rb]}:$LAB_PORT"
+lab_wg_peer nb "$(lab_wg_iface nb)" "$ka" 10.99.0.1/32 "${LAB_IP[ra]}:$LAB_PORT"
 lab_log "2. wireguard-go up on na and nb in $(lab_ms_since "$t") ms"
 ca=$(lab_router_udp_count ra)
 cb=$(lab_router_udp_count rb)
@@ -49,7 +49,7 @@ lab_log "2. ping -c 3 10.99.0.2 over direct WireGuard: ok in $(lab_ms_since "$t"
 [ "$ca2" -gt "$ca" ] && [ "$cb2" -gt "$cb" ] ||
   lab_fail "the routers' UDP counters did not rise (ra $ca -> $ca2, rb $cb -> $cb2)"
 # 1:1 NAT keeps the source port: nb saw na's packets come from ra's WAN:41641.
-ep=$(lab_exec nb wg show "${p}wb" endpoints | awk '{ print $2 }')
+ep=$(lab_exec nb wg show "$(lab_wg_iface nb)" endpoints | awk '{ print $2 }')
 [ "$ep" = "${LAB_IP[ra]}:$LAB_PORT" ] ||
   lab_fail "nb sees na at $ep, not ${LAB_IP[ra]}:$LAB_PORT (1:1 NAT changed the port?)"
 t=$(lab_now_ms)
@@ -63,9 +63,9 @@ if lab_exec na ping -c 2 -W 1 10.99.0.2 >"$LAB_DIR/ping-blocked.log"; then
   lab_fail "ping over WireGuard worked with UDP between the routers blocked"
 fi
 lab_log "3. UDP blocked between the routers: ping over WireGuard fails ($(lab_ms_since "$t") ms)"
-lab_wg_down na "${p}wa"
-lab_wg_down nb "${p}wb"
-[ ! -e "/var/run/wireguard/${p}wa.sock" ] || lab_fail "lab_wg_down left ${p}wa.sock"
+lab_wg_down na "$(lab_wg_iface na)"
+lab_wg_down nb "$(lab_wg_iface nb)"
+[ ! -e "/var/run/wireguard/$(lab_wg_iface na).sock" ] || lab_fail "lab_wg_down left $(lab_wg_iface na).sock"
 
 # 4. msock's derp component on both nodes, through the NATs, over TCP.
 export LAB_COMPONENTS='["derp"]'

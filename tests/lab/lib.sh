@@ -202,7 +202,7 @@ lab_reap_prefix() {
     done
     ip netns del "$ns" 2>/dev/null || true
   done
-  rm -f /var/run/wireguard/"$p"[a-z]*.sock
+  rm -f /var/run/wireguard/wg"${p#ml}"[a-z]*.sock
   rm -rf /tmp/msock-lab-"$p"-??????
 }
 
@@ -211,7 +211,7 @@ lab_reap_stale() {
   local p
   for p in $({
     ip netns list 2>/dev/null | awk '{ print $1 }'
-    ls /var/run/wireguard 2>/dev/null
+    ls /var/run/wireguard 2>/dev/null | sed -n 's/^wg\([0-9]*\)[a-z].*/ml\1/p'
     find /tmp -maxdepth 1 -name 'msock-lab-ml*' -printf '%f\n' | sed 's/^msock-lab-//'
   } | grep -oE '^ml[0-9]+' | sort -u); do
     if [ "$p" = "ml$$" ] || ! kill -0 "${p#ml}" 2>/dev/null; then
@@ -336,6 +336,16 @@ lab_topology() {
 table ip lab {
   counter msock_udp { }
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+  # A home router's firewall: new UDP flows from the internet to the
+  # router itself are dropped. Besides being what routers do, this keeps
+  # an unsolicited packet (a peer's first hole-punching ping) from leaving
+  # a conntrack entry that would make masquerade pick another port for the
+  # node's own packets to that peer (a dropped packet's entry is never
+  # confirmed).
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "${p}${x}2i" meta l4proto udp ct state new drop
+  }
   chain postrouting { type nat hook postrouting priority srcnat; policy accept; }
   chain forward {
     type filter hook forward priority filter; policy accept;
@@ -530,13 +540,13 @@ lab_nodekey_hex() {
 }
 
 # Starts wireguard-go in NODE for IFACE ($LAB_PREFIX then a letter, e.g.
-# ${LAB_PREFIX}wa; at most 15 characters), log $LAB_DIR/wg-IFACE.log; sets
+# wg<pid>a as lab_wg_iface names it; at most 15 characters), log $LAB_DIR/wg-IFACE.log; sets
 # the private key file and listen port, adds ADDR (10.99.0.1/24) and ups it.
 lab_wg_up() {
   local node=$1 ifc=$2 key=$3 port=$4 addr=$5 ns
   ns=$(lab_ns "$node")
-  [[ $ifc == "$LAB_PREFIX"[a-z]* ]] && [ ${#ifc} -le 15 ] ||
-    lab_fail "lab_wg_up: '$ifc' is not $LAB_PREFIX, a letter, ... in 15 characters"
+  [[ $ifc == "wg${LAB_PREFIX#ml}"[a-z]* ]] && [ ${#ifc} -le 15 ] ||
+    lab_fail "lab_wg_up: '$ifc' is not wg${LAB_PREFIX#ml}, a letter, ... in 15 characters"
   lab_bg "$node" "$LAB_DIR/wg-$ifc.log" env LOG_LEVEL="${LAB_WG_LOG_LEVEL:-verbose}" \
     WG_PROCESS_FOREGROUND=1 wireguard-go -f "$ifc"
   LAB_WG_PID[$ifc]=$LAB_LAST_PID
@@ -571,7 +581,7 @@ lab_wg_down() {
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
 # (a JSON array, default ["dataplane","derp"]). Makes the node key if missing.
 lab_msock_config() {
-  local node=$1 port=$2 wg=$3 peer=$4 key=$5 ep=${6:-} d
+  local node=$1 port=$2 wg=$3 peer=$4 key=$5 ep=${6:-} dk=${7:-} d
   d=$LAB_DIR/$node
   lab_node_key "$node" >/dev/null
   jq -n --arg d "$d" --argjson port "$port" --argjson wg "${wg:-0}" --arg peer "$peer" \
@@ -581,7 +591,7 @@ lab_msock_config() {
     --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
     --arg derp2 "${LAB_DERP2:+$LAB_DERP2_IP}" --argjson region2 "$LAB_DERP2_REGION" \
     --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" \
-    --argjson prefs "${LAB_PREFS:-{\}}" '
+    --argjson prefs "${LAB_PREFS:-{\}}" --arg dk "$dk" '
     {
       state_dir: ($d + "/state"),
       run_dir: ($d + "/run"),
@@ -625,9 +635,22 @@ lab_msock_config() {
       },
       prefs: $prefs,
       peers: [{name: $peer, node_key: $key, home_derp: $region}
-        + (if $ep == "" then {} else {endpoints: [$ep]} end)],
+        + (if $ep == "" then {} else {endpoints: [$ep]} end)
+        + (if $dk == "" then {} else {disco_key: $dk} end)],
       components: $comps
     }' >"$d/msock.json"
+}
+
+# Makes NODE's disco key $LAB_DIR/NODE/state/disco.key (0600) if missing and
+# prints its discokey:<hex> (what the other node's config names).
+lab_disco_key() {
+  local d=$LAB_DIR/$1
+  mkdir -p "$d/state"
+  chmod 700 "$d/state"
+  if [ ! -s "$d/state/disco.key" ]; then
+    "$LAB_BIN/msockctl" keygen --disco "$d/state/disco.key" >/dev/null
+  fi
+  "$LAB_BIN/msockctl" pubkey --disco "$d/state/disco.key"
 }
 
 # Runs msockctl against NODE's control socket: lab_msockctl na status --json.
@@ -711,9 +734,12 @@ lab_other() {
   [ "$1" = na ] && echo nb || echo na
 }
 
-# Prints NODE's WireGuard interface name ($LAB_PREFIX + w + the node's letter).
+# Prints NODE's WireGuard interface name: wg<pid of the run><node's letter>.
+# It starts with "wg" as WireGuard interfaces usually do (wg0): msock's
+# link monitor never takes addresses of such interfaces into the endpoint
+# set (a peer reached through the tunnel itself would be a loop).
 lab_wg_iface() {
-  echo "${LAB_PREFIX}w${1#n}"
+  echo "wg${LAB_PREFIX#ml}${1#n}"
 }
 
 # Brings up msock and WireGuard on NODE with the other node as its one peer:
@@ -726,7 +752,8 @@ lab_node_up() {
   peer=$(lab_other "$node")
   ifc=$(lab_wg_iface "$node")
   lab_node_key "$peer" >/dev/null
-  lab_msock_config "$node" "$LAB_PORT" "$LAB_WG_PORT" "$peer" "$(lab_node_key "$peer")" "$ep"
+  lab_msock_config "$node" "$LAB_PORT" "$LAB_WG_PORT" "$peer" "$(lab_node_key "$peer")" "$ep" \
+    "${LAB_DISCO:+$(lab_disco_key "$peer")}"
   lab_msock_up "$node"
   lab_wg_up "$node" "$ifc" "$LAB_DIR/$node/state/node.key" "$LAB_WG_PORT" "${LAB_TUN[$node]}/24"
   lab_wg_peer "$node" "$ifc" "$(lab_node_key "$peer")" "${LAB_TUN[$peer]}/32"

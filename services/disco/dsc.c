@@ -1,0 +1,516 @@
+/* dsc: per-peer path discovery (dsc.h), after Tailscale's
+ * wgengine/magicsock endpoint.go. */
+#include "dsc.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+
+static uint64_t ms(uint64_t n)
+{
+	return n * NS_PER_MS;
+}
+
+const char *dsc_strerror(int err)
+{
+	switch (err) {
+	case DSC_DROP_UNKNOWN_SENDER:
+		return "disco key of no peer";
+	case DSC_DROP_WRONG_NODE_KEY:
+		return "ping names another node key";
+	case DSC_DROP_UNSOLICITED:
+		return "pong to no ping of ours";
+	case DSC_DROP_PONG_ADDR:
+		return "pong from another address than we pinged";
+	case DSC_DROP_DERP_MISMATCH:
+		return "over DERP from a node whose disco key it is not";
+	default:
+		return disco_strerror(err);
+	}
+}
+
+void dsc_init(struct dsc *d, const struct key32 *priv, const struct key32 *pub,
+	      const struct dsc_io *io)
+{
+	memset(d, 0, sizeof(*d));
+	d->priv = *priv;
+	d->pub = *pub;
+	d->io = *io;
+}
+
+void dsc_free(struct dsc *d)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		disco_shared_wipe(&d->peers[i].shared);
+	free(d->peers);
+	sodium_memzero(&d->priv, sizeof(d->priv));
+	d->peers = 0;
+	d->n_peers = d->cap_peers = 0;
+}
+
+struct dsc_peer *dsc_peer_find(struct dsc *d, const struct key32 *node_key)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (memcmp(d->peers[i].node_key.b, node_key->b, KEY_LEN) == 0)
+			return &d->peers[i];
+	return 0;
+}
+
+static struct dsc_peer *by_disco(struct dsc *d, const struct key32 *disco)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (d->peers[i].has_disco &&
+		    memcmp(d->peers[i].disco_key.b, disco->b, KEY_LEN) == 0)
+			return &d->peers[i];
+	return 0;
+}
+
+static struct dsc_ep *ep_find(struct dsc_peer *p, const struct ipport *a)
+{
+	for (size_t i = 0; i < p->n_eps; i++)
+		if (ipport_equal(&p->eps[i].addr, a))
+			return &p->eps[i];
+	return 0;
+}
+
+/* Adds a if it is new and there is room (statics and CallMeMaybe ones). */
+static struct dsc_ep *ep_add(struct dsc_peer *p, const struct ipport *a, bool from_cmm)
+{
+	struct dsc_ep *e = ep_find(p, a);
+
+	if (e || p->n_eps == DSC_MAX_EPS)
+		return e;
+	e = &p->eps[p->n_eps++];
+	memset(e, 0, sizeof(*e));
+	e->addr = *a;
+	e->from_cmm = from_cmm;
+	return e;
+}
+
+int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32 *disco_key,
+		 uint16_t home_derp, const struct ipport *statics, size_t n_statics,
+		 const char *name)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!p) {
+		if (d->n_peers == d->cap_peers) {
+			size_t cap = d->cap_peers ? d->cap_peers * 2 : 16;
+			struct dsc_peer *np = realloc(d->peers, cap * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			d->peers = np;
+			d->cap_peers = cap;
+		}
+		p = &d->peers[d->n_peers++];
+		memset(p, 0, sizeof(*p));
+		p->node_key = *node_key;
+	}
+	if (!disco_key || !p->has_disco || memcmp(p->disco_key.b, disco_key->b, KEY_LEN) != 0) {
+		/* A new disco key: its shared key, and nothing learned before. */
+		disco_shared_wipe(&p->shared);
+		p->has_disco =
+			disco_key && disco_shared_init(&d->priv, disco_key, &p->shared) == DISCO_OK;
+		if (p->has_disco)
+			p->disco_key = *disco_key;
+		memset(p->pings, 0, sizeof(p->pings));
+	}
+	p->home_derp = home_derp;
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+	for (size_t i = 0; i < n_statics; i++)
+		ep_add(p, &statics[i], false);
+	return 0;
+}
+
+void dsc_remove_peer(struct dsc *d, const struct key32 *node_key)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!p)
+		return;
+	disco_shared_wipe(&p->shared);
+	*p = d->peers[--d->n_peers];
+}
+
+void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n)
+{
+	if (n > DSC_MAX_MY_EPS)
+		n = DSC_MAX_MY_EPS;
+	memcpy(d->my_eps, eps, n * sizeof(*eps));
+	d->n_my_eps = n;
+}
+
+/* Seals m for p and sends it to `to` (UDP) or over DERP (to NULL). */
+static void send_msg(struct dsc *d, struct dsc_peer *p, const struct ipport *to,
+		     const struct disco_msg *m)
+{
+	uint8_t buf[DSC_PACKET_MAX];
+	int n = disco_msg_seal(&p->shared, &d->pub, 0, m, buf, sizeof(buf));
+
+	if (n <= 0)
+		return;
+	if (to)
+		d->io.send_udp(d->io.arg, to, buf, (size_t)n);
+	else
+		d->io.send_derp(d->io.arg, &p->node_key, p->home_derp, buf, (size_t)n);
+}
+
+static void send_ping(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t now)
+{
+	struct disco_msg m = {.type = DISCO_TYPE_PING};
+	struct dsc_ping *slot = 0;
+
+	for (size_t i = 0; i < DSC_MAX_PINGS && !slot; i++)
+		if (!p->pings[i].used || now - p->pings[i].sent_ns >= ms(DSC_PING_TIMEOUT_MS))
+			slot = &p->pings[i];
+	if (!slot)
+		return; /* DSC_MAX_PINGS in flight: the next round */
+	randombytes_buf(m.u.ping.txid, DISCO_TXID_LEN);
+	/* Our node key: the peer checks the ping came from the node it
+	 * expects (disco learns it from the derp component's SelfKeys). */
+	m.u.ping.has_node_key = d->has_self_node_key;
+	m.u.ping.node_key = d->self_node_key;
+	slot->used = true;
+	memcpy(slot->txid, m.u.ping.txid, DISCO_TXID_LEN);
+	slot->to = e->addr;
+	slot->sent_ns = now;
+	e->last_ping_ns = now;
+	p->pings_sent++;
+	send_msg(d, p, &e->addr, &m);
+}
+
+static void send_cmm(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	static uint8_t wire[DSC_MAX_MY_EPS * DISCO_EP_LEN];
+	struct disco_msg m = {.type = DISCO_TYPE_CALL_ME_MAYBE};
+
+	disco_endpoints_put(d->my_eps, d->n_my_eps, wire, sizeof(wire),
+			    &m.u.call_me_maybe.my_number);
+	p->last_cmm_ns = now;
+	p->cmm_sent++;
+	send_msg(d, p, 0, &m);
+}
+
+static bool trusted(const struct dsc_peer *p, uint64_t now)
+{
+	return p->best.family && now < p->trusted_until_ns;
+}
+
+/* Pings every endpoint not pinged within the ping interval. */
+static void ping_all(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	for (size_t i = 0; i < p->n_eps; i++)
+		if (!p->eps[i].last_ping_ns ||
+		    now - p->eps[i].last_ping_ns >= ms(DSC_PING_INTERVAL_MS))
+			send_ping(d, p, &p->eps[i], now);
+}
+
+/* startDiscoveryLocked: CallMeMaybe over DERP (the peer pings us back:
+ * the simultaneous open that punches both NATs) and pings to every
+ * endpoint we know of the peer. */
+static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	if (!p->has_disco)
+		return;
+	if (!p->last_cmm_ns || now - p->last_cmm_ns >= ms(DSC_CMM_INTERVAL_MS))
+		send_cmm(d, p, now);
+	ping_all(d, p, now);
+}
+
+static void publish(struct dsc *d, struct dsc_peer *p)
+{
+	p->pub_best = p->best;
+	p->pub_trusted_until_ns = p->trusted_until_ns;
+	d->io.path(d->io.arg, p, p->best.family ? &p->best : 0, p->trusted_until_ns,
+		   p->best_latency_ns);
+}
+
+void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!p)
+		return;
+	p->last_traffic_ns = now;
+	if (!trusted(p, now))
+		discover(d, p, now);
+}
+
+void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
+		    uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+	struct dsc_ep *e;
+
+	if (!p || !best || !best->family)
+		return;
+	p->best = *best;
+	p->best_latency_ns = latency_ns;
+	p->best_pong_ns = now;
+	p->trusted_until_ns = trusted_until_ns;
+	p->pub_best = *best;
+	p->pub_trusted_until_ns = trusted_until_ns;
+	/* The path carried traffic: keep it active until told otherwise. */
+	p->last_traffic_ns = now;
+	e = ep_add(p, best, false);
+	if (e)
+		e->latency_ns = latency_ns;
+}
+
+static unsigned points(const struct ipport *a)
+{
+	unsigned pts = 0;
+
+	if (a->family == AF_INET) {
+		if (a->ip[0] == 127)
+			pts += 50;
+		else if (a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
+			 (a->ip[0] == 192 && a->ip[1] == 168))
+			pts += 20;
+	} else if (a->family == AF_INET6) {
+		static const uint8_t lo[16] = {[15] = 1};
+		if (memcmp(a->ip, lo, 16) == 0)
+			pts += 50;
+		else if ((a->ip[0] & 0xfe) == 0xfc)
+			pts += 20;
+		pts += 10;
+	}
+	return pts;
+}
+
+bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport *b, uint64_t b_ns)
+{
+	if (ipport_equal(a, b))
+		return false;
+	if (!b->family)
+		return a->family != 0;
+	if (!a->family)
+		return false;
+	/* Each point is worth 1 % of latency; a must beat b by 1 % more. */
+	double sa = (double)a_ns * (1.0 - points(a) / 100.0);
+	double sb = (double)b_ns * (1.0 - points(b) / 100.0);
+	return sa < sb * 0.99;
+}
+
+static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
+		    const struct ipport *from, uint64_t now, int *rc)
+{
+	struct dsc_ping *s = 0;
+	struct dsc_ep *e;
+	uint64_t lat;
+
+	for (size_t i = 0; i < DSC_MAX_PINGS && !s; i++)
+		if (p->pings[i].used &&
+		    memcmp(p->pings[i].txid, m->u.pong.txid, DISCO_TXID_LEN) == 0)
+			s = &p->pings[i];
+	if (!s || now - s->sent_ns >= ms(DSC_PING_TIMEOUT_MS)) {
+		d->stats.rx_unsolicited_pong++;
+		*rc = DSC_DROP_UNSOLICITED;
+		return;
+	}
+	if (!from || !ipport_equal(from, &s->to)) {
+		d->stats.rx_pong_wrong_addr++;
+		*rc = DSC_DROP_PONG_ADDR;
+		return;
+	}
+	s->used = false; /* a replayed pong is unsolicited */
+	lat = now - s->sent_ns;
+	p->pongs_rx++;
+	e = ep_find(p, &s->to);
+	if (e) {
+		e->last_pong_ns = now;
+		e->latency_ns = lat;
+	}
+	if (ipport_equal(&s->to, &p->best) ||
+	    dsc_better_addr(&s->to, lat, &p->best,
+			    trusted(p, now) ? p->best_latency_ns : UINT64_MAX / 4)) {
+		p->best = s->to;
+		p->best_latency_ns = lat;
+		p->best_pong_ns = now;
+		p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
+		publish(d, p);
+	}
+}
+
+static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
+		    const struct ipport *from, uint16_t region, uint64_t now, int *rc)
+{
+	struct disco_msg pong = {.type = DISCO_TYPE_PONG};
+
+	if (m->u.ping.has_node_key && memcmp(m->u.ping.node_key.b, p->node_key.b, KEY_LEN) != 0) {
+		d->stats.rx_wrong_node_key++;
+		*rc = DSC_DROP_WRONG_NODE_KEY;
+		return;
+	}
+	p->pings_rx++;
+	memcpy(pong.u.pong.txid, m->u.ping.txid, DISCO_TXID_LEN);
+	if (from) {
+		pong.u.pong.src = *from;
+	} else {
+		uint32_t ip = DSC_DERP_MAGIC_IP;
+		pong.u.pong.src.family = AF_INET;
+		pong.u.pong.src.ip[0] = (uint8_t)(ip >> 24);
+		pong.u.pong.src.ip[1] = (uint8_t)(ip >> 16);
+		pong.u.pong.src.ip[2] = (uint8_t)(ip >> 8);
+		pong.u.pong.src.ip[3] = (uint8_t)ip;
+		pong.u.pong.src.port = region;
+	}
+	/* The answer goes back the way the ping came. */
+	send_msg(d, p, from, &pong);
+	if (from) {
+		/* A ping from an address of the peer: a candidate (the
+		 * peer's side of a punched hole); pinged in turn, within the
+		 * ping interval. */
+		struct dsc_ep *e = ep_add(p, from, true);
+		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))
+			send_ping(d, p, e, now);
+	}
+}
+
+static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m, uint64_t now)
+{
+	const struct disco_endpoints *eps = &m->u.call_me_maybe.my_number;
+
+	p->cmm_rx++;
+	for (size_t i = 0; i < eps->n; i++) {
+		struct ipport a;
+		if (!disco_endpoints_get(eps, i, &a) || !disco_endpoint_usable(&a)) {
+			d->stats.cmm_unusable_eps++;
+			continue;
+		}
+		if (!ep_add(p, &a, true))
+			d->stats.cmm_capped++;
+	}
+	/* The peer is trying to reach us: ping what it listed (each at most
+	 * once per ping interval: no amplification). */
+	ping_all(d, p, now);
+}
+
+/* Opens and dispatches a packet from peer p (found by its disco key). */
+static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ipport *from,
+		  const struct key32 *derp_src, uint16_t region, uint64_t now)
+{
+	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
+	struct dsc_peer *p = by_disco(d, &pkt->sender);
+	struct disco_msg m;
+	int n, rc = 0;
+
+	if (!p) {
+		d->stats.rx_unknown_sender++;
+		return DSC_DROP_UNKNOWN_SENDER;
+	}
+	if (derp_src && memcmp(derp_src->b, p->node_key.b, KEY_LEN) != 0) {
+		d->stats.rx_unknown_sender++;
+		return DSC_DROP_DERP_MISMATCH;
+	}
+	n = disco_open_shared(&p->shared, pkt, plain, sizeof(plain));
+	if (n < 0) {
+		d->stats.rx_bad_box++;
+		return n;
+	}
+	rc = disco_msg_parse(plain, (size_t)n, &m);
+	if (rc == DISCO_UNKNOWN_TYPE) {
+		d->stats.rx_unknown_type++;
+		return rc;
+	}
+	if (rc < 0 || disco_msg_check_keys(&m) < 0) {
+		d->stats.rx_bad_msg++;
+		return rc < 0 ? rc : DISCO_ERR_ZERO_KEY;
+	}
+	switch (m.type) {
+	case DISCO_TYPE_PING:
+		on_ping(d, p, &m, from, region, now, &rc);
+		break;
+	case DISCO_TYPE_PONG:
+		on_pong(d, p, &m, from, now, &rc);
+		break;
+	case DISCO_TYPE_CALL_ME_MAYBE:
+		on_cmm(d, p, &m, now);
+		break;
+	default:
+		/* Peer relays: parsed, not acted on yet. */
+		d->stats.rx_unknown_type++;
+		rc = DISCO_UNKNOWN_TYPE;
+		break;
+	}
+	return rc;
+}
+
+static int parse(struct dsc *d, const uint8_t *p, size_t len, struct disco_packet *pkt)
+{
+	int rc = disco_packet_parse(p, len, pkt);
+
+	if (rc == DISCO_ERR_ZERO_KEY)
+		d->stats.rx_zero_key++;
+	else if (rc < 0)
+		d->stats.rx_bad_packet++;
+	return rc;
+}
+
+int dsc_on_udp(struct dsc *d, const struct ipport *from, const uint8_t *p, size_t len, uint64_t now)
+{
+	struct disco_packet pkt;
+	int rc = parse(d, p, len, &pkt);
+
+	return rc < 0 ? rc : handle(d, &pkt, from, 0, 0, now);
+}
+
+int dsc_on_derp(struct dsc *d, const struct key32 *src, uint16_t region, const uint8_t *p,
+		size_t len, uint64_t now)
+{
+	struct disco_packet pkt;
+	int rc = parse(d, p, len, &pkt);
+
+	return rc < 0 ? rc : handle(d, &pkt, 0, src, region, now);
+}
+
+void dsc_tick(struct dsc *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dsc_peer *p = &d->peers[i];
+		if (!p->has_disco)
+			continue;
+		/* A best address silent too long: DERP only, rediscover. */
+		if (p->best.family && now - p->best_pong_ns >= ms(DSC_BEST_STALE_MS)) {
+			memset(&p->best, 0, sizeof(p->best));
+			p->trusted_until_ns = 0;
+			publish(d, p);
+		}
+		if (!p->last_traffic_ns || now - p->last_traffic_ns >= ms(DSC_SESSION_ACTIVE_MS))
+			continue; /* idle: silent */
+		if (!trusted(p, now)) {
+			discover(d, p, now);
+			continue;
+		}
+		if (now - p->last_heartbeat_ns >= ms(DSC_HEARTBEAT_MS)) {
+			struct dsc_ep *e = ep_add(p, &p->best, false);
+			p->last_heartbeat_ns = now;
+			if (e)
+				send_ping(d, p, e, now);
+		}
+		if (now - p->last_upgrade_ns >= ms(DSC_UPGRADE_MS) &&
+		    p->best_latency_ns > ms(DSC_GOOD_ENOUGH_MS)) {
+			p->last_upgrade_ns = now;
+			ping_all(d, p, now);
+		}
+	}
+}
+
+uint64_t dsc_deadline(const struct dsc *d, uint64_t now)
+{
+	uint64_t next = now + ms(1000);
+
+	/* Everything here is paced by seconds; a 250 ms granularity is plenty
+	 * and keeps this O(1) per call. */
+	for (size_t i = 0; i < d->n_peers; i++) {
+		const struct dsc_peer *p = &d->peers[i];
+		if (p->last_traffic_ns && now - p->last_traffic_ns < ms(DSC_SESSION_ACTIVE_MS))
+			return now + ms(250);
+	}
+	return next;
+}

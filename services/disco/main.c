@@ -1,0 +1,356 @@
+/* msock-disco: the only holder of the disco private key; path discovery
+ * (dsc.h). Start-up in the privsep order: log tag -> the disco key file
+ * (created 0600 on first start; opened before the sandbox, which allows no
+ * file opens) -> sandbox -> signals -> bus -> packet channel (disco packets
+ * come and go through the dataplane's socket, or over DERP through it) ->
+ * the cached state (peers, our endpoints, the paths this component
+ * published before a restart, adopted as they are) -> loop. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "bus_wire.h"
+#include "clock.h"
+#include "component.h"
+#include "dsc.h"
+#include "endpoint_pb.h"
+#include "key.h"
+#include "log.h"
+#include "netmap.pb-c.h"
+#include "pktchan.h"
+#include "state.pb-c.h"
+
+enum {
+	CHAN_DRAIN = 256,
+	LOG_EVERY_MS = 10000,
+	MAX_TRAFFIC_PEERS = 16384, /* DataplanePeer tx counters remembered */
+};
+
+struct traffic {
+	struct key32 key;
+	uint64_t tx;
+};
+
+struct ctx {
+	struct component comp;
+	struct bus *bus;
+	void *zctx;
+	struct pktchan *pc;
+	struct dsc d;
+	struct log_ratelimit rl;
+	struct traffic *tx;
+	size_t n_tx;
+	bool adopting; /* the PathChanged snapshot at start: adopt */
+};
+
+static void key_hex(const uint8_t *k, char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+static int hex_key(const char *hex, struct key32 *k)
+{
+	if (strlen(hex) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &k->b[i]) != 1)
+			return -1;
+	return 0;
+}
+
+static void send_udp(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
+{
+	struct ctx *x = arg;
+	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_SEND, .addr = *to};
+	char a[ADDR_TEXT_MAX];
+
+	ipport_format(to, a, sizeof(a));
+	log_debug("send %zu bytes to %s", len, a);
+	pktchan_send(x->pc, &h, p, len);
+}
+
+static void send_derp(void *arg, const struct key32 *node_key, uint16_t region, const uint8_t *p,
+		      size_t len)
+{
+	struct ctx *x = arg;
+	struct pktchan_hdr h = {.kind = PKTCHAN_DERP_SEND, .region = region};
+
+	memcpy(h.key, node_key->b, KEY_LEN);
+	log_debug("send %zu bytes over DERP", len);
+	pktchan_send(x->pc, &h, p, len);
+}
+
+/* PathChanged (key: the peer's node key in hex), applied by the dataplane. */
+static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *best,
+		    uint64_t trusted_until_ns, uint64_t latency_ns)
+{
+	struct ctx *x = arg;
+	Msock__PathChanged m = MSOCK__PATH_CHANGED__INIT;
+	Msock__Endpoint e = MSOCK__ENDPOINT__INIT;
+	char hex[65], a[ADDR_TEXT_MAX] = "none";
+
+	m.node_key.data = (uint8_t *)p->node_key.b;
+	m.node_key.len = KEY_LEN;
+	if (best) {
+		endpoint_pb_set(&e, best, ENDPOINT_TYPE_UNKNOWN);
+		m.direct = &e;
+		ipport_format(best, a, sizeof(a));
+	}
+	m.derp_region = p->home_derp;
+	m.trusted_until_mono_ns = trusted_until_ns;
+	m.latency_us = (uint32_t)(latency_ns / 1000);
+	key_hex(p->node_key.b, hex);
+	if (!ipport_equal(best ? best : &(struct ipport){0}, &p->pub_best) || !best)
+		log_info("peer %s (%.8s...): path %s%s", p->name, hex, best ? "direct " : "derp",
+			 best ? a : "");
+	bus_state_set(x->bus, "PathChanged", hex, &m.base);
+}
+
+static void on_node(struct ctx *x, const struct bus_msg *m)
+{
+	struct key32 nk, dk;
+	struct ipport eps[16];
+	size_t n = 0;
+
+	if (hex_key(m->key, &nk) < 0)
+		return;
+	if (m->deleted) {
+		dsc_remove_peer(&x->d, &nk);
+		return;
+	}
+	const Msock__NodeView *v = ((const Msock__NodeViewsUpdate *)m->msg)->node;
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n_endpoints && n < 16; i++)
+		if (endpoint_pb_to_ipport(v->endpoints[i], &eps[n]) == 0)
+			n++;
+	bool has_dk = v->disco_key.len == KEY_LEN;
+	if (has_dk)
+		memcpy(dk.b, v->disco_key.data, KEY_LEN);
+	if (dsc_set_peer(&x->d, &nk, has_dk ? &dk : 0, (uint16_t)v->home_derp, eps, n, v->name) < 0)
+		log_error("out of memory adding a peer");
+}
+
+/* The dataplane's counters: a peer whose tx grew had WireGuard traffic. */
+static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t now)
+{
+	struct key32 k;
+	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
+	struct traffic *t = 0;
+
+	if (m->deleted || hex_key(m->key, &k) < 0)
+		return;
+	for (size_t i = 0; i < x->n_tx && !t; i++)
+		if (memcmp(x->tx[i].key.b, k.b, KEY_LEN) == 0)
+			t = &x->tx[i];
+	uint64_t tx = p->tx_packets + p->tx_derp_packets;
+	if (!t) {
+		if (x->n_tx == MAX_TRAFFIC_PEERS)
+			return;
+		t = &x->tx[x->n_tx++];
+		t->key = k;
+		t->tx = tx; /* the first value is a baseline, not traffic */
+		return;
+	}
+	if (tx > t->tx)
+		dsc_on_traffic(&x->d, &k, now);
+	t->tx = tx;
+}
+
+static void on_endpoints(struct ctx *x, const struct bus_msg *m)
+{
+	struct ipport eps[DSC_MAX_MY_EPS];
+	size_t n = 0;
+	const Msock__Endpoints *e = m->deleted ? 0 : (const Msock__Endpoints *)m->msg;
+
+	for (size_t i = 0; e && i < e->n_endpoints && n < DSC_MAX_MY_EPS; i++)
+		if (endpoint_pb_to_ipport(e->endpoints[i], &eps[n]) == 0)
+			n++;
+	dsc_set_my_endpoints(&x->d, eps, n);
+}
+
+static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
+{
+	const Msock__PathChanged *pc = (const Msock__PathChanged *)m->msg;
+	struct key32 k;
+	struct ipport best;
+
+	if (m->deleted || hex_key(m->key, &k) < 0 || endpoint_pb_to_ipport(pc->direct, &best) < 0)
+		return;
+	dsc_adopt_path(&x->d, &k, &best, pc->trusted_until_mono_ns, (uint64_t)pc->latency_us * 1000,
+		       now);
+}
+
+static void on_msg(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	const char *t = m->topic ? m->topic->name : m->prefix;
+	uint64_t now = clock_mono_ns();
+
+	if (m->kind != BUS_MSG_STATE)
+		return;
+	if (strcmp(t, "NodeViewsUpdate") == 0) {
+		on_node(x, m);
+	} else if (strcmp(t, "DataplanePeer") == 0) {
+		on_dataplane_peer(x, m, now);
+	} else if (strcmp(t, "Endpoints") == 0) {
+		on_endpoints(x, m);
+	} else if (strcmp(t, "PathChanged") == 0 && x->adopting) {
+		on_own_path(x, m, now);
+	} else if (strcmp(t, "SelfKeys") == 0 && !m->deleted && strcmp(m->key, "derp") == 0) {
+		const Msock__SelfKeys *k = (const Msock__SelfKeys *)m->msg;
+		if (k->node_key.len == KEY_LEN) {
+			memcpy(x->d.self_node_key.b, k->node_key.data, KEY_LEN);
+			x->d.has_self_node_key = true;
+		}
+	}
+}
+
+static void drain(struct ctx *x)
+{
+	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+
+	for (int i = 0; i < CHAN_DRAIN; i++) {
+		struct pktchan_hdr h;
+		size_t n;
+		int rc = pktchan_recv(x->pc, &h, buf, sizeof(buf), &n);
+		uint64_t now = clock_mono_ns();
+		char from[ADDR_TEXT_MAX] = "DERP";
+		if (rc == -EAGAIN)
+			return;
+		if (rc < 0)
+			continue;
+		if (h.kind == PKTCHAN_UDP_RECV) {
+			rc = dsc_on_udp(&x->d, &h.addr, buf, n, now);
+			ipport_format(&h.addr, from, sizeof(from));
+		} else if (h.kind == PKTCHAN_DERP_RECV) {
+			struct key32 k;
+			memcpy(k.b, h.key, KEY_LEN);
+			rc = dsc_on_derp(&x->d, &k, h.region, buf, n, now);
+		} else {
+			continue;
+		}
+		log_debug("%zu bytes from %s: %d", n, from, rc);
+		if (rc < 0)
+			log_rl(&x->rl, now, LOG_LEVEL_WARN, "disco packet from %s dropped: %s",
+			       from, dsc_strerror(rc));
+	}
+}
+
+static int loop(struct ctx *x)
+{
+	for (;;) {
+		zmq_pollitem_t it[4];
+		int n = bus_pollitems(x->bus, it, 2);
+		uint64_t now = clock_mono_ns(), next = dsc_deadline(&x->d, now);
+		long timeout = next <= now ? 0 : (long)((next - now) / NS_PER_MS) + 1;
+
+		it[n++] =
+			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
+		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
+		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
+			return -errno;
+		now = clock_mono_ns();
+		if (component_read_signal(&x->comp)) {
+			log_info("signal: exiting");
+			return 0;
+		}
+		bus_dispatch(x->bus, now);
+		drain(x);
+		dsc_tick(&x->d, clock_mono_ns());
+	}
+}
+
+static int load_key(const char *path, struct key32 *priv)
+{
+	char err[512];
+	int rc;
+
+	if (!path || !path[0]) {
+		log_error("no disco key file: set disco_key_file in the config");
+		return -EINVAL;
+	}
+	rc = key_file_read(path, priv, err, sizeof(err));
+	if (rc == -ENOENT) {
+		/* First start: a new disco key, kept so that a restart does not
+		 * invalidate what peers were told. */
+		if (key_generate(priv) < 0 || key_file_write(path, priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -EIO;
+		}
+		log_info("created the disco key %s", path);
+		rc = 0;
+	}
+	if (rc < 0)
+		log_error("%s", err);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx x;
+	struct key32 priv, pub;
+	struct dsc_io io = {
+		.send_udp = send_udp, .send_derp = send_derp, .path = on_path, .arg = &x};
+	Msock__SelfKeys sk = MSOCK__SELF_KEYS__INIT;
+	char text[KEY_TEXT_MAX];
+	int rc = 1;
+
+	if (component_init(&x.comp, "disco", &argc, argv) < 0 || argc > 1)
+		return 2;
+	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
+	if (load_key(getenv("MSOCK_KEY_FILE"), &priv) < 0 || key_public(&priv, &pub) < 0)
+		return 1;
+	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+		return 1;
+	if (x.comp.selftest)
+		return sandbox_selftest(x.comp.selftest);
+	if (component_signals(&x.comp) < 0)
+		return 1;
+	dsc_init(&x.d, &priv, &pub, &io);
+	sodium_memzero(&priv, sizeof(priv));
+	x.tx = calloc(MAX_TRAFFIC_PEERS, sizeof(*x.tx));
+	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
+	x.zctx = zmq_ctx_new();
+	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_SERVICE) : 0;
+	if (!x.tx || !x.bus || !x.pc) {
+		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
+		goto out;
+	}
+	sk.disco_key.data = pub.b;
+	sk.disco_key.len = KEY_LEN;
+	bus_state_set(x.bus, "SelfKeys", "disco", &sk.base);
+	/* Peers first, then the paths we had published (adopted as they are),
+	 * then what moves. */
+	x.adopting = true;
+	if (bus_subscribe(x.bus, "NodeViewsUpdate") < 0 || bus_subscribe(x.bus, "SelfKeys") < 0 ||
+	    bus_subscribe(x.bus, "Endpoints") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
+	    bus_subscribe(x.bus, "PathChanged") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker");
+		goto out;
+	}
+	x.adopting = false;
+	if (bus_subscribe(x.bus, "DataplanePeer") < 0 ||
+	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker");
+		goto out;
+	}
+	key_format(KEY_KIND_DISCO_PUBLIC, &pub, text, sizeof(text));
+	log_info("disco key %.20s..., %zu peers", text, x.d.n_peers);
+	rc = loop(&x) < 0 ? 1 : 0;
+out:
+	dsc_free(&x.d);
+	pktchan_free(x.pc);
+	bus_free(x.bus);
+	if (x.zctx)
+		zmq_ctx_term(x.zctx);
+	free(x.tx);
+	return rc;
+}

@@ -1,0 +1,325 @@
+/* disco dsc: two discovery engines, A and B, wired back to back through
+ * fake UDP and DERP: CallMeMaybe over DERP, pings both ways, pongs that make
+ * a path trusted for 6.5 s, heartbeats, fallback when pongs stop, and the
+ * bad input of the disco issue: an unknown or all-zero sender, a bad box, a
+ * replayed or unsolicited pong, a pong from another address, a CallMeMaybe
+ * with unusable or thousands of endpoints, and no amplification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "dsc.h"
+
+#define MS(x) ((uint64_t)(x)*NS_PER_MS)
+
+struct pkt {
+	bool derp;
+	struct ipport to; /* UDP */
+	uint8_t p[2048];
+	size_t len;
+};
+
+struct side {
+	struct dsc d;
+	struct key32 node, dpriv, dpub;
+	struct ipport addr; /* where the other side sees it */
+	struct pkt out[128];
+	size_t n_out;
+	int paths;
+	struct ipport path_best;
+	uint64_t path_trusted;
+};
+
+static struct side A, B;
+
+static void s_udp(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
+{
+	struct side *s = arg;
+	if (s->n_out < 128 && len <= sizeof(s->out[0].p)) {
+		s->out[s->n_out] = (struct pkt){.derp = false, .to = *to, .len = len};
+		memcpy(s->out[s->n_out++].p, p, len);
+	}
+}
+
+static void s_derp(void *arg, const struct key32 *k, uint16_t region, const uint8_t *p, size_t len)
+{
+	struct side *s = arg;
+	(void)k;
+	(void)region;
+	if (s->n_out < 128 && len <= sizeof(s->out[0].p)) {
+		s->out[s->n_out] = (struct pkt){.derp = true, .len = len};
+		memcpy(s->out[s->n_out++].p, p, len);
+	}
+}
+
+static void s_path(void *arg, const struct dsc_peer *p, const struct ipport *best, uint64_t tu,
+		   uint64_t lat)
+{
+	struct side *s = arg;
+	(void)p;
+	(void)lat;
+	s->paths++;
+	s->path_best = best ? *best : (struct ipport){0};
+	s->path_trusted = tu;
+}
+
+static void make(struct side *s, uint8_t last)
+{
+	struct dsc_io io = {s_udp, s_derp, s_path, s};
+
+	memset(s, 0, sizeof(*s));
+	key_generate(&s->dpriv);
+	key_public(&s->dpriv, &s->dpub);
+	memset(s->node.b, last, KEY_LEN);
+	s->addr = (struct ipport){.family = AF_INET, .ip = {198, 18, last, 1}, .port = 41641};
+	dsc_init(&s->d, &s->dpriv, &s->dpub, &io);
+	s->d.self_node_key = s->node;
+	s->d.has_self_node_key = true;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	make(&A, 1);
+	make(&B, 2);
+	assert_int_equal(dsc_set_peer(&A.d, &B.node, &B.dpub, 900, 0, 0, "b"), 0);
+	assert_int_equal(dsc_set_peer(&B.d, &A.node, &A.dpub, 900, 0, 0, "a"), 0);
+	dsc_set_my_endpoints(&A.d, &A.addr, 1);
+	dsc_set_my_endpoints(&B.d, &B.addr, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dsc_free(&A.d);
+	dsc_free(&B.d);
+	return 0;
+}
+
+/* Delivers everything `from` sent to `to` (UDP only when `to` is the
+ * address sent to; DERP always), and clears from's queue. Returns how
+ * many packets were delivered. */
+static int flush(struct side *from, struct side *to, uint64_t now, bool udp_works)
+{
+	int n = 0;
+	struct pkt q[128];
+	size_t nq = from->n_out;
+
+	memcpy(q, from->out, nq * sizeof(q[0]));
+	from->n_out = 0;
+	for (size_t i = 0; i < nq; i++) {
+		if (q[i].derp) {
+			dsc_on_derp(&to->d, &from->node, 900, q[i].p, q[i].len, now);
+			n++;
+		} else if (udp_works && ipport_equal(&q[i].to, &to->addr)) {
+			dsc_on_udp(&to->d, &from->addr, q[i].p, q[i].len, now);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void exchange(uint64_t now, bool udp)
+{
+	for (int round = 0; round < 6; round++)
+		if (flush(&A, &B, now, udp) + flush(&B, &A, now, udp) == 0)
+			break;
+}
+
+/* Traffic on A: CallMeMaybe over DERP and pings; B pings A's endpoints; the
+ * pongs make the path direct and trusted on both sides. */
+static void test_discovery_both_ways(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	assert_true(A.n_out >= 1 && A.out[0].derp); /* the CallMeMaybe */
+	exchange(t + MS(1), true);
+	/* B learned A's endpoint from the CallMeMaybe and pinged it; A's
+	 * pong made B's path direct. */
+	assert_int_equal(B.paths, 1);
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	/* A learned B's address from B's ping and pinged it back. */
+	assert_int_equal(A.paths, 1);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_int_equal(A.path_trusted, t + MS(1) + MS(DSC_TRUST_UDP_MS));
+	/* Heartbeat: the trusted address is pinged every 3 s and the trust
+	 * extended by each pong. */
+	dsc_tick(&A.d, t + MS(3100));
+	exchange(t + MS(3101), true);
+	assert_int_equal(A.path_trusted, t + MS(3101) + MS(DSC_TRUST_UDP_MS));
+}
+
+/* UDP stops: the trust expires (the dataplane then sends both ways), and
+ * after DSC_BEST_STALE_MS without a pong the path is DERP only. */
+static void test_fallback_when_pongs_stop(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	exchange(t, true);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	for (uint64_t s = 1; s <= 20; s++) {
+		dsc_on_traffic(&A.d, &B.node, t + MS(s * 1000));
+		dsc_tick(&A.d, t + MS(s * 1000));
+		exchange(t + MS(s * 1000), false);
+	}
+	assert_int_equal(A.path_best.family, 0);
+}
+
+/* No amplification: traffic on every packet sends one CallMeMaybe per
+ * interval, and each endpoint is pinged once per ping interval. */
+static void test_no_amplification(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	size_t cmm = 0, pings = 0;
+
+	for (int i = 0; i < 1000; i++)
+		dsc_on_traffic(&A.d, &B.node, t + (uint64_t)i * 1000);
+	for (size_t i = 0; i < A.n_out; i++)
+		A.out[i].derp ? cmm++ : pings++;
+	assert_int_equal(cmm, 1);
+	assert_int_equal(pings, 0); /* no endpoint of B known yet */
+	/* A CallMeMaybe received 100 times: B's endpoint pinged once. */
+	struct pkt c = A.out[0];
+	for (int i = 0; i < 100; i++)
+		dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t + (uint64_t)i);
+	pings = 0;
+	for (size_t i = 0; i < B.n_out; i++)
+		pings += !B.out[i].derp;
+	assert_int_equal(pings, 1);
+}
+
+/* Bad input: dropped, counted, no path change. */
+static void test_bad_input(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct side C;
+	uint8_t pkt[256];
+
+	/* A stranger's disco key. */
+	make(&C, 3);
+	dsc_set_peer(&C.d, &A.node, &A.dpub, 900, 0, 0, "a");
+	dsc_on_traffic(&C.d, &A.node, t);
+	assert_true(C.n_out >= 1);
+	assert_int_equal(dsc_on_derp(&A.d, &C.node, 900, C.out[0].p, C.out[0].len, t),
+			 DSC_DROP_UNKNOWN_SENDER);
+	dsc_free(&C.d);
+	/* An all-zero sender key. */
+	dsc_on_traffic(&B.d, &A.node, t);
+	memcpy(pkt, B.out[0].p, B.out[0].len);
+	memset(pkt + DISCO_MAGIC_LEN, 0, DISCO_KEY_LEN);
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, B.out[0].len, t), DISCO_ERR_ZERO_KEY);
+	assert_int_equal(A.d.stats.rx_zero_key, 1);
+	/* A bad box. */
+	memcpy(pkt, B.out[0].p, B.out[0].len);
+	pkt[B.out[0].len - 1] ^= 1;
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, B.out[0].len, t), DISCO_ERR_BOX);
+	/* Over DERP from a node whose disco key it is not. */
+	struct key32 other;
+	memset(other.b, 9, KEY_LEN);
+	assert_int_equal(dsc_on_derp(&A.d, &other, 900, B.out[0].p, B.out[0].len, t),
+			 DSC_DROP_DERP_MISMATCH);
+	assert_int_equal(A.paths, 0);
+}
+
+/* A pong nobody asked for, a replayed one, one from another address. */
+static void test_pongs(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct pkt pong;
+	struct ipport elsewhere = B.addr;
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	flush(&A, &B, t, true); /* B gets the CallMeMaybe and pings A */
+	flush(&B, &A, t, true); /* A gets the ping: pong to B, and pings B */
+	/* B answers A's ping with a pong: keep it aside. */
+	flush(&A, &B, t, true);
+	pong = B.out[B.n_out - 1];
+	for (size_t i = 0; i < B.n_out; i++)
+		if (!B.out[i].derp)
+			pong = B.out[i];
+	B.n_out = 0;
+	elsewhere.port++;
+	assert_int_equal(dsc_on_udp(&A.d, &elsewhere, pong.p, pong.len, t + MS(1)),
+			 DSC_DROP_PONG_ADDR);
+	int rc = dsc_on_udp(&A.d, &B.addr, pong.p, pong.len, t + MS(1));
+	assert_int_equal(rc, 0);
+	assert_int_equal(A.paths, 1);
+	assert_int_equal(dsc_on_udp(&A.d, &B.addr, pong.p, pong.len, t + MS(2)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(A.d.stats.rx_unsolicited_pong, 1);
+	assert_int_equal(A.paths, 1);
+}
+
+/* CallMeMaybe with loopback, multicast, unspecified and link-local
+ * endpoints: none is pinged. */
+static void test_cmm_unusable(void **state)
+{
+	(void)state;
+	static uint8_t wire[4096];
+	uint8_t pkt[8192];
+	struct ipport bad[4] = {
+		{.family = AF_INET, .ip = {127, 0, 0, 1}, .port = 1},
+		{.family = AF_INET, .ip = {224, 0, 0, 1}, .port = 1},
+		{.family = AF_INET, .ip = {0, 0, 0, 0}, .port = 1},
+		{.family = AF_INET, .ip = {169, 254, 1, 1}, .port = 1},
+	};
+	struct disco_msg m = {.type = DISCO_TYPE_CALL_ME_MAYBE};
+	struct disco_shared k;
+
+	disco_endpoints_put(bad, 4, wire, sizeof(wire), &m.u.call_me_maybe.my_number);
+	assert_int_equal(disco_shared_init(&B.dpriv, &A.dpub, &k), 0);
+	int n = disco_msg_seal(&k, &B.dpub, 0, &m, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, (size_t)n, MS(1)), 0);
+	assert_int_equal(A.n_out, 0);
+	assert_int_equal(A.d.stats.cmm_unusable_eps, 4);
+	disco_shared_wipe(&k);
+}
+
+static void test_better_addr(void **state)
+{
+	(void)state;
+	struct ipport pub = {.family = AF_INET, .ip = {198, 18, 2, 1}, .port = 1};
+	struct ipport lan = {.family = AF_INET, .ip = {192, 168, 1, 2}, .port = 1};
+	struct ipport none = {0};
+
+	assert_true(dsc_better_addr(&pub, MS(10), &none, 0));
+	assert_false(dsc_better_addr(&pub, MS(10), &pub, MS(5)));
+	/* Private gets 20 points: 10 ms private beats 9 ms public. */
+	assert_true(dsc_better_addr(&lan, MS(10), &pub, MS(9)));
+	/* Hysteresis: under 1 % better is not enough, 2 % is. */
+	struct ipport pub2 = pub;
+	pub2.port = 2;
+	assert_false(dsc_better_addr(&pub2, 9950 * NS_PER_MS / 1000, &pub, MS(10)));
+	assert_true(dsc_better_addr(&pub2, 9800 * NS_PER_MS / 1000, &pub, MS(10)));
+	/* A public path much faster than a private one wins. */
+	assert_true(dsc_better_addr(&pub, MS(5), &lan, MS(10)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_discovery_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_when_pongs_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_amplification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pongs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, 0, 0);
+}
