@@ -31,6 +31,12 @@ enum {
 	DP_LO_BASE = 0x7f400000u, /* 127.64.0.0 */
 	DP_LO_BITS = 22,
 	DP_PUBLISH_MS = 2000, /* counters are republished at most this often */
+	/* A direct path that WireGuard keeps sending on while nothing has come
+	 * back from it for this long is suspect: its packets also go over DERP
+	 * until the peer is heard again. Ours, not Tailscale's (which waits
+	 * for the 6.5 s trust to run out): the dataplane sees both directions,
+	 * so "we send, nothing comes back" is visible at once. */
+	DP_SILENCE_MS = 1000,
 	DP_DISCO_MAGIC_LEN = 6,
 	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */
 	DP_DISCO_MIN_LEN = 6 + 32 + 24, /* + nonce: shorter is junk (62) */
@@ -105,6 +111,8 @@ struct dp_peer {
 	uint16_t home_derp;
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, tx_derp, rx_derp;
+	/* the silence detector (DP_SILENCE_MS) */
+	uint64_t last_tx_ns, last_direct_rx_ns;
 	/* publishing */
 	enum dp_path published_path;
 	struct ipport published_direct;

@@ -85,6 +85,7 @@ void dp_on_udp(struct dp *d, const struct ipport *from, uint32_t to_lo, const ui
 		d->c.rx_unknown_source++;
 		return;
 	}
+	peer->last_direct_rx_ns = d->now_ns;
 	deliver_to_wg(d, peer, p, len);
 }
 
@@ -108,6 +109,7 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 	}
 	peer->tx_packets++;
 	peer->tx_bytes += len;
+	peer->last_tx_ns = d->now_ns;
 	switch (dp_peer_path(d, peer, &direct)) {
 	case DP_PATH_DIRECT:
 		dp_send_udp(d, direct, p, len);

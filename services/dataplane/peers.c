@@ -191,6 +191,8 @@ void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *dire
 		for (size_t i = 0; i < p->n_statics; i++)
 			addr_map(d, p, &p->statics[i]);
 	}
+	if (!ipport_equal(&p->disco_direct, direct))
+		p->last_direct_rx_ns = 0; /* a new path: not heard from yet */
 	p->has_disco = true;
 	p->disco_direct = *direct;
 	p->trusted_until_ns = trusted_until_ns;
@@ -219,17 +221,30 @@ static bool can_send(const struct dp *d, const struct ipport *a)
 /* magicsock's send rule: a trusted best address -> UDP only; an address
  * that is no longer trusted -> UDP and DERP; none -> DERP only. Static
  * endpoints are trusted for good (the operator vouched for them). */
+/* The direct path went silent: the peer was heard on it, WireGuard kept
+ * sending, and nothing came back for DP_SILENCE_MS (dp.h). A path never
+ * heard from is not "silent": disco's pong (or the operator, for a static
+ * endpoint) vouched for it. */
+static bool silent(const struct dp *d, const struct dp_peer *p)
+{
+	uint64_t quiet = (uint64_t)DP_SILENCE_MS * 1000000u;
+
+	return p->last_direct_rx_ns && p->last_tx_ns > p->last_direct_rx_ns + quiet &&
+	       d->now_ns > p->last_direct_rx_ns + quiet && d->now_ns < p->last_tx_ns + quiet;
+}
+
 enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct)
 {
 	*direct = 0;
 	if (p->has_disco && p->disco_direct.family && can_send(d, &p->disco_direct)) {
 		*direct = &p->disco_direct;
-		return d->now_ns < p->trusted_until_ns ? DP_PATH_DIRECT : DP_PATH_DIRECT_DERP;
+		return d->now_ns < p->trusted_until_ns && !silent(d, p) ? DP_PATH_DIRECT
+									: DP_PATH_DIRECT_DERP;
 	}
 	for (size_t i = 0; i < p->n_statics; i++)
 		if (can_send(d, &p->statics[i])) {
 			*direct = &p->statics[i];
-			return DP_PATH_DIRECT;
+			return silent(d, p) ? DP_PATH_DIRECT_DERP : DP_PATH_DIRECT;
 		}
 	return DP_PATH_DERP;
 }

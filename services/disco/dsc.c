@@ -241,6 +241,18 @@ void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
 		discover(d, p, now);
 }
 
+void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+	struct dsc_ep *e;
+
+	if (!p || !p->has_disco || !p->best.family || !(e = ep_find(p, &p->best)))
+		return;
+	if (e->last_ping_ns && now - e->last_ping_ns < ms(DSC_RECHECK_MS))
+		return;
+	send_ping(d, p, e, now);
+}
+
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
 		    uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
 {

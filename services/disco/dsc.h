@@ -39,6 +39,7 @@ enum {
 	DSC_PING_INTERVAL_MS = 5000,   /* discoPingInterval */
 	DSC_CMM_INTERVAL_MS = 5000,    /* ours: one CallMeMaybe per ping interval at most */
 	DSC_BEST_STALE_MS = 15000,     /* ours: ~2 trust periods without a pong */
+	DSC_RECHECK_MS = 1000,	       /* ours: re-pings on the dataplane\'s word */
 	DSC_MAX_EPS = 32,	       /* candidate endpoints kept per peer */
 	DSC_MAX_PINGS = 32,	       /* pings in flight per peer */
 	DSC_MAX_MY_EPS = 64,	       /* our endpoints sent in CallMeMaybe */
@@ -132,6 +133,10 @@ void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n);
 /* WireGuard sent to the peer (the dataplane's counters moved): the peer is
  * active; without a trusted direct path, discovery starts. */
 void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
+/* The dataplane reports the peer's direct path went silent (WireGuard
+ * sends, nothing comes back): ping the best address now (at most once per
+ * DSC_RECHECK_MS), rather than at the next heartbeat. */
+void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
 /* A restarted disco adopts the path it had published (the broker's cache)
  * as it is, and re-confirms it with the next heartbeat. */
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,

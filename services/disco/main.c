@@ -160,6 +160,9 @@ static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t n
 	if (tx > t->tx)
 		dsc_on_traffic(&x->d, &k, now);
 	t->tx = tx;
+	/* The dataplane's silence detector: check the direct path now. */
+	if (p->path && strcmp(p->path, "direct+derp") == 0)
+		dsc_recheck(&x->d, &k, now);
 }
 
 static void on_endpoints(struct ctx *x, const struct bus_msg *m)

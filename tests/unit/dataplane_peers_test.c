@@ -695,6 +695,56 @@ static void test_path_disco(void **state)
 	free_dp(d);
 }
 
+/* The silence detector: a direct path the peer was heard on, on which
+ * WireGuard keeps sending while nothing comes back for DP_SILENCE_MS, also
+ * goes over DERP until the peer is heard again; a path never heard from is
+ * not silent; a new disco address starts unheard. */
+static void test_path_silence(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport st = addr("192.0.2.1:41641"), dd = addr("203.0.113.7:1234");
+	const uint64_t quiet = (uint64_t)DP_SILENCE_MS * SEC_NS / 1000;
+	uint8_t k[32];
+	struct dp_peer *p;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	d->udp4 = FAKE_FD4;
+	d->now_ns = 100 * (uint64_t)SEC_NS;
+	dp_peer_set_statics(d, p, &st, 1);
+	/* Sending, never heard: direct (the operator vouched). */
+	p->last_tx_ns = d->now_ns;
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	/* Heard, then sending on with nothing back for more than the limit. */
+	p->last_direct_rx_ns = d->now_ns;
+	d->now_ns += quiet + 1;
+	p->last_tx_ns = d->now_ns;
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &st);
+	/* Exactly at the limit: not yet. */
+	p->last_tx_ns = p->last_direct_rx_ns + quiet;
+	d->now_ns = p->last_tx_ns;
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	/* Heard again: direct only. */
+	d->now_ns += quiet + 1;
+	p->last_tx_ns = d->now_ns;
+	p->last_direct_rx_ns = d->now_ns;
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	/* Not sending any more (idle): not silent, whatever the gap. */
+	d->now_ns += 10 * quiet;
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	/* Disco's trusted path goes silent the same way... */
+	dp_peer_set_path(d, p, &dd, d->now_ns + 60 * (uint64_t)SEC_NS);
+	assert_int_equal(p->last_direct_rx_ns, 0); /* a new path: not heard yet */
+	p->last_direct_rx_ns = d->now_ns;
+	d->now_ns += quiet + 1;
+	p->last_tx_ns = d->now_ns;
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	p->last_direct_rx_ns = d->now_ns;
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	free_dp(d);
+}
+
 /* The address map follows disco's address: the one it replaces is gone
  * unless it is also one of the peer's static endpoints. */
 static void test_path_addr_map(void **state)
@@ -785,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_statics_map),
 		cmocka_unit_test(test_path_statics),
 		cmocka_unit_test(test_path_disco),
+		cmocka_unit_test(test_path_silence),
 		cmocka_unit_test(test_path_addr_map),
 		cmocka_unit_test(test_path_names),
 	};
