@@ -301,8 +301,26 @@ static void peer_json(void *arg, const struct state_entry *e)
 			    json_integer(dp ? (json_int_t)dp->tx_derp_packets : 0));
 	json_object_set_new(p, "RxDERPPackets",
 			    json_integer(dp ? (json_int_t)dp->rx_derp_packets : 0));
-	/* Pongs come from disco (its issue); until then null. */
-	json_object_set_new(p, "LastPong", json_null());
+	/* The last pong disco got (msockctl ping reads it). */
+	Msock__DiscoPong *pong = (Msock__DiscoPong *)cached(pc->b, "DiscoPong", e->key,
+							    &msock__disco_pong__descriptor);
+	if (pong) {
+		char via[CFG_NAME_MAX + 8] = "";
+		json_t *v = pong->via ? endpoint_json(pong->via) : 0;
+		if (!v) {
+			char code[CFG_NAME_MAX];
+			region_code(pc->b, pong->derp_region, code, sizeof(code));
+			snprintf(via, sizeof(via), "DERP(%s)", code);
+			v = json_string(via);
+		}
+		json_object_set_new(p, "LastPong",
+				    json_pack("{s:o,s:f,s:I}", "Via", v, "LatencyMs",
+					      pong->latency_us / 1000.0, "AtUnixMs",
+					      (json_int_t)pong->at_unix_ms));
+		protobuf_c_message_free_unpacked(&pong->base, 0);
+	} else {
+		json_object_set_new(p, "LastPong", json_null());
+	}
 	json_object_set_new(p, "LatencyMs",
 			    path && path->latency_us ? json_real(path->latency_us / 1000.0)
 						     : json_null());
@@ -459,6 +477,24 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		int rc = broker_rebind(b, err, sizeof(err));
 		if (rc == 0)
 			snprintf(err, sizeof(err), "rebinding the dataplane's sockets");
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "ping") == 0 && req->n_args == 1) {
+		/* msockctl ping: disco pings the peer (64 hex digits) now. */
+		Msock__PingRequest ev = MSOCK__PING_REQUEST__INIT;
+		uint8_t k[32];
+		int rc = strlen(req->args[0]) == 64 ? 0 : -EINVAL;
+		for (int i = 0; i < 32 && rc == 0; i++)
+			if (sscanf(req->args[0] + 2 * i, "%2hhx", &k[i]) != 1)
+				rc = -EINVAL;
+		if (rc == 0) {
+			ev.node_key.data = k;
+			ev.node_key.len = 32;
+			rc = broker_event_publish(b, "PingRequest", &ev.base);
+		}
+		snprintf(err, sizeof(err), "ping: %s",
+			 rc == -EINVAL ? "not a node key in hex"
+			 : rc	       ? strerror(-rc)
+				       : "sent");
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "restun") == 0 && req->n_args == 0) {
 		/* magicsock's ReSTUN: netcheck runs a new report now. */

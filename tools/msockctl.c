@@ -40,6 +40,9 @@ static void usage(FILE *f)
 		"  wg-config [--iface I]  print the `wg set` lines that point WireGuard's peers\n"
 		"                         at their local msock endpoints (I defaults to wg0)\n"
 		"  wg-config --apply I    run them with wg(8) on interface I (as root)\n"
+		"  ping [-c N] PEER       disco pings to PEER (its name or nodekey:) until a\n"
+		"                         direct path answers, at most N (10) times (as\n"
+		"                         `tailscale ping`)\n"
 		"  netcheck [--json]      run a new network report now and print it\n"
 		"                         (as `tailscale netcheck`)\n"
 		"\n"
@@ -363,6 +366,86 @@ static int cmd_netcheck(const char *sock, bool json)
 	return rc;
 }
 
+/* The peer of status st named NAME or "nodekey:<hex>": its hex key (64
+ * digits) in hex, its name in name; false if none. */
+static bool find_peer(json_t *st, const char *want, char *hex, char *name, size_t cap)
+{
+	const char *k;
+	json_t *p;
+
+	json_object_foreach (json_object_get(st, "Peer"), k, p) {
+		if (strcmp(jstr(p, "Name"), want) == 0 || strcmp(k, want) == 0) {
+			snprintf(hex, 65, "%s", strncmp(k, "nodekey:", 8) == 0 ? k + 8 : k);
+			snprintf(name, cap, "%s", jstr(p, "Name"));
+			return true;
+		}
+	}
+	return false;
+}
+
+static json_int_t pong_time(json_t *st, const char *key)
+{
+	return json_integer_value(json_object_get(
+		json_object_get(json_object_get(json_object_get(st, "Peer"), key), "LastPong"),
+		"AtUnixMs"));
+}
+
+/* tailscale ping: a disco ping each second (over DERP and to the peer's
+ * endpoints) until a pong comes from a direct address. */
+static int cmd_ping(const char *sock, const char *peer, int count)
+{
+	json_t *st = get_status(sock);
+	char hex[65], name[128], key[80];
+	char *args[1] = {hex};
+
+	if (!st)
+		return 3;
+	if (!find_peer(st, peer, hex, name, sizeof(name))) {
+		fprintf(stderr,
+			"msockctl ping: no peer named \"%s\" (msockctl status lists them)\n", peer);
+		json_decref(st);
+		return 1;
+	}
+	snprintf(key, sizeof(key), "nodekey:%s", hex);
+	json_int_t last = pong_time(st, key);
+	json_decref(st);
+	for (int i = 0; i < count; i++) {
+		Msock__ControlReply *rep = call(sock, "ping", args, 1);
+		bool got = false, direct = false;
+		if (!rep)
+			return 3;
+		if (!rep->ok) {
+			fprintf(stderr, "msockctl ping: %s\n", rep->error);
+			msock__control_reply__free_unpacked(rep, 0);
+			return 1;
+		}
+		msock__control_reply__free_unpacked(rep, 0);
+		for (int w = 0; w < 10 && !direct; w++) {
+			usleep(100 * 1000);
+			if (!(st = get_status(sock)))
+				return 3;
+			if (pong_time(st, key) > last) {
+				json_t *pong = json_object_get(
+					json_object_get(json_object_get(st, "Peer"), key),
+					"LastPong");
+				const char *via = jstr(pong, "Via");
+				last = pong_time(st, key);
+				direct = strncmp(via, "DERP(", 5) != 0;
+				printf("pong from %s (%.16s...) via %s in %.0fms\n", name, key, via,
+				       json_real_value(json_object_get(pong, "LatencyMs")));
+				got = true;
+			}
+			json_decref(st);
+		}
+		if (direct)
+			return 0;
+		if (!got)
+			printf("ping to %s: no pong within 1 s\n", name);
+	}
+	printf("no direct path to %s after %d pings\n", name, count);
+	return 1;
+}
+
 enum { WG_PEERS_PER_CALL = 200 }; /* keeps each wg(8) command line short */
 
 /* Runs `wg set IFACE peer K endpoint E ...` for the peers in lines[from..to). */
@@ -521,6 +604,14 @@ int main(int argc, char **argv)
 		return cmd_broker(sock, "restart", args, 1, false);
 	if (strcmp(cmd, "rebind") == 0 && rest == 0)
 		return cmd_broker(sock, "rebind", 0, 0, false);
+	if (strcmp(cmd, "ping") == 0 && (rest == 1 || (rest == 3 && strcmp(args[0], "-c") == 0))) {
+		int count = rest == 3 ? atoi(args[1]) : 10;
+		if (count < 1 || count > 1000) {
+			fprintf(stderr, "usage: msockctl ping [-c N (1-1000)] PEER\n");
+			return 2;
+		}
+		return cmd_ping(sock, args[rest - 1], count);
+	}
 	if (strcmp(cmd, "netcheck") == 0 && rest <= 1) {
 		if (rest == 1 && strcmp(args[0], "--json") != 0) {
 			fprintf(stderr, "usage: msockctl netcheck [--json]\n");

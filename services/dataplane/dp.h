@@ -37,6 +37,7 @@ enum {
 	 * for the 6.5 s trust to run out): the dataplane sees both directions,
 	 * so "we send, nothing comes back" is visible at once. */
 	DP_SILENCE_MS = 1000,
+	DP_MAX_RX_ADDRS = 8, /* addresses disco vouched for as the peer's (receive only) */
 	DP_DISCO_MAGIC_LEN = 6,
 	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */
 	DP_DISCO_MIN_LEN = 6 + 32 + 24, /* + nonce: shorter is junk (62) */
@@ -111,6 +112,11 @@ struct dp_peer {
 	uint16_t home_derp;
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, tx_derp, rx_derp;
+	/* Addresses disco authenticated as the peer's (its pings came from
+	 * them): WireGuard packets from them are the peer's, as magicsock maps
+	 * an address to a node when a disco ping arrives from it. */
+	struct ipport rx_addrs[DP_MAX_RX_ADDRS];
+	uint8_t n_rx_addrs;
 	/* the silence detector (DP_SILENCE_MS) */
 	uint64_t last_tx_ns, last_direct_rx_ns;
 	/* publishing */
@@ -178,6 +184,8 @@ void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *e
 void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct,
 		      uint64_t trusted_until_ns);
 void dp_peer_clear_path(struct dp *d, struct dp_peer *p);
+/* Replaces the addresses disco vouched for (at most DP_MAX_RX_ADDRS). */
+void dp_peer_set_rx_addrs(struct dp *d, struct dp_peer *p, const struct ipport *a, size_t n);
 /* Where packets to this peer go now; *direct gets the address if any. */
 enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p,
 			  const struct ipport **direct);

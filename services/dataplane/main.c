@@ -198,6 +198,12 @@ static void on_path(struct ctx *x, const struct bus_msg *m)
 		return;
 	}
 	dp_peer_set_path(&x->d, p, &direct, pc->trusted_until_mono_ns);
+	struct ipport rx[DP_MAX_RX_ADDRS];
+	size_t n = 0;
+	for (size_t i = 0; i < pc->n_rx_addrs && n < DP_MAX_RX_ADDRS; i++)
+		if (endpoint_pb_to_ipport(pc->rx_addrs[i], &rx[n]) == 0)
+			n++;
+	dp_peer_set_rx_addrs(&x->d, p, rx, n);
 }
 
 static void on_self_config(struct ctx *x, const Msock__SelfConfig *c)

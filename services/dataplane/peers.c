@@ -154,8 +154,31 @@ static void addr_map(struct dp *d, const struct dp_peer *p, const struct ipport 
 	dpmap_put(&d->by_addr, &k, dp_peer_index(d, p));
 }
 
+/* Every address of p maps to p: statics, disco's, the vouched-for ones. */
+static void map_all(struct dp *d, const struct dp_peer *p)
+{
+	for (size_t i = 0; i < p->n_statics; i++)
+		addr_map(d, p, &p->statics[i]);
+	for (size_t i = 0; i < p->n_rx_addrs; i++)
+		addr_map(d, p, &p->rx_addrs[i]);
+	addr_map(d, p, &p->disco_direct);
+}
+
+void dp_peer_set_rx_addrs(struct dp *d, struct dp_peer *p, const struct ipport *a, size_t n)
+{
+	for (size_t i = 0; i < p->n_rx_addrs; i++)
+		addr_unmap(d, p, &p->rx_addrs[i]);
+	if (n > DP_MAX_RX_ADDRS)
+		n = DP_MAX_RX_ADDRS;
+	memcpy(p->rx_addrs, a, n * sizeof(*a));
+	p->n_rx_addrs = (uint8_t)n;
+	map_all(d, p);
+}
+
 void dp_peer_remove(struct dp *d, struct dp_peer *p)
 {
+	for (size_t i = 0; i < p->n_rx_addrs; i++)
+		addr_unmap(d, p, &p->rx_addrs[i]);
 	for (size_t i = 0; i < p->n_statics; i++)
 		addr_unmap(d, p, &p->statics[i]);
 	addr_unmap(d, p, &p->disco_direct);
@@ -175,10 +198,8 @@ void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *e
 		n = CFG_MAX_ENDPOINTS;
 	p->n_statics = (uint8_t)n;
 	memcpy(p->statics, eps, n * sizeof(*eps));
-	for (size_t i = 0; i < n; i++)
-		addr_map(d, p, &p->statics[i]);
-	/* A disco address that is also static stays mapped. */
-	addr_map(d, p, &p->disco_direct);
+	/* A disco or vouched-for address that was also static stays mapped. */
+	map_all(d, p);
 	p->publish_now = true;
 	d->stats_dirty = true;
 }
@@ -186,17 +207,14 @@ void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *e
 void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct,
 		      uint64_t trusted_until_ns)
 {
-	if (p->disco_direct.family && !ipport_equal(&p->disco_direct, direct)) {
+	if (!ipport_equal(&p->disco_direct, direct)) {
 		addr_unmap(d, p, &p->disco_direct);
-		for (size_t i = 0; i < p->n_statics; i++)
-			addr_map(d, p, &p->statics[i]);
-	}
-	if (!ipport_equal(&p->disco_direct, direct))
 		p->last_direct_rx_ns = 0; /* a new path: not heard from yet */
+	}
 	p->has_disco = true;
 	p->disco_direct = *direct;
 	p->trusted_until_ns = trusted_until_ns;
-	addr_map(d, p, direct);
+	map_all(d, p); /* the old address may also be a static or vouched one */
 	p->publish_now = true;
 	d->stats_dirty = true;
 }
@@ -204,9 +222,11 @@ void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *dire
 void dp_peer_clear_path(struct dp *d, struct dp_peer *p)
 {
 	addr_unmap(d, p, &p->disco_direct);
-	for (size_t i = 0; i < p->n_statics; i++)
-		addr_map(d, p, &p->statics[i]);
+	for (size_t i = 0; i < p->n_rx_addrs; i++)
+		addr_unmap(d, p, &p->rx_addrs[i]);
+	p->n_rx_addrs = 0;
 	memset(&p->disco_direct, 0, sizeof(p->disco_direct));
+	map_all(d, p);
 	p->has_disco = false;
 	p->trusted_until_ns = 0;
 	p->publish_now = true;

@@ -160,7 +160,9 @@ static void send_msg(struct dsc *d, struct dsc_peer *p, const struct ipport *to,
 		d->io.send_derp(d->io.arg, &p->node_key, p->home_derp, buf, (size_t)n);
 }
 
-static void send_ping(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t now)
+/* Pings endpoint e over UDP, or over DERP when e is NULL. */
+static void send_ping_as(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t now,
+			 bool user)
 {
 	struct disco_msg m = {.type = DISCO_TYPE_PING};
 	struct dsc_ping *slot = 0;
@@ -177,11 +179,18 @@ static void send_ping(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint6
 	m.u.ping.node_key = d->self_node_key;
 	slot->used = true;
 	memcpy(slot->txid, m.u.ping.txid, DISCO_TXID_LEN);
-	slot->to = e->addr;
+	slot->to = e ? e->addr : (struct ipport){0};
 	slot->sent_ns = now;
-	e->last_ping_ns = now;
+	slot->user = user;
+	if (e)
+		e->last_ping_ns = now;
 	p->pings_sent++;
-	send_msg(d, p, &e->addr, &m);
+	send_msg(d, p, e ? &e->addr : 0, &m);
+}
+
+static void send_ping(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t now)
+{
+	send_ping_as(d, p, e, now, false);
 }
 
 static void send_cmm(struct dsc *d, struct dsc_peer *p, uint64_t now)
@@ -239,6 +248,21 @@ void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
 	p->last_traffic_ns = now;
 	if (!trusted(p, now))
 		discover(d, p, now);
+}
+
+void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!p || !p->has_disco)
+		return;
+	p->last_traffic_ns = now;
+	if (trusted(p, now)) {
+		send_ping_as(d, p, ep_add(p, &p->best, false), now, true);
+		return;
+	}
+	send_ping_as(d, p, 0, now, true); /* over DERP */
+	discover(d, p, now);
 }
 
 void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)
@@ -310,7 +334,7 @@ bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport 
 }
 
 static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
-		    const struct ipport *from, uint64_t now, int *rc)
+		    const struct ipport *from, uint16_t region, uint64_t now, int *rc)
 {
 	struct dsc_ping *s = 0;
 	struct dsc_ep *e;
@@ -325,7 +349,9 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		*rc = DSC_DROP_UNSOLICITED;
 		return;
 	}
-	if (!from || !ipport_equal(from, &s->to)) {
+	/* The pong must come back the way its ping went: from the address
+	 * pinged, or over DERP for a ping sent over DERP. */
+	if (from ? !ipport_equal(from, &s->to) : s->to.family != 0) {
 		d->stats.rx_pong_wrong_addr++;
 		*rc = DSC_DROP_PONG_ADDR;
 		return;
@@ -333,9 +359,14 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	s->used = false; /* a replayed pong is unsolicited */
 	lat = now - s->sent_ns;
 	p->pongs_rx++;
+	if (s->user && d->io.pong)
+		d->io.pong(d->io.arg, p, from, region, lat);
+	if (!from)
+		return; /* DERP's latency says nothing about a direct path */
 	e = ep_find(p, &s->to);
 	if (e) {
 		e->last_pong_ns = now;
+		e->heard_ns = now;
 		e->latency_ns = lat;
 	}
 	if (ipport_equal(&s->to, &p->best) ||
@@ -379,6 +410,13 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		 * peer's side of a punched hole); pinged in turn, within the
 		 * ping interval. */
 		struct dsc_ep *e = ep_add(p, from, true);
+		bool first = e && !e->heard_ns;
+		if (e)
+			e->heard_ns = now;
+		/* The address is the peer's (the box proved it): the dataplane
+		 * takes WireGuard from it at once, before any path is trusted. */
+		if (first)
+			publish(d, p);
 		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))
 			send_ping(d, p, e, now);
 	}
@@ -399,7 +437,13 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 			d->stats.cmm_capped++;
 	}
 	/* The peer is trying to reach us: ping what it listed (each at most
-	 * once per ping interval: no amplification). */
+	 * once per ping interval: no amplification), and tell it our
+	 * endpoints in turn (at most one CallMeMaybe per interval). Tailscale
+	 * peers know each other's endpoints from the control server; ours
+	 * learn them only this way, and both sides must send for the
+	 * simultaneous open to punch both NATs. */
+	if (!p->last_cmm_ns || now - p->last_cmm_ns >= ms(DSC_CMM_INTERVAL_MS))
+		send_cmm(d, p, now);
 	ping_all(d, p, now);
 }
 
@@ -439,7 +483,7 @@ static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ip
 		on_ping(d, p, &m, from, region, now, &rc);
 		break;
 	case DISCO_TYPE_PONG:
-		on_pong(d, p, &m, from, now, &rc);
+		on_pong(d, p, &m, from, region, now, &rc);
 		break;
 	case DISCO_TYPE_CALL_ME_MAYBE:
 		on_cmm(d, p, &m, now);

@@ -52,7 +52,8 @@ enum {
 struct dsc_ep {
 	struct ipport addr;
 	uint64_t last_ping_ns, last_pong_ns, latency_ns;
-	bool from_cmm; /* told by the peer (else static or learned from a ping) */
+	uint64_t heard_ns; /* a disco ping or pong came from it: it is the peer's */
+	bool from_cmm;	   /* told by the peer (else static or learned from a ping) */
 };
 
 struct dsc_ping {
@@ -60,6 +61,7 @@ struct dsc_ping {
 	uint8_t txid[DISCO_TXID_LEN];
 	struct ipport to; /* family 0: sent over DERP */
 	uint64_t sent_ns;
+	bool user; /* msockctl ping's: its pong is reported (io.pong) */
 };
 
 struct dsc_peer {
@@ -87,6 +89,10 @@ struct dsc_io {
 	void (*send_udp)(void *arg, const struct ipport *to, const uint8_t *p, size_t len);
 	void (*send_derp)(void *arg, const struct key32 *node_key, uint16_t region,
 			  const uint8_t *p, size_t len);
+	/* A pong to an msockctl ping came: from `via` (NULL: over DERP,
+	 * through region). */
+	void (*pong)(void *arg, const struct dsc_peer *p, const struct ipport *via, uint16_t region,
+		     uint64_t latency_ns);
 	/* The peer's path changed or its trust was extended: best (NULL = DERP
 	 * only), trusted until (CLOCK_MONOTONIC ns), latency. */
 	void (*path)(void *arg, const struct dsc_peer *p, const struct ipport *best,
@@ -133,6 +139,10 @@ void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n);
 /* WireGuard sent to the peer (the dataplane's counters moved): the peer is
  * active; without a trusted direct path, discovery starts. */
 void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
+/* `msockctl ping` (tailscale ping): one ping along the current path: to
+ * the trusted direct address, else over DERP while discovery runs (the
+ * peer becomes active). Only this ping's pong is reported (io.pong). */
+void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
 /* The dataplane reports the peer's direct path went silent (WireGuard
  * sends, nothing comes back): ping the best address now (at most once per
  * DSC_RECHECK_MS), rather than at the next heartbeat. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "bus.h"
@@ -85,6 +86,30 @@ static void send_derp(void *arg, const struct key32 *node_key, uint16_t region, 
 	pktchan_send(x->pc, &h, p, len);
 }
 
+/* DiscoPong (key: the peer's node key in hex): `msockctl ping` reads it. */
+static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *via, uint16_t region,
+		    uint64_t latency_ns)
+{
+	struct ctx *x = arg;
+	Msock__DiscoPong m = MSOCK__DISCO_PONG__INIT;
+	Msock__Endpoint e = MSOCK__ENDPOINT__INIT;
+	struct timespec ts;
+	char hex[65];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.node_key.data = (uint8_t *)p->node_key.b;
+	m.node_key.len = KEY_LEN;
+	if (via) {
+		endpoint_pb_set(&e, via, ENDPOINT_TYPE_UNKNOWN);
+		m.via = &e;
+	}
+	m.derp_region = via ? 0 : region;
+	m.latency_us = (uint32_t)(latency_ns / 1000);
+	m.at_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	key_hex(p->node_key.b, hex);
+	bus_state_set(x->bus, "DiscoPong", hex, &m.base);
+}
+
 /* PathChanged (key: the peer's node key in hex), applied by the dataplane. */
 static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *best,
 		    uint64_t trusted_until_ns, uint64_t latency_ns)
@@ -101,6 +126,19 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 		m.direct = &e;
 		ipport_format(best, a, sizeof(a));
 	}
+	/* The addresses heard from (at most 8), for receiving. */
+	Msock__Endpoint rx[8], *rxp[8];
+	size_t n_rx = 0;
+	for (size_t i = 0; i < p->n_eps && n_rx < 8; i++) {
+		if (!p->eps[i].heard_ns)
+			continue;
+		msock__endpoint__init(&rx[n_rx]);
+		endpoint_pb_set(&rx[n_rx], &p->eps[i].addr, ENDPOINT_TYPE_UNKNOWN);
+		rxp[n_rx] = &rx[n_rx];
+		n_rx++;
+	}
+	m.n_rx_addrs = n_rx;
+	m.rx_addrs = rxp;
 	m.derp_region = p->home_derp;
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
@@ -195,6 +233,15 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	const char *t = m->topic ? m->topic->name : m->prefix;
 	uint64_t now = clock_mono_ns();
 
+	if (m->kind == BUS_MSG_EVENT && strcmp(t, "PingRequest") == 0) {
+		const Msock__PingRequest *r = (const Msock__PingRequest *)m->msg;
+		struct key32 k;
+		if (r->node_key.len == KEY_LEN) {
+			memcpy(k.b, r->node_key.data, KEY_LEN);
+			dsc_ping_now(&x->d, &k, now);
+		}
+		return;
+	}
 	if (m->kind != BUS_MSG_STATE)
 		return;
 	if (strcmp(t, "NodeViewsUpdate") == 0) {
@@ -298,8 +345,11 @@ int main(int argc, char **argv)
 {
 	static struct ctx x;
 	struct key32 priv, pub;
-	struct dsc_io io = {
-		.send_udp = send_udp, .send_derp = send_derp, .path = on_path, .arg = &x};
+	struct dsc_io io = {.send_udp = send_udp,
+			    .send_derp = send_derp,
+			    .pong = on_pong,
+			    .path = on_path,
+			    .arg = &x};
 	Msock__SelfKeys sk = MSOCK__SELF_KEYS__INIT;
 	char text[KEY_TEXT_MAX];
 	int rc = 1;
@@ -340,7 +390,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	x.adopting = false;
-	if (bus_subscribe(x.bus, "DataplanePeer") < 0 ||
+	if (bus_subscribe(x.bus, "DataplanePeer") < 0 || bus_subscribe(x.bus, "PingRequest") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
 		log_error("no state from the broker");
 		goto out;

@@ -745,6 +745,42 @@ static void test_path_silence(void **state)
 	free_dp(d);
 }
 
+/* Addresses disco vouched for map to the peer (receive only) and leave
+ * the map when replaced, unless they are also static or disco's path. */
+static void test_rx_addrs(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport st = addr("192.0.2.1:41641"), r1 = addr("203.0.113.7:1234"),
+		      r2 = addr("203.0.113.8:99");
+	const struct ipport *direct;
+	uint8_t k[32];
+	struct dp_peer *p;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	d->udp4 = FAKE_FD4;
+	dp_peer_set_rx_addrs(d, p, (struct ipport[]){r1, st}, 2);
+	assert_ptr_equal(dp_peer_by_addr(d, &r1), p);
+	/* Receive only: they are no path to send on. */
+	assert_int_equal(dp_peer_path(d, p, &direct), DP_PATH_DERP);
+	dp_peer_set_statics(d, p, &st, 1);
+	dp_peer_set_rx_addrs(d, p, &r2, 1);
+	assert_null(dp_peer_by_addr(d, &r1));
+	assert_ptr_equal(dp_peer_by_addr(d, &r2), p);
+	assert_ptr_equal(dp_peer_by_addr(d, &st), p); /* still static */
+	/* Disco's path on a vouched address, then moved: still vouched. */
+	dp_peer_set_path(d, p, &r2, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &r1, d->now_ns + SEC_NS);
+	assert_ptr_equal(dp_peer_by_addr(d, &r2), p);
+	/* Cleared: the vouched ones go too; statics stay. */
+	dp_peer_clear_path(d, p);
+	assert_null(dp_peer_by_addr(d, &r2));
+	assert_null(dp_peer_by_addr(d, &r1));
+	assert_ptr_equal(dp_peer_by_addr(d, &st), p);
+	free_dp(d);
+}
+
 /* The address map follows disco's address: the one it replaces is gone
  * unless it is also one of the peer's static endpoints. */
 static void test_path_addr_map(void **state)
@@ -836,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_path_statics),
 		cmocka_unit_test(test_path_disco),
 		cmocka_unit_test(test_path_silence),
+		cmocka_unit_test(test_rx_addrs),
 		cmocka_unit_test(test_path_addr_map),
 		cmocka_unit_test(test_path_names),
 	};

@@ -31,7 +31,7 @@ struct side {
 	struct ipport addr; /* where the other side sees it */
 	struct pkt out[128];
 	size_t n_out;
-	int paths;
+	int paths, pongs_derp, pongs_udp;
 	struct ipport path_best;
 	uint64_t path_trusted;
 };
@@ -64,14 +64,30 @@ static void s_path(void *arg, const struct dsc_peer *p, const struct ipport *bes
 	struct side *s = arg;
 	(void)p;
 	(void)lat;
-	s->paths++;
+	/* Counted: publishes that name a direct path (a publish without one
+	 * only hands the dataplane an address heard from). */
+	s->paths += best != 0;
 	s->path_best = best ? *best : (struct ipport){0};
 	s->path_trusted = tu;
 }
 
+static void s_pong(void *arg, const struct dsc_peer *p, const struct ipport *via, uint16_t region,
+		   uint64_t lat)
+{
+	struct side *s = arg;
+	(void)p;
+	(void)region;
+	(void)lat;
+	if (via)
+		s->pongs_udp++;
+	else
+		s->pongs_derp++;
+}
+
 static void make(struct side *s, uint8_t last)
 {
-	struct dsc_io io = {s_udp, s_derp, s_path, s};
+	struct dsc_io io = {
+		.send_udp = s_udp, .send_derp = s_derp, .pong = s_pong, .path = s_path, .arg = s};
 
 	memset(s, 0, sizeof(*s));
 	key_generate(&s->dpriv);
@@ -190,14 +206,17 @@ static void test_no_amplification(void **state)
 		A.out[i].derp ? cmm++ : pings++;
 	assert_int_equal(cmm, 1);
 	assert_int_equal(pings, 0); /* no endpoint of B known yet */
-	/* A CallMeMaybe received 100 times: B's endpoint pinged once. */
+	/* A CallMeMaybe received 100 times: A's endpoint pinged once, one
+	 * CallMeMaybe back. */
 	struct pkt c = A.out[0];
 	for (int i = 0; i < 100; i++)
 		dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t + (uint64_t)i);
 	pings = 0;
+	cmm = 0;
 	for (size_t i = 0; i < B.n_out; i++)
-		pings += !B.out[i].derp;
+		B.out[i].derp ? cmm++ : pings++;
 	assert_int_equal(pings, 1);
+	assert_int_equal(cmm, 1);
 }
 
 /* Bad input: dropped, counted, no path change. */
@@ -265,7 +284,7 @@ static void test_pongs(void **state)
 }
 
 /* CallMeMaybe with loopback, multicast, unspecified and link-local
- * endpoints: none is pinged. */
+ * endpoints: none is pinged (our CallMeMaybe goes back all the same). */
 static void test_cmm_unusable(void **state)
 {
 	(void)state;
@@ -285,9 +304,36 @@ static void test_cmm_unusable(void **state)
 	int n = disco_msg_seal(&k, &B.dpub, 0, &m, pkt, sizeof(pkt));
 	assert_true(n > 0);
 	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, (size_t)n, MS(1)), 0);
-	assert_int_equal(A.n_out, 0);
+	/* No ping; only our own CallMeMaybe back over DERP. */
+	assert_int_equal(A.n_out, 1);
+	assert_true(A.out[0].derp);
 	assert_int_equal(A.d.stats.cmm_unusable_eps, 4);
 	disco_shared_wipe(&k);
+}
+
+/* msockctl ping: over DERP while no direct path is trusted (its pong
+ * reported, the path unchanged by it), then to the direct address. */
+static void test_ping_now(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+
+	dsc_ping_now(&A.d, &B.node, t);
+	exchange(t + MS(1), false);
+	assert_int_equal(A.pongs_derp, 1);
+	assert_int_equal(A.pongs_udp, 0);
+	assert_int_equal(A.paths, 0);
+	/* Discovery ran meanwhile; with UDP working the path is found, and
+	 * discovery's own pongs are not reported. */
+	dsc_ping_now(&A.d, &B.node, t + MS(6000));
+	exchange(t + MS(6001), true);
+	assert_int_equal(A.pongs_udp, 0);
+	assert_int_equal(A.paths, 1);
+	/* Now the ping goes direct. */
+	dsc_ping_now(&A.d, &B.node, t + MS(7000));
+	exchange(t + MS(7001), true);
+	assert_int_equal(A.pongs_udp, 1);
+	assert_int_equal(A.pongs_derp, 2);
 }
 
 static void test_better_addr(void **state)
@@ -319,6 +365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pongs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
