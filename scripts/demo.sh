@@ -6,12 +6,13 @@
 #   1. msock and wireguard-go start on both nodes; WireGuard is pointed at
 #      msock's per-peer loopback endpoints (msockctl wg-config --apply);
 #      msockctl netcheck shows the network report.
-#   2. With no direct path known, the WireGuard handshake and a ping cross
-#      the DERP server (its relay counter rises).
-#   3. The routers switch to 1:1 NAT and each node's config learns the
-#      other's public address (msockctl reload) while a ping runs: msock
-#      moves the traffic to the direct path; WireGuard's endpoint never
-#      changes, the derper's counter stops, the routers' counters rise.
+#   2. UDP between the routers is blocked: the WireGuard handshake and a
+#      ping cross the DERP server (its relay counter rises).
+#   3. UDP unblocked: disco (CallMeMaybe over DERP, pings both ways) punches
+#      through both NATs; msockctl ping shows DERP, then direct; WireGuard's
+#      endpoint never changes, the derper's counter stops, the routers'
+#      counters rise. Then failover: UDP blocked during a ping flood (the
+#      outage is printed) and unblocked (back to direct).
 #   4. The dataplane is killed with SIGKILL during a ping flood: the broker
 #      restarts it on the same port; the outage is printed.
 #   5. msockctl status on both nodes; then everything is torn down.
@@ -34,15 +35,15 @@ cat <<EOF
       |
     inet (router of the internet)
      /                          \\
-    ra 198.18.1.1 (NAT)          rb 198.18.2.1 (NAT)
+    ra 198.18.1.1 (easy NAT)     rb 198.18.2.1 (easy NAT)
      |                            |
     na 10.0.1.2                  nb 10.0.2.2
     WireGuard 10.99.0.1          WireGuard 10.99.0.2
 EOF
 lab_init
 
-step "1. msock-broker (dataplane, derp, netcheck) and wireguard-go on both nodes"
-export LAB_COMPONENTS='["dataplane","derp","netcheck"]'
+step "1. msock-broker (dataplane, derp, netcheck, disco) and wireguard-go on both nodes (easy NATs)"
+export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
 t=$(lab_now_ms)
 lab_node_up na
 lab_node_up nb
@@ -58,7 +59,8 @@ done
 step "1. msockctl netcheck on na: what the internet sees of it (STUN through msock's socket)"
 lab_msockctl na netcheck | sed 's/^/      /'
 
-step "2. WireGuard handshake and ping over DERP (no direct path is known yet)"
+step "2. UDP between the routers blocked: WireGuard's handshake and ping go over DERP"
+lab_block_udp_between_routers
 relayed0=$(lab_derper_packets)
 t=$(lab_now_ms)
 lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no reply over DERP within 15 s"
@@ -69,30 +71,40 @@ out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over DERP failed: $out"
 lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms;" \
   "path on na: $(lab_msock_path na); derper relayed $(($(lab_derper_packets) - relayed0)) packets"
 
-step "3. 1:1 NAT on both routers; each node learns the other's public address (msockctl reload)"
+step "3. UDP unblocked: disco punches through both NATs (msockctl ping, like tailscale ping)"
 ep_before=$(lab_wg_endpoint na)
-flood=$LAB_DIR/switch.log
-lab_bg na "$flood" ping -n -D -c 60 -i 0.05 -W 1 "${LAB_TUN[nb]}"
-ping_pid=$LAB_LAST_PID
-sleep 1
-lab_nat ra one2one
-lab_nat rb one2one
-lab_msock_config na "$LAB_PORT" "$LAB_WG_PORT" nb "$(lab_node_key nb)" "${LAB_IP[rb]}:$LAB_PORT"
-lab_msock_config nb "$LAB_PORT" "$LAB_WG_PORT" na "$(lab_node_key na)" "${LAB_IP[ra]}:$LAB_PORT"
+lab_faults_clear
 t=$(lab_now_ms)
-lab_msockctl na reload >/dev/null
-lab_msockctl nb reload >/dev/null
+lab_msockctl na ping nb | sed 's/^/      /' || lab_fail "msockctl ping found no direct path"
 is_direct() { [ "$(lab_msock_path "$1")" = direct ]; }
-lab_wait_for 10 is_direct na && lab_wait_for 10 is_direct nb || lab_fail "the path did not become direct"
-lab_log "path direct on both nodes $(lab_ms_since "$t") ms after the reload, while ping ran"
-lab_wait_for 10 lab_dead "$ping_pid" || true
-lab_log "the ping that ran across the switch: $(grep -E 'packets transmitted' "$flood")"
+lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb || lab_fail "the path did not become direct"
+lab_log "direct on both nodes $(lab_ms_since "$t") ms after the unblock:" \
+  "na -> $(lab_msock_peer_field na DirectAddr), nb -> $(lab_msock_peer_field nb DirectAddr)"
 relayed1=$(lab_derper_packets)
 ca=$(lab_router_udp_count ra)
 out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over the direct path failed: $out"
 lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms; derper relayed" \
   "$(($(lab_derper_packets) - relayed1)) packets; router ra counted $(($(lab_router_udp_count ra) - ca)) UDP packets"
 lab_log "WireGuard's endpoint for nb: $ep_before before, $(lab_wg_endpoint na) after: it never noticed"
+
+step "3. failover: UDP blocked again during a ping flood, then unblocked"
+flood=$LAB_DIR/failover.log
+lab_bg na "$flood" ping -n -D -c 400 -i 0.02 -W 1 "${LAB_TUN[nb]}"
+ping_pid=$LAB_LAST_PID
+sleep 1.5
+lab_block_udp_between_routers
+lab_log "UDP blocked"
+sleep 3
+lab_log "path on na while blocked: $(lab_msock_path na)"
+lab_faults_clear
+t=$(lab_now_ms)
+lab_wait_for 15 is_direct na || lab_fail "not direct again after the unblock"
+lab_log "UDP unblocked: direct again after $(lab_ms_since "$t") ms"
+lab_wait_for 20 lab_dead "$ping_pid" || true
+gap=$(awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
+  if (n++ && t - p > g) g = t - p; p = t } END { printf "%.0f", g }' "$flood")
+lab_log "failover outage: longest gap between replies $gap ms (Tailscale: up to ~6.5 s);" \
+  "$(grep -E 'packets transmitted' "$flood")"
 
 step "4. kill -9 na's dataplane during a ping flood: the broker restarts it on the same port"
 pid=$(lab_msockctl na status --json | jq -r .Components.dataplane.PID)
