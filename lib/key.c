@@ -370,3 +370,21 @@ int key_file_write(const char *path, const struct key32 *priv, char *err, size_t
 	}
 	return rc;
 }
+
+int key_file_load_or_create(const char *path, struct key32 *priv, bool *created, char *err,
+			    size_t errcap)
+{
+	int rc = key_file_read(path, priv, err, errcap);
+
+	*created = false;
+	if (rc != -ENOENT)
+		return rc;
+	rc = key_generate(priv);
+	if (rc < 0) {
+		snprintf(err, errcap, "%s: cannot make a key", path);
+		return rc;
+	}
+	rc = key_file_write(path, priv, err, errcap);
+	*created = rc == 0;
+	return rc;
+}

@@ -56,5 +56,10 @@ int key_file_read(const char *path, struct key32 *priv, char *err, size_t errcap
 /* Creates `path` with mode 0600 (refusing to overwrite an existing file)
  * holding WireGuard's base64 and a newline. */
 int key_file_write(const char *path, const struct key32 *priv, char *err, size_t errcap);
+/* Reads the key file, or, when it does not exist, makes a new key and
+ * writes it there (first start: a node or disco key that then survives
+ * restarts). *created says which happened. Errors as key_file_read. */
+int key_file_load_or_create(const char *path, struct key32 *priv, bool *created, char *err,
+			    size_t errcap);
 
 #endif

@@ -32,27 +32,19 @@ struct ctx {
 static int load_key(struct derp_svc *s, const char *path)
 {
 	char err[512];
-	int rc;
+	bool created;
 
 	if (!path || !path[0]) {
 		log_error("no node key file: set private_key_file in the config");
 		return -EINVAL;
 	}
-	rc = key_file_read(path, &s->priv, err, sizeof(err));
-	if (rc == -ENOENT) {
-		/* First start: make the node key, as tailscaled does. */
-		if (key_generate(&s->priv) < 0 ||
-		    key_file_write(path, &s->priv, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			return -EIO;
-		}
-		log_info("created the node key %s", path);
-		rc = 0;
-	}
-	if (rc < 0) {
+	/* First start: make the node key, as tailscaled does. */
+	if (key_file_load_or_create(path, &s->priv, &created, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return rc;
+		return -EIO;
 	}
+	if (created)
+		log_info("created the node key %s", path);
 	return key_public(&s->priv, &s->pub);
 }
 

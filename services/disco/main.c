@@ -319,26 +319,21 @@ static int loop(struct ctx *x)
 static int load_key(const char *path, struct key32 *priv)
 {
 	char err[512];
-	int rc;
+	bool created;
 
 	if (!path || !path[0]) {
 		log_error("no disco key file: set disco_key_file in the config");
 		return -EINVAL;
 	}
-	rc = key_file_read(path, priv, err, sizeof(err));
-	if (rc == -ENOENT) {
-		/* First start: a new disco key, kept so that a restart does not
-		 * invalidate what peers were told. */
-		if (key_generate(priv) < 0 || key_file_write(path, priv, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			return -EIO;
-		}
-		log_info("created the disco key %s", path);
-		rc = 0;
-	}
-	if (rc < 0)
+	/* First start: a new disco key, kept so that a restart does not
+	 * invalidate what peers were told. */
+	if (key_file_load_or_create(path, priv, &created, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-	return rc;
+		return -EIO;
+	}
+	if (created)
+		log_info("created the disco key %s", path);
+	return 0;
 }
 
 int main(int argc, char **argv)

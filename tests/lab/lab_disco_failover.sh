@@ -10,15 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
 LAB_NAT_A=easy LAB_NAT_B=easy lab_init
-export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
-lab_node_up na
-lab_node_up nb
-lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no ping reply through WireGuard"
-lab_bg na "$LAB_DIR/warm.log" ping -n -q -c 300 -i 0.05 "${LAB_TUN[nb]}"
-is_direct() { [ "$(lab_msock_path "$1")" = direct ]; }
-for n in na nb; do
-  lab_wait_for 20 is_direct $n || lab_fail "$n: no direct path within 20 s"
-done
+lab_disco_pair_up 20
 lab_log "direct on both nodes"
 flood=$LAB_DIR/flood.log
 lab_bg na "$flood" ping -n -D -c 500 -i 0.02 -W 1 "${LAB_TUN[nb]}"
@@ -34,7 +26,7 @@ lab_log "while blocked: derper relayed $((relayed1 - relayed0)) packets; path na
 [ $((relayed1 - relayed0)) -gt 50 ] || lab_fail "traffic did not move to DERP while UDP was blocked"
 lab_faults_clear
 t=$(lab_now_ms)
-lab_wait_for 30 is_direct na || lab_fail "na: not direct again within 30 s of the unblock"
+lab_wait_for 30 lab_msock_is_direct na || lab_fail "na: not direct again within 30 s of the unblock"
 lab_log "unblocked: na direct again after $(lab_ms_since "$t") ms"
 lab_wait_for 30 lab_dead "$ping_pid" || lab_fail "the flood did not end"
 wait "$ping_pid" 2>/dev/null || true

@@ -9,15 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
 LAB_NAT_A=easy LAB_NAT_B=easy lab_init
-export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
-lab_node_up na
-lab_node_up nb
-lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no ping reply through WireGuard"
-lab_bg na "$LAB_DIR/warm.log" ping -n -q -c 200 -i 0.05 "${LAB_TUN[nb]}"
-is_direct() { [ "$(lab_msock_path "$1")" = direct ]; }
-for n in na nb; do
-  lab_wait_for 20 is_direct $n || lab_fail "$n: no direct path within 20 s"
-done
+lab_disco_pair_up 20
 lab_log "direct on both nodes"
 st() { lab_msockctl na status --json; }
 pid0=$(st | jq -r .Components.disco.PID)
@@ -38,12 +30,12 @@ sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
 got=$(awk '/packets transmitted/ { print $4 }' "$flood")
 lab_log "ping flood across the kill: $got of $sent replies ($((sent - got)) lost); derper relayed $(($(lab_derper_packets) - relayed0)) packets meanwhile"
 [ "$got" = "$sent" ] || lab_fail "$((sent - got)) pings lost while disco restarted"
-is_direct na || lab_fail "na's path is $(lab_msock_path na) after the restart"
+lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) after the restart"
 grep -q "path derp" <(sed -n "/started disco (pid $(st | jq -r .Components.disco.PID)/,\$p" "$LAB_DIR/na/broker.log") &&
   lab_fail "the restarted disco downgraded the path to DERP"
 # Still direct after the first trust period: heartbeats confirm it.
 sleep 7
 out=$(lab_tunnel_ping na 10 0.05 2) || lab_fail "ping after the restart failed: $out"
-is_direct na || lab_fail "na's path is $(lab_msock_path na) 7 s after the restart"
+lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) 7 s after the restart"
 lab_log "7 s later: still direct, rtt avg $(lab_ping_avg <<<"$out") ms"
 lab_log "PASS"

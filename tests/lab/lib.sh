@@ -792,3 +792,25 @@ lab_ping_avg() {
   awk -F/ '/^rtt|^round-trip/ { print $5 }'
 }
 . "$(dirname "${BASH_SOURCE[0]}")/miniupnpd.sh"
+
+# Brings up msock with disco (dataplane, derp, netcheck, disco) and
+# wireguard-go on both nodes, pings through the tunnel, and waits up to
+# TIMEOUT_S (default 20) for the direct path on both; fails otherwise. The
+# routers' NAT modes are whatever lab_init / lab_nat set.
+lab_disco_pair_up() {
+  local timeout=${1:-20} n
+  export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
+  lab_node_up na
+  lab_node_up nb
+  lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no ping reply through WireGuard"
+  lab_bg na "$LAB_DIR/warm.log" ping -n -q -c $((timeout * 20)) -i 0.05 "${LAB_TUN[nb]}"
+  for n in na nb; do
+    lab_wait_for "$timeout" lab_msock_is_direct $n ||
+      lab_fail "$n: no direct path within $timeout s (path $(lab_msock_path $n))"
+  done
+}
+
+# True when NODE's dataplane sends to its peer directly only.
+lab_msock_is_direct() {
+  [ "$(lab_msock_path "$1")" = direct ]
+}

@@ -352,6 +352,29 @@ static void test_file_round_trip(void **state)
 	assert_true(key_equal(&k, &back));
 }
 
+/* First start makes the key (0600); later starts load the same one; a bad
+ * file is an error, not replaced. */
+static void test_file_load_or_create(void **state)
+{
+	struct tmp *t = *state;
+	struct key32 a, b;
+	char err[256] = "";
+	bool created = false;
+	struct stat st;
+
+	assert_int_equal(key_file_load_or_create(t->path, &a, &created, err, sizeof(err)), 0);
+	assert_true(created);
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(key_file_load_or_create(t->path, &b, &created, err, sizeof(err)), 0);
+	assert_false(created);
+	assert_true(key_equal(&a, &b));
+	assert_int_equal(chmod(t->path, 0644), 0);
+	assert_true(key_file_load_or_create(t->path, &b, &created, err, sizeof(err)) < 0);
+	assert_false(created);
+	assert_non_null(strstr(err, t->path));
+}
+
 static void test_file_privkey_hex_and_whitespace(void **state)
 {
 	struct tmp *t = *state;
@@ -534,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_bad_base64_33_bytes),
 		cmocka_unit_test(test_bad_empty_and_null),
 		T(test_file_round_trip),
+		T(test_file_load_or_create),
 		T(test_file_privkey_hex_and_whitespace),
 		T(test_file_refuses_0644),
 		T(test_file_refuses_0640),
