@@ -3,6 +3,7 @@
  * usage or config error, 3 the broker could not be reached. */
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 		"  ping [-c N] PEER       disco pings to PEER (its name or nodekey:) until a\n"
 		"                         direct path answers, at most N (10) times (as\n"
 		"                         `tailscale ping`)\n"
+		"  rotate-disco-key       a new disco key (magicsock's RotateDiscoKey): written\n"
+		"                         to disco_key_file, disco restarted; prints the new\n"
+		"                         discokey: - peers' configs must be given it\n"
 		"  netcheck [--json]      run a new network report now and print it\n"
 		"                         (as `tailscale netcheck`)\n"
 		"\n"
@@ -551,6 +555,61 @@ static int cmd_key(bool gen, bool disco, const char *file)
 	return 0;
 }
 
+/* magicsock's RotateDiscoKey: msockctl (root, outside any sandbox) writes
+ * the new key beside disco_key_file and renames it over (the broker never
+ * opens a private key); disco, restarted, loads it and publishes it. */
+static int cmd_rotate_disco_key(const char *sock)
+{
+	json_t *st = get_status(sock);
+	struct cfg_diag diag = {0};
+	struct msock_config *cfg;
+	struct key32 priv, pub;
+	char err[512], tmp[CFG_PATH_MAX + 8], text[KEY_TEXT_MAX];
+	char *args[1] = {"disco"};
+	Msock__ControlReply *rep;
+	int rc = 1;
+
+	if (!st)
+		return 3;
+	cfg = config_load(jstr(st, "ConfigFile"), &diag);
+	json_decref(st);
+	for (size_t i = 0; i < diag.n_errors; i++)
+		fprintf(stderr, "%s\n", diag.errors[i]);
+	cfg_diag_free(&diag);
+	if (!cfg)
+		return 1;
+	snprintf(tmp, sizeof(tmp), "%s.new", cfg->disco_key_file);
+	unlink(tmp);
+	if (key_generate(&priv) < 0 || key_file_write(tmp, &priv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "msockctl rotate-disco-key: %s\n", err);
+		goto out;
+	}
+	if (rename(tmp, cfg->disco_key_file) < 0) {
+		fprintf(stderr, "msockctl rotate-disco-key: rename %s: %s\n", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rep = call(sock, "restart", args, 1);
+	if (!rep || !rep->ok) {
+		fprintf(stderr,
+			"msockctl rotate-disco-key: the key is written, but disco did not "
+			"restart: %s\n",
+			rep ? rep->error : "no answer");
+		if (rep)
+			msock__control_reply__free_unpacked(rep, 0);
+		goto out;
+	}
+	msock__control_reply__free_unpacked(rep, 0);
+	key_public(&priv, &pub);
+	key_format(KEY_KIND_DISCO_PUBLIC, &pub, text, sizeof(text));
+	printf("%s\n", text);
+	rc = 0;
+out:
+	sodium_memzero(&priv, sizeof(priv));
+	config_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *opt_socket = 0, *opt_config = 0;
@@ -612,6 +671,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_ping(sock, args[rest - 1], count);
 	}
+	if (strcmp(cmd, "rotate-disco-key") == 0 && rest == 0)
+		return cmd_rotate_disco_key(sock);
 	if (strcmp(cmd, "netcheck") == 0 && rest <= 1) {
 		if (rest == 1 && strcmp(args[0], "--json") != 0) {
 			fprintf(stderr, "usage: msockctl netcheck [--json]\n");

@@ -5,6 +5,8 @@
 # packet path), so no ping is lost; the broker restarts disco, which adopts
 # the path it had published (the broker's cache) and keeps it confirmed.
 # Printed: pings lost, the time until disco runs again, the path after.
+# Then `msockctl rotate-disco-key`: the new key is published, the peer is
+# told (its config) and disco works with the new key.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
@@ -38,4 +40,17 @@ sleep 7
 out=$(lab_tunnel_ping na 10 0.05 2) || lab_fail "ping after the restart failed: $out"
 lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) 7 s after the restart"
 lab_log "7 s later: still direct, rtt avg $(lab_ping_avg <<<"$out") ms"
+
+# msockctl rotate-disco-key: a new key, published; nb is told (its config,
+# reloaded) and disco finds the path with the new key.
+old=$(st | jq -r .Self.DiscoKey)
+new=$(lab_msockctl na rotate-disco-key) || lab_fail "rotate-disco-key failed: $new"
+[ "$new" != "$old" ] && [[ $new == discokey:* ]] || lab_fail "rotate-disco-key printed '$new' (old $old)"
+published() { [ "$(st | jq -r .Self.DiscoKey)" = "$new" ]; }
+lab_wait_for 10 published || lab_fail "the new disco key was not published"
+lab_msock_config nb "$LAB_PORT" "$LAB_WG_PORT" na "$(lab_node_key na)" "" "$new"
+lab_msockctl nb reload >/dev/null
+t=$(lab_now_ms)
+out=$(lab_msockctl na ping -c 15 nb) || lab_fail "no direct pong after the key rotation: $out"
+lab_log "disco key rotated ($old -> $new); nb told by a reload; direct pong after $(lab_ms_since "$t") ms"
 lab_log "PASS"
