@@ -301,6 +301,21 @@ static void peer_json(void *arg, const struct state_entry *e)
 			    json_integer(dp ? (json_int_t)dp->tx_derp_packets : 0));
 	json_object_set_new(p, "RxDERPPackets",
 			    json_integer(dp ? (json_int_t)dp->rx_derp_packets : 0));
+	/* disco's path changes (magicsock's GetEndpointChanges). */
+	json_t *changes = json_array();
+	Msock__PathHistory *hist = (Msock__PathHistory *)cached(pc->b, "PathHistory", e->key,
+								&msock__path_history__descriptor);
+	for (size_t i = 0; hist && i < hist->n_changes; i++) {
+		const Msock__PathHistory__Change *c = hist->changes[i];
+		json_array_append_new(
+			changes,
+			json_pack("{s:I,s:o,s:f}", "AtUnixMs", (json_int_t)c->at_unix_ms, "Path",
+				  c->direct ? endpoint_json(c->direct) : json_string("derp"),
+				  "LatencyMs", c->latency_us / 1000.0));
+	}
+	if (hist)
+		protobuf_c_message_free_unpacked(&hist->base, 0);
+	json_object_set_new(p, "EndpointChanges", changes);
 	/* The last pong disco got (msockctl ping reads it). */
 	Msock__DiscoPong *pong = (Msock__DiscoPong *)cached(pc->b, "DiscoPong", e->key,
 							    &msock__disco_pong__descriptor);

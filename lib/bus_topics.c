@@ -36,6 +36,7 @@ static const struct bus_topic topics[] = {
 	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, 0},
 	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, 0},
 	{"DiscoPong", BUS_TOPIC_STATE, &msock__disco_pong__descriptor, "disco"},
+	{"PathHistory", BUS_TOPIC_STATE, &msock__path_history__descriptor, "disco"},
 	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, "dataplane"},
 	/* the test component's */
 	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, "testcomp"},

@@ -231,12 +231,25 @@ static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	ping_all(d, p, now);
 }
 
-static void publish(struct dsc *d, struct dsc_peer *p)
+/* Hands the path to io.path; a change of address (or the first publish)
+ * goes into the peer's history (GetEndpointChanges). */
+static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
+	bool changed = !ipport_equal(&p->best, &p->pub_best) || p->n_history == 0;
+
+	if (changed) {
+		struct dsc_change *c = &p->history[p->history_next];
+		c->at_ns = now;
+		c->direct = p->best;
+		c->latency_ns = p->best_latency_ns;
+		p->history_next = (p->history_next + 1) % DSC_HISTORY;
+		if (p->n_history < DSC_HISTORY)
+			p->n_history++;
+	}
 	p->pub_best = p->best;
 	p->pub_trusted_until_ns = p->trusted_until_ns;
 	d->io.path(d->io.arg, p, p->best.family ? &p->best : 0, p->trusted_until_ns,
-		   p->best_latency_ns);
+		   p->best_latency_ns, changed);
 }
 
 void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
@@ -376,7 +389,7 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		p->best_latency_ns = lat;
 		p->best_pong_ns = now;
 		p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
-		publish(d, p);
+		publish(d, p, now);
 	}
 }
 
@@ -416,7 +429,7 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		/* The address is the peer's (the box proved it): the dataplane
 		 * takes WireGuard from it at once, before any path is trusted. */
 		if (first)
-			publish(d, p);
+			publish(d, p, now);
 		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))
 			send_ping(d, p, e, now);
 	}
@@ -535,7 +548,7 @@ void dsc_tick(struct dsc *d, uint64_t now)
 		if (p->best.family && now - p->best_pong_ns >= ms(DSC_BEST_STALE_MS)) {
 			memset(&p->best, 0, sizeof(p->best));
 			p->trusted_until_ns = 0;
-			publish(d, p);
+			publish(d, p, now);
 		}
 		if (!p->last_traffic_ns || now - p->last_traffic_ns >= ms(DSC_SESSION_ACTIVE_MS))
 			continue; /* idle: silent */

@@ -43,6 +43,7 @@ enum {
 	DSC_MAX_EPS = 32,	       /* candidate endpoints kept per peer */
 	DSC_MAX_PINGS = 32,	       /* pings in flight per peer */
 	DSC_MAX_MY_EPS = 64,	       /* our endpoints sent in CallMeMaybe */
+	DSC_HISTORY = 16,	       /* path changes kept per peer (GetEndpointChanges) */
 	DSC_PACKET_MAX = 1500,	       /* what we seal (a CallMeMaybe of 64 endpoints: 1,250) */
 	/* Tailscale's derpMagicIPAddr: the "address" a Pong names for a ping
 	 * that came over DERP (127.3.3.40, port = region). */
@@ -78,6 +79,13 @@ struct dsc_peer {
 	uint64_t best_latency_ns, best_pong_ns, trusted_until_ns;
 	/* timers */
 	uint64_t last_traffic_ns, last_cmm_ns, last_upgrade_ns, last_heartbeat_ns;
+	/* path changes, a ring (oldest at history_next when full) */
+	struct dsc_change {
+		uint64_t at_ns; /* CLOCK_MONOTONIC */
+		struct ipport direct;
+		uint64_t latency_ns;
+	} history[DSC_HISTORY];
+	size_t n_history, history_next;
 	/* what was published */
 	struct ipport pub_best;
 	uint64_t pub_trusted_until_ns;
@@ -94,9 +102,10 @@ struct dsc_io {
 	void (*pong)(void *arg, const struct dsc_peer *p, const struct ipport *via, uint16_t region,
 		     uint64_t latency_ns);
 	/* The peer's path changed or its trust was extended: best (NULL = DERP
-	 * only), trusted until (CLOCK_MONOTONIC ns), latency. */
+	 * only), trusted until (CLOCK_MONOTONIC ns), latency; changed: a new
+	 * address (a new entry in p->history). */
 	void (*path)(void *arg, const struct dsc_peer *p, const struct ipport *best,
-		     uint64_t trusted_until_ns, uint64_t latency_ns);
+		     uint64_t trusted_until_ns, uint64_t latency_ns, bool changed);
 	void *arg;
 };
 

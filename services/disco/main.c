@@ -110,9 +110,41 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	bus_state_set(x->bus, "DiscoPong", hex, &m.base);
 }
 
+/* PathHistory (key: the peer's node key in hex): GetEndpointChanges. */
+static void publish_history(struct ctx *x, const struct dsc_peer *p, const char *hex)
+{
+	Msock__PathHistory h = MSOCK__PATH_HISTORY__INIT;
+	Msock__PathHistory__Change ch[DSC_HISTORY], *chp[DSC_HISTORY];
+	Msock__Endpoint e[DSC_HISTORY];
+	struct timespec ts;
+	uint64_t now = clock_mono_ns(), real_ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (size_t i = 0; i < p->n_history; i++) {
+		/* Oldest first: the ring starts at history_next once full. */
+		size_t k = p->n_history < DSC_HISTORY ? i : (p->history_next + i) % DSC_HISTORY;
+		const struct dsc_change *c = &p->history[k];
+		msock__path_history__change__init(&ch[i]);
+		ch[i].at_unix_ms = (int64_t)(real_ms - (now - c->at_ns) / NS_PER_MS);
+		if (c->direct.family) {
+			msock__endpoint__init(&e[i]);
+			endpoint_pb_set(&e[i], &c->direct, ENDPOINT_TYPE_UNKNOWN);
+			ch[i].direct = &e[i];
+		}
+		ch[i].latency_us = (uint32_t)(c->latency_ns / 1000);
+		chp[i] = &ch[i];
+	}
+	h.node_key.data = (uint8_t *)p->node_key.b;
+	h.node_key.len = KEY_LEN;
+	h.n_changes = p->n_history;
+	h.changes = chp;
+	bus_state_set(x->bus, "PathHistory", hex, &h.base);
+}
+
 /* PathChanged (key: the peer's node key in hex), applied by the dataplane. */
 static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *best,
-		    uint64_t trusted_until_ns, uint64_t latency_ns)
+		    uint64_t trusted_until_ns, uint64_t latency_ns, bool changed)
 {
 	struct ctx *x = arg;
 	Msock__PathChanged m = MSOCK__PATH_CHANGED__INIT;
@@ -143,10 +175,12 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	key_hex(p->node_key.b, hex);
-	if (!ipport_equal(best ? best : &(struct ipport){0}, &p->pub_best) || !best)
+	bus_state_set(x->bus, "PathChanged", hex, &m.base);
+	if (changed) {
 		log_info("peer %s (%.8s...): path %s%s", p->name, hex, best ? "direct " : "derp",
 			 best ? a : "");
-	bus_state_set(x->bus, "PathChanged", hex, &m.base);
+		publish_history(x, p, hex);
+	}
 }
 
 static void on_node(struct ctx *x, const struct bus_msg *m)

@@ -47,4 +47,8 @@ relayed1=$(lab_derper_packets)
 lab_log "ping -c 20 direct: rtt avg $(lab_ping_avg <<<"$out") ms; derper relayed $((relayed1 - relayed0)) packets meanwhile; ra counted $(($(lab_router_udp_count ra) - ca)) UDP packets"
 [ $((relayed1 - relayed0)) -le 4 ] || lab_fail "the derper relayed $((relayed1 - relayed0)) packets during a direct ping"
 [ $(($(lab_router_udp_count ra) - ca)) -ge 40 ] || lab_fail "ra's UDP counter did not rise with the direct ping"
+ch=$(lab_msockctl na status --json | jq -c '[.Peer[].EndpointChanges[] | .Path]')
+jq -e --arg a "$want_a" '.[-1] == $a' <<<"$ch" >/dev/null ||
+  lab_fail "na: EndpointChanges $ch does not end with $want_a"
+lab_log "na: EndpointChanges (paths) $ch"
 lab_log "PASS"

@@ -59,8 +59,9 @@ static void s_derp(void *arg, const struct key32 *k, uint16_t region, const uint
 }
 
 static void s_path(void *arg, const struct dsc_peer *p, const struct ipport *best, uint64_t tu,
-		   uint64_t lat)
+		   uint64_t lat, bool changed)
 {
+	(void)changed;
 	struct side *s = arg;
 	(void)p;
 	(void)lat;
@@ -167,11 +168,17 @@ static void test_discovery_both_ways(void **state)
 	assert_int_equal(A.paths, 1);
 	assert_true(ipport_equal(&A.path_best, &B.addr));
 	assert_int_equal(A.path_trusted, t + MS(1) + MS(DSC_TRUST_UDP_MS));
+	/* The history (GetEndpointChanges) holds the change to direct. */
+	struct dsc_peer *pb = dsc_peer_find(&A.d, &B.node);
+	assert_true(pb->n_history >= 1);
+	assert_true(ipport_equal(&pb->history[pb->n_history - 1].direct, &B.addr));
 	/* Heartbeat: the trusted address is pinged every 3 s and the trust
-	 * extended by each pong. */
+	 * extended by each pong; no new history entry for that. */
+	size_t nh = pb->n_history;
 	dsc_tick(&A.d, t + MS(3100));
 	exchange(t + MS(3101), true);
 	assert_int_equal(A.path_trusted, t + MS(3101) + MS(DSC_TRUST_UDP_MS));
+	assert_int_equal(pb->n_history, nh);
 }
 
 /* UDP stops: the trust expires (the dataplane then sends both ways), and
