@@ -10,21 +10,27 @@
 # DERP, and we wait for the path. Expected at least: direct for easy x
 # easy and one2one x anything, DERP for hard x hard (no NAT traversal
 # through two endpoint-dependent mappings without port prediction).
-# Not here yet: sameLAN, easyAF, the miniupnpd pairings and easy x hard by
-# birthday-paradox probing (the disco issue's later items).
+# hardPMP: a hard NAT with miniupnpd, so the node behind it maps its port
+# (NAT-PMP) and advertises the mapped address; sameLAN: both nodes behind
+# one router (nb moved to a second LAN of ra), expected direct over the
+# LAN addresses. Not here yet: easyAF and easy x hard by birthday-paradox
+# probing (the disco issue's later items).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
 lab_init
-export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
+export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco","portmapper"]'
 WAIT_S=${LAB_GRID_WAIT_S:-12}
 
 # pair A B EXPECT: one pairing; EXPECT is direct, derp or any.
 declare -a results=()
 pair() {
   local a=$1 b=$2 want=$3 t got
-  lab_nat ra "$a"
-  lab_nat rb "$b"
+  lab_nat ra "${a%PMP}"
+  [ "$b" = sameLAN ] || lab_nat rb "${b%PMP}"
+  if [ "${b%PMP}" != "$b" ]; then
+    lab_miniupnpd_start rb
+  fi
   lab_node_up na
   lab_node_up nb
   lab_wait_for 10 lab_msock_derp_up na && lab_wait_for 10 lab_msock_derp_up nb ||
@@ -49,6 +55,7 @@ pair() {
   lab_wg_down na "$(lab_wg_iface na)"
   lab_wg_down nb "$(lab_wg_iface nb)"
   for n in na nb; do rm -rf "$LAB_DIR/$n/run"; done
+  [ "${b%PMP}" = "$b" ] || lab_miniupnpd_stop rb
   [ "$want" = any ] || [ "$got" = "$want" ] || lab_fail "$a x $b: $got, expected $want"
 }
 
@@ -58,6 +65,9 @@ pair hard hard derp
 pair one2one easy direct
 pair one2one hard direct
 pair one2one one2one direct
+pair hard hardPMP direct
+lab_samelan
+pair easy sameLAN direct
 lab_log "the grid:"
 for r in "${results[@]}"; do lab_log "  $r"; done
 lab_log "PASS"

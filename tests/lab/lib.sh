@@ -814,3 +814,14 @@ lab_disco_pair_up() {
 lab_msock_is_direct() {
   [ "$(lab_msock_path "$1")" = direct ]
 }
+
+# Moves nb behind ra, on a second LAN of ra (10.0.3.2/24 via 10.0.3.1):
+# both nodes behind one router (Tailscale's sameLAN), each LAN routed to the
+# other inside ra without NAT. Only before nb's processes start.
+lab_samelan() {
+  local p=$LAB_PREFIX
+  ip -n "$(lab_ns nb)" link del "${p}n2b" 2>/dev/null || true
+  lab_veth ra "${p}a2m" 10.0.3.1/24 nb "${p}n2m" 10.0.3.2/24
+  ip -n "$(lab_ns nb)" route add default via 10.0.3.1
+  LAB_IP[nb]=10.0.3.2
+}
