@@ -311,39 +311,56 @@ void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ip
 		e->latency_ns = latency_ns;
 }
 
-static unsigned points(const struct ipport *a)
+/* Go's netip IsLoopback, IsLinkLocalUnicast, IsPrivate. */
+static bool is_loopback(const struct ipport *a)
 {
-	unsigned pts = 0;
-
-	if (a->family == AF_INET) {
-		if (a->ip[0] == 127)
-			pts += 50;
-		else if (a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
-			 (a->ip[0] == 192 && a->ip[1] == 168))
-			pts += 20;
-	} else if (a->family == AF_INET6) {
-		static const uint8_t lo[16] = {[15] = 1};
-		if (memcmp(a->ip, lo, 16) == 0)
-			pts += 50;
-		else if ((a->ip[0] & 0xfe) == 0xfc)
-			pts += 20;
-		pts += 10;
-	}
-	return pts;
+	static const uint8_t lo6[16] = {[15] = 1};
+	return a->family == AF_INET ? a->ip[0] == 127 : memcmp(a->ip, lo6, 16) == 0;
 }
 
+static bool is_link_local(const struct ipport *a)
+{
+	return a->family == AF_INET ? a->ip[0] == 169 && a->ip[1] == 254
+				    : a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
+}
+
+static bool is_private(const struct ipport *a)
+{
+	if (a->family == AF_INET)
+		return a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
+		       (a->ip[0] == 192 && a->ip[1] == 168);
+	return (a->ip[0] & 0xfe) == 0xfc;
+}
+
+static int addr_points(const struct ipport *a)
+{
+	int pts = is_loopback(a) ? 50 : is_link_local(a) ? 30 : is_private(a) ? 20 : 0;
+	return pts + (a->family == AF_INET6 ? 10 : 0);
+}
+
+/* Tailscale's betterAddr (wgengine/magicsock/endpoint.go), integer for
+ * integer: points are how much faster (in percent) one address is than the
+ * slower one, plus points for the kind of address; a needs more points than
+ * b, and more than 1 when b has none (1 % hysteresis). */
 bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport *b, uint64_t b_ns)
 {
+	int ap = 0, bp = 0;
+
 	if (ipport_equal(a, b))
 		return false;
 	if (!b->family)
-		return a->family != 0;
+		return true;
 	if (!a->family)
 		return false;
-	/* Each point is worth 1 % of latency; a must beat b by 1 % more. */
-	double sa = (double)a_ns * (1.0 - points(a) / 100.0);
-	double sb = (double)b_ns * (1.0 - points(b) / 100.0);
-	return sa < sb * 0.99;
+	if (a_ns > b_ns && a_ns > 0)
+		bp = (int)(100 - (b_ns * 100) / a_ns);
+	else if (b_ns > 0)
+		ap = (int)(100 - (a_ns * 100) / b_ns);
+	ap += addr_points(a);
+	bp += addr_points(b);
+	if (ap <= 1 && bp == 0)
+		return false;
+	return ap > bp;
 }
 
 static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,

@@ -182,7 +182,10 @@ uint64_t dsc_deadline(const struct dsc *d, uint64_t now_ns);
 
 /* Tailscale's betterAddr: whether a (latency a_ns) is a better path than b
  * (b_ns): lower latency with points for the kind of address (loopback 50,
- * private 20, IPv6 10; each point 1 % of latency), and 1 % hysteresis. */
+ * link-local 30, private 20, IPv6 10; each point 1 % of latency), and 1 %
+ * hysteresis. An address of family 0 is none. (Tailscale also prefers a
+ * larger path MTU for the same address and plain UDP over a peer relay:
+ * neither exists here yet.) */
 bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport *b, uint64_t b_ns);
 
 #endif
