@@ -31,11 +31,11 @@ static const struct pref {
 } prefs_table[] = {
 	{"only_tcp_443", false, "reaching peers only through DERP over TCP port 443",
 	 offsetof(struct cfg_prefs, only_tcp_443)},
-	{"silent_disco", false, "silent disco (no heartbeat pings to idle peers)",
+	{"silent_disco", true, "silent disco (no heartbeat pings to idle peers)",
 	 offsetof(struct cfg_prefs, silent_disco)},
 	{"probe_udp_lifetime", false, "probing how long NAT mappings for UDP live",
 	 offsetof(struct cfg_prefs, probe_udp_lifetime)},
-	{"disable_portmapper", false, "turning off the port mapper (UPnP, NAT-PMP, PCP)",
+	{"disable_portmapper", true, "turning off the port mapper (UPnP, NAT-PMP, PCP)",
 	 offsetof(struct cfg_prefs, disable_portmapper)},
 	{"homeless", false, "running without a home DERP region",
 	 offsetof(struct cfg_prefs, homeless)},

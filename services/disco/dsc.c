@@ -278,6 +278,17 @@ void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now)
 	discover(d, p, now);
 }
 
+void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!d->silent || !p || !p->best.family)
+		return;
+	p->best_pong_ns = now; /* heard on it: not stale */
+	p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
+	publish(d, p, now);
+}
+
 void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)
 {
 	struct dsc_peer *p = dsc_peer_find(d, node_key);
@@ -573,6 +584,8 @@ void dsc_tick(struct dsc *d, uint64_t now)
 			discover(d, p, now);
 			continue;
 		}
+		if (d->silent)
+			continue; /* silent_disco: traffic keeps the path (dsc_on_rx) */
 		if (now - p->last_heartbeat_ns >= ms(DSC_HEARTBEAT_MS)) {
 			struct dsc_ep *e = ep_add(p, &p->best, false);
 			p->last_heartbeat_ns = now;

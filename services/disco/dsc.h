@@ -117,6 +117,9 @@ struct dsc_stats {
 
 struct dsc {
 	struct key32 priv, pub;
+	/* The silent_disco pref: no heartbeats or upgrade pings; a trusted
+	 * path is kept by the peer's WireGuard traffic on it (dsc_on_rx). */
+	bool silent;
 	/* Our node key, named in our pings (from the derp component's
 	 * SelfKeys); until known, pings go without it as old clients' do. */
 	struct key32 self_node_key;
@@ -152,6 +155,9 @@ void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now_ns
  * the trusted direct address, else over DERP while discovery runs (the
  * peer becomes active). Only this ping's pong is reported (io.pong). */
 void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
+/* The peer's WireGuard traffic came in on the direct path (the dataplane's
+ * counters). With silent_disco it keeps the path trusted, as pongs do. */
+void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
 /* The dataplane reports the peer's direct path went silent (WireGuard
  * sends, nothing comes back): ping the best address now (at most once per
  * DSC_RECHECK_MS), rather than at the next heartbeat. */

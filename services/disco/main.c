@@ -33,7 +33,7 @@ enum {
 
 struct traffic {
 	struct key32 key;
-	uint64_t tx;
+	uint64_t tx, rx_direct;
 };
 
 struct ctx {
@@ -221,17 +221,22 @@ static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t n
 		if (memcmp(x->tx[i].key.b, k.b, KEY_LEN) == 0)
 			t = &x->tx[i];
 	uint64_t tx = p->tx_packets + p->tx_derp_packets;
+	uint64_t rx = p->rx_packets > p->rx_derp_packets ? p->rx_packets - p->rx_derp_packets : 0;
 	if (!t) {
 		if (x->n_tx == MAX_TRAFFIC_PEERS)
 			return;
 		t = &x->tx[x->n_tx++];
 		t->key = k;
-		t->tx = tx; /* the first value is a baseline, not traffic */
+		t->tx = tx; /* the first values are a baseline, not traffic */
+		t->rx_direct = rx;
 		return;
 	}
 	if (tx > t->tx)
 		dsc_on_traffic(&x->d, &k, now);
+	if (rx > t->rx_direct)
+		dsc_on_rx(&x->d, &k, now);
 	t->tx = tx;
+	t->rx_direct = rx;
 	/* The dataplane's silence detector: check the direct path now. */
 	if (p->path && strcmp(p->path, "direct+derp") == 0)
 		dsc_recheck(&x->d, &k, now);
@@ -286,6 +291,11 @@ static void on_msg(void *arg, const struct bus_msg *m)
 		on_endpoints(x, m);
 	} else if (strcmp(t, "PathChanged") == 0 && x->adopting) {
 		on_own_path(x, m, now);
+	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
+		bool silent = ((const Msock__Prefs *)m->msg)->silent_disco;
+		if (silent != x->d.silent)
+			log_info("silent_disco %s", silent ? "on: no heartbeats" : "off");
+		x->d.silent = silent;
 	} else if (strcmp(t, "SelfKeys") == 0 && !m->deleted && strcmp(m->key, "derp") == 0) {
 		const Msock__SelfKeys *k = (const Msock__SelfKeys *)m->msg;
 		if (k->node_key.len == KEY_LEN) {
@@ -411,7 +421,7 @@ int main(int argc, char **argv)
 	 * then what moves. */
 	x.adopting = true;
 	if (bus_subscribe(x.bus, "NodeViewsUpdate") < 0 || bus_subscribe(x.bus, "SelfKeys") < 0 ||
-	    bus_subscribe(x.bus, "Endpoints") < 0 ||
+	    bus_subscribe(x.bus, "Prefs") < 0 || bus_subscribe(x.bus, "Endpoints") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
 	    bus_subscribe(x.bus, "PathChanged") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {

@@ -777,12 +777,8 @@ static void test_prefs_warnings(void **state)
 	static const char *const want[] = {
 		("msock.json:2:19: prefs.only_tcp_443: accepted, but reaching peers only through "
 		 "DERP over TCP port 443 is not built yet; it has no effect"),
-		("msock.json:3:19: prefs.silent_disco: accepted, but silent disco (no heartbeat "
-		 "pings to idle peers) is not built yet; it has no effect"),
 		("msock.json:4:25: prefs.probe_udp_lifetime: accepted, but probing how long NAT "
 		 "mappings for UDP live is not built yet; it has no effect"),
-		("msock.json:5:25: prefs.disable_portmapper: accepted, but turning off the port "
-		 "mapper (UPnP, NAT-PMP, PCP) is not built yet; it has no effect"),
 		("msock.json:6:15: prefs.homeless: accepted, but running without a home DERP "
 		 "region is not built yet; it has no effect"),
 	};
@@ -791,8 +787,9 @@ static void test_prefs_warnings(void **state)
 
 	assert_non_null(c);
 	assert_int_equal(d.n_errors, 0);
-	assert_int_equal(d.n_warnings, 5);
-	for (size_t i = 0; i < 5; i++)
+	/* silent_disco and disable_portmapper are built: no warning. */
+	assert_int_equal(d.n_warnings, 3);
+	for (size_t i = 0; i < 3; i++)
 		assert_string_equal(d.warnings[i], want[i]);
 	assert_true(c->prefs.only_tcp_443 && c->prefs.silent_disco && c->prefs.probe_udp_lifetime &&
 		    c->prefs.disable_portmapper && c->prefs.homeless);

@@ -343,6 +343,31 @@ static void test_ping_now(void **state)
 	assert_int_equal(A.pongs_derp, 2);
 }
 
+/* silent_disco: no heartbeat pings; the peer's traffic on the path keeps
+ * it trusted. */
+static void test_silent(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	size_t pings = 0;
+
+	A.d.silent = true;
+	dsc_on_traffic(&A.d, &B.node, t);
+	exchange(t, true);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	A.n_out = 0;
+	for (uint64_t s = 1; s <= 10; s++) {
+		dsc_on_traffic(&A.d, &B.node, t + MS(s * 1000));
+		dsc_on_rx(&A.d, &B.node, t + MS(s * 1000));
+		dsc_tick(&A.d, t + MS(s * 1000));
+	}
+	for (size_t i = 0; i < A.n_out; i++)
+		pings += !A.out[i].derp;
+	assert_int_equal(pings, 0);
+	assert_int_equal(A.path_trusted, t + MS(10000) + MS(DSC_TRUST_UDP_MS));
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+}
+
 /* TestBetterAddr's table (wgengine/magicsock), every row but the MTU and
  * Geneve ones (no path MTU or peer relays yet); and never both ways. */
 static void test_better_addr(void **state)
@@ -403,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pongs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
