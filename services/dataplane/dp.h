@@ -37,6 +37,9 @@ enum {
 	 * for the 6.5 s trust to run out): the dataplane sees both directions,
 	 * so "we send, nothing comes back" is visible at once. */
 	DP_SILENCE_MS = 1000,
+	/* A peer silent this long is idle: its next packet is published at
+	 * once (disco's session-active timeout, magicsock's 45 s). */
+	DP_IDLE_MS = 45000,
 	DP_MAX_RX_ADDRS = 8, /* addresses disco vouched for as the peer's (receive only) */
 	DP_DISCO_MAGIC_LEN = 6,
 	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */

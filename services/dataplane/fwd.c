@@ -107,10 +107,20 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 		d->c.wg_no_peer++;
 		return;
 	}
+	enum dp_path path = dp_peer_path(d, peer, &direct);
+	/* The first packet after an idle spell on a path that is not direct:
+	 * publish the counters now (not within DP_PUBLISH_MS), so that disco
+	 * starts discovery at once. */
+	if (path != DP_PATH_DIRECT &&
+	    (!peer->last_tx_ns ||
+	     d->now_ns - peer->last_tx_ns >= (uint64_t)DP_IDLE_MS * 1000000u)) {
+		peer->publish_now = true;
+		d->stats_dirty = true;
+	}
 	peer->tx_packets++;
 	peer->tx_bytes += len;
 	peer->last_tx_ns = d->now_ns;
-	switch (dp_peer_path(d, peer, &direct)) {
+	switch (path) {
 	case DP_PATH_DIRECT:
 		dp_send_udp(d, direct, p, len);
 		break;

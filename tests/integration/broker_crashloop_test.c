@@ -30,6 +30,11 @@ static bool crashy_back(void *arg)
 	return th_comp_restarts(arg, "crashy") >= 5 && !th_comp_state_is(arg, "crashy", "failed");
 }
 
+static bool started_up(void *arg)
+{
+	return th_log_contains(arg, "INFO: started: generation");
+}
+
 static void test_crash_loop_is_given_up(void **state)
 {
 	struct th_broker *b = *state;
@@ -84,6 +89,9 @@ static void test_restart_running_component(void **state)
 
 	assert_int_equal(th_broker_start(b, "[\"testcomp\"]", ""), 0);
 	old = th_comp_pid(b, "testcomp");
+	/* Until the component has its signal handling set up, SIGTERM would
+	 * simply kill it: wait for its start-up line. */
+	assert_true(th_wait(started_up, b));
 	assert_int_equal(th_control(b, "restart", "testcomp", &ok, &text), 0);
 	assert_true(ok);
 	free(text);

@@ -18,6 +18,11 @@
 
 static const char *two = "[\"testcomp\", {\"name\": \"t2\", \"program\": \"testcomp\"}]";
 
+static bool started_up(void *arg)
+{
+	return th_log_contains(arg, "INFO: started: generation");
+}
+
 static void test_sigterm_leaves_no_process(void **state)
 {
 	struct th_broker *b = *state;
@@ -77,6 +82,9 @@ static void test_stubborn_component_is_killed(void **state)
 			 0);
 	p = th_comp_pid(b, "stubborn");
 	assert_true(p > 0);
+	/* Until the component has its signal handling set up, SIGTERM would
+	 * simply kill it: wait for its start-up line. */
+	assert_true(th_wait(started_up, b));
 	assert_int_equal(th_broker_stop(b, SIGTERM, &st), 0);
 	assert_true(WIFEXITED(st));
 	assert_false(th_pid_alive(p));
