@@ -210,18 +210,30 @@ static void print_status(json_t *st)
 	peers = json_object_get(st, "Peer");
 	printf("\nPeers (%zu):\n", json_object_size(peers));
 	if (json_object_size(peers))
-		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %10s %10s\n", "NAME", "NODE KEY",
-		       "LOCAL ENDPOINT", "PATH", "DIRECT", "RELAY", "TX", "RX");
+		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %8s %9s %10s %10s\n", "NAME",
+		       "NODE KEY", "LOCAL ENDPOINT", "PATH", "DIRECT", "RELAY", "LATENCY",
+		       "LAST PONG", "TX", "RX");
 	json_object_foreach (peers, k, v) {
 		char shortkey[24];
 		const char *direct =
 			*jstr(v, "DirectAddr") ? jstr(v, "DirectAddr") : jstr(v, "CurAddr");
+		char lat[32] = "-", pong[32] = "-";
+		json_t *lp = json_object_get(v, "LastPong");
 		snprintf(shortkey, sizeof(shortkey), "%.16s...", k);
-		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %10lld %10lld\n", jstr(v, "Name"),
-		       shortkey, *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-",
-		       jstr(v, "Path"), *direct ? direct : "-",
-		       *jstr(v, "Relay") ? jstr(v, "Relay") : "-",
-		       json_integer_value(json_object_get(v, "TxBytes")),
+		if (json_is_number(json_object_get(v, "LatencyMs")))
+			snprintf(lat, sizeof(lat), "%.1fms",
+				 json_number_value(json_object_get(v, "LatencyMs")));
+		if (json_is_object(lp)) {
+			time_t now = time(0);
+			long long at = json_integer_value(json_object_get(lp, "AtUnixMs")) / 1000;
+			snprintf(pong, sizeof(pong), "%llds ago",
+				 now > at ? (long long)now - at : 0);
+		}
+		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %8s %9s %10lld %10lld\n",
+		       jstr(v, "Name"), shortkey,
+		       *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-", jstr(v, "Path"),
+		       *direct ? direct : "-", *jstr(v, "Relay") ? jstr(v, "Relay") : "-", lat,
+		       pong, json_integer_value(json_object_get(v, "TxBytes")),
 		       json_integer_value(json_object_get(v, "RxBytes")));
 	}
 	bus = json_object_get(st, "Bus");
