@@ -347,8 +347,13 @@ table ip lab {
     iifname "${p}${x}2i" meta l4proto udp ct state new drop
   }
   chain postrouting { type nat hook postrouting priority srcnat; policy accept; }
+  # easyAF (lab_nat): the remote addresses the node sent to from msock's
+  # port, and the rule that remembers them.
+  set contacted { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
+  chain af { }
   chain forward {
     type filter hook forward priority filter; policy accept;
+    jump af
     iifname "${p}${x}2i" oifname "${p}${x}2n" ip daddr 10.0.$n.2 udp dport $LAB_PORT \
       counter name "msock_udp"
     iifname "${p}${x}2n" oifname "${p}${x}2i" ip saddr 10.0.$n.2 udp sport $LAB_PORT \
@@ -367,7 +372,9 @@ EOF
 }
 
 # Sets ROUTER's (ra, rb) NAT: easy (masquerade: the source port is kept
-# when free, replies only from where the node sent), one2one (node <-> WAN
+# when free, replies only from where the node sent), easyAF (the same
+# mapping, but msock's port open to any port of an address the node sent
+# to: address-dependent filtering), one2one (node <-> WAN
 # address for all traffic, any port reachable from anyone) or hard
 # (masquerade fully-random: a new random port per destination). Existing
 # conntrack entries keep their mapping: set modes before traffic flows.
@@ -383,11 +390,21 @@ lab_nat() {
       rules="add rule ip lab prerouting iifname \"$wan\" ip daddr ${LAB_IP[$r]} dnat to $node
 add rule ip lab postrouting oifname \"$wan\" ip saddr $node snat to ${LAB_IP[$r]}"
       ;;
-    *) lab_fail "lab_nat: unknown mode '$mode' (easy, one2one, hard)" ;;
+    easyAF)
+      # Endpoint-independent mapping (masquerade keeps the port) with
+      # address-dependent filtering: a new flow from the internet to msock's
+      # port is let in if the node has sent to that address, any port.
+      rules="add rule ip lab af oifname \"$wan\" ip saddr $node udp sport $LAB_PORT update @contacted { ip daddr }
+add rule ip lab prerouting iifname \"$wan\" udp dport $LAB_PORT ip saddr @contacted dnat to $node:$LAB_PORT
+add rule ip lab postrouting oifname \"$wan\" masquerade"
+      ;;
+    *) lab_fail "lab_nat: unknown mode '$mode' (easy, easyAF, one2one, hard)" ;;
   esac
   lab_exec "$r" nft -f - <<EOF
 flush chain ip lab prerouting
 flush chain ip lab postrouting
+flush chain ip lab af
+flush set ip lab contacted
 $rules
 EOF
   if command -v conntrack >/dev/null; then
