@@ -252,15 +252,19 @@ static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 		   p->best_latency_ns, changed);
 }
 
+static void traffic(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	p->last_traffic_ns = now;
+	if (!trusted(p, now))
+		discover(d, p, now);
+}
+
 void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
 {
 	struct dsc_peer *p = dsc_peer_find(d, node_key);
 
-	if (!p)
-		return;
-	p->last_traffic_ns = now;
-	if (!trusted(p, now))
-		discover(d, p, now);
+	if (p)
+		traffic(d, p, now);
 }
 
 void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now)
@@ -278,15 +282,40 @@ void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now)
 	discover(d, p, now);
 }
 
-void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now)
+static void rx(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
-	struct dsc_peer *p = dsc_peer_find(d, node_key);
-
-	if (!d->silent || !p || !p->best.family)
+	if (!d->silent || !p->best.family)
 		return;
 	p->best_pong_ns = now; /* heard on it: not stale */
 	p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
 	publish(d, p, now);
+}
+
+void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (p)
+		rx(d, p, now);
+}
+
+void dsc_on_counters(struct dsc *d, const struct key32 *node_key, uint64_t tx, uint64_t rx_direct,
+		     uint64_t now)
+{
+	struct dsc_peer *p = dsc_peer_find(d, node_key);
+
+	if (!p)
+		return;
+	if (p->counted) {
+		if (tx > p->seen_tx)
+			traffic(d, p, now);
+		if (rx_direct > p->seen_rx_direct)
+			rx(d, p, now);
+	}
+	/* The first values are a baseline, not traffic. */
+	p->counted = true;
+	p->seen_tx = tx;
+	p->seen_rx_direct = rx_direct;
 }
 
 void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)

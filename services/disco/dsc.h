@@ -89,6 +89,9 @@ struct dsc_peer {
 	/* what was published */
 	struct ipport pub_best;
 	uint64_t pub_trusted_until_ns;
+	/* the dataplane's counters last seen (dsc_on_counters) */
+	bool counted;
+	uint64_t seen_tx, seen_rx_direct;
 	/* counters */
 	uint64_t pings_sent, pongs_rx, pings_rx, cmm_sent, cmm_rx;
 };
@@ -155,6 +158,12 @@ void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now_ns
  * the trusted direct address, else over DERP while discovery runs (the
  * peer becomes active). Only this ping's pong is reported (io.pong). */
 void dsc_ping_now(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
+/* The dataplane's counters for the peer: WireGuard packets sent (any path)
+ * and received on the direct path. Growth since the last call is traffic
+ * (dsc_on_traffic) and direct receipt (dsc_on_rx); the first call for a
+ * peer only records them. */
+void dsc_on_counters(struct dsc *d, const struct key32 *node_key, uint64_t tx, uint64_t rx_direct,
+		     uint64_t now_ns);
 /* The peer's WireGuard traffic came in on the direct path (the dataplane's
  * counters). With silent_disco it keeps the path trusted, as pongs do. */
 void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);

@@ -28,12 +28,6 @@
 enum {
 	CHAN_DRAIN = 256,
 	LOG_EVERY_MS = 10000,
-	MAX_TRAFFIC_PEERS = 16384, /* DataplanePeer tx counters remembered */
-};
-
-struct traffic {
-	struct key32 key;
-	uint64_t tx, rx_direct;
 };
 
 struct ctx {
@@ -43,8 +37,6 @@ struct ctx {
 	struct pktchan *pc;
 	struct dsc d;
 	struct log_ratelimit rl;
-	struct traffic *tx;
-	size_t n_tx;
 	bool adopting; /* the PathChanged snapshot at start: adopt */
 };
 
@@ -93,10 +85,8 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	struct ctx *x = arg;
 	Msock__DiscoPong m = MSOCK__DISCO_PONG__INIT;
 	Msock__Endpoint e = MSOCK__ENDPOINT__INIT;
-	struct timespec ts;
 	char hex[65];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	m.node_key.data = (uint8_t *)p->node_key.b;
 	m.node_key.len = KEY_LEN;
 	if (via) {
@@ -105,7 +95,7 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	}
 	m.derp_region = via ? 0 : region;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
-	m.at_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	m.at_unix_ms = (int64_t)clock_unix_ms();
 	key_hex(p->node_key.b, hex);
 	bus_state_set(x->bus, "DiscoPong", hex, &m.base);
 }
@@ -116,11 +106,7 @@ static void publish_history(struct ctx *x, const struct dsc_peer *p, const char 
 	Msock__PathHistory h = MSOCK__PATH_HISTORY__INIT;
 	Msock__PathHistory__Change ch[DSC_HISTORY], *chp[DSC_HISTORY];
 	Msock__Endpoint e[DSC_HISTORY];
-	struct timespec ts;
-	uint64_t now = clock_mono_ns(), real_ms;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	real_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t now = clock_mono_ns(), real_ms = clock_unix_ms();
 	for (size_t i = 0; i < p->n_history; i++) {
 		/* Oldest first: the ring starts at history_next once full. */
 		size_t k = p->n_history < DSC_HISTORY ? i : (p->history_next + i) % DSC_HISTORY;
@@ -208,35 +194,18 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 		log_error("out of memory adding a peer");
 }
 
-/* The dataplane's counters: a peer whose tx grew had WireGuard traffic. */
+/* The dataplane's counters (a peer whose tx grew had WireGuard traffic),
+ * and its silence detector's verdict. */
 static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t now)
 {
 	struct key32 k;
 	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
-	struct traffic *t = 0;
 
 	if (m->deleted || hex_key(m->key, &k) < 0)
 		return;
-	for (size_t i = 0; i < x->n_tx && !t; i++)
-		if (memcmp(x->tx[i].key.b, k.b, KEY_LEN) == 0)
-			t = &x->tx[i];
-	uint64_t tx = p->tx_packets + p->tx_derp_packets;
-	uint64_t rx = p->rx_packets > p->rx_derp_packets ? p->rx_packets - p->rx_derp_packets : 0;
-	if (!t) {
-		if (x->n_tx == MAX_TRAFFIC_PEERS)
-			return;
-		t = &x->tx[x->n_tx++];
-		t->key = k;
-		t->tx = tx; /* the first values are a baseline, not traffic */
-		t->rx_direct = rx;
-		return;
-	}
-	if (tx > t->tx)
-		dsc_on_traffic(&x->d, &k, now);
-	if (rx > t->rx_direct)
-		dsc_on_rx(&x->d, &k, now);
-	t->tx = tx;
-	t->rx_direct = rx;
+	dsc_on_counters(&x->d, &k, p->tx_packets + p->tx_derp_packets,
+			p->rx_packets > p->rx_derp_packets ? p->rx_packets - p->rx_derp_packets : 0,
+			now);
 	/* The dataplane's silence detector: check the direct path now. */
 	if (p->path && strcmp(p->path, "direct+derp") == 0)
 		dsc_recheck(&x->d, &k, now);
@@ -341,8 +310,8 @@ static int loop(struct ctx *x)
 	for (;;) {
 		zmq_pollitem_t it[4];
 		int n = bus_pollitems(x->bus, it, 2);
-		uint64_t now = clock_mono_ns(), next = dsc_deadline(&x->d, now);
-		long timeout = next <= now ? 0 : (long)((next - now) / NS_PER_MS) + 1;
+		uint64_t now = clock_mono_ns();
+		long timeout = clock_poll_ms(now, dsc_deadline(&x->d, now), 1000);
 
 		it[n++] =
 			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
@@ -406,11 +375,10 @@ int main(int argc, char **argv)
 		return 1;
 	dsc_init(&x.d, &priv, &pub, &io);
 	sodium_memzero(&priv, sizeof(priv));
-	x.tx = calloc(MAX_TRAFFIC_PEERS, sizeof(*x.tx));
 	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
 	x.zctx = zmq_ctx_new();
 	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_SERVICE) : 0;
-	if (!x.tx || !x.bus || !x.pc) {
+	if (!x.bus || !x.pc) {
 		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
 		goto out;
 	}
@@ -443,6 +411,5 @@ out:
 	bus_free(x.bus);
 	if (x.zctx)
 		zmq_ctx_term(x.zctx);
-	free(x.tx);
 	return rc;
 }

@@ -343,6 +343,21 @@ static void test_ping_now(void **state)
 	assert_int_equal(A.pongs_derp, 2);
 }
 
+/* The dataplane's counters: the first values are a baseline; growth of
+ * the transmit count is traffic (discovery starts), equal counts are not. */
+static void test_counters(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+
+	dsc_on_counters(&A.d, &B.node, 100, 50, t);
+	assert_int_equal(A.n_out, 0);
+	dsc_on_counters(&A.d, &B.node, 100, 60, t + MS(10));
+	assert_int_equal(A.n_out, 0);
+	dsc_on_counters(&A.d, &B.node, 101, 60, t + MS(20));
+	assert_true(A.n_out >= 1 && A.out[0].derp); /* the CallMeMaybe */
+}
+
 /* silent_disco: no heartbeat pings; the peer's traffic on the path keeps
  * it trusted. */
 static void test_silent(void **state)
@@ -428,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pongs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
 	};
