@@ -15,6 +15,11 @@ struct msock_clock {
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t clock_mono_ns(void);
+/* CLOCK_REALTIME in milliseconds since the epoch (times shown to people). */
+uint64_t clock_unix_ms(void);
+/* A poll timeout in ms that wakes at the deadline (rounded up, 0 if it is
+ * past), at most max_ms. Both times in CLOCK_MONOTONIC ns. */
+long clock_poll_ms(uint64_t now_ns, uint64_t deadline_ns, long max_ms);
 /* The real clock, as a struct msock_clock. */
 struct msock_clock clock_real(void);
 

@@ -4,22 +4,10 @@
  * every local interface address with our port. */
 #include "endpoints.h"
 
+#include "disco/disco.h"
+
 #include <string.h>
 #include <sys/socket.h>
-
-static bool usable_local(const struct ipport *a)
-{
-	static const uint8_t zero[16];
-
-	if (a->family == AF_INET)
-		return a->ip[0] != 0 && a->ip[0] != 127 && (a->ip[0] & 0xf0) != 0xe0 &&
-		       !(a->ip[0] == 169 && a->ip[1] == 254);
-	if (a->family == AF_INET6)
-		return memcmp(a->ip, zero, 16) != 0 &&
-		       !(memcmp(a->ip, zero, 15) == 0 && a->ip[15] == 1) && a->ip[0] != 0xff &&
-		       !(a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80);
-	return false;
-}
 
 static void add(struct dp_ep_set *s, const struct ipport *a, enum endpoint_type t)
 {
@@ -51,7 +39,8 @@ void dp_ep_build(const struct dp_ep_inputs *in, struct dp_ep_set *out)
 	for (size_t i = 0; i < in->n_local && i < DP_EP_MAX_LOCAL; i++) {
 		struct ipport a = in->local[i];
 		a.port = in->port;
-		if (usable_local(&a))
+		/* The rule a peer's disco applies to what we send it. */
+		if (disco_endpoint_usable(&a))
 			add(out, &a, ENDPOINT_TYPE_LOCAL);
 	}
 }

@@ -512,12 +512,8 @@ static int loop(struct ctx *x)
 		int i_nm = n;
 		long timeout = 500;
 		if (x->nm) {
-			uint64_t dl = netmon_deadline_ns(x->nm), now = clock_mono_ns();
 			it[n++] = (zmq_pollitem_t){.fd = netmon_fd(x->nm), .events = ZMQ_POLLIN};
-			if (dl != UINT64_MAX)
-				timeout = dl <= now ? 0 : (long)((dl - now) / NS_PER_MS) + 1;
-			if (timeout > 500)
-				timeout = 500;
+			timeout = clock_poll_ms(clock_mono_ns(), netmon_deadline_ns(x->nm), 500);
 		}
 		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
 			return -errno;

@@ -229,9 +229,7 @@ static int loop(struct ctx *x)
 		}
 		s->now_ns = clock_mono_ns();
 		next = svc_next_deadline(s);
-		timeout = next <= s->now_ns ? 0 : (long)((next - s->now_ns) / NS_PER_MS) + 1;
-		if (timeout > 1000)
-			timeout = 1000;
+		timeout = clock_poll_ms(s->now_ns, next, 1000);
 		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
 			return -errno;
 		s->now_ns = clock_mono_ns();

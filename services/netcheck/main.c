@@ -52,14 +52,6 @@ static void send_stun(void *arg, const struct ipport *to, const uint8_t *p, size
 	pktchan_send(x->pc, &h, p, len);
 }
 
-static uint64_t unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool opt_true(enum nc_opt o)
 {
 	return o == NC_OPT_TRUE;
@@ -101,7 +93,7 @@ static void publish_report(void *arg, const struct nc_report *r)
 	m.upnp = opt_true(r->upnp);
 	m.pmp = opt_true(r->pmp);
 	m.pcp = opt_true(r->pcp);
-	m.at_unix_ms = (int64_t)unix_ms();
+	m.at_unix_ms = (int64_t)clock_unix_ms();
 	bus_state_set(x->bus, "NetcheckReport", "last", &m.base);
 	log_info("report: udp=%s v4=%s global_v4=%s global_v6=%s hard_nat=%s derp=%u "
 		 "(%zu regions measured)%s",
@@ -219,11 +211,9 @@ static int loop(struct ctx *x)
 		short ev[MAX_HTTP_FDS];
 		int n = bus_pollitems(x->bus, it, 2);
 		size_t nh = nc_svc_http_fds(&x->svc, fds, ev, MAX_HTTP_FDS);
-		uint64_t now = clock_mono_ns(), next = nc_svc_deadline(&x->svc);
-		long timeout = next <= now ? 0 : (long)((next - now) / NS_PER_MS) + 1;
+		uint64_t now = clock_mono_ns();
+		long timeout = clock_poll_ms(now, nc_svc_deadline(&x->svc), 1000);
 
-		if (timeout > 1000)
-			timeout = 1000;
 		it[n++] =
 			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};

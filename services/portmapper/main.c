@@ -302,11 +302,9 @@ static int loop(struct ctx *x)
 	for (;;) {
 		zmq_pollitem_t it[4];
 		int n = bus_pollitems(x->bus, it, 2);
-		uint64_t now = clock_mono_ns(), next = pm_deadline(&x->pm);
-		long timeout = next <= now ? 0 : (long)((next - now) / NS_PER_MS) + 1;
+		uint64_t now = clock_mono_ns();
+		long timeout = clock_poll_ms(now, pm_deadline(&x->pm), 1000);
 
-		if (timeout > 1000)
-			timeout = 1000;
 		it[n++] = (zmq_pollitem_t){.fd = x->fd, .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
 		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)

@@ -5,6 +5,8 @@
  * section 3 and the URL syntax of RFC 3986 that upnp_desc shares. */
 #include "upnp_ssdp.h"
 
+#include "portmap/natpmp.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,13 +64,8 @@ bool upnp_addr_usable(const struct ipport *a)
 
 	if (!a)
 		return false;
-	if (a->family == AF_INET) {
-		const uint8_t *ip = a->ip;
-
-		if (ip[0] == 0 || ip[0] == 127 || (ip[0] & 0xf0) == 224)
-			return false;
-		return !(ip[0] == 255 && ip[1] == 255 && ip[2] == 255 && ip[3] == 255);
-	}
+	if (a->family == AF_INET)
+		return natpmp_external_usable(a); /* the same rule as NAT-PMP's */
 	if (a->family == AF_INET6) {
 		if (memcmp(a->ip, zero, 15) == 0 && (a->ip[15] == 0 || a->ip[15] == 1))
 			return false; /* :: and ::1 */
