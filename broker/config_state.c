@@ -36,17 +36,6 @@ static int set_msg(struct broker *b, const char *topic, const char *key, const P
 	return rc < 0 ? rc : 0;
 }
 
-static void hex_key(const struct key32 *k, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < KEY_LEN; i++) {
-		out[2 * i] = hex[k->b[i] >> 4];
-		out[2 * i + 1] = hex[k->b[i] & 15];
-	}
-	out[2 * KEY_LEN] = 0;
-}
-
 static int publish_peer(struct broker *b, const struct cfg_peer *p)
 {
 	Msock__NodeViewsUpdate up = MSOCK__NODE_VIEWS_UPDATE__INIT;
@@ -70,7 +59,7 @@ static int publish_peer(struct broker *b, const struct cfg_peer *p)
 	nv.n_endpoints = p->n_endpoints;
 	nv.endpoints = epp;
 	up.node = &nv;
-	hex_key(&p->node_key, key);
+	key_hex_format(p->node_key.b, key);
 	return set_msg(b, "NodeViewsUpdate", key, &up.base);
 }
 
@@ -174,7 +163,7 @@ static void delete_stale(struct broker *b, const struct msock_config *cfg, const
 		if (!s.peers)
 			return; /* deleting nothing is safe; the next reload retries */
 		for (size_t i = 0; i < cfg->n_peers; i++)
-			hex_key(&cfg->peers[i].node_key, s.peers[i]);
+			key_hex_format(cfg->peers[i].node_key.b, s.peers[i]);
 		qsort(s.peers, cfg->n_peers, sizeof(*s.peers), cmp_hex);
 	}
 	state_cache_foreach(b->cache, topic, collect_stale, &s);

@@ -496,11 +496,8 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 	} else if (strcmp(req->command, "ping") == 0 && req->n_args == 1) {
 		/* msockctl ping: disco pings the peer (64 hex digits) now. */
 		Msock__PingRequest ev = MSOCK__PING_REQUEST__INIT;
-		uint8_t k[32];
-		int rc = strlen(req->args[0]) == 64 ? 0 : -EINVAL;
-		for (int i = 0; i < 32 && rc == 0; i++)
-			if (sscanf(req->args[0] + 2 * i, "%2hhx", &k[i]) != 1)
-				rc = -EINVAL;
+		uint8_t k[KEY_LEN];
+		int rc = key_hex_parse(req->args[0], k);
 		if (rc == 0) {
 			ev.node_key.data = k;
 			ev.node_key.len = 32;

@@ -165,6 +165,21 @@ size_t key_format(enum key_kind kind, const struct key32 *k, char *buf, size_t c
 	return plen + KEY_HEX_LEN;
 }
 
+void key_hex_format(const uint8_t k[KEY_LEN], char out[KEY_HEX_LEN + 1])
+{
+	sodium_bin2hex(out, KEY_HEX_LEN + 1, k, KEY_LEN);
+}
+
+int key_hex_parse(const char *hex, uint8_t k[KEY_LEN])
+{
+	struct key32 tmp;
+
+	if (parse_hex(hex, &tmp, NULL) < 0)
+		return -EINVAL;
+	memcpy(k, tmp.b, KEY_LEN);
+	return 0;
+}
+
 size_t key_to_base64(const struct key32 *k, char *buf, size_t cap)
 {
 	if (cap <= KEY_B64_LEN)

@@ -48,6 +48,12 @@ int key_generate(struct key32 *priv);
 /* The Curve25519 public key of a private key. */
 int key_public(const struct key32 *priv, struct key32 *pub);
 
+/* The bare 64 lowercase hex digits of a key (the bus's state keys name
+ * peers so), NUL-terminated. */
+void key_hex_format(const uint8_t k[KEY_LEN], char out[KEY_HEX_LEN + 1]);
+/* Exactly 64 hex digits (either case) into k. Returns 0 or -EINVAL. */
+int key_hex_parse(const char *hex, uint8_t k[KEY_LEN]);
+
 /* Reads a private key file: WireGuard's base64 (so `wg` reads the same
  * file), optionally followed by a newline; "privkey:<hex>" is accepted too.
  * Refuses a file readable or writable by group or other. On error returns

@@ -93,22 +93,6 @@ static uint16_t sock_port(int fd)
 	return a.port;
 }
 
-static int hex_key(const char *hex, uint8_t out[32])
-{
-	if (strlen(hex) != 64)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
-			return -1;
-	return 0;
-}
-
-static void key_hex(const uint8_t k[32], char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
 /* Our own DataplanePeer from the cache (a restart): keep the peer's
  * loopback endpoint, and carry its counters on so that they stay
  * cumulative (what was counted after the last publish, at most
@@ -120,7 +104,7 @@ static void on_own_peer(struct ctx *x, const struct bus_msg *m)
 	struct ipport lo;
 	struct dp_peer *dp;
 
-	if (m->deleted || hex_key(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
+	if (m->deleted || key_hex_parse(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
 	    endpoint_pb_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
 		return;
 	/* Not "known" until the netmap says so. */
@@ -143,7 +127,7 @@ static void forget_peer(struct ctx *x, struct dp_peer *p)
 {
 	char hex[65];
 
-	key_hex(p->key, hex);
+	key_hex_format(p->key, hex);
 	bus_state_del(x->bus, "DataplanePeer", hex);
 	dp_peer_remove(&x->d, p);
 }
@@ -153,7 +137,7 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 	uint8_t key[32];
 	struct dp_peer *p;
 
-	if (hex_key(m->key, key) < 0)
+	if (key_hex_parse(m->key, key) < 0)
 		return;
 	p = dp_peer_by_key(&x->d, key);
 	if (m->deleted) {
@@ -185,7 +169,7 @@ static void on_path(struct ctx *x, const struct bus_msg *m)
 	struct dp_peer *p;
 	struct ipport direct = {0};
 
-	if (hex_key(m->key, key) < 0 || !(p = dp_peer_by_key(&x->d, key)))
+	if (key_hex_parse(m->key, key) < 0 || !(p = dp_peer_by_key(&x->d, key)))
 		return;
 	if (m->deleted) {
 		dp_peer_clear_path(&x->d, p);
@@ -386,7 +370,7 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.rx_bytes = p->rx_bytes;
 	m.tx_derp_packets = p->tx_derp;
 	m.rx_derp_packets = p->rx_derp;
-	key_hex(p->key, hex);
+	key_hex_format(p->key, hex);
 	bus_state_set(x->bus, "DataplanePeer", hex, &m.base);
 	p->published_path = path;
 	p->published_direct = direct ? *direct : (struct ipport){0};

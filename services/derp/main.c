@@ -109,14 +109,6 @@ static void del_region(struct derp_svc *s, uint32_t id)
 		}
 }
 
-static int hex_to_key(const char *hex, uint8_t out[KEY_LEN])
-{
-	for (int i = 0; i < KEY_LEN; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
-			return -1;
-	return 0;
-}
-
 static void on_state(struct ctx *x, const struct bus_msg *m)
 {
 	struct derp_svc *s = &x->svc;
@@ -145,7 +137,7 @@ static void on_state(struct ctx *x, const struct bus_msg *m)
 		svc_choose_home(s);
 	} else if (strcmp(t, "NodeViewsUpdate") == 0) {
 		uint8_t k[KEY_LEN];
-		if (hex_to_key(m->key, k) < 0)
+		if (key_hex_parse(m->key, k) < 0)
 			return;
 		if (m->deleted) {
 			svc_peer_forget(s, k);

@@ -40,22 +40,6 @@ struct ctx {
 	bool adopting; /* the PathChanged snapshot at start: adopt */
 };
 
-static void key_hex(const uint8_t *k, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
-static int hex_key(const char *hex, struct key32 *k)
-{
-	if (strlen(hex) != 64)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &k->b[i]) != 1)
-			return -1;
-	return 0;
-}
-
 static void send_udp(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
 {
 	struct ctx *x = arg;
@@ -96,7 +80,7 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	m.derp_region = via ? 0 : region;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
-	key_hex(p->node_key.b, hex);
+	key_hex_format(p->node_key.b, hex);
 	bus_state_set(x->bus, "DiscoPong", hex, &m.base);
 }
 
@@ -160,7 +144,7 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	m.derp_region = p->home_derp;
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
-	key_hex(p->node_key.b, hex);
+	key_hex_format(p->node_key.b, hex);
 	bus_state_set(x->bus, "PathChanged", hex, &m.base);
 	if (changed) {
 		log_info("peer %s (%.8s...): path %s%s", p->name, hex, best ? "direct " : "derp",
@@ -175,7 +159,7 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 	struct ipport eps[16];
 	size_t n = 0;
 
-	if (hex_key(m->key, &nk) < 0)
+	if (key_hex_parse(m->key, nk.b) < 0)
 		return;
 	if (m->deleted) {
 		dsc_remove_peer(&x->d, &nk);
@@ -201,7 +185,7 @@ static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t n
 	struct key32 k;
 	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
 
-	if (m->deleted || hex_key(m->key, &k) < 0)
+	if (m->deleted || key_hex_parse(m->key, k.b) < 0)
 		return;
 	dsc_on_counters(&x->d, &k, p->tx_packets + p->tx_derp_packets,
 			p->rx_packets > p->rx_derp_packets ? p->rx_packets - p->rx_derp_packets : 0,
@@ -229,7 +213,8 @@ static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
 	struct key32 k;
 	struct ipport best;
 
-	if (m->deleted || hex_key(m->key, &k) < 0 || endpoint_pb_to_ipport(pc->direct, &best) < 0)
+	if (m->deleted || key_hex_parse(m->key, k.b) < 0 ||
+	    endpoint_pb_to_ipport(pc->direct, &best) < 0)
 		return;
 	dsc_adopt_path(&x->d, &k, &best, pc->trusted_until_mono_ns, (uint64_t)pc->latency_us * 1000,
 		       now);

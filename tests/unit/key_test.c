@@ -375,6 +375,36 @@ static void test_file_load_or_create(void **state)
 	assert_non_null(strstr(err, t->path));
 }
 
+/* Bare hex (the bus's state keys): round trip; exactly 64 hex digits. */
+static void test_bare_hex(void **state)
+{
+	(void)state;
+	struct key32 k;
+	uint8_t back[KEY_LEN];
+	char hex[KEY_HEX_LEN + 1], bad[KEY_HEX_LEN + 2];
+
+	assert_int_equal(key_generate(&k), 0);
+	key_hex_format(k.b, hex);
+	assert_int_equal(strlen(hex), KEY_HEX_LEN);
+	assert_int_equal(key_hex_parse(hex, back), 0);
+	assert_memory_equal(back, k.b, KEY_LEN);
+	hex[0] = 'A'; /* either case */
+	assert_int_equal(key_hex_parse(hex, back), 0);
+	assert_int_equal(key_hex_parse("", back), -EINVAL);
+	memcpy(bad, hex, KEY_HEX_LEN - 1);
+	bad[KEY_HEX_LEN - 1] = 0;
+	assert_int_equal(key_hex_parse(bad, back), -EINVAL); /* 63 */
+	memcpy(bad, hex, KEY_HEX_LEN);
+	bad[KEY_HEX_LEN] = '0';
+	bad[KEY_HEX_LEN + 1] = 0;
+	assert_int_equal(key_hex_parse(bad, back), -EINVAL); /* 65 */
+	bad[KEY_HEX_LEN] = 0;
+	bad[10] = 'g';
+	assert_int_equal(key_hex_parse(bad, back), -EINVAL);
+	bad[10] = ' ';
+	assert_int_equal(key_hex_parse(bad, back), -EINVAL);
+}
+
 static void test_file_privkey_hex_and_whitespace(void **state)
 {
 	struct tmp *t = *state;
@@ -556,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_bad_base64_31_bytes),
 		cmocka_unit_test(test_bad_base64_33_bytes),
 		cmocka_unit_test(test_bad_empty_and_null),
+		cmocka_unit_test(test_bare_hex),
 		T(test_file_round_trip),
 		T(test_file_load_or_create),
 		T(test_file_privkey_hex_and_whitespace),
