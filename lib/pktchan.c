@@ -22,11 +22,11 @@ enum {
 	OFF_KIND = 3,
 	OFF_FLAGS = 4,
 	OFF_FAMILY = 5,
-	OFF_PORT = 6,	   /* 2 bytes */
-	OFF_IP = 8,	   /* 16 bytes; IPv4 in the first 4 */
-	OFF_REGION = 24,   /* 2 bytes */
-	OFF_RESERVED = 26, /* 2 bytes */
-	OFF_KEY = 28,	   /* 32 bytes */
+	OFF_PORT = 6,	 /* 2 bytes */
+	OFF_IP = 8,	 /* 16 bytes; IPv4 in the first 4 */
+	OFF_REGION = 24, /* 2 bytes */
+	OFF_SOCK = 26,	 /* 2 bytes */
+	OFF_KEY = 28,	 /* 32 bytes */
 };
 
 /* Address family on the wire: the IP version, not the host's AF_* value. */
@@ -66,6 +66,8 @@ static int hdr_check(const struct pktchan_hdr *h)
 			return PKTCHAN_ERR_REGION;
 		if (!all_zero(h->key, sizeof(h->key)))
 			return PKTCHAN_ERR_KEY;
+		if (h->sock > PKTCHAN_MAX_SOCK)
+			return PKTCHAN_ERR_SOCK;
 		return PKTCHAN_OK;
 	case PKTCHAN_DERP_SEND:
 	case PKTCHAN_DERP_RECV:
@@ -79,6 +81,8 @@ static int hdr_check(const struct pktchan_hdr *h)
 			return PKTCHAN_ERR_REGION;
 		if (all_zero(h->key, sizeof(h->key)))
 			return PKTCHAN_ERR_KEY;
+		if (h->sock != 0)
+			return PKTCHAN_ERR_SOCK;
 		return PKTCHAN_OK;
 	default:
 		return PKTCHAN_ERR_KIND;
@@ -101,9 +105,6 @@ int pktchan_hdr_parse(const uint8_t *p, size_t len, struct pktchan_hdr *out,
 		return PKTCHAN_ERR_KIND;
 	if (p[OFF_FLAGS] != 0)
 		return PKTCHAN_ERR_FLAGS;
-	if (be_get16(p + OFF_RESERVED) != 0)
-		return PKTCHAN_ERR_RESERVED;
-
 	out->kind = (enum pktchan_kind)p[OFF_KIND];
 	switch (p[OFF_FAMILY]) {
 	case WIRE_FAMILY_NONE:
@@ -121,6 +122,7 @@ int pktchan_hdr_parse(const uint8_t *p, size_t len, struct pktchan_hdr *out,
 	out->addr.port = be_get16(p + OFF_PORT);
 	memcpy(out->addr.ip, p + OFF_IP, sizeof(out->addr.ip));
 	out->region = be_get16(p + OFF_REGION);
+	out->sock = be_get16(p + OFF_SOCK);
 	memcpy(out->key, p + OFF_KEY, sizeof(out->key));
 	err = hdr_check(out);
 	if (err)
@@ -152,7 +154,7 @@ size_t pktchan_hdr_encode(const struct pktchan_hdr *h, uint8_t *buf, size_t cap)
 	be_put16(buf + OFF_PORT, h->addr.port);
 	memcpy(buf + OFF_IP, h->addr.ip, sizeof(h->addr.ip));
 	be_put16(buf + OFF_REGION, h->region);
-	be_put16(buf + OFF_RESERVED, 0);
+	be_put16(buf + OFF_SOCK, h->sock);
 	memcpy(buf + OFF_KEY, h->key, sizeof(h->key));
 	return PKTCHAN_HDR_BYTES;
 }
@@ -172,8 +174,8 @@ const char *pktchan_strerror(int err)
 		return "unknown packet kind";
 	case PKTCHAN_ERR_FLAGS:
 		return "reserved flags set";
-	case PKTCHAN_ERR_RESERVED:
-		return "reserved header bytes set";
+	case PKTCHAN_ERR_SOCK:
+		return "socket index out of range, or set on a DERP kind";
 	case PKTCHAN_ERR_FAMILY:
 		return "address family wrong for the packet kind";
 	case PKTCHAN_ERR_PORT:

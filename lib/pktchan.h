@@ -31,8 +31,11 @@ enum {
 	PKTCHAN_MAGIC = 0x4d, /* 'M' */
 	PKTCHAN_VERSION = 1,
 	PKTCHAN_KEY_BYTES = 32,
+	/* The dataplane's probe sockets (birthday-paradox hole punching,
+	 * docs/disco.md): UDP kinds name 0 (the main socket) or 1..this. */
+	PKTCHAN_MAX_SOCK = 256,
 	/* magic 1 + version 2 + kind 1 + flags 1 + family 1 + port 2 + ip 16
-	 * + region 2 + reserved 2 + key 32 */
+	 * + region 2 + sock 2 + key 32 */
 	PKTCHAN_HDR_BYTES = 60,
 	/* The most one UDP datagram can carry (16-bit length). Tailscale's DERP
 	 * allows 64 KiB (tailscale/tailscale derp/derp.go: "MaxPacketSize is
@@ -67,14 +70,14 @@ enum pktchan_kind {
 /* What pktchan_hdr_parse returns: 0 or one of these. Not errno values. */
 enum pktchan_err {
 	PKTCHAN_OK = 0,
-	PKTCHAN_ERR_SHORT = -1,	   /* fewer than PKTCHAN_HDR_BYTES */
-	PKTCHAN_ERR_MAGIC = -2,	   /* first byte is not PKTCHAN_MAGIC */
-	PKTCHAN_ERR_VERSION = -3,  /* version is not PKTCHAN_VERSION */
-	PKTCHAN_ERR_KIND = -4,	   /* kind 0 or unknown */
-	PKTCHAN_ERR_FLAGS = -5,	   /* flags byte not 0 */
-	PKTCHAN_ERR_RESERVED = -6, /* reserved bytes not 0 */
-	PKTCHAN_ERR_FAMILY = -7,   /* UDP kind without family 4/6, or DERP kind with one */
-	PKTCHAN_ERR_PORT = -8,	   /* UDP kind with port 0 */
+	PKTCHAN_ERR_SHORT = -1,	  /* fewer than PKTCHAN_HDR_BYTES */
+	PKTCHAN_ERR_MAGIC = -2,	  /* first byte is not PKTCHAN_MAGIC */
+	PKTCHAN_ERR_VERSION = -3, /* version is not PKTCHAN_VERSION */
+	PKTCHAN_ERR_KIND = -4,	  /* kind 0 or unknown */
+	PKTCHAN_ERR_FLAGS = -5,	  /* flags byte not 0 */
+	PKTCHAN_ERR_SOCK = -6,	  /* sock over PKTCHAN_MAX_SOCK, or not 0 on a DERP kind */
+	PKTCHAN_ERR_FAMILY = -7,  /* UDP kind without family 4/6, or DERP kind with one */
+	PKTCHAN_ERR_PORT = -8,	  /* UDP kind with port 0 */
 	PKTCHAN_ERR_ADDR = -9, /* IPv4 with bytes after the first 4, or DERP kind with an address */
 	PKTCHAN_ERR_REGION = -10,  /* region on a UDP kind, or DERP_RECV with region 0 */
 	PKTCHAN_ERR_KEY = -11,	   /* DERP kind with a zero key, or UDP kind with a key */
@@ -86,6 +89,10 @@ struct pktchan_hdr {
 	struct ipport addr; /* UDP kinds: family AF_INET/AF_INET6, port != 0; DERP: all zero */
 	uint16_t region;    /* DERP kinds: region id (DERP_SEND: 0 = peer's home); UDP: 0 */
 	uint8_t key[PKTCHAN_KEY_BYTES]; /* DERP kinds: the peer's node key; UDP: zero */
+	/* UDP kinds: which of the dataplane's sockets (0: the main one of the
+	 * address's family; 1..PKTCHAN_MAX_SOCK: an IPv4 probe socket, opened
+	 * on the first send). DERP kinds: 0. */
+	uint16_t sock;
 };
 
 /* Parses one message. On success *payload points into p (no copy) and

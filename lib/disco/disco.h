@@ -51,6 +51,8 @@ enum {
 	/* udpRelayEndpointLenMinusAddrPorts: server key, two client keys,
 	 * LamportID 8, VNI 4, BindLifetime 8, SteadyStateLifetime 8 */
 	DISCO_RELAY_EP_FIXED_LEN = 3 * DISCO_KEY_LEN + 8 + 4 + 8 + 8,
+	/* msock ProbeMe, version 0: ports 2 (BE), then an endpoint */
+	DISCO_PROBE_ME_LEN = 2 + DISCO_EP_LEN,
 
 	/* The most endpoints a list may hold (3,636): what a CallMeMaybe of
 	 * the largest plaintext carries. Tailscale caps neither what it sends
@@ -75,6 +77,11 @@ enum disco_type {
 	DISCO_TYPE_CALL_ME_MAYBE_VIA = 0x07,
 	DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_REQUEST = 0x08,
 	DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE = 0x09,
+	/* msock's own (docs/disco.md, "Hard NATs"): "I sent from many ports
+	 * behind a NAT whose mapping depends on the destination; probe random
+	 * ports of this address". Far from Tailscale's numbers; a Tailscale
+	 * peer drops it as an unknown type. */
+	DISCO_TYPE_MSOCK_PROBE_ME = 0xf0,
 };
 
 /* What the functions return: 0, DISCO_UNKNOWN_TYPE, or a negative error.
@@ -89,7 +96,7 @@ enum disco_err {
 	DISCO_ERR_TOO_LONG = -3,	   /* longer than DISCO_MAX_PACKET/PLAINTEXT_LEN */
 	DISCO_ERR_ZERO_KEY = -4,	   /* an all-zero disco key */
 	DISCO_ERR_BOX = -5,		   /* the box does not open: wrong key or tampered */
-	DISCO_ERR_BAD_LENGTH = -6,	   /* CallMeMaybe not a whole number of endpoints */
+	DISCO_ERR_BAD_LENGTH = -6,	   /* CallMeMaybe not whole endpoints; ProbeMe of 0 ports */
 	DISCO_ERR_TOO_MANY_ENDPOINTS = -7, /* more than DISCO_MAX_ENDPOINTS */
 	DISCO_ERR_BUF_TOO_SMALL = -8,	   /* the output does not fit in cap */
 	DISCO_ERR_CRYPTO = -9,		   /* a low-order public key: no shared key */
@@ -244,6 +251,13 @@ struct disco_msg {
 			uint32_t generation;
 			struct disco_relay_endpoint ep;
 		} alloc_resp;
+		struct {
+			/* How many ports the sender sent from (>= 1). */
+			uint16_t ports;
+			/* The sender's public address (a STUN answer): its IP
+			 * is the one to probe; the port says nothing. */
+			struct ipport addr;
+		} probe_me;
 	} u;
 };
 

@@ -127,6 +127,22 @@ static int parse_call_me_maybe(uint8_t ver, const uint8_t *p, size_t n, struct d
 	return 0;
 }
 
+/* msock's ProbeMe: version 0 only (another is a future format: ignored);
+ * bytes past the endpoint are ignored, as Go does for its messages. */
+static int parse_probe_me(uint8_t ver, const uint8_t *p, size_t n, struct disco_msg *m)
+{
+	if (ver != 0)
+		return DISCO_UNKNOWN_TYPE;
+	if (n < DISCO_PROBE_ME_LEN)
+		return DISCO_ERR_SHORT;
+	m->u.probe_me.ports = be_get16(p);
+	if (m->u.probe_me.ports == 0)
+		return DISCO_ERR_BAD_LENGTH;
+	ip_get(p + 2, &m->u.probe_me.addr);
+	m->u.probe_me.addr.port = be_get16(p + 2 + 16);
+	return 0;
+}
+
 /* BindUDPRelayEndpointCommon.decode; the version is ignored, as in Go. */
 static int parse_bind(const uint8_t *p, size_t n, struct disco_msg *m)
 {
@@ -227,6 +243,9 @@ int disco_msg_parse(const uint8_t *p, size_t len, struct disco_msg *out)
 	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
 		rc = parse_alloc_resp(m.version, body, n, &m);
 		break;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		rc = parse_probe_me(m.version, body, n, &m);
+		break;
 	default:
 		rc = DISCO_UNKNOWN_TYPE;
 		break;
@@ -279,6 +298,11 @@ static bool body_len(const struct disco_msg *m, size_t *out)
 		e = &m->u.alloc_resp.ep;
 		*out = 4;
 		break;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		*out = DISCO_PROBE_ME_LEN;
+		return m->version == 0 && m->u.probe_me.ports > 0 &&
+		       (m->u.probe_me.addr.family == AF_INET ||
+			m->u.probe_me.addr.family == AF_INET6);
 	default:
 		return false;
 	}
@@ -348,6 +372,11 @@ size_t disco_msg_encode(const struct disco_msg *m, uint8_t *buf, size_t cap)
 	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
 		be_put32(p, m->u.alloc_resp.generation);
 		put_relay_ep(&m->u.alloc_resp.ep, p + 4);
+		break;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		be_put16(p, m->u.probe_me.ports);
+		ip_put(&m->u.probe_me.addr, p + 2);
+		be_put16(p + 2 + 16, m->u.probe_me.addr.port);
 		break;
 	}
 	return DISCO_MSG_HEADER_LEN + n;
@@ -451,6 +480,8 @@ const char *disco_type_name(uint8_t type)
 		return "allocate-udp-relay-endpoint-request";
 	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
 		return "allocate-udp-relay-endpoint-response";
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		return "msock-probe-me";
 	}
 	return "unknown";
 }
@@ -473,7 +504,8 @@ const char *disco_strerror(int err)
 	case DISCO_ERR_BOX:
 		return "disco: box does not open (wrong key or tampered)";
 	case DISCO_ERR_BAD_LENGTH:
-		return "disco: call-me-maybe not a whole number of endpoints";
+		return "disco: call-me-maybe not a whole number of endpoints, or probe-me of 0 "
+		       "ports";
 	case DISCO_ERR_TOO_MANY_ENDPOINTS:
 		return "disco: too many endpoints";
 	case DISCO_ERR_BUF_TOO_SMALL:

@@ -5,6 +5,7 @@
  *   peers.c     the forwarding table: peers, their loopback endpoints, paths
  *   io.c        batched socket I/O: recvmmsg/sendmmsg, UDP GSO/GRO
  *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
+ *   probe.c     probe sockets for birthday-paradox hole punching
  *   main.c      start-up, the bus, the poll loop, publishing state
  * The packet path never waits on the bus: everything it needs is in the
  * forwarding table, which the bus only updates between batches. */
@@ -41,6 +42,8 @@ enum {
 	 * once (disco's session-active timeout, magicsock's 45 s). */
 	DP_IDLE_MS = 45000,
 	DP_MAX_RX_ADDRS = 8, /* addresses disco vouched for as the peer's (receive only) */
+	DP_PROBE_SOCKS = PKTCHAN_MAX_SOCK, /* probe sockets (probe.c) */
+	DP_PROBE_IDLE_MS = 60000,	   /* a probe socket unused this long is closed */
 	DP_DISCO_MAGIC_LEN = 6,
 	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */
 	DP_DISCO_MIN_LEN = 6 + 32 + 24, /* + nonce: shorter is junk (62) */
@@ -111,6 +114,7 @@ struct dp_peer {
 	 * endpoint, trusted for good. */
 	bool has_disco;
 	struct ipport disco_direct; /* family 0: none */
+	uint16_t disco_sock;	    /* sent from: 0 the main socket, else a probe socket */
 	uint64_t trusted_until_ns;
 	uint16_t home_derp;
 	/* counters */
@@ -133,6 +137,13 @@ struct dp_counters {
 	uint64_t rx_unknown_source, rx_disco_junk, rx_geneve, rx_stun, rx_disco;
 	uint64_t wg_bad_source, wg_no_peer, wg_no_port, tx_errors, chan_drops;
 	uint64_t derp_unknown_peer, rx_batches, rx_packets, tx_packets, gso_sends;
+	uint64_t probe_opened, probe_errors;
+};
+
+struct dp_probe {
+	int fd; /* -1: closed */
+	uint16_t port;
+	uint64_t last_ns; /* last packet either way */
 };
 
 /* One queued datagram for a sendmmsg: iovs point into receive buffers. */
@@ -167,6 +178,16 @@ struct dp {
 	struct pktchan *chan_derp, *chan_disco, *chan_netcheck;
 	struct dp_counters c;
 	struct dp_txq tx4, tx6, txwg;
+	/* probe.c: probe sockets 1..DP_PROBE_SOCKS at probe[0..], one epoll
+	 * set for reading them, one send queue */
+	struct dp_probe probe[DP_PROBE_SOCKS];
+	int probe_ep;
+	uint16_t n_probe_open;
+	uint64_t probe_next_gc_ns;
+	struct dp_txq txprobe;
+	/* The socket the datagram being handled came in on (0: the main one;
+	 * set while probe sockets are read, so dp_on_udp can tell disco). */
+	uint16_t rx_sock;
 	uint8_t *rxbuf; /* DP_BATCH slots of DP_RX_SLOT_BYTES */
 	uint64_t now_ns;
 	struct log_ratelimit rl;
@@ -183,15 +204,17 @@ struct dp_peer *dp_peer_add(struct dp *d, const uint8_t key[32], uint32_t lo);
 void dp_peer_remove(struct dp *d, struct dp_peer *p);
 /* Replaces the static endpoints (from the netmap). */
 void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *eps, size_t n);
-/* Disco's decision: direct address (family 0 = none) trusted until. */
-void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct,
+/* Disco's decision: direct address (family 0 = none) trusted until, sent
+ * to from socket `sock` (0: the main one; else a probe socket). */
+void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct, uint16_t sock,
 		      uint64_t trusted_until_ns);
 void dp_peer_clear_path(struct dp *d, struct dp_peer *p);
 /* Replaces the addresses disco vouched for (at most DP_MAX_RX_ADDRS). */
 void dp_peer_set_rx_addrs(struct dp *d, struct dp_peer *p, const struct ipport *a, size_t n);
-/* Where packets to this peer go now; *direct gets the address if any. */
-enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p,
-			  const struct ipport **direct);
+/* Where packets to this peer go now; *direct gets the address if any, and
+ * *sock (may be NULL) the socket to send from. */
+enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct,
+			  uint16_t *sock);
 struct dp_peer *dp_peer_by_addr(struct dp *d, const struct ipport *a);
 struct dp_peer *dp_peer_by_lo(struct dp *d, uint32_t lo);
 static inline uint32_t dp_peer_index(const struct dp *d, const struct dp_peer *p)
@@ -223,5 +246,17 @@ void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h,
 		size_t len);
 /* Sends on the UDP socket of the address's family (queued). */
 void dp_send_udp(struct dp *d, const struct ipport *to, const uint8_t *p, size_t len);
+
+/* probe.c */
+int dp_probe_init(struct dp *d);
+void dp_probe_free(struct dp *d);
+/* Sends from socket sock: 0 the main one (dp_send_udp), else probe socket
+ * sock (IPv4 only; opened on first use). Queued. */
+void dp_send_udp_sock(struct dp *d, uint16_t sock, const struct ipport *to, const uint8_t *p,
+		      size_t len);
+/* Reads the probe sockets that have something (the epoll set is readable). */
+int dp_probe_rx(struct dp *d);
+/* Closes probe sockets idle for DP_PROBE_IDLE_MS. */
+void dp_probe_gc(struct dp *d);
 
 #endif

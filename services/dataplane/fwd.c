@@ -67,11 +67,13 @@ void dp_on_udp(struct dp *d, const struct ipport *from, uint32_t to_lo, const ui
 	case DP_CLASS_STUN:
 		d->c.rx_stun++;
 		h.addr = *from;
+		h.sock = d->rx_sock;
 		chan_send(d, d->chan_netcheck, &h, p, len);
 		return;
 	case DP_CLASS_DISCO:
 		d->c.rx_disco++;
 		h.addr = *from;
+		h.sock = d->rx_sock;
 		chan_send(d, d->chan_disco, &h, p, len);
 		return;
 	case DP_CLASS_DISCO_JUNK:
@@ -94,6 +96,7 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 {
 	const struct ipport *direct;
 	struct dp_peer *peer;
+	uint16_t sock;
 
 	/* Only WireGuard's own port on this host may use an endpoint; the
 	 * socket is bound to "lo", so the source is a loopback address. */
@@ -107,7 +110,7 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 		d->c.wg_no_peer++;
 		return;
 	}
-	enum dp_path path = dp_peer_path(d, peer, &direct);
+	enum dp_path path = dp_peer_path(d, peer, &direct, &sock);
 	/* The first packet after an idle spell on a path that is not direct:
 	 * publish the counters now (not within DP_PUBLISH_MS), so that disco
 	 * starts discovery at once. */
@@ -122,10 +125,10 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 	peer->last_tx_ns = d->now_ns;
 	switch (path) {
 	case DP_PATH_DIRECT:
-		dp_send_udp(d, direct, p, len);
+		dp_send_udp_sock(d, sock, direct, p, len);
 		break;
 	case DP_PATH_DIRECT_DERP:
-		dp_send_udp(d, direct, p, len);
+		dp_send_udp_sock(d, sock, direct, p, len);
 		to_derp(d, peer, p, len);
 		break;
 	case DP_PATH_DERP:
@@ -167,7 +170,7 @@ void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h,
 	case PKTCHAN_UDP_SEND: /* disco or netcheck: from our socket */
 		if (from == d->chan_derp)
 			break;
-		dp_send_udp(d, &h->addr, p, len);
+		dp_send_udp_sock(d, h->sock, &h->addr, p, len);
 		return;
 	case PKTCHAN_DERP_SEND: /* disco: over DERP */
 		if (from != d->chan_disco)

@@ -195,6 +195,8 @@ void dp_flush_all(struct dp *d)
 		dp_txq_flush(d, &d->tx6);
 	if (d->txwg.n_msgs)
 		dp_txq_flush(d, &d->txwg);
+	if (d->txprobe.n_msgs)
+		dp_txq_flush(d, &d->txprobe);
 }
 
 int dp_rx_batch(struct dp *d, int fd, bool pktinfo, dp_rx_fn fn)

@@ -181,7 +181,13 @@ static void on_path(struct ctx *x, const struct bus_msg *m)
 		       "PathChanged %.16s...: bad direct address; ignored", m->key);
 		return;
 	}
-	dp_peer_set_path(&x->d, p, &direct, pc->trusted_until_mono_ns);
+	if (pc->local_socket > DP_PROBE_SOCKS) {
+		log_rl(&x->d.rl, x->d.now_ns, LOG_LEVEL_WARN,
+		       "PathChanged %.16s...: local_socket %u out of range; ignored", m->key,
+		       pc->local_socket);
+		return;
+	}
+	dp_peer_set_path(&x->d, p, &direct, (uint16_t)pc->local_socket, pc->trusted_until_mono_ns);
 	struct ipport rx[DP_MAX_RX_ADDRS];
 	size_t n = 0;
 	for (size_t i = 0; i < pc->n_rx_addrs && n < DP_MAX_RX_ADDRS; i++)
@@ -408,6 +414,9 @@ static void publish_self(struct ctx *x)
 	s.rx_packets = d->c.rx_packets;
 	s.tx_packets = d->c.tx_packets;
 	s.gso_sends = d->c.gso_sends;
+	s.probe_sockets = d->n_probe_open;
+	s.probe_opened = d->c.probe_opened;
+	s.probe_errors = d->c.probe_errors;
 	bus_state_set(x->bus, "DataplaneState", "self", &s.base);
 	x->published = d->c;
 }
@@ -437,7 +446,7 @@ static void publish_tick(struct ctx *x)
 		enum dp_path path;
 		if (!p->used || !p->known)
 			continue;
-		path = dp_peer_path(d, p, &direct);
+		path = dp_peer_path(d, p, &direct, NULL);
 		if (p->publish_now || path != p->published_path ||
 		    (direct && !ipport_equal(direct, &p->published_direct)) ||
 		    (x->publish_counters && i >= x->publish_cursor &&
@@ -493,6 +502,11 @@ static int loop(struct ctx *x)
 			it[n++] = (zmq_pollitem_t){.socket = pktchan_socket_rx(chans[i]),
 						   .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
+		int i_probe = -1;
+		if (d->probe_ep >= 0) {
+			i_probe = n;
+			it[n++] = (zmq_pollitem_t){.fd = d->probe_ep, .events = ZMQ_POLLIN};
+		}
 		int i_nm = n;
 		long timeout = 500;
 		if (x->nm) {
@@ -521,9 +535,14 @@ static int loop(struct ctx *x)
 					break;
 			}
 		}
+		if (i_probe >= 0 && (it[i_probe].revents & ZMQ_POLLIN)) {
+			dp_probe_rx(d);
+			dp_flush_all(d);
+		}
 		for (int i = 0; i < 3; i++)
 			if (it[i_chan + i].revents & ZMQ_POLLIN)
 				drain_chan(x, chans[i]);
+		dp_probe_gc(d);
 		bus_dispatch(x->bus, d->now_ns);
 		publish_tick(x);
 		if (x->ep_dirty)

@@ -38,11 +38,12 @@ int dp_init(struct dp *d)
 		return -ENOMEM;
 	}
 	log_ratelimit_init(&d->rl, LOG_RATELIMIT_DEFAULT_MS);
-	return 0;
+	return dp_probe_init(d);
 }
 
 void dp_free(struct dp *d)
 {
+	dp_probe_free(d);
 	dpmap_free(&d->by_key);
 	dpmap_free(&d->by_lo);
 	dpmap_free(&d->by_addr);
@@ -204,15 +205,16 @@ void dp_peer_set_statics(struct dp *d, struct dp_peer *p, const struct ipport *e
 	d->stats_dirty = true;
 }
 
-void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct,
+void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *direct, uint16_t sock,
 		      uint64_t trusted_until_ns)
 {
-	if (!ipport_equal(&p->disco_direct, direct)) {
+	if (!ipport_equal(&p->disco_direct, direct) || p->disco_sock != sock) {
 		addr_unmap(d, p, &p->disco_direct);
 		p->last_direct_rx_ns = 0; /* a new path: not heard from yet */
 	}
 	p->has_disco = true;
 	p->disco_direct = *direct;
+	p->disco_sock = direct->family == AF_INET && sock <= DP_PROBE_SOCKS ? sock : 0;
 	p->trusted_until_ns = trusted_until_ns;
 	map_all(d, p); /* the old address may also be a static or vouched one */
 	p->publish_now = true;
@@ -226,6 +228,7 @@ void dp_peer_clear_path(struct dp *d, struct dp_peer *p)
 		addr_unmap(d, p, &p->rx_addrs[i]);
 	p->n_rx_addrs = 0;
 	memset(&p->disco_direct, 0, sizeof(p->disco_direct));
+	p->disco_sock = 0;
 	map_all(d, p);
 	p->has_disco = false;
 	p->trusted_until_ns = 0;
@@ -253,11 +256,16 @@ static bool silent(const struct dp *d, const struct dp_peer *p)
 	       d->now_ns > p->last_direct_rx_ns + quiet && d->now_ns < p->last_tx_ns + quiet;
 }
 
-enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct)
+enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct,
+			  uint16_t *sock)
 {
 	*direct = 0;
+	if (sock)
+		*sock = 0;
 	if (p->has_disco && p->disco_direct.family && can_send(d, &p->disco_direct)) {
 		*direct = &p->disco_direct;
+		if (sock)
+			*sock = p->disco_sock;
 		return d->now_ns < p->trusted_until_ns && !silent(d, p) ? DP_PATH_DIRECT
 									: DP_PATH_DIRECT_DERP;
 	}

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,48 @@
 static uint64_t ms(uint64_t n)
 {
 	return n * NS_PER_MS;
+}
+
+/* Go's netip IsLoopback, IsLinkLocalUnicast, IsPrivate. */
+static bool is_loopback(const struct ipport *a)
+{
+	static const uint8_t lo6[16] = {[15] = 1};
+	return a->family == AF_INET ? a->ip[0] == 127 : memcmp(a->ip, lo6, 16) == 0;
+}
+
+static bool is_link_local(const struct ipport *a)
+{
+	return a->family == AF_INET ? a->ip[0] == 169 && a->ip[1] == 254
+				    : a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
+}
+
+static bool is_private(const struct ipport *a)
+{
+	if (a->family == AF_INET)
+		return a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
+		       (a->ip[0] == 192 && a->ip[1] == 168);
+	return (a->ip[0] & 0xfe) == 0xfc;
+}
+
+/* Where birthday punching can help: a public IPv4 address. */
+static bool public_v4(const struct ipport *a)
+{
+	return a->family == AF_INET && !is_loopback(a) && !is_link_local(a) && !is_private(a);
+}
+
+static void event(struct dsc *d, const struct dsc_peer *p, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void event(struct dsc *d, const struct dsc_peer *p, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (!d->io.event)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	d->io.event(d->io.arg, p, buf);
 }
 
 const char *dsc_strerror(int err)
@@ -29,6 +72,8 @@ const char *dsc_strerror(int err)
 		return "pong from another address than we pinged";
 	case DSC_DROP_DERP_MISMATCH:
 		return "over DERP from a node whose disco key it is not";
+	case DSC_DROP_PROBE_ME:
+		return "probe-me for an address not the peer's, or within 5 s of the last";
 	default:
 		return disco_strerror(err);
 	}
@@ -119,6 +164,7 @@ int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32
 		if (p->has_disco)
 			p->disco_key = *disco_key;
 		memset(p->pings, 0, sizeof(p->pings));
+		memset(&p->bday, 0, sizeof(p->bday));
 	}
 	p->home_derp = home_derp;
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
@@ -145,8 +191,18 @@ void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n)
 	d->n_my_eps = n;
 }
 
-/* Seals m for p and sends it to `to` (UDP) or over DERP (to NULL). */
-static void send_msg(struct dsc *d, struct dsc_peer *p, const struct ipport *to,
+void dsc_set_nat(struct dsc *d, bool hard, const struct ipport *global_v4)
+{
+	d->hard_nat = hard;
+	if (global_v4 && global_v4->family == AF_INET)
+		d->global_v4 = *global_v4;
+	else
+		memset(&d->global_v4, 0, sizeof(d->global_v4));
+}
+
+/* Seals m for p and sends it to `to` from our socket `sock` (UDP), or over
+ * DERP (to NULL). */
+static void send_msg(struct dsc *d, struct dsc_peer *p, uint16_t sock, const struct ipport *to,
 		     const struct disco_msg *m)
 {
 	uint8_t buf[DSC_PACKET_MAX];
@@ -155,7 +211,7 @@ static void send_msg(struct dsc *d, struct dsc_peer *p, const struct ipport *to,
 	if (n <= 0)
 		return;
 	if (to)
-		d->io.send_udp(d->io.arg, to, buf, (size_t)n);
+		d->io.send_udp(d->io.arg, sock, to, buf, (size_t)n);
 	else
 		d->io.send_derp(d->io.arg, &p->node_key, p->home_derp, buf, (size_t)n);
 }
@@ -180,12 +236,13 @@ static void send_ping_as(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, ui
 	slot->used = true;
 	memcpy(slot->txid, m.u.ping.txid, DISCO_TXID_LEN);
 	slot->to = e ? e->addr : (struct ipport){0};
+	slot->sock = e ? e->sock : 0;
 	slot->sent_ns = now;
 	slot->user = user;
 	if (e)
 		e->last_ping_ns = now;
 	p->pings_sent++;
-	send_msg(d, p, e ? &e->addr : 0, &m);
+	send_msg(d, p, e ? e->sock : 0, e ? &e->addr : 0, &m);
 }
 
 static void send_ping(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t now)
@@ -202,7 +259,7 @@ static void send_cmm(struct dsc *d, struct dsc_peer *p, uint64_t now)
 			    &m.u.call_me_maybe.my_number);
 	p->last_cmm_ns = now;
 	p->cmm_sent++;
-	send_msg(d, p, 0, &m);
+	send_msg(d, p, 0, 0, &m);
 }
 
 static bool trusted(const struct dsc_peer *p, uint64_t now)
@@ -235,28 +292,41 @@ static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
  * goes into the peer's history (GetEndpointChanges). */
 static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
-	bool changed = !ipport_equal(&p->best, &p->pub_best) || p->n_history == 0;
+	bool changed = !ipport_equal(&p->best, &p->pub_best) || p->best_sock != p->pub_best_sock ||
+		       p->n_history == 0;
 
 	if (changed) {
 		struct dsc_change *c = &p->history[p->history_next];
 		c->at_ns = now;
 		c->direct = p->best;
+		c->sock = p->best_sock;
 		c->latency_ns = p->best_latency_ns;
 		p->history_next = (p->history_next + 1) % DSC_HISTORY;
 		if (p->n_history < DSC_HISTORY)
 			p->n_history++;
 	}
 	p->pub_best = p->best;
+	p->pub_best_sock = p->best_sock;
 	p->pub_trusted_until_ns = p->trusted_until_ns;
 	d->io.path(d->io.arg, p, p->best.family ? &p->best : 0, p->trusted_until_ns,
 		   p->best_latency_ns, changed);
 }
 
+static void start_discovery(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	if (p->disc_start_ns || !p->has_disco)
+		return;
+	p->disc_start_ns = now;
+	event(d, p, "no trusted direct path: discovery (%zu endpoints known)", p->n_eps);
+}
+
 static void traffic(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
 	p->last_traffic_ns = now;
-	if (!trusted(p, now))
+	if (!trusted(p, now)) {
+		start_discovery(d, p, now);
 		discover(d, p, now);
+	}
 }
 
 void dsc_on_traffic(struct dsc *d, const struct key32 *node_key, uint64_t now)
@@ -331,7 +401,7 @@ void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)
 }
 
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
-		    uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
+		    uint16_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
 {
 	struct dsc_peer *p = dsc_peer_find(d, node_key);
 	struct dsc_ep *e;
@@ -339,37 +409,20 @@ void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ip
 	if (!p || !best || !best->family)
 		return;
 	p->best = *best;
+	p->best_sock = sock <= DSC_BDAY_PORTS ? sock : 0;
 	p->best_latency_ns = latency_ns;
 	p->best_pong_ns = now;
 	p->trusted_until_ns = trusted_until_ns;
 	p->pub_best = *best;
+	p->pub_best_sock = p->best_sock;
 	p->pub_trusted_until_ns = trusted_until_ns;
 	/* The path carried traffic: keep it active until told otherwise. */
 	p->last_traffic_ns = now;
 	e = ep_add(p, best, false);
-	if (e)
+	if (e) {
 		e->latency_ns = latency_ns;
-}
-
-/* Go's netip IsLoopback, IsLinkLocalUnicast, IsPrivate. */
-static bool is_loopback(const struct ipport *a)
-{
-	static const uint8_t lo6[16] = {[15] = 1};
-	return a->family == AF_INET ? a->ip[0] == 127 : memcmp(a->ip, lo6, 16) == 0;
-}
-
-static bool is_link_local(const struct ipport *a)
-{
-	return a->family == AF_INET ? a->ip[0] == 169 && a->ip[1] == 254
-				    : a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
-}
-
-static bool is_private(const struct ipport *a)
-{
-	if (a->family == AF_INET)
-		return a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
-		       (a->ip[0] == 192 && a->ip[1] == 168);
-	return (a->ip[0] & 0xfe) == 0xfc;
+		e->sock = p->best_sock;
+	}
 }
 
 static int addr_points(const struct ipport *a)
@@ -403,25 +456,116 @@ bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport 
 	return ap > bp;
 }
 
+/* A pong answered a ping of ours to `to`, sent from our socket `sock`:
+ * the endpoint is confirmed, and becomes the path if it is the best. */
+static void confirm(struct dsc *d, struct dsc_peer *p, const struct ipport *to, uint16_t sock,
+		    uint64_t lat, uint64_t now)
+{
+	struct dsc_ep *e = ep_add(p, to, false);
+
+	if (e) {
+		e->last_pong_ns = now;
+		e->heard_ns = now;
+		e->latency_ns = lat;
+		e->sock = sock;
+	}
+	if (ipport_equal(to, &p->best) ||
+	    dsc_better_addr(to, lat, &p->best,
+			    trusted(p, now) ? p->best_latency_ns : UINT64_MAX / 4)) {
+		/* The same address through another of our sockets (several
+		 * probe sockets' mappings met): the trusted one stays. */
+		if (!ipport_equal(to, &p->best) || p->best_sock == sock || !trusted(p, now))
+			p->best_sock = sock;
+		else if (e)
+			e->sock = p->best_sock;
+		p->best = *to;
+		p->best_latency_ns = lat;
+		p->best_pong_ns = now;
+		p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
+		publish(d, p, now);
+	}
+}
+
+static uint16_t txid_num(const uint8_t *txid, size_t at)
+{
+	return (uint16_t)(txid[at] << 8 | txid[at + 1]);
+}
+
+static void txid_make(uint8_t *txid, const uint8_t id[8], uint16_t a, uint16_t b)
+{
+	memcpy(txid, id, 8);
+	txid[8] = (uint8_t)(a >> 8);
+	txid[9] = (uint8_t)a;
+	txid[10] = (uint8_t)(b >> 8);
+	txid[11] = (uint8_t)b;
+}
+
+/* Whether a pong answers this round's spray or probes, coming back the way
+ * its ping went; *to, *sock and *lat say which path it proves. A round's
+ * first such pong ends it: a replay is unsolicited. */
+static bool bday_pong(struct dsc_peer *p, const uint8_t *txid, const struct ipport *from,
+		      uint16_t sock, uint64_t now, struct ipport *to, uint16_t *to_sock,
+		      uint64_t *lat)
+{
+	struct dsc_bday *b = &p->bday;
+	uint16_t x = txid_num(txid, 8), y = txid_num(txid, 10);
+
+	if (b->spray_ns && memcmp(txid, b->spray_id, 8) == 0 &&
+	    now - b->spray_ns < ms(DSC_PING_TIMEOUT_MS)) {
+		/* x: the probe socket it left from; y: the endpoint it went to. */
+		if (!from || x < 1 || x > DSC_BDAY_PORTS || sock != x || y >= p->n_eps ||
+		    !ipport_equal(from, &p->eps[y].addr))
+			return false;
+		*lat = now - b->spray_ns;
+		b->spray_ns = 0;
+	} else if (b->probe_start_ns && memcmp(txid, b->probe_id, 8) == 0 &&
+		   now - b->probe_start_ns < ms(DSC_BDAY_PROBE_WINDOW_MS)) {
+		/* x: the port probed; y: ms after the start it was sent. */
+		uint64_t sent = b->probe_start_ns + ms(y);
+		if (!from || sock != 0 || from->family != AF_INET ||
+		    memcmp(from->ip, b->probe_ip.ip, 4) != 0 || from->port != x || sent > now)
+			return false;
+		*lat = now - sent;
+		b->probe_start_ns = 0;
+		b->probing = false;
+		p->bday_hits++;
+	} else {
+		return false;
+	}
+	*to = *from;
+	*to_sock = sock;
+	return true;
+}
+
 static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
-		    const struct ipport *from, uint16_t region, uint64_t now, int *rc)
+		    const struct ipport *from, uint16_t sock, uint16_t region, uint64_t now,
+		    int *rc)
 {
 	struct dsc_ping *s = 0;
-	struct dsc_ep *e;
+	struct ipport to;
+	uint16_t to_sock;
 	uint64_t lat;
 
 	for (size_t i = 0; i < DSC_MAX_PINGS && !s; i++)
 		if (p->pings[i].used &&
 		    memcmp(p->pings[i].txid, m->u.pong.txid, DISCO_TXID_LEN) == 0)
 			s = &p->pings[i];
+	if (!s && bday_pong(p, m->u.pong.txid, from, sock, now, &to, &to_sock, &lat)) {
+		p->pongs_rx++;
+		event(d, p, "birthday punching: a pong through a new mapping after %llu ms",
+		      (unsigned long long)(lat / NS_PER_MS));
+		confirm(d, p, &to, to_sock, lat, now);
+		return;
+	}
 	if (!s || now - s->sent_ns >= ms(DSC_PING_TIMEOUT_MS)) {
 		d->stats.rx_unsolicited_pong++;
 		*rc = DSC_DROP_UNSOLICITED;
 		return;
 	}
 	/* The pong must come back the way its ping went: from the address
-	 * pinged, or over DERP for a ping sent over DERP. */
-	if (from ? !ipport_equal(from, &s->to) : s->to.family != 0) {
+	 * pinged to the socket it left from, or over DERP for a ping sent
+	 * over DERP. */
+	if (from ? !ipport_equal(from, &s->to) || sock != s->sock : s->to.family != 0) {
 		d->stats.rx_pong_wrong_addr++;
 		*rc = DSC_DROP_PONG_ADDR;
 		return;
@@ -433,25 +577,12 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		d->io.pong(d->io.arg, p, from, region, lat);
 	if (!from)
 		return; /* DERP's latency says nothing about a direct path */
-	e = ep_find(p, &s->to);
-	if (e) {
-		e->last_pong_ns = now;
-		e->heard_ns = now;
-		e->latency_ns = lat;
-	}
-	if (ipport_equal(&s->to, &p->best) ||
-	    dsc_better_addr(&s->to, lat, &p->best,
-			    trusted(p, now) ? p->best_latency_ns : UINT64_MAX / 4)) {
-		p->best = s->to;
-		p->best_latency_ns = lat;
-		p->best_pong_ns = now;
-		p->trusted_until_ns = now + ms(DSC_TRUST_UDP_MS);
-		publish(d, p, now);
-	}
+	confirm(d, p, &s->to, s->sock, lat, now);
 }
 
 static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
-		    const struct ipport *from, uint16_t region, uint64_t now, int *rc)
+		    const struct ipport *from, uint16_t sock, uint16_t region, uint64_t now,
+		    int *rc)
 {
 	struct disco_msg pong = {.type = DISCO_TYPE_PONG};
 
@@ -474,13 +605,22 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		pong.u.pong.src.port = region;
 	}
 	/* The answer goes back the way the ping came. */
-	send_msg(d, p, from, &pong);
+	send_msg(d, p, sock, from, &pong);
 	if (from) {
 		/* A ping from an address of the peer: a candidate (the
 		 * peer's side of a punched hole); pinged in turn, within the
 		 * ping interval. */
 		struct dsc_ep *e = ep_add(p, from, true);
 		bool first = e && !e->heard_ns;
+		if (e && e->sock != sock &&
+		    !(e->last_pong_ns && now - e->last_pong_ns < ms(DSC_TRUST_UDP_MS))) {
+			/* It reached another socket of ours (a probe
+			 * socket's mapping, birthday punching): a new path,
+			 * pinged from there now. One inbound ping, at most
+			 * one ping back. */
+			e->sock = sock;
+			e->last_ping_ns = 0;
+		}
 		if (e)
 			e->heard_ns = now;
 		/* The address is the peer's (the box proved it): the dataplane
@@ -517,9 +657,114 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 	ping_all(d, p, now);
 }
 
+/* ---- Birthday punching (dsc.h, "Hard NATs") ---- */
+
+/* Our NAT is hard: ping the peer's public IPv4 endpoints from every probe
+ * socket (a mapping each), then ask the peer to probe our public address. */
+static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	struct dsc_bday *b = &p->bday;
+	struct disco_msg m = {.type = DISCO_TYPE_PING};
+	struct disco_msg ask = {.type = DISCO_TYPE_MSOCK_PROBE_ME};
+	uint16_t targets[DSC_BDAY_TARGETS];
+	size_t nt = 0;
+
+	for (size_t i = 0; i < p->n_eps && nt < DSC_BDAY_TARGETS; i++)
+		if (public_v4(&p->eps[i].addr))
+			targets[nt++] = (uint16_t)i;
+	if (!nt)
+		return; /* no public endpoint of the peer known yet: next tick */
+	b->next_spray_ns = now + (ms(DSC_BDAY_RESPRAY_MS) << (b->rounds < 3 ? b->rounds : 3));
+	if (b->rounds < UINT8_MAX)
+		b->rounds++;
+	randombytes_buf(b->spray_id, sizeof(b->spray_id));
+	b->spray_ns = now;
+	m.u.ping.has_node_key = d->has_self_node_key;
+	m.u.ping.node_key = d->self_node_key;
+	for (uint16_t k = 1; k <= DSC_BDAY_PORTS; k++)
+		for (size_t t = 0; t < nt; t++) {
+			txid_make(m.u.ping.txid, b->spray_id, k, targets[t]);
+			send_msg(d, p, k, &p->eps[targets[t]].addr, &m);
+		}
+	p->bday_sprays++;
+	p->pings_sent += (uint64_t)DSC_BDAY_PORTS * nt;
+	ask.u.probe_me.ports = DSC_BDAY_PORTS;
+	ask.u.probe_me.addr = d->global_v4;
+	send_msg(d, p, 0, 0, &ask);
+	event(d, p, "hard NAT: pinged %zu endpoint(s) from %d ports (round %u), asked for probes",
+	      nt, DSC_BDAY_PORTS, b->rounds);
+}
+
+/* Sends the next probes of a session: pings to random ports of the
+ * peer's address, from our main socket. */
+static void bday_probe(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	struct dsc_bday *b = &p->bday;
+	struct disco_msg m = {.type = DISCO_TYPE_PING};
+	uint16_t since = (uint16_t)((now - b->probe_start_ns) / NS_PER_MS);
+
+	m.u.ping.has_node_key = d->has_self_node_key;
+	m.u.ping.node_key = d->self_node_key;
+	for (int i = 0; i < DSC_BDAY_PROBES_PER_TICK && b->probes_sent < DSC_BDAY_PROBES; i++) {
+		struct ipport to = b->probe_ip;
+		to.port = (uint16_t)(1024 + randombytes_uniform(65536 - 1024));
+		txid_make(m.u.ping.txid, b->probe_id, to.port, since);
+		send_msg(d, p, 0, &to, &m);
+		b->probes_sent++;
+		p->bday_probes++;
+	}
+	if (b->probes_sent >= DSC_BDAY_PROBES)
+		b->probing = false; /* pongs still count within the window */
+}
+
+static bool peer_has_ip(const struct dsc_peer *p, const struct ipport *a)
+{
+	for (size_t i = 0; i < p->n_eps; i++)
+		if (p->eps[i].addr.family == a->family &&
+		    memcmp(p->eps[i].addr.ip, a->ip, a->family == AF_INET ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
+/* The peer, behind a hard NAT, asks for probes of its public address. Only
+ * an address the peer told us it has (no reflection at a third party), at
+ * most once per DSC_BDAY_PROBE_INTERVAL_MS (no amplification beyond
+ * DSC_BDAY_PROBES per interval), and not from behind a hard NAT ourselves
+ * (our probes would each leave from a new port: no use). */
+static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m, uint64_t now,
+			int *rc)
+{
+	struct dsc_bday *b = &p->bday;
+	const struct ipport *a = &m->u.probe_me.addr;
+
+	d->stats.probe_me_rx++;
+	if (d->hard_nat) {
+		d->stats.probe_me_ignored_hard++;
+		return;
+	}
+	if (trusted(p, now))
+		return; /* direct already */
+	if (!public_v4(a) || !peer_has_ip(p, a) ||
+	    (b->last_probe_me_ns && now - b->last_probe_me_ns < ms(DSC_BDAY_PROBE_INTERVAL_MS))) {
+		d->stats.probe_me_dropped++;
+		*rc = DSC_DROP_PROBE_ME;
+		return;
+	}
+	b->last_probe_me_ns = now;
+	b->probe_ip = *a;
+	b->probe_ip.port = 0;
+	randombytes_buf(b->probe_id, sizeof(b->probe_id));
+	b->probe_start_ns = now;
+	b->probes_sent = 0;
+	b->probing = true;
+	event(d, p, "probing %d random ports of %u.%u.%u.%u (the peer sent from %u ports)",
+	      DSC_BDAY_PROBES, a->ip[0], a->ip[1], a->ip[2], a->ip[3], m->u.probe_me.ports);
+	bday_probe(d, p, now);
+}
+
 /* Opens and dispatches a packet from peer p (found by its disco key). */
 static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ipport *from,
-		  const struct key32 *derp_src, uint16_t region, uint64_t now)
+		  uint16_t sock, const struct key32 *derp_src, uint16_t region, uint64_t now)
 {
 	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
 	struct dsc_peer *p = by_disco(d, &pkt->sender);
@@ -550,13 +795,16 @@ static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ip
 	}
 	switch (m.type) {
 	case DISCO_TYPE_PING:
-		on_ping(d, p, &m, from, region, now, &rc);
+		on_ping(d, p, &m, from, sock, region, now, &rc);
 		break;
 	case DISCO_TYPE_PONG:
-		on_pong(d, p, &m, from, region, now, &rc);
+		on_pong(d, p, &m, from, sock, region, now, &rc);
 		break;
 	case DISCO_TYPE_CALL_ME_MAYBE:
 		on_cmm(d, p, &m, now);
+		break;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		on_probe_me(d, p, &m, now, &rc);
 		break;
 	default:
 		/* Peer relays: parsed, not acted on yet. */
@@ -578,12 +826,13 @@ static int parse(struct dsc *d, const uint8_t *p, size_t len, struct disco_packe
 	return rc;
 }
 
-int dsc_on_udp(struct dsc *d, const struct ipport *from, const uint8_t *p, size_t len, uint64_t now)
+int dsc_on_udp(struct dsc *d, uint16_t sock, const struct ipport *from, const uint8_t *p,
+	       size_t len, uint64_t now)
 {
 	struct disco_packet pkt;
 	int rc = parse(d, p, len, &pkt);
 
-	return rc < 0 ? rc : handle(d, &pkt, from, 0, 0, now);
+	return rc < 0 ? rc : handle(d, &pkt, from, sock, 0, 0, now);
 }
 
 int dsc_on_derp(struct dsc *d, const struct key32 *src, uint16_t region, const uint8_t *p,
@@ -592,7 +841,18 @@ int dsc_on_derp(struct dsc *d, const struct key32 *src, uint16_t region, const u
 	struct disco_packet pkt;
 	int rc = parse(d, p, len, &pkt);
 
-	return rc < 0 ? rc : handle(d, &pkt, 0, src, region, now);
+	return rc < 0 ? rc : handle(d, &pkt, 0, 0, src, region, now);
+}
+
+/* No trusted path: discovery, and from behind a hard NAT, after
+ * DSC_BDAY_AFTER_MS of it, a spray now and then. */
+static void untrusted_tick(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	start_discovery(d, p, now);
+	discover(d, p, now);
+	if (d->hard_nat && d->global_v4.family && now - p->disc_start_ns >= ms(DSC_BDAY_AFTER_MS) &&
+	    now >= p->bday.next_spray_ns)
+		bday_spray(d, p, now);
 }
 
 void dsc_tick(struct dsc *d, uint64_t now)
@@ -604,15 +864,29 @@ void dsc_tick(struct dsc *d, uint64_t now)
 		/* A best address silent too long: DERP only, rediscover. */
 		if (p->best.family && now - p->best_pong_ns >= ms(DSC_BEST_STALE_MS)) {
 			memset(&p->best, 0, sizeof(p->best));
+			p->best_sock = 0;
 			p->trusted_until_ns = 0;
 			publish(d, p, now);
 		}
-		if (!p->last_traffic_ns || now - p->last_traffic_ns >= ms(DSC_SESSION_ACTIVE_MS))
+		/* Probes the peer asked for go out whether or not we send. */
+		if (p->bday.probing) {
+			if (trusted(p, now))
+				p->bday.probing = false;
+			else
+				bday_probe(d, p, now);
+		}
+		if (!p->last_traffic_ns || now - p->last_traffic_ns >= ms(DSC_SESSION_ACTIVE_MS)) {
+			p->disc_start_ns = 0;
+			p->bday.rounds = 0;
 			continue; /* idle: silent */
+		}
 		if (!trusted(p, now)) {
-			discover(d, p, now);
+			untrusted_tick(d, p, now);
 			continue;
 		}
+		p->disc_start_ns = 0;
+		p->bday.rounds = 0;
+		p->bday.next_spray_ns = 0;
 		if (d->silent)
 			continue; /* silent_disco: traffic keeps the path (dsc_on_rx) */
 		if (now - p->last_heartbeat_ns >= ms(DSC_HEARTBEAT_MS)) {
@@ -637,7 +911,8 @@ uint64_t dsc_deadline(const struct dsc *d, uint64_t now)
 	 * and keeps this O(1) per call. */
 	for (size_t i = 0; i < d->n_peers; i++) {
 		const struct dsc_peer *p = &d->peers[i];
-		if (p->last_traffic_ns && now - p->last_traffic_ns < ms(DSC_SESSION_ACTIVE_MS))
+		if ((p->last_traffic_ns && now - p->last_traffic_ns < ms(DSC_SESSION_ACTIVE_MS)) ||
+		    p->bday.probing)
 			return now + ms(250);
 	}
 	return next;

@@ -17,7 +17,18 @@
  *   - a best address without a pong for DSC_BEST_STALE_MS is dropped: DERP
  *     only until discovery finds a path again.
  * A peer is active for DSC_SESSION_ACTIVE_MS after its last outbound
- * traffic (dsc_on_traffic); an idle peer sends nothing. */
+ * traffic (dsc_on_traffic); an idle peer sends nothing.
+ *
+ * Hard NATs (docs/disco.md): when our NAT's mapping depends on the
+ * destination (netcheck, dsc_set_nat) and discovery has found nothing for
+ * DSC_BDAY_AFTER_MS, we ping the peer's public endpoints from
+ * DSC_BDAY_PORTS probe sockets (the "spray": each makes a mapping of its
+ * own) and ask the peer over DERP to probe random ports of our public
+ * address (msock's ProbeMe). A peer that is not behind a hard NAT itself
+ * sends DSC_BDAY_PROBES pings to random ports of that address; one that
+ * hits a mapping punches both NATs (the birthday paradox: ~98 % at 1,024
+ * probes against 256 mappings). Again every DSC_BDAY_RESPRAY_MS, doubling
+ * up to 8 times that, while nothing is found. */
 #ifndef MSOCK_DSC_H
 #define MSOCK_DSC_H
 
@@ -39,12 +50,20 @@ enum {
 	DSC_PING_INTERVAL_MS = 5000,   /* discoPingInterval */
 	DSC_CMM_INTERVAL_MS = 5000,    /* ours: one CallMeMaybe per ping interval at most */
 	DSC_BEST_STALE_MS = 15000,     /* ours: ~2 trust periods without a pong */
-	DSC_RECHECK_MS = 1000,	       /* ours: re-pings on the dataplane\'s word */
+	DSC_RECHECK_MS = 1000,	       /* ours: re-pings on the dataplane's word */
 	DSC_MAX_EPS = 32,	       /* candidate endpoints kept per peer */
 	DSC_MAX_PINGS = 32,	       /* pings in flight per peer */
 	DSC_MAX_MY_EPS = 64,	       /* our endpoints sent in CallMeMaybe */
 	DSC_HISTORY = 16,	       /* path changes kept per peer (GetEndpointChanges) */
 	DSC_PACKET_MAX = 1500,	       /* what we seal (a CallMeMaybe of 64 endpoints: 1,250) */
+	DSC_BDAY_AFTER_MS = 3000,      /* discovery without a path this long: spray */
+	DSC_BDAY_PORTS = 256,	       /* probe sockets sprayed from (pktchan sock 1..256) */
+	DSC_BDAY_TARGETS = 2,	       /* public IPv4 endpoints of the peer sprayed to */
+	DSC_BDAY_RESPRAY_MS = 10000,   /* the next spray (doubling, at most 8x) */
+	DSC_BDAY_PROBES = 1024,	       /* probes per ProbeMe */
+	DSC_BDAY_PROBES_PER_TICK = 256,
+	DSC_BDAY_PROBE_INTERVAL_MS = 5000, /* a peer's next ProbeMe is acted on after this */
+	DSC_BDAY_PROBE_WINDOW_MS = 6000,   /* a probe's pong counts this long after the start */
 	/* Tailscale's derpMagicIPAddr: the "address" a Pong names for a ping
 	 * that came over DERP (127.3.3.40, port = region). */
 	DSC_DERP_MAGIC_IP = 0x7f030328,
@@ -52,6 +71,7 @@ enum {
 
 struct dsc_ep {
 	struct ipport addr;
+	uint16_t sock; /* sent to from: 0 our main socket, else a probe socket */
 	uint64_t last_ping_ns, last_pong_ns, latency_ns;
 	uint64_t heard_ns; /* a disco ping or pong came from it: it is the peer's */
 	bool from_cmm;	   /* told by the peer (else static or learned from a ping) */
@@ -61,8 +81,26 @@ struct dsc_ping {
 	bool used;
 	uint8_t txid[DISCO_TXID_LEN];
 	struct ipport to; /* family 0: sent over DERP */
+	uint16_t sock;	  /* sent from */
 	uint64_t sent_ns;
 	bool user; /* msockctl ping's: its pong is reported (io.pong) */
+};
+
+/* A peer's birthday punching (dsc.h, "Hard NATs"). Pings carry their
+ * meaning in the tx id: 8 random bytes of the round, then two 16-bit
+ * numbers: a spray's socket and endpoint index, or a probe's port and its
+ * send time in ms from the start. One pong per round counts. */
+struct dsc_bday {
+	/* spraying: our NAT is hard */
+	uint8_t spray_id[8];
+	uint64_t spray_ns, next_spray_ns;
+	uint8_t rounds;
+	/* probing: the peer's NAT is, and it asked */
+	uint8_t probe_id[8];
+	struct ipport probe_ip; /* port 0 */
+	uint64_t probe_start_ns, last_probe_me_ns;
+	uint16_t probes_sent;
+	bool probing;
 };
 
 struct dsc_peer {
@@ -76,28 +114,37 @@ struct dsc_peer {
 	struct dsc_ping pings[DSC_MAX_PINGS];
 	/* the path */
 	struct ipport best; /* family 0: none */
+	uint16_t best_sock; /* our socket the path leaves from */
 	uint64_t best_latency_ns, best_pong_ns, trusted_until_ns;
+	uint64_t disc_start_ns; /* discovery without a trusted path since (0: not) */
+	struct dsc_bday bday;
 	/* timers */
 	uint64_t last_traffic_ns, last_cmm_ns, last_upgrade_ns, last_heartbeat_ns;
 	/* path changes, a ring (oldest at history_next when full) */
 	struct dsc_change {
 		uint64_t at_ns; /* CLOCK_MONOTONIC */
 		struct ipport direct;
+		uint16_t sock;
 		uint64_t latency_ns;
 	} history[DSC_HISTORY];
 	size_t n_history, history_next;
 	/* what was published */
 	struct ipport pub_best;
+	uint16_t pub_best_sock;
 	uint64_t pub_trusted_until_ns;
 	/* the dataplane's counters last seen (dsc_on_counters) */
 	bool counted;
 	uint64_t seen_tx, seen_rx_direct;
 	/* counters */
 	uint64_t pings_sent, pongs_rx, pings_rx, cmm_sent, cmm_rx;
+	uint64_t bday_sprays, bday_probes, bday_hits;
 };
 
 struct dsc_io {
-	void (*send_udp)(void *arg, const struct ipport *to, const uint8_t *p, size_t len);
+	/* sock: our socket to send from (0 the main one, 1..DSC_BDAY_PORTS a
+	 * probe socket, IPv4 only). */
+	void (*send_udp)(void *arg, uint16_t sock, const struct ipport *to, const uint8_t *p,
+			 size_t len);
 	void (*send_derp)(void *arg, const struct key32 *node_key, uint16_t region,
 			  const uint8_t *p, size_t len);
 	/* A pong to an msockctl ping came: from `via` (NULL: over DERP,
@@ -109,6 +156,8 @@ struct dsc_io {
 	 * address (a new entry in p->history). */
 	void (*path)(void *arg, const struct dsc_peer *p, const struct ipport *best,
 		     uint64_t trusted_until_ns, uint64_t latency_ns, bool changed);
+	/* Something worth a log line happened to the peer (may be NULL). */
+	void (*event)(void *arg, const struct dsc_peer *p, const char *what);
 	void *arg;
 };
 
@@ -116,6 +165,7 @@ struct dsc_stats {
 	uint64_t rx_unknown_sender, rx_bad_packet, rx_bad_box, rx_bad_msg, rx_unknown_type;
 	uint64_t rx_zero_key, rx_wrong_node_key, rx_unsolicited_pong, rx_pong_wrong_addr;
 	uint64_t cmm_unusable_eps, cmm_capped;
+	uint64_t probe_me_rx, probe_me_dropped, probe_me_ignored_hard;
 };
 
 struct dsc {
@@ -132,6 +182,9 @@ struct dsc {
 	size_t n_peers, cap_peers;
 	struct ipport my_eps[DSC_MAX_MY_EPS];
 	size_t n_my_eps;
+	/* netcheck: our NAT maps by destination (hard), our public IPv4 */
+	bool hard_nat;
+	struct ipport global_v4;
 	struct dsc_stats stats;
 };
 
@@ -150,6 +203,9 @@ struct dsc_peer *dsc_peer_find(struct dsc *d, const struct key32 *node_key);
 
 /* Our endpoint set (what CallMeMaybe tells peers). */
 void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n);
+/* netcheck's word on our NAT: its mapping varies by destination (hard),
+ * and our public IPv4 address (NULL or family 0: unknown). */
+void dsc_set_nat(struct dsc *d, bool hard, const struct ipport *global_v4);
 
 /* WireGuard sent to the peer (the dataplane's counters moved): the peer is
  * active; without a trusted direct path, discovery starts. */
@@ -174,9 +230,9 @@ void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
 /* A restarted disco adopts the path it had published (the broker's cache)
  * as it is, and re-confirms it with the next heartbeat. */
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
-		    uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now_ns);
+		    uint16_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now_ns);
 
-/* A disco packet from UDP `from`, or over DERP from node key `src` via
+/* A disco packet from UDP `from` (on our socket `sock`), or over DERP from node key `src` via
  * region. Returns 0 when it was acted on, DISCO_UNKNOWN_TYPE when ignored,
  * or a negative disco_err / DSC_DROP_* reason (counted in stats). */
 enum dsc_drop {
@@ -185,10 +241,11 @@ enum dsc_drop {
 	DSC_DROP_UNSOLICITED = -102,	/* a pong to no ping of ours */
 	DSC_DROP_PONG_ADDR = -103,	/* a pong from another address than we pinged */
 	DSC_DROP_DERP_MISMATCH = -104,	/* over DERP, but the disco key is another peer's */
+	DSC_DROP_PROBE_ME = -105,	/* ProbeMe: not the peer's address, or too soon */
 };
 const char *dsc_strerror(int err);
-int dsc_on_udp(struct dsc *d, const struct ipport *from, const uint8_t *p, size_t len,
-	       uint64_t now_ns);
+int dsc_on_udp(struct dsc *d, uint16_t sock, const struct ipport *from, const uint8_t *p,
+	       size_t len, uint64_t now_ns);
 int dsc_on_derp(struct dsc *d, const struct key32 *src, uint16_t region, const uint8_t *p,
 		size_t len, uint64_t now_ns);
 

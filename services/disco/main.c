@@ -40,14 +40,15 @@ struct ctx {
 	bool adopting; /* the PathChanged snapshot at start: adopt */
 };
 
-static void send_udp(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
+static void send_udp(void *arg, uint16_t sock, const struct ipport *to, const uint8_t *p,
+		     size_t len)
 {
 	struct ctx *x = arg;
-	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_SEND, .addr = *to};
+	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_SEND, .addr = *to, .sock = sock};
 	char a[ADDR_TEXT_MAX];
 
 	ipport_format(to, a, sizeof(a));
-	log_debug("send %zu bytes to %s", len, a);
+	log_debug("send %zu bytes to %s from socket %u", len, a, sock);
 	pktchan_send(x->pc, &h, p, len);
 }
 
@@ -142,13 +143,17 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	m.n_rx_addrs = n_rx;
 	m.rx_addrs = rxp;
 	m.derp_region = p->home_derp;
+	m.local_socket = best ? p->best_sock : 0;
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	key_hex_format(p->node_key.b, hex);
 	bus_state_set(x->bus, "PathChanged", hex, &m.base);
 	if (changed) {
-		log_info("peer %s (%.8s...): path %s%s", p->name, hex, best ? "direct " : "derp",
-			 best ? a : "");
+		char via[32] = "";
+		if (best && p->best_sock)
+			snprintf(via, sizeof(via), " from probe socket %u", p->best_sock);
+		log_info("peer %s (%.8s...): path %s%s%s", p->name, hex, best ? "direct " : "derp",
+			 best ? a : "", via);
 		publish_history(x, p, hex);
 	}
 }
@@ -207,6 +212,28 @@ static void on_endpoints(struct ctx *x, const struct bus_msg *m)
 	dsc_set_my_endpoints(&x->d, eps, n);
 }
 
+/* netcheck: whether our NAT maps by destination (birthday punching). */
+static void on_netcheck(struct ctx *x, const struct bus_msg *m)
+{
+	const Msock__NetcheckReport *r = m->deleted ? 0 : (const Msock__NetcheckReport *)m->msg;
+	struct ipport g = {0};
+	bool hard = r && r->mapping_varies_by_dest_ip;
+
+	if (r && r->global_v4)
+		endpoint_pb_to_ipport(r->global_v4, &g);
+	if (hard != x->d.hard_nat)
+		log_info("netcheck: %s", hard ? "hard NAT (mapping varies by destination): "
+						"birthday punching on"
+					      : "not a hard NAT");
+	dsc_set_nat(&x->d, hard, &g);
+}
+
+static void on_event(void *arg, const struct dsc_peer *p, const char *what)
+{
+	(void)arg;
+	log_info("peer %s: %s", p->name, what);
+}
+
 static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
 {
 	const Msock__PathChanged *pc = (const Msock__PathChanged *)m->msg;
@@ -216,8 +243,9 @@ static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
 	if (m->deleted || key_hex_parse(m->key, k.b) < 0 ||
 	    endpoint_pb_to_ipport(pc->direct, &best) < 0)
 		return;
-	dsc_adopt_path(&x->d, &k, &best, pc->trusted_until_mono_ns, (uint64_t)pc->latency_us * 1000,
-		       now);
+	dsc_adopt_path(&x->d, &k, &best,
+		       (uint16_t)(pc->local_socket <= DSC_BDAY_PORTS ? pc->local_socket : 0),
+		       pc->trusted_until_mono_ns, (uint64_t)pc->latency_us * 1000, now);
 }
 
 static void on_msg(void *arg, const struct bus_msg *m)
@@ -243,6 +271,8 @@ static void on_msg(void *arg, const struct bus_msg *m)
 		on_dataplane_peer(x, m, now);
 	} else if (strcmp(t, "Endpoints") == 0) {
 		on_endpoints(x, m);
+	} else if (strcmp(t, "NetcheckReport") == 0) {
+		on_netcheck(x, m);
 	} else if (strcmp(t, "PathChanged") == 0 && x->adopting) {
 		on_own_path(x, m, now);
 	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
@@ -274,7 +304,7 @@ static void drain(struct ctx *x)
 		if (rc < 0)
 			continue;
 		if (h.kind == PKTCHAN_UDP_RECV) {
-			rc = dsc_on_udp(&x->d, &h.addr, buf, n, now);
+			rc = dsc_on_udp(&x->d, h.sock, &h.addr, buf, n, now);
 			ipport_format(&h.addr, from, sizeof(from));
 		} else if (h.kind == PKTCHAN_DERP_RECV) {
 			struct key32 k;
@@ -342,6 +372,7 @@ int main(int argc, char **argv)
 			    .send_derp = send_derp,
 			    .pong = on_pong,
 			    .path = on_path,
+			    .event = on_event,
 			    .arg = &x};
 	Msock__SelfKeys sk = MSOCK__SELF_KEYS__INIT;
 	char text[KEY_TEXT_MAX];
@@ -375,6 +406,7 @@ int main(int argc, char **argv)
 	x.adopting = true;
 	if (bus_subscribe(x.bus, "NodeViewsUpdate") < 0 || bus_subscribe(x.bus, "SelfKeys") < 0 ||
 	    bus_subscribe(x.bus, "Prefs") < 0 || bus_subscribe(x.bus, "Endpoints") < 0 ||
+	    bus_subscribe(x.bus, "NetcheckReport") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
 	    bus_subscribe(x.bus, "PathChanged") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {

@@ -586,7 +586,7 @@ static void assert_path(const struct dp *d, const struct dp_peer *p, enum dp_pat
 {
 	const struct ipport *direct = (const struct ipport *)1;
 
-	assert_int_equal(dp_peer_path(d, p, &direct), want);
+	assert_int_equal(dp_peer_path(d, p, &direct, NULL), want);
 	if (!want_direct) {
 		assert_null(direct);
 		return;
@@ -614,7 +614,7 @@ static void test_path_statics(void **state)
 	d->udp4 = FAKE_FD4;
 	assert_path(d, p, DP_PATH_DIRECT, &eps[1]);
 	const struct ipport *direct;
-	dp_peer_path(d, p, &direct);
+	dp_peer_path(d, p, &direct, NULL);
 	assert_ptr_equal(direct, &p->statics[1]);
 	d->udp6 = FAKE_FD6;
 	assert_path(d, p, DP_PATH_DIRECT, &eps[0]);
@@ -647,10 +647,10 @@ static void test_path_disco(void **state)
 	d->udp4 = FAKE_FD4;
 	d->now_ns = 100 * (uint64_t)SEC_NS;
 	/* No statics, disco found a path. */
-	dp_peer_set_path(d, p, &dd, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &dd, 0, d->now_ns + SEC_NS);
 	assert_path(d, p, DP_PATH_DIRECT, &dd);
 	const struct ipport *direct;
-	dp_peer_path(d, p, &direct);
+	dp_peer_path(d, p, &direct, NULL);
 	assert_ptr_equal(direct, &p->disco_direct);
 	assert_ptr_equal(dp_peer_by_addr(d, &dd), p);
 	d->now_ns += SEC_NS - 1;
@@ -660,7 +660,7 @@ static void test_path_disco(void **state)
 	d->now_ns += 3600 * (uint64_t)SEC_NS;
 	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
 	/* Trusted again. */
-	dp_peer_set_path(d, p, &dd, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &dd, 0, d->now_ns + SEC_NS);
 	assert_path(d, p, DP_PATH_DIRECT, &dd);
 	assert_ptr_equal(dp_peer_by_addr(d, &dd), p);
 	/* No socket for the address's family. */
@@ -673,11 +673,11 @@ static void test_path_disco(void **state)
 	d->now_ns += 2 * (uint64_t)SEC_NS;
 	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
 	/* Disco says "no direct path": the static one. */
-	dp_peer_set_path(d, p, &none, 0);
+	dp_peer_set_path(d, p, &none, 0, 0);
 	assert_path(d, p, DP_PATH_DIRECT, &st);
 	assert_null(dp_peer_by_addr(d, &dd));
 	/* An IPv6 path we have no socket for: the static one too. */
-	dp_peer_set_path(d, p, &dd6, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &dd6, 0, d->now_ns + SEC_NS);
 	assert_path(d, p, DP_PATH_DIRECT, &st);
 	d->udp6 = FAKE_FD6;
 	assert_path(d, p, DP_PATH_DIRECT, &dd6);
@@ -734,7 +734,7 @@ static void test_path_silence(void **state)
 	d->now_ns += 10 * quiet;
 	assert_path(d, p, DP_PATH_DIRECT, &st);
 	/* Disco's trusted path goes silent the same way... */
-	dp_peer_set_path(d, p, &dd, d->now_ns + 60 * (uint64_t)SEC_NS);
+	dp_peer_set_path(d, p, &dd, 0, d->now_ns + 60 * (uint64_t)SEC_NS);
 	assert_int_equal(p->last_direct_rx_ns, 0); /* a new path: not heard yet */
 	p->last_direct_rx_ns = d->now_ns;
 	d->now_ns += quiet + 1;
@@ -763,15 +763,15 @@ static void test_rx_addrs(void **state)
 	dp_peer_set_rx_addrs(d, p, (struct ipport[]){r1, st}, 2);
 	assert_ptr_equal(dp_peer_by_addr(d, &r1), p);
 	/* Receive only: they are no path to send on. */
-	assert_int_equal(dp_peer_path(d, p, &direct), DP_PATH_DERP);
+	assert_int_equal(dp_peer_path(d, p, &direct, NULL), DP_PATH_DERP);
 	dp_peer_set_statics(d, p, &st, 1);
 	dp_peer_set_rx_addrs(d, p, &r2, 1);
 	assert_null(dp_peer_by_addr(d, &r1));
 	assert_ptr_equal(dp_peer_by_addr(d, &r2), p);
 	assert_ptr_equal(dp_peer_by_addr(d, &st), p); /* still static */
 	/* Disco's path on a vouched address, then moved: still vouched. */
-	dp_peer_set_path(d, p, &r2, d->now_ns + SEC_NS);
-	dp_peer_set_path(d, p, &r1, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &r2, 0, d->now_ns + SEC_NS);
+	dp_peer_set_path(d, p, &r1, 0, d->now_ns + SEC_NS);
 	assert_ptr_equal(dp_peer_by_addr(d, &r2), p);
 	/* Cleared: the vouched ones go too; statics stay. */
 	dp_peer_clear_path(d, p);
@@ -797,34 +797,34 @@ static void test_path_addr_map(void **state)
 	key_of(k, 1);
 	p = dp_peer_add(d, k, 0);
 	dp_peer_set_statics(d, p, st, 2);
-	dp_peer_set_path(d, p, &d1, until);
+	dp_peer_set_path(d, p, &d1, 0, until);
 	assert_ptr_equal(dp_peer_by_addr(d, &d1), p);
-	dp_peer_set_path(d, p, &d2, until);
+	dp_peer_set_path(d, p, &d2, 0, until);
 	assert_null(dp_peer_by_addr(d, &d1));
 	assert_ptr_equal(dp_peer_by_addr(d, &d2), p);
 	/* The same address again: still mapped. */
-	dp_peer_set_path(d, p, &d2, until + 1);
+	dp_peer_set_path(d, p, &d2, 0, until + 1);
 	assert_ptr_equal(dp_peer_by_addr(d, &d2), p);
 	assert_int_equal(p->trusted_until_ns, until + 1);
 	/* Disco settles on a static endpoint, then moves on: the static
 	 * stays mapped. */
-	dp_peer_set_path(d, p, &st[0], until);
+	dp_peer_set_path(d, p, &st[0], 0, until);
 	assert_null(dp_peer_by_addr(d, &d2));
 	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
-	dp_peer_set_path(d, p, &d3, until);
+	dp_peer_set_path(d, p, &d3, 0, until);
 	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
 	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
 	assert_ptr_equal(dp_peer_by_addr(d, &d3), p);
 	assert_int_equal(d->by_addr.n, 3);
 	/* Cleared on a static: it stays. */
-	dp_peer_set_path(d, p, &st[1], until);
+	dp_peer_set_path(d, p, &st[1], 0, until);
 	dp_peer_clear_path(d, p);
 	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
 	assert_null(dp_peer_by_addr(d, &d3));
 	assert_int_equal(d->by_addr.n, 2);
 	/* New statics without disco's address: disco's stays mapped, the
 	 * old static goes. */
-	dp_peer_set_path(d, p, &st[0], until);
+	dp_peer_set_path(d, p, &st[0], 0, until);
 	dp_peer_set_statics(d, p, &st[1], 1);
 	assert_ptr_equal(dp_peer_by_addr(d, &st[0]), p);
 	assert_ptr_equal(dp_peer_by_addr(d, &st[1]), p);
@@ -833,7 +833,7 @@ static void test_path_addr_map(void **state)
 	assert_null(dp_peer_by_addr(d, &st[1]));
 	assert_ptr_equal(dp_peer_by_addr(d, &d1), p);
 	/* ...until disco moves off it. */
-	dp_peer_set_path(d, p, &d2, until);
+	dp_peer_set_path(d, p, &d2, 0, until);
 	assert_null(dp_peer_by_addr(d, &st[0]));
 	assert_int_equal(d->by_addr.n, 2);
 	/* Removal unmaps disco's address too. */

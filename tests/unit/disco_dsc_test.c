@@ -18,10 +18,13 @@
 
 #define MS(x) ((uint64_t)(x)*NS_PER_MS)
 
+enum { OUT_MAX = 1100 }; /* a spray is 256 pings, a probe round 1,024 */
+
 struct pkt {
 	bool derp;
 	struct ipport to; /* UDP */
-	uint8_t p[2048];
+	uint16_t sock;	  /* UDP: the socket it left from */
+	uint8_t p[1280];
 	size_t len;
 };
 
@@ -29,7 +32,7 @@ struct side {
 	struct dsc d;
 	struct key32 node, dpriv, dpub;
 	struct ipport addr; /* where the other side sees it */
-	struct pkt out[128];
+	struct pkt out[OUT_MAX];
 	size_t n_out;
 	int paths, pongs_derp, pongs_udp;
 	struct ipport path_best;
@@ -38,11 +41,11 @@ struct side {
 
 static struct side A, B;
 
-static void s_udp(void *arg, const struct ipport *to, const uint8_t *p, size_t len)
+static void s_udp(void *arg, uint16_t sock, const struct ipport *to, const uint8_t *p, size_t len)
 {
 	struct side *s = arg;
-	if (s->n_out < 128 && len <= sizeof(s->out[0].p)) {
-		s->out[s->n_out] = (struct pkt){.derp = false, .to = *to, .len = len};
+	if (s->n_out < OUT_MAX && len <= sizeof(s->out[0].p)) {
+		s->out[s->n_out] = (struct pkt){.derp = false, .to = *to, .sock = sock, .len = len};
 		memcpy(s->out[s->n_out++].p, p, len);
 	}
 }
@@ -52,7 +55,7 @@ static void s_derp(void *arg, const struct key32 *k, uint16_t region, const uint
 	struct side *s = arg;
 	(void)k;
 	(void)region;
-	if (s->n_out < 128 && len <= sizeof(s->out[0].p)) {
+	if (s->n_out < OUT_MAX && len <= sizeof(s->out[0].p)) {
 		s->out[s->n_out] = (struct pkt){.derp = true, .len = len};
 		memcpy(s->out[s->n_out++].p, p, len);
 	}
@@ -126,7 +129,7 @@ static int teardown(void **state)
 static int flush(struct side *from, struct side *to, uint64_t now, bool udp_works)
 {
 	int n = 0;
-	struct pkt q[128];
+	static struct pkt q[OUT_MAX];
 	size_t nq = from->n_out;
 
 	memcpy(q, from->out, nq * sizeof(q[0]));
@@ -136,7 +139,7 @@ static int flush(struct side *from, struct side *to, uint64_t now, bool udp_work
 			dsc_on_derp(&to->d, &from->node, 900, q[i].p, q[i].len, now);
 			n++;
 		} else if (udp_works && ipport_equal(&q[i].to, &to->addr)) {
-			dsc_on_udp(&to->d, &from->addr, q[i].p, q[i].len, now);
+			dsc_on_udp(&to->d, 0, &from->addr, q[i].p, q[i].len, now);
 			n++;
 		}
 	}
@@ -231,7 +234,7 @@ static void test_bad_input(void **state)
 {
 	(void)state;
 	uint64_t t = MS(1000000);
-	struct side C;
+	static struct side C;
 	uint8_t pkt[256];
 
 	/* A stranger's disco key. */
@@ -279,12 +282,12 @@ static void test_pongs(void **state)
 			pong = B.out[i];
 	B.n_out = 0;
 	elsewhere.port++;
-	assert_int_equal(dsc_on_udp(&A.d, &elsewhere, pong.p, pong.len, t + MS(1)),
+	assert_int_equal(dsc_on_udp(&A.d, 0, &elsewhere, pong.p, pong.len, t + MS(1)),
 			 DSC_DROP_PONG_ADDR);
-	int rc = dsc_on_udp(&A.d, &B.addr, pong.p, pong.len, t + MS(1));
+	int rc = dsc_on_udp(&A.d, 0, &B.addr, pong.p, pong.len, t + MS(1));
 	assert_int_equal(rc, 0);
 	assert_int_equal(A.paths, 1);
-	assert_int_equal(dsc_on_udp(&A.d, &B.addr, pong.p, pong.len, t + MS(2)),
+	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pong.p, pong.len, t + MS(2)),
 			 DSC_DROP_UNSOLICITED);
 	assert_int_equal(A.d.stats.rx_unsolicited_pong, 1);
 	assert_int_equal(A.paths, 1);
@@ -433,6 +436,196 @@ static void test_better_addr(void **state)
 	}
 }
 
+/* ---- Birthday punching: A behind a hard NAT, B not (dsc.h) ---- */
+
+static size_t count_out(const struct side *s, bool derp, bool probe_sock)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_out; i++)
+		n += s->out[i].derp == derp && (derp || (s->out[i].sock != 0) == probe_sock);
+	return n;
+}
+
+/* A hard: after 3 s of discovery without a path, one ping from each of the
+ * 256 probe sockets to B's public endpoint (not its LAN one) and one
+ * ProbeMe over DERP; again after 10 s, then 20 s; never when not hard. */
+static void test_bday_spray(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct ipport lan = {.family = AF_INET, .ip = {10, 0, 2, 2}, .port = 41641};
+	struct ipport beps[2] = {lan, B.addr};
+	bool seen[DSC_BDAY_PORTS + 1] = {0};
+
+	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, beps, 2, "b");
+	dsc_on_traffic(&A.d, &B.node, t);
+	dsc_tick(&A.d, t + MS(3000));
+	assert_int_equal(count_out(&A, false, true), 0); /* not hard (yet) */
+	dsc_set_nat(&A.d, true, &A.addr);
+	A.n_out = 0;
+	dsc_tick(&A.d, t + MS(2999));
+	assert_int_equal(count_out(&A, false, true), 0); /* under 3 s */
+	dsc_tick(&A.d, t + MS(3250));
+	assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
+	for (size_t i = 0; i < A.n_out; i++) {
+		if (A.out[i].derp || !A.out[i].sock)
+			continue;
+		assert_true(A.out[i].sock <= DSC_BDAY_PORTS && !seen[A.out[i].sock]);
+		seen[A.out[i].sock] = true;
+		assert_true(ipport_equal(&A.out[i].to, &B.addr));
+	}
+	assert_int_equal(count_out(&A, true, false), 1); /* the ProbeMe */
+	struct dsc_peer *pb = dsc_peer_find(&A.d, &B.node);
+	assert_int_equal(pb->bday_sprays, 1);
+	/* The next round 10 s later, the one after 20 s more. */
+	uint64_t next[] = {MS(13250), MS(33250)};
+	for (size_t r = 0; r < 2; r++) {
+		A.n_out = 0;
+		dsc_on_traffic(&A.d, &B.node, t + next[r] - MS(5000));
+		dsc_tick(&A.d, t + next[r] - MS(1));
+		assert_int_equal(count_out(&A, false, true), 0);
+		dsc_tick(&A.d, t + next[r]);
+		assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
+	}
+	assert_int_equal(pb->bday_sprays, 3);
+}
+
+/* A sprays and asks; B probes 1,024 random ports of A's address from its
+ * main socket, 256 per tick. A probe that meets one of A's mappings
+ * reaches A on that probe socket: A answers from it and pings B from it;
+ * the pongs make both paths direct, A's leaving from the probe socket. */
+static void test_bday_probe_and_hit(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000), now;
+	struct dsc_peer *pa, *pb;
+
+	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, &B.addr, 1, "b");
+	dsc_set_peer(&B.d, &A.node, &A.dpub, 900, &A.addr, 1, "a");
+	dsc_set_nat(&A.d, true, &A.addr);
+	dsc_on_traffic(&A.d, &B.node, t);
+	A.n_out = 0;
+	now = t + MS(3000);
+	dsc_tick(&A.d, now);
+	/* Only DERP crosses: the ProbeMe reaches B; B starts probing. */
+	for (size_t i = 0; i < A.n_out; i++)
+		if (A.out[i].derp)
+			assert_int_equal(
+				dsc_on_derp(&B.d, &A.node, 900, A.out[i].p, A.out[i].len, now), 0);
+	A.n_out = 0;
+	assert_int_equal(B.d.stats.probe_me_rx, 1);
+	for (int tick = 1; tick <= 5; tick++)
+		dsc_tick(&B.d, now + MS(250) * (uint64_t)tick);
+	size_t probes = 0;
+	for (size_t i = 0; i < B.n_out; i++) {
+		if (B.out[i].derp || B.out[i].to.port == A.addr.port)
+			continue; /* B's own discovery */
+		probes++;
+		assert_int_equal(B.out[i].sock, 0);
+		assert_memory_equal(B.out[i].to.ip, A.addr.ip, 4);
+		assert_true(B.out[i].to.port >= 1024);
+	}
+	assert_int_equal(probes, DSC_BDAY_PROBES);
+	pb = dsc_peer_find(&A.d, &B.node);
+	pa = dsc_peer_find(&B.d, &A.node);
+	assert_int_equal(pa->bday_probes, DSC_BDAY_PROBES);
+	/* Probe 300 meets the mapping of A's probe socket 7. */
+	struct pkt probe = B.out[300];
+	struct ipport mapped = probe.to;
+	B.n_out = 0;
+	now += MS(2000);
+	assert_int_equal(dsc_on_udp(&A.d, 7, &B.addr, probe.p, probe.len, now), 0);
+	assert_int_equal(A.n_out, 2); /* the pong, then a ping: both from socket 7 */
+	assert_int_equal(A.out[0].sock, 7);
+	assert_int_equal(A.out[1].sock, 7);
+	assert_true(ipport_equal(&A.out[0].to, &B.addr));
+	struct pkt pong = A.out[0], ping = A.out[1];
+	A.n_out = 0;
+	/* The pong comes back to B from the mapped port: B's path is direct. */
+	assert_int_equal(dsc_on_udp(&B.d, 0, &mapped, pong.p, pong.len, now + MS(1)), 0);
+	assert_true(ipport_equal(&B.path_best, &mapped));
+	assert_int_equal(pa->bday_hits, 1);
+	assert_int_equal(pa->best_sock, 0);
+	/* A replay of it is unsolicited; so is the pong from another port. */
+	assert_int_equal(dsc_on_udp(&B.d, 0, &mapped, pong.p, pong.len, now + MS(2)),
+			 DSC_DROP_UNSOLICITED);
+	/* A's ping reaches B the same way; B's pong goes back to the mapped
+	 * port and reaches A on socket 7: A's path leaves from socket 7. */
+	assert_int_equal(dsc_on_udp(&B.d, 0, &mapped, ping.p, ping.len, now + MS(1)), 0);
+	assert_true(B.n_out >= 1 && ipport_equal(&B.out[0].to, &mapped));
+	struct pkt bpong = B.out[0];
+	/* Not on another socket of A's. */
+	assert_int_equal(dsc_on_udp(&A.d, 8, &B.addr, bpong.p, bpong.len, now + MS(2)),
+			 DSC_DROP_PONG_ADDR);
+	assert_int_equal(dsc_on_udp(&A.d, 7, &B.addr, bpong.p, bpong.len, now + MS(2)), 0);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_int_equal(pb->best_sock, 7);
+	assert_int_equal(pb->history[pb->n_history - 1].sock, 7);
+	/* The heartbeat leaves from socket 7 too. */
+	A.n_out = 0;
+	dsc_on_traffic(&A.d, &B.node, now + MS(3000));
+	dsc_tick(&A.d, now + MS(3100));
+	assert_true(A.n_out >= 1);
+	assert_int_equal(A.out[0].sock, 7);
+	/* No more sprays while the path is trusted. */
+	assert_int_equal(count_out(&A, false, true), 1);
+}
+
+/* Bad ProbeMe: an address that is not the peer's (reflection), a second
+ * one within 5 s (amplification), and any from behind a hard NAT of our
+ * own: no probes, counted. A probe's pong from another port than probed
+ * is unsolicited. */
+static void test_bday_bad_probe_me(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000), now = t + MS(3000);
+	struct ipport victim = {.family = AF_INET, .ip = {198, 18, 99, 1}, .port = 41641};
+	struct pkt ask;
+
+	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, &B.addr, 1, "b");
+	dsc_set_peer(&B.d, &A.node, &A.dpub, 900, &A.addr, 1, "a");
+	dsc_set_nat(&A.d, true, &victim);
+	dsc_on_traffic(&A.d, &B.node, t);
+	A.n_out = 0;
+	dsc_tick(&A.d, now);
+	assert_int_equal(count_out(&A, true, false), 1);
+	for (size_t i = 0; i < A.n_out; i++)
+		if (A.out[i].derp)
+			ask = A.out[i];
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now), DSC_DROP_PROBE_ME);
+	assert_int_equal(B.n_out, 0);
+	assert_int_equal(B.d.stats.probe_me_dropped, 1);
+	/* The real address: probes; the same again at once: dropped. */
+	dsc_set_nat(&A.d, true, &A.addr);
+	A.n_out = 0;
+	dsc_tick(&A.d, now + MS(10000));
+	for (size_t i = 0; i < A.n_out; i++)
+		if (A.out[i].derp)
+			ask = A.out[i];
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now), 0);
+	assert_int_equal(B.n_out, DSC_BDAY_PROBES_PER_TICK);
+	struct pkt probe = B.out[5];
+	B.n_out = 0;
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now + MS(100)),
+			 DSC_DROP_PROBE_ME);
+	assert_int_equal(B.n_out, 0);
+	/* A's pong to a probe, but from the port next to the one probed. */
+	A.n_out = 0;
+	assert_int_equal(dsc_on_udp(&A.d, 3, &B.addr, probe.p, probe.len, now + MS(200)), 0);
+	struct ipport off = probe.to;
+	off.port++;
+	assert_int_equal(dsc_on_udp(&B.d, 0, &off, A.out[0].p, A.out[0].len, now + MS(201)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(B.path_best.family, 0);
+	/* B behind a hard NAT too: ignored (its probes would leave from new
+	 * ports each), nothing sent. */
+	dsc_set_nat(&B.d, true, &B.addr);
+	B.n_out = 0;
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now + MS(9000)), 0);
+	assert_int_equal(B.n_out, 0);
+	assert_int_equal(B.d.stats.probe_me_ignored_hard, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +639,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_spray, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_probe_and_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_bad_probe_me, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -1236,6 +1236,64 @@ static void test_encode_refuses(void **state)
 	assert_int_equal(disco_msg_encode(&m, NULL, sizeof(buf)), 0);
 }
 
+/* msock's ProbeMe (docs/disco.md): type 0xf0, version 0, ports (BE), the
+ * sender's public address as a disco endpoint. */
+static void test_probe_me_bytes(void **state)
+{
+	(void)state;
+	static const uint8_t want[2 + DISCO_PROBE_ME_LEN] = {
+		0xf0, 0x00, 0x01, 0x00,						     /* 256 ports */
+		0,    0,    0,	  0,	0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 2, 1, /* v4-mapped */
+		0xa2, 0x29 /* 41513 */};
+	struct disco_msg m = {.type = DISCO_TYPE_MSOCK_PROBE_ME}, back;
+	uint8_t out[64];
+
+	m.u.probe_me.ports = 256;
+	m.u.probe_me.addr =
+		(struct ipport){.family = AF_INET, .ip = {198, 18, 2, 1}, .port = 41513};
+	assert_int_equal(disco_msg_encode(&m, out, sizeof(out)), sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	assert_int_equal(disco_msg_parse(want, sizeof(want), &back), 0);
+	assert_int_equal(back.type, DISCO_TYPE_MSOCK_PROBE_ME);
+	assert_int_equal(back.u.probe_me.ports, 256);
+	assert_true(ipport_equal(&back.u.probe_me.addr, &m.u.probe_me.addr));
+	assert_string_equal(disco_type_name(DISCO_TYPE_MSOCK_PROBE_ME), "msock-probe-me");
+}
+
+static void test_probe_me_malformed(void **state)
+{
+	(void)state;
+	uint8_t p[2 + DISCO_PROBE_ME_LEN + 4] = {DISCO_TYPE_MSOCK_PROBE_ME, 0, 0x00, 0x10};
+	struct disco_msg m;
+
+	p[2 + 2 + 10] = p[2 + 2 + 11] = 0xff;
+	p[2 + 2 + 12] = 198;
+	/* Every truncation is short. */
+	for (size_t n = 2; n < 2 + DISCO_PROBE_ME_LEN; n++)
+		assert_int_equal(disco_msg_parse(p, n, &m), DISCO_ERR_SHORT);
+	/* Trailing bytes: ignored, as Go's parsers do. */
+	assert_int_equal(disco_msg_parse(p, sizeof(p), &m), 0);
+	assert_int_equal(m.u.probe_me.ports, 16);
+	assert_int_equal(m.u.probe_me.addr.family, AF_INET);
+	/* Zero ports: nothing to probe. */
+	p[3] = 0;
+	assert_int_equal(disco_msg_parse(p, sizeof(p), &m), DISCO_ERR_BAD_LENGTH);
+	p[3] = 1;
+	/* Another version is a format we do not know: ignored. */
+	p[1] = 1;
+	assert_int_equal(disco_msg_parse(p, sizeof(p), &m), DISCO_UNKNOWN_TYPE);
+	/* The encoder refuses what could not be parsed back. */
+	m = (struct disco_msg){.type = DISCO_TYPE_MSOCK_PROBE_ME};
+	m.u.probe_me.ports = 1;
+	assert_int_equal(disco_msg_encode(&m, p, sizeof(p)), 0); /* no address */
+	m.u.probe_me.addr = (struct ipport){.family = AF_INET, .ip = {198, 18, 2, 1}};
+	m.u.probe_me.ports = 0;
+	assert_int_equal(disco_msg_encode(&m, p, sizeof(p)), 0);
+	m.u.probe_me.ports = 1;
+	m.version = 1;
+	assert_int_equal(disco_msg_encode(&m, p, sizeof(p)), 0);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1307,6 +1365,8 @@ int main(void)
 		cmocka_unit_test(test_alloc_req_short),
 		cmocka_unit_test(test_alloc_resp_short),
 		cmocka_unit_test(test_alloc_resp_trailing),
+		cmocka_unit_test(test_probe_me_bytes),
+		cmocka_unit_test(test_probe_me_malformed),
 		cmocka_unit_test(test_check_keys_zero),
 		cmocka_unit_test(test_endpoint_usable),
 		cmocka_unit_test(test_endpoints_from_wire),

@@ -279,11 +279,29 @@ static void test_err_flags(void **state)
 	expect_err_derp(4, 0x80, PKTCHAN_ERR_FLAGS);
 }
 
-static void test_err_reserved(void **state)
+/* Bytes 26-27: the socket index. A UDP kind may name 0..256; a DERP kind
+ * none. */
+static void test_err_sock(void **state)
 {
+	uint8_t m[sizeof(good_udp)];
+	struct pktchan_hdr h;
 	(void)state;
-	expect_err_udp(26, 1, PKTCHAN_ERR_RESERVED);
-	expect_err_derp(27, 1, PKTCHAN_ERR_RESERVED);
+	expect_err_udp(26, 2, PKTCHAN_ERR_SOCK); /* 512 */
+	expect_err_derp(27, 1, PKTCHAN_ERR_SOCK);
+	expect_err_derp(26, 1, PKTCHAN_ERR_SOCK);
+	memcpy(m, good_udp, sizeof(m));
+	m[27] = 7;
+	assert_int_equal(pktchan_hdr_parse(m, sizeof(m), &h, NULL, NULL), PKTCHAN_OK);
+	assert_int_equal(h.sock, 7);
+	m[26] = 1;
+	m[27] = 0; /* 256: the last probe socket */
+	assert_int_equal(pktchan_hdr_parse(m, sizeof(m), &h, NULL, NULL), PKTCHAN_OK);
+	assert_int_equal(h.sock, 256);
+	m[27] = 1; /* 257 */
+	assert_int_equal(pktchan_hdr_parse(m, sizeof(m), &h, NULL, NULL), PKTCHAN_ERR_SOCK);
+	/* Encode refuses what parse refuses. */
+	h.sock = 257;
+	assert_int_equal(pktchan_hdr_encode(&h, m, sizeof(m)), 0);
 }
 
 static void test_err_udp_family_zero(void **state)
@@ -437,7 +455,7 @@ int main(void)
 		cmocka_unit_test(test_err_kind_zero),
 		cmocka_unit_test(test_err_kind_unknown),
 		cmocka_unit_test(test_err_flags),
-		cmocka_unit_test(test_err_reserved),
+		cmocka_unit_test(test_err_sock),
 		cmocka_unit_test(test_err_udp_family_zero),
 		cmocka_unit_test(test_err_udp_family_five),
 		cmocka_unit_test(test_err_udp_port_zero),
