@@ -293,6 +293,8 @@ static void peer_json(void *arg, const struct state_entry *e)
 	json_object_set_new(p, "Path", json_string(dp ? dp->path : "none"));
 	json_object_set_new(p, "DirectAddr",
 			    dp && dp->direct ? endpoint_json(dp->direct) : json_string(""));
+	json_object_set_new(p, "LocalSocket", json_integer(dp ? dp->local_socket : 0));
+	json_object_set_new(p, "LocalPort", json_integer(dp ? dp->local_port : 0));
 	json_object_set_new(p, "RxBytes", json_integer(dp ? (json_int_t)dp->rx_bytes : 0));
 	json_object_set_new(p, "TxBytes", json_integer(dp ? (json_int_t)dp->tx_bytes : 0));
 	json_object_set_new(p, "RxPackets", json_integer(dp ? (json_int_t)dp->rx_packets : 0));

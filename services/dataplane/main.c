@@ -369,6 +369,14 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	if (direct) {
 		endpoint_pb_set(&dir, direct, ENDPOINT_TYPE_UNKNOWN);
 		m.direct = &dir;
+		/* The socket it leaves from: a probe socket for a path punched
+		 * from behind a hard NAT (probe.c). */
+		if (direct == &p->disco_direct && p->disco_sock) {
+			m.local_socket = p->disco_sock;
+			m.local_port = x->d.probe[p->disco_sock - 1].port;
+		} else {
+			m.local_port = x->d.port;
+		}
 	}
 	m.tx_packets = p->tx_packets;
 	m.tx_bytes = p->tx_bytes;

@@ -1,7 +1,8 @@
 /* disco_fuzz: the input as a disco plaintext and as a sealed disco packet.
  * A plaintext that parses must encode back to its own bytes, except where
  * Tailscale's format takes non-canonical input (docs/disco.md): padding
- * content, bytes past a fixed-size message, versions of unknown format.
+ * content, bytes past a fixed-size message (msock's ProbeMe too),
+ * versions of unknown format.
  * A packet is opened with the fixed receiver key the seeds were sealed to
  * (tests/fuzz/corpus/disco/pkt-*); what opens is parsed, and resealing it
  * with the same nonce must give back the packet. The input is also sealed
@@ -94,6 +95,9 @@ static bool msg_equal(const struct disco_msg *a, const struct disco_msg *b)
 	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
 		return a->u.alloc_resp.generation == b->u.alloc_resp.generation &&
 		       relay_equal(&a->u.alloc_resp.ep, &b->u.alloc_resp.ep);
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		return a->u.probe_me.ports == b->u.probe_me.ports &&
+		       ipport_equal(&a->u.probe_me.addr, &b->u.probe_me.addr);
 	}
 	return true; /* unknown types carry only type and version */
 }
@@ -119,6 +123,8 @@ static size_t exact_prefix(const struct disco_msg *m, size_t size)
 	case DISCO_TYPE_CALL_ME_MAYBE_VIA:
 	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
 		return m->version == 0 ? size : 0;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		return DISCO_MSG_HEADER_LEN + DISCO_PROBE_ME_LEN;
 	}
 	abort();
 }

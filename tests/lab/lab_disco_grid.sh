@@ -27,6 +27,16 @@ export LAB_DISCO=1 LAB_COTURN=1 LAB_COMPONENTS='["dataplane","derp","netcheck","
 lab_init
 WAIT_S=${LAB_GRID_WAIT_S:-15}
 
+# via NODE: the node's direct address, and the probe socket it leaves from
+# when birthday punching found it.
+via() {
+  local sock
+  sock=$(lab_msock_peer_field "$1" LocalSocket)
+  printf '%s' "$(lab_msock_peer_field "$1" DirectAddr)"
+  [ "${sock:-0}" = 0 ] || printf ' from probe socket %s, port %s' "$sock" \
+    "$(lab_msock_peer_field "$1" LocalPort)"
+}
+
 # pair A B EXPECT: one pairing; EXPECT is direct, derp or any.
 declare -a results=()
 pair() {
@@ -52,7 +62,7 @@ pair() {
     got=direct
     local secs
     secs=$(awk -v ms="$(lab_ms_since "$t")" 'BEGIN { printf "%.2f", ms / 1000 }')
-    results+=("$a x $b: direct after $secs s ($(lab_msock_peer_field na DirectAddr) / $(lab_msock_peer_field nb DirectAddr))")
+    results+=("$a x $b: direct after $secs s ($(via na) / $(via nb))")
   else
     got=derp
     results+=("$a x $b: derp (no direct path within $WAIT_S s; na $(lab_msock_path na), nb $(lab_msock_path nb))")
