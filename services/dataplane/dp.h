@@ -1,8 +1,8 @@
 /* dataplane: the process that owns every UDP socket and moves every packet
  * (DESIGN.md; docs/dataplane.md). Files:
  *   classify.c  what a UDP payload is, in magicsock's order (packetLooksLike)
- *   dpmap.c     small open-addressing hash maps (key bytes -> peer index)
  *   peers.c     the forwarding table: peers, their loopback endpoints, paths
+ *               (found through lib/keymap.c: key bytes -> peer index)
  *   io.c        batched socket I/O: recvmmsg/sendmmsg, UDP GSO/GRO
  *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
  *   probe.c     probe sockets for birthday-paradox hole punching
@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "keymap.h"
 #include "log.h"
 #include "pktchan.h"
 
@@ -70,22 +71,6 @@ struct dp_classified {
 
 void dp_classify(const uint8_t *p, size_t len, struct dp_classified *out);
 const char *dp_class_name(enum dp_class c);
-
-/* dpmap: fixed-length byte keys -> uint32 values (peer indexes). Linear
- * probing with backward-shift deletion; grows at 1/2 load. */
-struct dpmap {
-	uint8_t *slots;
-	uint32_t cap, n; /* cap is a power of two (0 before the first insert) */
-	uint16_t klen, stride;
-};
-
-void dpmap_init(struct dpmap *m, uint16_t klen);
-void dpmap_free(struct dpmap *m);
-/* Returns the value, or UINT32_MAX when absent. */
-uint32_t dpmap_get(const struct dpmap *m, const void *key);
-int dpmap_put(struct dpmap *m, const void *key, uint32_t val); /* insert or replace */
-bool dpmap_del(struct dpmap *m, const void *key);
-size_t dpmap_bytes(const struct dpmap *m);
 
 /* The key of an address in the address map: family, ip, port. */
 struct dp_addrkey {
@@ -174,7 +159,7 @@ struct dp {
 	int rcvbuf, sndbuf;
 	struct dp_peer *peers;
 	uint32_t n_peers, cap_peers, n_used;
-	struct dpmap by_key, by_lo, by_addr;
+	struct keymap by_key, by_lo, by_addr; /* -> index in peers */
 	struct pktchan *chan_derp, *chan_disco, *chan_netcheck;
 	struct dp_counters c;
 	struct dp_txq tx4, tx6, txwg;

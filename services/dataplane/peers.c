@@ -27,9 +27,9 @@ int dp_init(struct dp *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->udp4 = d->udp6 = d->wg = -1;
-	dpmap_init(&d->by_key, 32);
-	dpmap_init(&d->by_lo, 4);
-	dpmap_init(&d->by_addr, sizeof(struct dp_addrkey));
+	keymap_init(&d->by_key, 32);
+	keymap_init(&d->by_lo, 4);
+	keymap_init(&d->by_addr, sizeof(struct dp_addrkey));
 	/* Untouched pages cost no memory: only what GRO fills becomes resident. */
 	d->rxbuf = mmap(0, (size_t)DP_BATCH * DP_RX_SLOT_BYTES, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -44,9 +44,9 @@ int dp_init(struct dp *d)
 void dp_free(struct dp *d)
 {
 	dp_probe_free(d);
-	dpmap_free(&d->by_key);
-	dpmap_free(&d->by_lo);
-	dpmap_free(&d->by_addr);
+	keymap_free(&d->by_key);
+	keymap_free(&d->by_lo);
+	keymap_free(&d->by_addr);
 	free(d->peers);
 	if (d->rxbuf)
 		munmap(d->rxbuf, (size_t)DP_BATCH * DP_RX_SLOT_BYTES);
@@ -56,13 +56,13 @@ void dp_free(struct dp *d)
 
 struct dp_peer *dp_peer_by_key(struct dp *d, const uint8_t key[32])
 {
-	uint32_t i = dpmap_get(&d->by_key, key);
+	uint32_t i = keymap_get(&d->by_key, key);
 	return i == UINT32_MAX ? 0 : &d->peers[i];
 }
 
 struct dp_peer *dp_peer_by_lo(struct dp *d, uint32_t lo)
 {
-	uint32_t i = dpmap_get(&d->by_lo, &lo);
+	uint32_t i = keymap_get(&d->by_lo, &lo);
 	return i == UINT32_MAX ? 0 : &d->peers[i];
 }
 
@@ -72,7 +72,7 @@ struct dp_peer *dp_peer_by_addr(struct dp *d, const struct ipport *a)
 	uint32_t i;
 
 	dp_addrkey(a, &k);
-	i = dpmap_get(&d->by_addr, &k);
+	i = keymap_get(&d->by_addr, &k);
 	return i == UINT32_MAX ? 0 : &d->peers[i];
 }
 
@@ -91,7 +91,7 @@ static uint32_t pick_lo(struct dp *d, const uint8_t key[32])
 
 	for (uint32_t i = 0; i <= DP_LO_MASK; i++) {
 		uint32_t lo = DP_LO_BASE | ((h + i) & DP_LO_MASK);
-		if (lo_ok(lo) && dpmap_get(&d->by_lo, &lo) == UINT32_MAX)
+		if (lo_ok(lo) && keymap_get(&d->by_lo, &lo) == UINT32_MAX)
 			return lo;
 	}
 	return 0;
@@ -120,10 +120,10 @@ struct dp_peer *dp_peer_add(struct dp *d, const uint8_t key[32], uint32_t lo)
 	p = &d->peers[idx];
 	memset(p, 0, sizeof(*p));
 	memcpy(p->key, key, 32);
-	if (!lo_ok(lo) || dpmap_get(&d->by_lo, &lo) != UINT32_MAX)
+	if (!lo_ok(lo) || keymap_get(&d->by_lo, &lo) != UINT32_MAX)
 		lo = pick_lo(d, key);
-	if (!lo || dpmap_put(&d->by_key, key, idx) < 0 || dpmap_put(&d->by_lo, &lo, idx) < 0) {
-		dpmap_del(&d->by_key, key);
+	if (!lo || keymap_put(&d->by_key, key, idx) < 0 || keymap_put(&d->by_lo, &lo, idx) < 0) {
+		keymap_del(&d->by_key, key);
 		return 0;
 	}
 	p->used = true;
@@ -141,8 +141,8 @@ static void addr_unmap(struct dp *d, const struct dp_peer *p, const struct ippor
 	if (!a->family)
 		return;
 	dp_addrkey(a, &k);
-	if (dpmap_get(&d->by_addr, &k) == dp_peer_index(d, p))
-		dpmap_del(&d->by_addr, &k);
+	if (keymap_get(&d->by_addr, &k) == dp_peer_index(d, p))
+		keymap_del(&d->by_addr, &k);
 }
 
 static void addr_map(struct dp *d, const struct dp_peer *p, const struct ipport *a)
@@ -152,7 +152,7 @@ static void addr_map(struct dp *d, const struct dp_peer *p, const struct ipport 
 	if (!a->family)
 		return;
 	dp_addrkey(a, &k);
-	dpmap_put(&d->by_addr, &k, dp_peer_index(d, p));
+	keymap_put(&d->by_addr, &k, dp_peer_index(d, p));
 }
 
 /* Every address of p maps to p: statics, disco's, the vouched-for ones. */
@@ -183,8 +183,8 @@ void dp_peer_remove(struct dp *d, struct dp_peer *p)
 	for (size_t i = 0; i < p->n_statics; i++)
 		addr_unmap(d, p, &p->statics[i]);
 	addr_unmap(d, p, &p->disco_direct);
-	dpmap_del(&d->by_key, p->key);
-	dpmap_del(&d->by_lo, &p->lo);
+	keymap_del(&d->by_key, p->key);
+	keymap_del(&d->by_lo, &p->lo);
 	p->used = false;
 	d->n_used--;
 	while (d->n_peers && !d->peers[d->n_peers - 1].used)

@@ -86,6 +86,8 @@ void dsc_init(struct dsc *d, const struct key32 *priv, const struct key32 *pub,
 	d->priv = *priv;
 	d->pub = *pub;
 	d->io = *io;
+	keymap_init(&d->by_node, KEY_LEN);
+	keymap_init(&d->by_disco, KEY_LEN);
 }
 
 void dsc_free(struct dsc *d)
@@ -93,26 +95,90 @@ void dsc_free(struct dsc *d)
 	for (size_t i = 0; i < d->n_peers; i++)
 		disco_shared_wipe(&d->peers[i].shared);
 	free(d->peers);
+	keymap_free(&d->by_node);
+	keymap_free(&d->by_disco);
 	sodium_memzero(&d->priv, sizeof(d->priv));
 	d->peers = 0;
 	d->n_peers = d->cap_peers = 0;
 }
 
-struct dsc_peer *dsc_peer_find(struct dsc *d, const struct key32 *node_key)
+static struct dsc_peer *at(struct dsc *d, uint32_t i)
 {
-	for (size_t i = 0; i < d->n_peers; i++)
-		if (memcmp(d->peers[i].node_key.b, node_key->b, KEY_LEN) == 0)
-			return &d->peers[i];
-	return 0;
+	return i == KEYMAP_ABSENT ? 0 : &d->peers[i];
 }
 
-static struct dsc_peer *by_disco(struct dsc *d, const struct key32 *disco)
+struct dsc_peer *dsc_peer_find(struct dsc *d, const struct key32 *node_key)
 {
-	for (size_t i = 0; i < d->n_peers; i++)
-		if (d->peers[i].has_disco &&
-		    memcmp(d->peers[i].disco_key.b, disco->b, KEY_LEN) == 0)
-			return &d->peers[i];
-	return 0;
+	return at(d, keymap_get(&d->by_node, node_key->b));
+}
+
+/* The peer with that disco key; of several, the one with node key `node`
+ * when given (over DERP the sender's node key is known), else any. */
+static struct dsc_peer *by_disco(struct dsc *d, const struct key32 *disco, const struct key32 *node)
+{
+	uint32_t head = keymap_get(&d->by_disco, disco->b);
+
+	for (uint32_t j = head; node && j != KEYMAP_ABSENT; j = d->peers[j].disco_next)
+		if (memcmp(d->peers[j].node_key.b, node->b, KEY_LEN) == 0)
+			return &d->peers[j];
+	return at(d, head);
+}
+
+/* A new value for a key the map holds. Cannot fail: the put after a
+ * successful del does not allocate (keymap.h). */
+static void remap(struct keymap *m, const void *key, uint32_t val)
+{
+	if (!keymap_del(m, key) || keymap_put(m, key, val) < 0)
+		abort();
+}
+
+/* Peer i (has_disco) joins its disco key's chain, whose map entry exists:
+ * dsc_set_peer makes a new key's entry (naming i) before anything else
+ * changes, so that running out of memory changes nothing. */
+static void disco_link(struct dsc *d, uint32_t i)
+{
+	struct dsc_peer *p = &d->peers[i];
+	uint32_t head = keymap_get(&d->by_disco, p->disco_key.b);
+
+	if (head == KEYMAP_ABSENT)
+		abort();
+	if (head == i) {
+		p->disco_next = KEYMAP_ABSENT;
+		return;
+	}
+	p->disco_next = d->peers[head].disco_next;
+	d->peers[head].disco_next = i;
+}
+
+/* Whatever names peer `from` in its disco key's chain (peer `to` holds
+ * that key) names `to` instead: peer i leaves the chain (to =
+ * p->disco_next), or the last peer moved into a hole (dsc_remove_peer). */
+static void disco_renumber(struct dsc *d, const struct key32 *disco, uint32_t from, uint32_t to)
+{
+	uint32_t j = keymap_get(&d->by_disco, disco->b);
+
+	if (j == from) {
+		if (to == KEYMAP_ABSENT)
+			keymap_del(&d->by_disco, disco->b);
+		else
+			remap(&d->by_disco, disco->b, to);
+		return;
+	}
+	for (; j != KEYMAP_ABSENT; j = d->peers[j].disco_next) {
+		if (d->peers[j].disco_next == from) {
+			d->peers[j].disco_next = to;
+			return;
+		}
+	}
+	abort(); /* `from` was not in the chain */
+}
+
+static void disco_unlink(struct dsc *d, uint32_t i)
+{
+	struct dsc_peer *p = &d->peers[i];
+
+	disco_renumber(d, &p->disco_key, i, p->disco_next);
+	p->disco_next = KEYMAP_ABSENT;
 }
 
 static struct dsc_ep *ep_find(struct dsc_peer *p, const struct ipport *a)
@@ -141,9 +207,13 @@ int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32
 		 uint16_t home_derp, const struct ipport *statics, size_t n_statics,
 		 const char *name)
 {
-	struct dsc_peer *p = dsc_peer_find(d, node_key);
+	uint32_t i = keymap_get(&d->by_node, node_key->b);
+	bool added = i == KEYMAP_ABSENT, new_disco = false;
+	struct dsc_peer *p;
 
-	if (!p) {
+	if (added) {
+		if (d->n_peers >= KEYMAP_ABSENT)
+			return -ENOMEM; /* no index left */
 		if (d->n_peers == d->cap_peers) {
 			size_t cap = d->cap_peers ? d->cap_peers * 2 : 16;
 			struct dsc_peer *np = realloc(d->peers, cap * sizeof(*np));
@@ -152,35 +222,72 @@ int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32
 			d->peers = np;
 			d->cap_peers = cap;
 		}
+		i = (uint32_t)d->n_peers;
+		if (keymap_put(&d->by_node, node_key->b, i) < 0)
+			return -ENOMEM;
 		p = &d->peers[d->n_peers++];
 		memset(p, 0, sizeof(*p));
 		p->node_key = *node_key;
+		p->disco_next = KEYMAP_ABSENT;
+	} else {
+		p = &d->peers[i];
 	}
 	if (!disco_key || !p->has_disco || memcmp(p->disco_key.b, disco_key->b, KEY_LEN) != 0) {
+		/* A disco key no peer has needs a map entry: made first, so that
+		 * without memory nothing changes (a peer just added goes again). */
+		if (disco_key && keymap_get(&d->by_disco, disco_key->b) == KEYMAP_ABSENT) {
+			if (keymap_put(&d->by_disco, disco_key->b, i) < 0) {
+				if (added) {
+					keymap_del(&d->by_node, node_key->b);
+					d->n_peers--;
+				}
+				return -ENOMEM;
+			}
+			new_disco = true;
+		}
+		if (p->has_disco)
+			disco_unlink(d, i);
 		/* A new disco key: its shared key, and nothing learned before. */
 		disco_shared_wipe(&p->shared);
 		p->has_disco =
 			disco_key && disco_shared_init(&d->priv, disco_key, &p->shared) == DISCO_OK;
-		if (p->has_disco)
+		if (p->has_disco) {
 			p->disco_key = *disco_key;
+			disco_link(d, i);
+		} else if (new_disco) {
+			keymap_del(&d->by_disco, disco_key->b);
+		}
 		memset(p->pings, 0, sizeof(p->pings));
 		memset(&p->bday, 0, sizeof(p->bday));
 	}
 	p->home_derp = home_derp;
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
-	for (size_t i = 0; i < n_statics; i++)
-		ep_add(p, &statics[i], false);
+	for (size_t k = 0; k < n_statics; k++)
+		ep_add(p, &statics[k], false);
 	return 0;
 }
 
 void dsc_remove_peer(struct dsc *d, const struct key32 *node_key)
 {
-	struct dsc_peer *p = dsc_peer_find(d, node_key);
+	uint32_t i = keymap_get(&d->by_node, node_key->b), last;
+	struct dsc_peer *p;
 
-	if (!p)
+	if (i == KEYMAP_ABSENT)
 		return;
+	p = &d->peers[i];
+	if (p->has_disco)
+		disco_unlink(d, i);
+	keymap_del(&d->by_node, node_key->b);
 	disco_shared_wipe(&p->shared);
-	*p = d->peers[--d->n_peers];
+	last = (uint32_t)--d->n_peers;
+	if (i == last)
+		return;
+	/* The last peer fills the hole: what named it names i now. */
+	*p = d->peers[last];
+	sodium_memzero(&d->peers[last], sizeof(d->peers[last])); /* its shared key */
+	remap(&d->by_node, p->node_key.b, i);
+	if (p->has_disco)
+		disco_renumber(d, &p->disco_key, last, i);
 }
 
 void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n)
@@ -767,7 +874,7 @@ static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ip
 		  uint16_t sock, const struct key32 *derp_src, uint16_t region, uint64_t now)
 {
 	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
-	struct dsc_peer *p = by_disco(d, &pkt->sender);
+	struct dsc_peer *p = by_disco(d, &pkt->sender, derp_src);
 	struct disco_msg m;
 	int n, rc = 0;
 

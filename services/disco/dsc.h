@@ -39,6 +39,7 @@
 #include "addr.h"
 #include "disco/disco.h"
 #include "key.h"
+#include "keymap.h"
 
 enum {
 	DSC_HEARTBEAT_MS = 3000,       /* heartbeatInterval */
@@ -106,6 +107,9 @@ struct dsc_bday {
 struct dsc_peer {
 	struct key32 node_key, disco_key;
 	bool has_disco;
+	/* The next peer (index) with the same disco key, or KEYMAP_ABSENT:
+	 * see dsc.by_disco. */
+	uint32_t disco_next;
 	struct disco_shared shared;
 	uint16_t home_derp;
 	char name[64];
@@ -180,6 +184,12 @@ struct dsc {
 	struct dsc_io io;
 	struct dsc_peer *peers;
 	size_t n_peers, cap_peers;
+	/* Indexes into peers (they survive its realloc; pointers would not):
+	 * by node key, and by disco key for peers with has_disco. Peers that
+	 * share a disco key (Tailscale's peerMap.nodesOfDisco allows it;
+	 * usually there is one) are chained through disco_next from the one
+	 * by_disco names. */
+	struct keymap by_node, by_disco;
 	struct ipport my_eps[DSC_MAX_MY_EPS];
 	size_t n_my_eps;
 	/* netcheck: our NAT maps by destination (hard), our public IPv4 */

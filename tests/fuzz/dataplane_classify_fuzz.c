@@ -1,6 +1,6 @@
 /* dataplane_classify_fuzz: dp_classify on arbitrary bytes must keep its
  * result inside the input and agree with magicsock's rules (classify.c);
- * the same bytes, read as 5-byte records (op, 4-byte key), drive a dpmap
+ * the same bytes, read as 5-byte records (op, 4-byte key), drive a keymap
  * against a plain array of (key, value) pairs. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,13 +95,13 @@ static uint32_t ref_get(const struct ref *r, uint32_t key)
 static void check_map(const uint8_t *data, size_t size)
 {
 	static struct ref r;
-	struct dpmap m;
+	struct keymap m;
 	size_t ops = size / REC_BYTES;
 
 	if (ops > MAX_OPS)
 		ops = MAX_OPS;
 	r.n = 0;
-	dpmap_init(&m, 4);
+	keymap_init(&m, 4);
 	for (size_t op = 0; op < ops; op++) {
 		const uint8_t *rec = data + op * REC_BYTES;
 		uint32_t key, val = (uint32_t)op * 7 + rec[0];
@@ -113,7 +113,7 @@ static void check_map(const uint8_t *data, size_t size)
 		switch (rec[0] % 4) {
 		case 0:
 		case 1:
-			if (dpmap_put(&m, &key, val) != 0)
+			if (keymap_put(&m, &key, val) != 0)
 				abort();
 			if (i == r.n) {
 				r.key[r.n] = key;
@@ -122,7 +122,7 @@ static void check_map(const uint8_t *data, size_t size)
 			r.val[i] = val;
 			break;
 		case 2:
-			if (dpmap_del(&m, &key) != (i < r.n))
+			if (keymap_del(&m, &key) != (i < r.n))
 				abort();
 			if (i < r.n) {
 				r.n--;
@@ -131,18 +131,18 @@ static void check_map(const uint8_t *data, size_t size)
 			}
 			/* A deletion moves entries: every key must stay found. */
 			for (size_t j = 0; j < r.n; j++)
-				if (dpmap_get(&m, &r.key[j]) != r.val[j])
+				if (keymap_get(&m, &r.key[j]) != r.val[j])
 					abort();
 			break;
 		default:
-			if (dpmap_get(&m, &key) != ref_get(&r, key))
+			if (keymap_get(&m, &key) != ref_get(&r, key))
 				abort();
 			break;
 		}
 		if (m.n != r.n || (m.cap && m.n * 2 > m.cap))
 			abort();
 	}
-	dpmap_free(&m);
+	keymap_free(&m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,8 +1,7 @@
-/* dataplane_peers_test: the dataplane's hash map (dpmap.c), checked against
- * a plain array under random operations, and its forwarding table
- * (peers.c): loopback endpoint addresses, the three lookups, static and
- * disco addresses, and magicsock's send rule (DIRECT, DIRECT_DERP, DERP). */
-#include <errno.h>
+/* dataplane_peers_test: the dataplane's forwarding table (peers.c):
+ * loopback endpoint addresses, the three lookups (hash maps of
+ * lib/keymap.c, tested in keymap_test.c), static and disco addresses, and
+ * magicsock's send rule (DIRECT, DIRECT_DERP, DERP). */
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +16,6 @@
 #include "dp.h"
 
 enum {
-	ABSENT = UINT32_MAX,	   /* what dpmap_get returns for a missing key */
-	RANDOM_OPS = 20000,	   /* operations per randomized map run */
 	MANY_PEERS = 10000,	   /* peers in the big table test */
 	FAKE_FD4 = 3,		   /* d.udp4/d.udp6: only >= 0 matters to the path */
 	FAKE_FD6 = 4,		   /* rule, nothing is ever sent on them */
@@ -40,241 +37,6 @@ static void rnd_bytes(uint64_t *s, uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		b[i] = (uint8_t)rnd(s);
-}
-
-/* ---- dpmap ---- */
-
-static void test_dpmap_empty(void **state)
-{
-	struct dpmap m;
-	uint32_t k = 7;
-
-	(void)state;
-	dpmap_init(&m, 4);
-	assert_int_equal(m.cap, 0);
-	assert_int_equal(dpmap_bytes(&m), 0);
-	assert_int_equal(dpmap_get(&m, &k), ABSENT);
-	assert_false(dpmap_del(&m, &k));
-	dpmap_free(&m);
-	dpmap_free(&m); /* twice is fine */
-}
-
-static void test_dpmap_basic(void **state)
-{
-	struct dpmap m;
-	uint32_t a = 1, b = 2, c = 3;
-
-	(void)state;
-	dpmap_init(&m, 4);
-	assert_int_equal(m.stride, 8);
-	assert_int_equal(dpmap_put(&m, &a, 10), 0);
-	assert_int_equal(dpmap_put(&m, &b, 20), 0);
-	assert_int_equal(m.n, 2);
-	assert_int_equal(dpmap_get(&m, &a), 10);
-	assert_int_equal(dpmap_get(&m, &b), 20);
-	assert_int_equal(dpmap_get(&m, &c), ABSENT);
-	/* Replace keeps the count. */
-	assert_int_equal(dpmap_put(&m, &a, 11), 0);
-	assert_int_equal(m.n, 2);
-	assert_int_equal(dpmap_get(&m, &a), 11);
-	/* Value 0 is a value; UINT32_MAX is the empty mark and refused. */
-	assert_int_equal(dpmap_put(&m, &c, 0), 0);
-	assert_int_equal(dpmap_get(&m, &c), 0);
-	assert_int_equal(dpmap_put(&m, &c, ABSENT), -EINVAL);
-	assert_int_equal(dpmap_get(&m, &c), 0);
-	assert_true(dpmap_del(&m, &a));
-	assert_false(dpmap_del(&m, &a));
-	assert_int_equal(dpmap_get(&m, &a), ABSENT);
-	assert_int_equal(dpmap_get(&m, &b), 20);
-	assert_int_equal(m.n, 2);
-	assert_true(dpmap_del(&m, &b));
-	assert_true(dpmap_del(&m, &c));
-	assert_int_equal(m.n, 0);
-	dpmap_free(&m);
-}
-
-/* Keys that differ only in their last byte, of each length we use: the
- * whole key is compared, not a prefix or the padded stride. */
-static void test_dpmap_key_lengths(void **state)
-{
-	static const uint16_t lens[] = {4, sizeof(struct dp_addrkey), 32};
-	static const uint16_t strides[] = {8, 24, 36};
-	uint8_t k[32];
-
-	(void)state;
-	assert_int_equal(sizeof(struct dp_addrkey), 19);
-	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
-		struct dpmap m;
-		dpmap_init(&m, lens[l]);
-		assert_int_equal(m.stride, strides[l]);
-		memset(k, 0x5a, sizeof(k));
-		for (uint32_t v = 0; v < 256; v++) {
-			k[lens[l] - 1] = (uint8_t)v;
-			assert_int_equal(dpmap_put(&m, k, v), 0);
-		}
-		/* A byte past the key does not matter. */
-		k[lens[l] - 1] = 9;
-		if (lens[l] < sizeof(k))
-			k[lens[l]] = 0x11;
-		assert_int_equal(dpmap_get(&m, k), 9);
-		for (uint32_t v = 0; v < 256; v++) {
-			k[lens[l] - 1] = (uint8_t)v;
-			assert_int_equal(dpmap_get(&m, k), v);
-		}
-		k[0] ^= 1;
-		assert_int_equal(dpmap_get(&m, k), ABSENT);
-		assert_int_equal(m.n, 256);
-		dpmap_free(&m);
-	}
-}
-
-/* Grows at half load, in powers of two, and keeps everything. */
-static void test_dpmap_growth(void **state)
-{
-	struct dpmap m;
-	uint32_t last_cap = 0, grows = 0;
-
-	(void)state;
-	dpmap_init(&m, 4);
-	for (uint32_t i = 0; i < 10000; i++) {
-		uint32_t k = i * 2654435761u;
-		assert_int_equal(dpmap_put(&m, &k, i), 0);
-		assert_int_equal(m.n, i + 1);
-		assert_true(m.cap >= 16 && (m.cap & (m.cap - 1)) == 0);
-		assert_true(m.n * 2 <= m.cap);
-		if (m.cap != last_cap) {
-			grows++;
-			last_cap = m.cap;
-		}
-	}
-	assert_int_equal(m.cap, 32768);
-	assert_int_equal(grows, 12); /* 16, 32, ..., 32768 */
-	assert_int_equal(dpmap_bytes(&m), (size_t)m.cap * m.stride);
-	for (uint32_t i = 0; i < 10000; i++) {
-		uint32_t k = i * 2654435761u;
-		assert_int_equal(dpmap_get(&m, &k), i);
-	}
-	for (uint32_t i = 0; i < 10000; i++) {
-		uint32_t k = i * 2654435761u;
-		assert_true(dpmap_del(&m, &k));
-		assert_int_equal(dpmap_get(&m, &k), ABSENT);
-	}
-	assert_int_equal(m.n, 0);
-	dpmap_free(&m);
-}
-
-/* nkeys distinct keys of klen bytes: for 19, real address keys. */
-static uint8_t *make_keys(uint64_t *s, uint16_t klen, size_t nkeys)
-{
-	uint8_t *keys = calloc(nkeys, klen);
-
-	assert_non_null(keys);
-	for (size_t i = 0; i < nkeys; i++) {
-		uint8_t *k = keys + i * klen;
-		if (klen == sizeof(struct dp_addrkey)) {
-			struct ipport a = {.family = i % 3 ? AF_INET : AF_INET6};
-			rnd_bytes(s, a.ip, a.family == AF_INET ? 4 : 16);
-			a.port = (uint16_t)(i + 1); /* distinct by construction */
-			dp_addrkey(&a, (struct dp_addrkey *)(void *)k);
-		} else {
-			rnd_bytes(s, k, klen);
-			k[i % 2 ? 0 : klen - 2] = (uint8_t)(i >> 8);
-			k[i % 2 ? 1 : klen - 1] = (uint8_t)i;
-		}
-	}
-	for (size_t i = 0; i < nkeys; i++)
-		for (size_t j = 0; j < i; j++)
-			assert_memory_not_equal(keys + i * klen, keys + j * klen, klen);
-	return keys;
-}
-
-static void check_all(const struct dpmap *m, const uint8_t *keys, uint16_t klen,
-		      const uint32_t *ref, size_t nkeys)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < nkeys; i++) {
-		assert_int_equal(dpmap_get(m, keys + i * klen), ref[i]);
-		n += ref[i] != ABSENT;
-	}
-	assert_int_equal(m->n, n);
-}
-
-/* RANDOM_OPS puts, replaces, deletes and gets against a plain array; after
- * every deletion (where backward shifting moves entries) every key is
- * checked. Few keys keep the table small, with clusters that wrap. */
-static void random_run(uint16_t klen, size_t nkeys, uint64_t seed)
-{
-	uint64_t s = seed;
-	uint8_t *keys = make_keys(&s, klen, nkeys);
-	uint32_t *ref = malloc(nkeys * sizeof(*ref));
-	struct dpmap m;
-	size_t dels = 0;
-
-	assert_non_null(ref);
-	for (size_t i = 0; i < nkeys; i++)
-		ref[i] = ABSENT;
-	dpmap_init(&m, klen);
-	for (int op = 0; op < RANDOM_OPS; op++) {
-		uint64_t r = rnd(&s);
-		size_t i = (size_t)(r >> 8) % nkeys;
-		const uint8_t *k = keys + i * klen;
-		/* Deletions a little rarer than puts, so the map fills up
-		 * and empties in waves. */
-		switch (r % 8) {
-		case 0:
-		case 1:
-		case 2: {
-			uint32_t v = (uint32_t)(r >> 32) % 0xfffffff0u;
-			assert_int_equal(dpmap_put(&m, k, v), 0);
-			ref[i] = v;
-			break;
-		}
-		case 3:
-		case 4:
-			assert_int_equal(dpmap_del(&m, k), ref[i] != ABSENT);
-			dels += ref[i] != ABSENT;
-			ref[i] = ABSENT;
-			check_all(&m, keys, klen, ref, nkeys);
-			break;
-		default:
-			assert_int_equal(dpmap_get(&m, k), ref[i]);
-			break;
-		}
-		assert_true(m.n * 2 <= m.cap);
-	}
-	check_all(&m, keys, klen, ref, nkeys);
-	assert_true(dels > RANDOM_OPS / 10); /* most deletions hit */
-	/* Empty it: every deletion keeps the rest findable. */
-	for (size_t i = 0; i < nkeys; i++) {
-		assert_int_equal(dpmap_del(&m, keys + i * klen), ref[i] != ABSENT);
-		ref[i] = ABSENT;
-	}
-	check_all(&m, keys, klen, ref, nkeys);
-	dpmap_free(&m);
-	free(ref);
-	free(keys);
-}
-
-static void test_dpmap_random_4(void **state)
-{
-	(void)state;
-	random_run(4, 512, 1);
-	random_run(4, 24, 2);
-}
-
-static void test_dpmap_random_addrkey(void **state)
-{
-	(void)state;
-	random_run(sizeof(struct dp_addrkey), 512, 3);
-	random_run(sizeof(struct dp_addrkey), 24, 4);
-}
-
-static void test_dpmap_random_32(void **state)
-{
-	(void)state;
-	random_run(32, 512, 5);
-	random_run(32, 24, 6);
 }
 
 /* ---- the forwarding table ---- */
@@ -323,6 +85,8 @@ static void test_addrkey(void **state)
 	const uint8_t v4[16] = {1, 2, 3, 4};
 
 	(void)state;
+	/* The 19-byte keys of keymap_test.c's address-shaped runs. */
+	assert_int_equal(sizeof(struct dp_addrkey), 19);
 	a.ip[4] = 0xee; /* garbage past an IPv4 address is not part of the key */
 	dp_addrkey(&a, &k);
 	assert_int_equal(k.family, AF_INET);
@@ -856,13 +620,6 @@ static void test_path_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dpmap_empty),
-		cmocka_unit_test(test_dpmap_basic),
-		cmocka_unit_test(test_dpmap_key_lengths),
-		cmocka_unit_test(test_dpmap_growth),
-		cmocka_unit_test(test_dpmap_random_4),
-		cmocka_unit_test(test_dpmap_random_addrkey),
-		cmocka_unit_test(test_dpmap_random_32),
 		cmocka_unit_test(test_addrkey),
 		cmocka_unit_test(test_lo_from_key),
 		cmocka_unit_test(test_lo_stable_and_taken),

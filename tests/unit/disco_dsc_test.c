@@ -626,6 +626,167 @@ static void test_bday_bad_probe_me(void **state)
 	assert_int_equal(B.d.stats.probe_me_ignored_hard, 1);
 }
 
+/* ---- many peers: found through the maps (dsc.h, by_node and by_disco) ---- */
+
+enum { MANY_PEERS = 3000 };
+
+static void many_node(struct key32 *k, uint32_t i)
+{
+	memset(k->b, 0x33, KEY_LEN);
+	k->b[0] = 0xa0;
+	k->b[1] = (uint8_t)(i >> 8);
+	k->b[2] = (uint8_t)i;
+}
+
+/* A ping sealed by engine s as the peer with node key `node` and disco key
+ * priv/pub, to A over DERP; what A's dsc_on_derp says. s's queue is reused
+ * without clearing the rest of the (large) struct. */
+static int ping_a_as(struct side *s, const struct key32 *node, const struct key32 *priv,
+		     const struct key32 *pub, uint64_t now)
+{
+	struct dsc_io io = {.send_udp = s_udp, .send_derp = s_derp, .arg = s};
+	int rc;
+
+	s->n_out = 0;
+	dsc_init(&s->d, priv, pub, &io);
+	s->d.self_node_key = *node;
+	s->d.has_self_node_key = true;
+	assert_int_equal(dsc_set_peer(&s->d, &A.node, &A.dpub, 900, 0, 0, "a"), 0);
+	dsc_ping_now(&s->d, &A.node, now);
+	assert_true(s->n_out >= 1 && s->out[0].derp);
+	A.n_out = 0;
+	rc = dsc_on_derp(&A.d, node, 900, s->out[0].p, s->out[0].len, now);
+	dsc_free(&s->d);
+	return rc;
+}
+
+/* 3,000 peers with their own node and disco keys; every third removed (the
+ * last peer moves into each hole), some disco keys changed: every peer
+ * left is found by its node key, and its ping over DERP by its disco key
+ * (the box opens with its shared key, the node keys agree: rc 0); the
+ * removed and the replaced keys are unknown. */
+static void test_many_peers(void **state)
+{
+	static struct key32 dpriv[MANY_PEERS], dpub[MANY_PEERS];
+	static struct key32 old_priv[MANY_PEERS], old_pub[MANY_PEERS];
+	static bool changed[MANY_PEERS];
+	static struct side S;
+	uint64_t t = MS(1000000);
+	struct key32 nk;
+	size_t left = 1, n_changed = 0; /* B, from setup */
+
+	(void)state;
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		many_node(&nk, i);
+		key_generate(&dpriv[i]);
+		key_public(&dpriv[i], &dpub[i]);
+		assert_int_equal(dsc_set_peer(&A.d, &nk, &dpub[i], 900, 0, 0, "many"), 0);
+	}
+	assert_int_equal(A.d.n_peers, MANY_PEERS + 1);
+	for (uint32_t i = 0; i < MANY_PEERS; i += 3) {
+		many_node(&nk, i);
+		dsc_remove_peer(&A.d, &nk);
+	}
+	dsc_remove_peer(&A.d, &nk); /* again: nothing happens */
+	for (uint32_t i = 1; i < MANY_PEERS; i += 7) {
+		if (i % 3 == 0)
+			continue;
+		many_node(&nk, i);
+		old_priv[i] = dpriv[i];
+		old_pub[i] = dpub[i];
+		key_generate(&dpriv[i]);
+		key_public(&dpriv[i], &dpub[i]);
+		assert_int_equal(dsc_set_peer(&A.d, &nk, &dpub[i], 900, 0, 0, "many"), 0);
+		changed[i] = true;
+		n_changed++;
+	}
+	assert_true(n_changed > 250);
+	for (uint32_t i = 0; i < MANY_PEERS; i++)
+		left += i % 3 != 0;
+	assert_int_equal(A.d.n_peers, left);
+	assert_int_equal(A.d.by_node.n, left);
+	assert_int_equal(A.d.by_disco.n, left);
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		struct dsc_peer *p;
+		many_node(&nk, i);
+		p = dsc_peer_find(&A.d, &nk);
+		if (i % 3 == 0) {
+			assert_null(p);
+			/* A removed peer's ping: its disco key is unknown (a
+			 * sample: each ping costs a key exchange). */
+			if (i % 30 == 0)
+				assert_int_equal(ping_a_as(&S, &nk, &dpriv[i], &dpub[i], t),
+						 DSC_DROP_UNKNOWN_SENDER);
+			continue;
+		}
+		assert_non_null(p);
+		assert_memory_equal(p->node_key.b, nk.b, KEY_LEN);
+		assert_true(p->has_disco);
+		assert_memory_equal(p->disco_key.b, dpub[i].b, KEY_LEN);
+		assert_int_equal(ping_a_as(&S, &nk, &dpriv[i], &dpub[i], t), 0);
+		assert_int_equal(p->pings_rx, 1);
+		assert_int_equal(A.n_out, 1); /* the pong */
+		if (changed[i] && i % 5 == 1)
+			assert_int_equal(ping_a_as(&S, &nk, &old_priv[i], &old_pub[i], t),
+					 DSC_DROP_UNKNOWN_SENDER);
+	}
+	/* B, the peer of setup, still there. */
+	assert_non_null(dsc_peer_find(&A.d, &B.node));
+	/* Everyone gone: the maps are empty. */
+	for (uint32_t i = 0; i < MANY_PEERS; i++) {
+		many_node(&nk, i);
+		dsc_remove_peer(&A.d, &nk);
+	}
+	dsc_remove_peer(&A.d, &B.node);
+	assert_int_equal(A.d.n_peers, 0);
+	assert_int_equal(A.d.by_node.n, 0);
+	assert_int_equal(A.d.by_disco.n, 0);
+}
+
+/* Two peers with one disco key (Tailscale allows it: nodesOfDisco): each
+ * one's ping over DERP is its own, the key stays known while either has
+ * it, and a disco key taken away (NULL) is gone. */
+static void test_shared_disco_key(void **state)
+{
+	static struct side S;
+	struct key32 n1, n2, n3, priv, pub;
+	uint64_t t = MS(1000000);
+
+	(void)state;
+	many_node(&n1, 1);
+	many_node(&n2, 2);
+	many_node(&n3, 3);
+	key_generate(&priv);
+	key_public(&priv, &pub);
+	assert_int_equal(dsc_set_peer(&A.d, &n1, &pub, 900, 0, 0, "one"), 0);
+	assert_int_equal(dsc_set_peer(&A.d, &n2, &pub, 900, 0, 0, "two"), 0);
+	assert_int_equal(dsc_set_peer(&A.d, &n3, &pub, 900, 0, 0, "three"), 0);
+	assert_int_equal(A.d.by_disco.n, 2); /* B's key, and the shared one */
+	assert_int_equal(ping_a_as(&S, &n1, &priv, &pub, t), 0);
+	assert_int_equal(ping_a_as(&S, &n2, &priv, &pub, t), 0);
+	assert_int_equal(ping_a_as(&S, &n3, &priv, &pub, t), 0);
+	assert_int_equal(dsc_peer_find(&A.d, &n1)->pings_rx, 1);
+	assert_int_equal(dsc_peer_find(&A.d, &n2)->pings_rx, 1);
+	assert_int_equal(dsc_peer_find(&A.d, &n3)->pings_rx, 1);
+	/* The first to have it leaves (the last peer, n3, moves into its
+	 * place); then one loses its disco key. */
+	dsc_remove_peer(&A.d, &n1);
+	assert_int_equal(ping_a_as(&S, &n1, &priv, &pub, t), DSC_DROP_DERP_MISMATCH);
+	assert_int_equal(ping_a_as(&S, &n3, &priv, &pub, t), 0);
+	assert_int_equal(dsc_set_peer(&A.d, &n3, 0, 900, 0, 0, "three"), 0);
+	assert_false(dsc_peer_find(&A.d, &n3)->has_disco);
+	assert_int_equal(ping_a_as(&S, &n3, &priv, &pub, t), DSC_DROP_DERP_MISMATCH);
+	assert_int_equal(ping_a_as(&S, &n2, &priv, &pub, t), 0);
+	assert_int_equal(dsc_peer_find(&A.d, &n2)->pings_rx, 2);
+	/* The last one with it leaves: the key is unknown. */
+	dsc_remove_peer(&A.d, &n2);
+	assert_int_equal(A.d.by_disco.n, 1);
+	assert_int_equal(ping_a_as(&S, &n2, &priv, &pub, t), DSC_DROP_UNKNOWN_SENDER);
+	/* It comes back, on n3. */
+	assert_int_equal(dsc_set_peer(&A.d, &n3, &pub, 900, 0, 0, "three"), 0);
+	assert_int_equal(ping_a_as(&S, &n3, &priv, &pub, t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +803,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bday_spray, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_probe_and_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_bad_probe_me, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_disco_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
 }

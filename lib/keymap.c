@@ -1,15 +1,15 @@
-/* dpmap: open addressing with linear probing and backward-shift deletion
+/* keymap: open addressing with linear probing and backward-shift deletion
  * (no tombstones, so lookups stay short however many peers come and go).
  * A slot is [value:4][key:klen], value UINT32_MAX = empty. The hash is
  * FNV-1a over the key: keys are public keys and addresses from our own
  * config and disco, not chosen by strangers to collide. */
-#include "dp.h"
+#include "keymap.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { DPMAP_EMPTY = UINT32_MAX };
+enum { KEYMAP_EMPTY = UINT32_MAX };
 
 static uint32_t hash(const uint8_t *k, size_t n)
 {
@@ -20,7 +20,7 @@ static uint32_t hash(const uint8_t *k, size_t n)
 	return h ^ (h >> 15);
 }
 
-static uint8_t *slot(const struct dpmap *m, uint32_t i)
+static uint8_t *slot(const struct keymap *m, uint32_t i)
 {
 	return m->slots + (size_t)i * m->stride;
 }
@@ -32,46 +32,46 @@ static uint32_t slot_val(const uint8_t *s)
 	return v;
 }
 
-void dpmap_init(struct dpmap *m, uint16_t klen)
+void keymap_init(struct keymap *m, uint16_t klen)
 {
 	memset(m, 0, sizeof(*m));
 	m->klen = klen;
 	m->stride = (uint16_t)((4 + klen + 3) & ~3u);
 }
 
-void dpmap_free(struct dpmap *m)
+void keymap_free(struct keymap *m)
 {
 	free(m->slots);
 	m->slots = 0;
 	m->cap = m->n = 0;
 }
 
-size_t dpmap_bytes(const struct dpmap *m)
+size_t keymap_bytes(const struct keymap *m)
 {
 	return (size_t)m->cap * m->stride;
 }
 
-uint32_t dpmap_get(const struct dpmap *m, const void *key)
+uint32_t keymap_get(const struct keymap *m, const void *key)
 {
 	if (!m->cap)
-		return DPMAP_EMPTY;
+		return KEYMAP_EMPTY;
 	for (uint32_t i = hash(key, m->klen) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		const uint8_t *s = slot(m, i);
 		uint32_t v = slot_val(s);
-		if (v == DPMAP_EMPTY)
-			return DPMAP_EMPTY;
+		if (v == KEYMAP_EMPTY)
+			return KEYMAP_EMPTY;
 		if (memcmp(s + 4, key, m->klen) == 0)
 			return v;
 	}
 }
 
-static void raw_put(struct dpmap *m, const uint8_t *key, uint32_t val)
+static void raw_put(struct keymap *m, const uint8_t *key, uint32_t val)
 {
 	for (uint32_t i = hash(key, m->klen) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		uint8_t *s = slot(m, i);
 		uint32_t v = slot_val(s);
-		if (v == DPMAP_EMPTY || memcmp(s + 4, key, m->klen) == 0) {
-			if (v == DPMAP_EMPTY)
+		if (v == KEYMAP_EMPTY || memcmp(s + 4, key, m->klen) == 0) {
+			if (v == KEYMAP_EMPTY)
 				m->n++;
 			memcpy(s, &val, 4);
 			memcpy(s + 4, key, m->klen);
@@ -80,7 +80,7 @@ static void raw_put(struct dpmap *m, const uint8_t *key, uint32_t val)
 	}
 }
 
-static int grow(struct dpmap *m)
+static int grow(struct keymap *m)
 {
 	uint32_t old_cap = m->cap, cap = old_cap ? old_cap * 2 : 16;
 	uint8_t *old = m->slots, *n = malloc((size_t)cap * m->stride);
@@ -95,16 +95,16 @@ static int grow(struct dpmap *m)
 	m->n = 0;
 	for (uint32_t i = 0; i < old_cap; i++) {
 		const uint8_t *s = old + (size_t)i * m->stride;
-		if (slot_val(s) != DPMAP_EMPTY)
+		if (slot_val(s) != KEYMAP_EMPTY)
 			raw_put(m, s + 4, slot_val(s));
 	}
 	free(old);
 	return 0;
 }
 
-int dpmap_put(struct dpmap *m, const void *key, uint32_t val)
+int keymap_put(struct keymap *m, const void *key, uint32_t val)
 {
-	if (val == DPMAP_EMPTY)
+	if (val == KEYMAP_EMPTY)
 		return -EINVAL;
 	if ((m->n + 1) * 2 > m->cap && grow(m) < 0)
 		return -ENOMEM;
@@ -112,7 +112,7 @@ int dpmap_put(struct dpmap *m, const void *key, uint32_t val)
 	return 0;
 }
 
-bool dpmap_del(struct dpmap *m, const void *key)
+bool keymap_del(struct keymap *m, const void *key)
 {
 	uint32_t mask = m->cap - 1, i, j;
 
@@ -120,7 +120,7 @@ bool dpmap_del(struct dpmap *m, const void *key)
 		return false;
 	for (i = hash(key, m->klen) & mask;; i = (i + 1) & mask) {
 		const uint8_t *s = slot(m, i);
-		if (slot_val(s) == DPMAP_EMPTY)
+		if (slot_val(s) == KEYMAP_EMPTY)
 			return false;
 		if (memcmp(s + 4, key, m->klen) == 0)
 			break;
@@ -130,7 +130,7 @@ bool dpmap_del(struct dpmap *m, const void *key)
 	for (j = (i + 1) & mask;; j = (j + 1) & mask) {
 		uint8_t *s = slot(m, j);
 		uint32_t home;
-		if (slot_val(s) == DPMAP_EMPTY)
+		if (slot_val(s) == KEYMAP_EMPTY)
 			break;
 		home = hash(s + 4, m->klen) & mask;
 		if (((j - home) & mask) >= ((j - i) & mask)) {
