@@ -787,6 +787,56 @@ static void test_shared_disco_key(void **state)
 	assert_int_equal(ping_a_as(&S, &n3, &priv, &pub, t), 0);
 }
 
+/* B's NAT filters nothing (1:1 NAT): A's spray pings reach B, and B's
+ * pongs come back to the socket each left from. The first pong of the
+ * round makes A's path direct from that probe socket; the round then ends
+ * (later ones are unsolicited), and one on another socket than its ping
+ * left from never counts. */
+static void test_bday_spray_pong(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000), now = t + MS(3000);
+	struct pkt ping9 = {0}, ping10 = {0};
+
+	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, &B.addr, 1, "b");
+	dsc_set_peer(&B.d, &A.node, &A.dpub, 900, &A.addr, 1, "a");
+	dsc_set_nat(&A.d, true, &A.addr);
+	dsc_on_traffic(&A.d, &B.node, t);
+	A.n_out = 0;
+	dsc_tick(&A.d, now);
+	for (size_t i = 0; i < A.n_out; i++) {
+		if (A.out[i].sock == 9)
+			ping9 = A.out[i];
+		if (A.out[i].sock == 10)
+			ping10 = A.out[i];
+	}
+	assert_int_equal(ping9.sock, 9);
+	assert_int_equal(ping10.sock, 10);
+	/* Through A's NAT the pings come from two mapped ports. */
+	struct ipport m9 = A.addr, m10 = A.addr;
+	m9.port = 20009;
+	m10.port = 20010;
+	assert_int_equal(dsc_on_udp(&B.d, 0, &m9, ping9.p, ping9.len, now + MS(1)), 0);
+	struct pkt pong9 = B.out[0];
+	B.n_out = 0;
+	assert_int_equal(dsc_on_udp(&B.d, 0, &m10, ping10.p, ping10.len, now + MS(1)), 0);
+	struct pkt pong10 = B.out[0];
+	assert_true(ipport_equal(&pong9.to, &m9));
+	/* Pong 9 back on socket 10: not the way its ping went. */
+	assert_int_equal(dsc_on_udp(&A.d, 10, &B.addr, pong9.p, pong9.len, now + MS(2)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(A.path_best.family, 0);
+	assert_int_equal(dsc_on_udp(&A.d, 9, &B.addr, pong9.p, pong9.len, now + MS(2)), 0);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_int_equal(dsc_peer_find(&A.d, &B.node)->best_sock, 9);
+	/* The round is over: pong 10 and a replay of pong 9 are unsolicited. */
+	assert_int_equal(dsc_on_udp(&A.d, 10, &B.addr, pong10.p, pong10.len, now + MS(3)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(dsc_on_udp(&A.d, 9, &B.addr, pong9.p, pong9.len, now + MS(3)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(dsc_peer_find(&A.d, &B.node)->best_sock, 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +853,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bday_spray, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_probe_and_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_bad_probe_me, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_spray_pong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_disco_key, setup, teardown),
 	};
