@@ -203,6 +203,31 @@ static struct dsc_ep *ep_add(struct dsc_peer *p, const struct ipport *a, bool fr
 	return e;
 }
 
+/* Adds an address the peer's packets came from (a ping, or a pong to a
+ * birthday probe). When the table is full it takes the place of the
+ * address heard from longest ago, never the best path's and never one not
+ * heard from (the peer's advertised and static endpoints stay): a spray
+ * from 256 ports must not crowd out the address the peer sends from now. */
+static struct dsc_ep *ep_add_heard(struct dsc_peer *p, const struct ipport *a, bool from_cmm)
+{
+	struct dsc_ep *e = ep_add(p, a, from_cmm);
+
+	if (e)
+		return e;
+	for (size_t i = 0; i < p->n_eps; i++) {
+		struct dsc_ep *c = &p->eps[i];
+		if (c->heard_ns && !ipport_equal(&c->addr, &p->best) &&
+		    (!e || c->heard_ns < e->heard_ns))
+			e = c;
+	}
+	if (!e)
+		return 0;
+	memset(e, 0, sizeof(*e));
+	e->addr = *a;
+	e->from_cmm = from_cmm;
+	return e;
+}
+
 int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32 *disco_key,
 		 uint16_t home_derp, const struct ipport *statics, size_t n_statics,
 		 const char *name)
@@ -366,6 +391,8 @@ static void send_cmm(struct dsc *d, struct dsc_peer *p, uint64_t now)
 			    &m.u.call_me_maybe.my_number);
 	p->last_cmm_ns = now;
 	p->cmm_sent++;
+	if (p->cmm_unanswered < UINT8_MAX)
+		p->cmm_unanswered++;
 	send_msg(d, p, 0, 0, &m);
 }
 
@@ -383,6 +410,22 @@ static void ping_all(struct dsc *d, struct dsc_peer *p, uint64_t now)
 			send_ping(d, p, &p->eps[i], now);
 }
 
+/* How long after our last CallMeMaybe discovery sends the next: 1 s, 2 s,
+ * 4 s while the peer has not sent one back (ours may have been lost: its
+ * DERP connection was not up yet), then every DSC_CMM_INTERVAL_MS. */
+static uint64_t cmm_gap(const struct dsc_peer *p)
+{
+	unsigned k; /* ours since the peer's last one, less 1 */
+	uint64_t gap;
+
+	if (!p->cmm_unanswered)
+		return ms(DSC_CMM_INTERVAL_MS); /* the peer answered */
+	k = p->cmm_unanswered - 1u;
+	gap = ms(DSC_CMM_RETRY_MS) << (k < 3 ? k : 3);
+
+	return gap < ms(DSC_CMM_INTERVAL_MS) ? gap : ms(DSC_CMM_INTERVAL_MS);
+}
+
 /* startDiscoveryLocked: CallMeMaybe over DERP (the peer pings us back:
  * the simultaneous open that punches both NATs) and pings to every
  * endpoint we know of the peer. */
@@ -390,7 +433,7 @@ static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
 	if (!p->has_disco)
 		return;
-	if (!p->last_cmm_ns || now - p->last_cmm_ns >= ms(DSC_CMM_INTERVAL_MS))
+	if (!p->last_cmm_ns || now - p->last_cmm_ns >= cmm_gap(p))
 		send_cmm(d, p, now);
 	ping_all(d, p, now);
 }
@@ -568,7 +611,7 @@ bool dsc_better_addr(const struct ipport *a, uint64_t a_ns, const struct ipport 
 static void confirm(struct dsc *d, struct dsc_peer *p, const struct ipport *to, uint16_t sock,
 		    uint64_t lat, uint64_t now)
 {
-	struct dsc_ep *e = ep_add(p, to, false);
+	struct dsc_ep *e = ep_add_heard(p, to, false);
 
 	if (e) {
 		e->last_pong_ns = now;
@@ -717,7 +760,7 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		/* A ping from an address of the peer: a candidate (the
 		 * peer's side of a punched hole); pinged in turn, within the
 		 * ping interval. */
-		struct dsc_ep *e = ep_add(p, from, true);
+		struct dsc_ep *e = ep_add_heard(p, from, true);
 		bool first = e && !e->heard_ns;
 		if (e && e->sock != sock &&
 		    !(e->last_pong_ns && now - e->last_pong_ns < ms(DSC_TRUST_UDP_MS))) {
@@ -744,6 +787,7 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 	const struct disco_endpoints *eps = &m->u.call_me_maybe.my_number;
 
 	p->cmm_rx++;
+	p->cmm_unanswered = 0;
 	for (size_t i = 0; i < eps->n; i++) {
 		struct ipport a;
 		if (!disco_endpoints_get(eps, i, &a) || !disco_endpoint_usable(&a)) {

@@ -8,7 +8,8 @@
  *
  * Timers (dsc_deadline gives the nearest), per active peer:
  *   - discovery while no direct path is trusted: CallMeMaybe over DERP at
- *     most every DSC_CMM_INTERVAL_MS, each endpoint pinged at most every
+ *     most every DSC_CMM_INTERVAL_MS (sooner while the peer has sent none
+ *     back: after 1, 2, 4 s), each endpoint pinged at most every
  *     DSC_PING_INTERVAL_MS;
  *   - heartbeat: the trusted address pinged every DSC_HEARTBEAT_MS;
  *   - upgrade: every endpoint re-pinged every DSC_UPGRADE_MS unless the
@@ -50,6 +51,7 @@ enum {
 	DSC_PING_TIMEOUT_MS = 5000,    /* pingTimeoutDuration */
 	DSC_PING_INTERVAL_MS = 5000,   /* discoPingInterval */
 	DSC_CMM_INTERVAL_MS = 5000,    /* ours: one CallMeMaybe per ping interval at most */
+	DSC_CMM_RETRY_MS = 1000,       /* ours: the first retry of an unanswered one (doubling) */
 	DSC_BEST_STALE_MS = 15000,     /* ours: ~2 trust periods without a pong */
 	DSC_RECHECK_MS = 1000,	       /* ours: re-pings on the dataplane's word */
 	DSC_MAX_EPS = 32,	       /* candidate endpoints kept per peer */
@@ -124,6 +126,7 @@ struct dsc_peer {
 	struct dsc_bday bday;
 	/* timers */
 	uint64_t last_traffic_ns, last_cmm_ns, last_upgrade_ns, last_heartbeat_ns;
+	uint8_t cmm_unanswered; /* CallMeMaybes sent since the peer's last one */
 	/* path changes, a ring (oldest at history_next when full) */
 	struct dsc_change {
 		uint64_t at_ns; /* CLOCK_MONOTONIC */

@@ -129,14 +129,23 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 		m.direct = &e;
 		ipport_format(best, a, sizeof(a));
 	}
-	/* The addresses heard from (at most 8), for receiving. */
+	/* The addresses heard from most recently (at most 8), for receiving:
+	 * after a birthday spray a peer may have been heard from many ports,
+	 * and the one it sends from now must be among them. */
 	Msock__Endpoint rx[8], *rxp[8];
 	size_t n_rx = 0;
-	for (size_t i = 0; i < p->n_eps && n_rx < 8; i++) {
-		if (!p->eps[i].heard_ns)
-			continue;
+	bool taken[DSC_MAX_EPS] = {0};
+	while (n_rx < 8) {
+		size_t k = p->n_eps;
+		for (size_t i = 0; i < p->n_eps; i++)
+			if (p->eps[i].heard_ns && !taken[i] &&
+			    (k == p->n_eps || p->eps[i].heard_ns > p->eps[k].heard_ns))
+				k = i;
+		if (k == p->n_eps)
+			break;
+		taken[k] = true;
 		msock__endpoint__init(&rx[n_rx]);
-		endpoint_pb_set(&rx[n_rx], &p->eps[i].addr, ENDPOINT_TYPE_UNKNOWN);
+		endpoint_pb_set(&rx[n_rx], &p->eps[k].addr, ENDPOINT_TYPE_UNKNOWN);
 		rxp[n_rx] = &rx[n_rx];
 		n_rx++;
 	}
