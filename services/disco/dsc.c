@@ -72,6 +72,8 @@ const char *dsc_strerror(int err)
 		return "pong from another address than we pinged";
 	case DSC_DROP_DERP_MISMATCH:
 		return "over DERP from a node whose disco key it is not";
+	case DSC_DROP_BDAY_LATE:
+		return "pong of a birthday round already decided";
 	case DSC_DROP_PROBE_ME:
 		return "probe-me for an address not the peer's, or within 5 s of the last";
 	default:
@@ -203,11 +205,23 @@ static struct dsc_ep *ep_add(struct dsc_peer *p, const struct ipport *a, bool fr
 	return e;
 }
 
+/* Which of two heard addresses matters more to keep and to receive from:
+ * one heard more than once (the peer keeps using it: heartbeats, its path)
+ * over one heard once (a birthday spray makes 256 of those in a burst),
+ * then the one heard more recently. */
+static bool heard_before(const struct dsc_ep *a, const struct dsc_ep *b)
+{
+	bool ra = a->heard_count > 1, rb = b->heard_count > 1;
+
+	return ra != rb ? ra : a->heard_ns > b->heard_ns;
+}
+
 /* Adds an address the peer's packets came from (a ping, or a pong to a
- * birthday probe). When the table is full it takes the place of the
- * address heard from longest ago, never the best path's and never one not
- * heard from (the peer's advertised and static endpoints stay): a spray
- * from 256 ports must not crowd out the address the peer sends from now. */
+ * birthday probe). When the table is full it takes the place of the heard
+ * address that matters least (heard_before), never the best path's and
+ * never one not heard from (the peer's advertised and static endpoints
+ * stay): a spray from 256 ports must not crowd out the address the peer
+ * sends from. */
 static struct dsc_ep *ep_add_heard(struct dsc_peer *p, const struct ipport *a, bool from_cmm)
 {
 	struct dsc_ep *e = ep_add(p, a, from_cmm);
@@ -216,8 +230,7 @@ static struct dsc_ep *ep_add_heard(struct dsc_peer *p, const struct ipport *a, b
 		return e;
 	for (size_t i = 0; i < p->n_eps; i++) {
 		struct dsc_ep *c = &p->eps[i];
-		if (c->heard_ns && !ipport_equal(&c->addr, &p->best) &&
-		    (!e || c->heard_ns < e->heard_ns))
+		if (c->heard_ns && !ipport_equal(&c->addr, &p->best) && (!e || heard_before(e, c)))
 			e = c;
 	}
 	if (!e)
@@ -440,6 +453,33 @@ static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
 
 /* Hands the path to io.path; a change of address (or the first publish)
  * goes into the peer's history (GetEndpointChanges). */
+/* The DSC_RX_ADDRS heard addresses that matter most (heard_before). */
+static void pick_rx(struct dsc_peer *p)
+{
+	bool taken[DSC_MAX_EPS] = {0};
+
+	p->n_rx = 0;
+	while (p->n_rx < DSC_RX_ADDRS) {
+		size_t k = p->n_eps;
+		for (size_t i = 0; i < p->n_eps; i++)
+			if (p->eps[i].heard_ns && !taken[i] &&
+			    (k == p->n_eps || heard_before(&p->eps[i], &p->eps[k])))
+				k = i;
+		if (k == p->n_eps)
+			break;
+		taken[k] = true;
+		p->rx[p->n_rx++] = p->eps[k].addr;
+	}
+}
+
+static bool in_rx(const struct dsc_peer *p, const struct ipport *a)
+{
+	for (size_t i = 0; i < p->n_rx; i++)
+		if (ipport_equal(&p->rx[i], a))
+			return true;
+	return false;
+}
+
 static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
 	bool changed = !ipport_equal(&p->best, &p->pub_best) || p->best_sock != p->pub_best_sock ||
@@ -457,6 +497,7 @@ static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	}
 	p->pub_best = p->best;
 	p->pub_best_sock = p->best_sock;
+	pick_rx(p);
 	p->pub_trusted_until_ns = p->trusted_until_ns;
 	d->io.path(d->io.arg, p, p->best.family ? &p->best : 0, p->trusted_until_ns,
 		   p->best_latency_ns, changed);
@@ -616,6 +657,8 @@ static void confirm(struct dsc *d, struct dsc_peer *p, const struct ipport *to, 
 	if (e) {
 		e->last_pong_ns = now;
 		e->heard_ns = now;
+		if (e->heard_count < UINT16_MAX)
+			e->heard_count++;
 		e->latency_ns = lat;
 		e->sock = sock;
 	}
@@ -650,41 +693,51 @@ static void txid_make(uint8_t *txid, const uint8_t id[8], uint16_t a, uint16_t b
 	txid[11] = (uint8_t)b;
 }
 
+enum bday_match {
+	BDAY_NO,   /* not a pong of this round */
+	BDAY_HIT,  /* the round's first: *to, *to_sock, *lat say which path it proves */
+	BDAY_LATE, /* of a round a pong already decided (more hits, or a replay) */
+};
+
 /* Whether a pong answers this round's spray or probes, coming back the way
- * its ping went; *to, *sock and *lat say which path it proves. A round's
- * first such pong ends it: a replay is unsolicited. */
-static bool bday_pong(struct dsc_peer *p, const uint8_t *txid, const struct ipport *from,
-		      uint16_t sock, uint64_t now, struct ipport *to, uint16_t *to_sock,
-		      uint64_t *lat)
+ * its ping went. A round's first such pong decides it; later ones (several
+ * mappings met, or a replay) change nothing. */
+static enum bday_match bday_pong(struct dsc_peer *p, const uint8_t *txid, const struct ipport *from,
+				 uint16_t sock, uint64_t now, struct ipport *to, uint16_t *to_sock,
+				 uint64_t *lat)
 {
 	struct dsc_bday *b = &p->bday;
 	uint16_t x = txid_num(txid, 8), y = txid_num(txid, 10);
 
 	if (b->spray_ns && memcmp(txid, b->spray_id, 8) == 0 &&
 	    now - b->spray_ns < ms(DSC_PING_TIMEOUT_MS)) {
+		if (b->spray_decided)
+			return BDAY_LATE;
 		/* x: the probe socket it left from; y: the endpoint it went to. */
 		if (!from || x < 1 || x > DSC_BDAY_PORTS || sock != x || y >= p->n_eps ||
 		    !ipport_equal(from, &p->eps[y].addr))
-			return false;
+			return BDAY_NO;
 		*lat = now - b->spray_ns;
-		b->spray_ns = 0;
+		b->spray_decided = true;
 	} else if (b->probe_start_ns && memcmp(txid, b->probe_id, 8) == 0 &&
 		   now - b->probe_start_ns < ms(DSC_BDAY_PROBE_WINDOW_MS)) {
+		if (b->probe_decided)
+			return BDAY_LATE;
 		/* x: the port probed; y: ms after the start it was sent. */
 		uint64_t sent = b->probe_start_ns + ms(y);
 		if (!from || sock != 0 || from->family != AF_INET ||
 		    memcmp(from->ip, b->probe_ip.ip, 4) != 0 || from->port != x || sent > now)
-			return false;
+			return BDAY_NO;
 		*lat = now - sent;
-		b->probe_start_ns = 0;
+		b->probe_decided = true;
 		b->probing = false;
 		p->bday_hits++;
 	} else {
-		return false;
+		return BDAY_NO;
 	}
 	*to = *from;
 	*to_sock = sock;
-	return true;
+	return BDAY_HIT;
 }
 
 static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
@@ -695,16 +748,32 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	struct ipport to;
 	uint16_t to_sock;
 	uint64_t lat;
+	enum bday_match bm = BDAY_NO;
 
 	for (size_t i = 0; i < DSC_MAX_PINGS && !s; i++)
 		if (p->pings[i].used &&
 		    memcmp(p->pings[i].txid, m->u.pong.txid, DISCO_TXID_LEN) == 0)
 			s = &p->pings[i];
-	if (!s && bday_pong(p, m->u.pong.txid, from, sock, now, &to, &to_sock, &lat)) {
+	if (!s)
+		bm = bday_pong(p, m->u.pong.txid, from, sock, now, &to, &to_sock, &lat);
+	if (bm == BDAY_LATE) {
+		d->stats.rx_bday_late_pong++;
+		*rc = DSC_DROP_BDAY_LATE;
+		return;
+	}
+	if (bm == BDAY_HIT) {
 		p->pongs_rx++;
 		event(d, p, "birthday punching: a pong through a new mapping after %llu ms",
 		      (unsigned long long)(lat / NS_PER_MS));
 		confirm(d, p, &to, to_sock, lat, now);
+		/* A spray that got through: the peer heard us from every probe
+		 * socket and keeps the addresses heard most recently, so the
+		 * path's first heartbeat goes now, from the socket it uses. */
+		struct dsc_ep *e = ep_find(p, &to);
+		if (to_sock && e && p->best_sock == to_sock && ipport_equal(&p->best, &to)) {
+			p->last_heartbeat_ns = now;
+			send_ping(d, p, e, now);
+		}
 		return;
 	}
 	if (!s || now - s->sent_ns >= ms(DSC_PING_TIMEOUT_MS)) {
@@ -771,11 +840,15 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 			e->sock = sock;
 			e->last_ping_ns = 0;
 		}
-		if (e)
+		if (e) {
 			e->heard_ns = now;
+			if (e->heard_count < UINT16_MAX)
+				e->heard_count++;
+		}
 		/* The address is the peer's (the box proved it): the dataplane
-		 * takes WireGuard from it at once, before any path is trusted. */
-		if (first)
+		 * takes WireGuard from it at once, before any path is trusted,
+		 * and from the addresses heard most recently (pick_rx). */
+		if (e && (first || !in_rx(p, &e->addr)))
 			publish(d, p, now);
 		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))
 			send_ping(d, p, e, now);
@@ -830,6 +903,7 @@ static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
 		b->rounds++;
 	randombytes_buf(b->spray_id, sizeof(b->spray_id));
 	b->spray_ns = now;
+	b->spray_decided = false;
 	m.u.ping.has_node_key = d->has_self_node_key;
 	m.u.ping.node_key = d->self_node_key;
 	for (uint16_t k = 1; k <= DSC_BDAY_PORTS; k++)
@@ -906,6 +980,7 @@ static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_ms
 	b->probe_ip.port = 0;
 	randombytes_buf(b->probe_id, sizeof(b->probe_id));
 	b->probe_start_ns = now;
+	b->probe_decided = false;
 	b->probes_sent = 0;
 	b->probing = true;
 	event(d, p, "probing %d random ports of %u.%u.%u.%u (the peer sent from %u ports)",

@@ -58,6 +58,7 @@ enum {
 	DSC_MAX_PINGS = 32,	       /* pings in flight per peer */
 	DSC_MAX_MY_EPS = 64,	       /* our endpoints sent in CallMeMaybe */
 	DSC_HISTORY = 16,	       /* path changes kept per peer (GetEndpointChanges) */
+	DSC_RX_ADDRS = 8,	       /* heard-from addresses handed to the dataplane */
 	DSC_PACKET_MAX = 1500,	       /* what we seal (a CallMeMaybe of 64 endpoints: 1,250) */
 	DSC_BDAY_AFTER_MS = 3000,      /* discovery without a path this long: spray */
 	DSC_BDAY_PORTS = 256,	       /* probe sockets sprayed from (pktchan sock 1..256) */
@@ -76,8 +77,9 @@ struct dsc_ep {
 	struct ipport addr;
 	uint16_t sock; /* sent to from: 0 our main socket, else a probe socket */
 	uint64_t last_ping_ns, last_pong_ns, latency_ns;
-	uint64_t heard_ns; /* a disco ping or pong came from it: it is the peer's */
-	bool from_cmm;	   /* told by the peer (else static or learned from a ping) */
+	uint64_t heard_ns;    /* a disco ping or pong came from it: it is the peer's */
+	uint16_t heard_count; /* how often (saturating) */
+	bool from_cmm;	      /* told by the peer (else static or learned from a ping) */
 };
 
 struct dsc_ping {
@@ -104,6 +106,7 @@ struct dsc_bday {
 	uint64_t probe_start_ns, last_probe_me_ns;
 	uint16_t probes_sent;
 	bool probing;
+	bool spray_decided, probe_decided; /* a pong of the round came */
 };
 
 struct dsc_peer {
@@ -138,6 +141,10 @@ struct dsc_peer {
 	/* what was published */
 	struct ipport pub_best;
 	uint16_t pub_best_sock;
+	/* The addresses heard from most recently (the dataplane takes
+	 * WireGuard from them: PathChanged.rx_addrs), as last published. */
+	struct ipport rx[DSC_RX_ADDRS];
+	uint8_t n_rx;
 	uint64_t pub_trusted_until_ns;
 	/* the dataplane's counters last seen (dsc_on_counters) */
 	bool counted;
@@ -172,7 +179,7 @@ struct dsc_stats {
 	uint64_t rx_unknown_sender, rx_bad_packet, rx_bad_box, rx_bad_msg, rx_unknown_type;
 	uint64_t rx_zero_key, rx_wrong_node_key, rx_unsolicited_pong, rx_pong_wrong_addr;
 	uint64_t cmm_unusable_eps, cmm_capped;
-	uint64_t probe_me_rx, probe_me_dropped, probe_me_ignored_hard;
+	uint64_t probe_me_rx, probe_me_dropped, probe_me_ignored_hard, rx_bday_late_pong;
 };
 
 struct dsc {
@@ -255,6 +262,7 @@ enum dsc_drop {
 	DSC_DROP_PONG_ADDR = -103,	/* a pong from another address than we pinged */
 	DSC_DROP_DERP_MISMATCH = -104,	/* over DERP, but the disco key is another peer's */
 	DSC_DROP_PROBE_ME = -105,	/* ProbeMe: not the peer's address, or too soon */
+	DSC_DROP_BDAY_LATE = -106,	/* a pong of a birthday round already decided */
 };
 const char *dsc_strerror(int err);
 int dsc_on_udp(struct dsc *d, uint16_t sock, const struct ipport *from, const uint8_t *p,

@@ -129,25 +129,13 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 		m.direct = &e;
 		ipport_format(best, a, sizeof(a));
 	}
-	/* The addresses heard from most recently (at most 8), for receiving:
-	 * after a birthday spray a peer may have been heard from many ports,
-	 * and the one it sends from now must be among them. */
-	Msock__Endpoint rx[8], *rxp[8];
+	/* The addresses heard from most recently, for receiving (dsc.c). */
+	Msock__Endpoint rx[DSC_RX_ADDRS], *rxp[DSC_RX_ADDRS];
 	size_t n_rx = 0;
-	bool taken[DSC_MAX_EPS] = {0};
-	while (n_rx < 8) {
-		size_t k = p->n_eps;
-		for (size_t i = 0; i < p->n_eps; i++)
-			if (p->eps[i].heard_ns && !taken[i] &&
-			    (k == p->n_eps || p->eps[i].heard_ns > p->eps[k].heard_ns))
-				k = i;
-		if (k == p->n_eps)
-			break;
-		taken[k] = true;
+	for (; n_rx < p->n_rx; n_rx++) {
 		msock__endpoint__init(&rx[n_rx]);
-		endpoint_pb_set(&rx[n_rx], &p->eps[k].addr, ENDPOINT_TYPE_UNKNOWN);
+		endpoint_pb_set(&rx[n_rx], &p->rx[n_rx], ENDPOINT_TYPE_UNKNOWN);
 		rxp[n_rx] = &rx[n_rx];
-		n_rx++;
 	}
 	m.n_rx_addrs = n_rx;
 	m.rx_addrs = rxp;
@@ -323,7 +311,9 @@ static void drain(struct ctx *x)
 			continue;
 		}
 		log_debug("%zu bytes from %s: %d", n, from, rc);
-		if (rc < 0)
+		/* More pongs of a birthday round than the one that decided it
+		 * are expected (several mappings met): not worth a warning. */
+		if (rc < 0 && rc != DSC_DROP_BDAY_LATE)
 			log_rl(&x->rl, now, LOG_LEVEL_WARN, "disco packet from %s dropped: %s",
 			       from, dsc_strerror(rc));
 	}

@@ -553,9 +553,10 @@ static void test_bday_probe_and_hit(void **state)
 	assert_true(ipport_equal(&B.path_best, &mapped));
 	assert_int_equal(pa->bday_hits, 1);
 	assert_int_equal(pa->best_sock, 0);
-	/* A replay of it is unsolicited; so is the pong from another port. */
+	/* A replay of it changes nothing (the round is decided). */
 	assert_int_equal(dsc_on_udp(&B.d, 0, &mapped, pong.p, pong.len, now + MS(2)),
-			 DSC_DROP_UNSOLICITED);
+			 DSC_DROP_BDAY_LATE);
+	assert_int_equal(pa->bday_hits, 1);
 	/* A's ping reaches B the same way; B's pong goes back to the mapped
 	 * port and reaches A on socket 7: A's path leaves from socket 7. */
 	assert_int_equal(dsc_on_udp(&B.d, 0, &mapped, ping.p, ping.len, now + MS(1)), 0);
@@ -833,13 +834,24 @@ static void test_bday_spray_pong(void **state)
 	assert_int_equal(dsc_on_udp(&A.d, 10, &B.addr, pong9.p, pong9.len, now + MS(2)),
 			 DSC_DROP_UNSOLICITED);
 	assert_int_equal(A.path_best.family, 0);
+	A.n_out = 0;
 	assert_int_equal(dsc_on_udp(&A.d, 9, &B.addr, pong9.p, pong9.len, now + MS(2)), 0);
 	assert_true(ipport_equal(&A.path_best, &B.addr));
 	assert_int_equal(dsc_peer_find(&A.d, &B.node)->best_sock, 9);
-	/* The round is over: pong 10 and a replay of pong 9 are unsolicited. */
+	/* At once a ping from socket 9: B heard A from every probe socket and
+	 * keeps the most recent addresses; this one must be among them. */
+	assert_int_equal(A.n_out, 1);
+	assert_int_equal(A.out[0].sock, 9);
+	assert_true(ipport_equal(&A.out[0].to, &B.addr));
+	/* The round is decided: pong 10 and a replay of pong 9 change
+	 * nothing. */
 	assert_int_equal(dsc_on_udp(&A.d, 10, &B.addr, pong10.p, pong10.len, now + MS(3)),
-			 DSC_DROP_UNSOLICITED);
+			 DSC_DROP_BDAY_LATE);
 	assert_int_equal(dsc_on_udp(&A.d, 9, &B.addr, pong9.p, pong9.len, now + MS(3)),
+			 DSC_DROP_BDAY_LATE);
+	/* After the round's time, a pong of it is unsolicited. */
+	assert_int_equal(dsc_on_udp(&A.d, 9, &B.addr, pong9.p, pong9.len,
+				    now + MS(DSC_PING_TIMEOUT_MS) + MS(1)),
 			 DSC_DROP_UNSOLICITED);
 	assert_int_equal(dsc_peer_find(&A.d, &B.node)->best_sock, 9);
 }
@@ -876,6 +888,19 @@ static void test_heard_addresses_evict_oldest(void **state)
 	assert_true(has_static);
 	assert_true(has_newest);
 	assert_false(has_oldest);
+	/* The dataplane gets the 8 heard from most recently... */
+	assert_int_equal(pb->n_rx, DSC_RX_ADDRS);
+	for (size_t i = 0; i < pb->n_rx; i++)
+		assert_true(pb->rx[i].port >= 30000 + DSC_MAX_EPS);
+	/* ...and an older one (still a candidate) that the peer sends from
+	 * again joins them at once. */
+	struct ipport again = B.addr;
+	again.port = 30020;
+	assert_int_equal(dsc_on_udp(&A.d, 0, &again, ping.p, ping.len, t + MS(100)), 0);
+	bool in = false;
+	for (size_t i = 0; i < pb->n_rx; i++)
+		in |= ipport_equal(&pb->rx[i], &again);
+	assert_true(in);
 }
 
 /* A CallMeMaybe the peer does not answer (lost: its DERP connection was not
