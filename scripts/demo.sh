@@ -15,7 +15,13 @@
 #      outage is printed) and unblocked (back to direct).
 #   4. The dataplane is killed with SIGKILL during a ping flood: the broker
 #      restarts it on the same port; the outage is printed.
-#   5. msockctl status on both nodes; then everything is torn down.
+#   5. msockctl status on both nodes.
+#   6. rb becomes a hard NAT (a new port for every destination), where
+#      Tailscale stays on DERP: both nodes start afresh, nb's netcheck sees
+#      the hard NAT (coturn is the second STUN server), nb pings na from 256
+#      probe sockets and asks na to probe random ports of rb's address; a
+#      probe meets one of those mappings and the path is direct (birthday-
+#      paradox punching, docs/disco.md). Then everything is torn down.
 # Needs root (network namespaces). Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +38,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "the lab: an internet (198.18.0.0/15), msock-derper at $LAB_DERP_IP, two NAT routers, two nodes"
 cat <<EOF
     derp 198.18.0.2 (msock-derper: DERP over TLS :443, STUN :3478)
-      |
+      |           stun 198.18.3.2 (coturn: a second STUN server)
+      |          /
     inet (router of the internet)
      /                          \\
     ra 198.18.1.1 (easy NAT)     rb 198.18.2.1 (easy NAT)
@@ -40,6 +47,7 @@ cat <<EOF
     na 10.0.1.2                  nb 10.0.2.2
     WireGuard 10.99.0.1          WireGuard 10.99.0.2
 EOF
+export LAB_COTURN=1
 lab_init
 
 step "1. msock-broker (dataplane, derp, netcheck, disco) and wireguard-go on both nodes (easy NATs)"
@@ -125,5 +133,38 @@ step "5. msockctl status on na"
 lab_msockctl na status
 step "5. msockctl status on nb"
 lab_msockctl nb status
+
+step "6. rb becomes a hard NAT (a new port for every destination): Tailscale stays on DERP here"
+for n in na nb; do
+  lab_msock_down $n
+  lab_wg_down $n "$(lab_wg_iface $n)"
+  rm -rf "$LAB_DIR/$n/run"
+done
+lab_nat rb hard
+lab_log "rb: nftables masquerade fully-random; both nodes start afresh"
+lab_node_up na
+lab_node_up nb
+for n in na nb; do
+  lab_wait_for 10 lab_msock_derp_up $n || lab_fail "$n: DERP not up within 10 s"
+done
+lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no reply over DERP within 15 s"
+t=$(lab_now_ms)
+lab_log "the tunnel works over DERP; nb's netcheck: $(lab_msockctl nb netcheck --json |
+  jq -r '"MappingVariesByDestIP \(.MappingVariesByDestIP), seen as \(.GlobalV4)"')"
+flood=$LAB_DIR/hard.log
+lab_bg na "$flood" ping -n -q -c 150 -i 0.1 "${LAB_TUN[nb]}"
+ping_pid=$LAB_LAST_PID
+lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb ||
+  lab_fail "no direct path through the hard NAT within 15 s"
+lab_log "direct on both nodes $(lab_ms_since "$t") ms after the tunnel's first reply:"
+lab_log "  na -> $(lab_msock_peer_field na DirectAddr) (a port rb opened for one of nb's probe sockets)"
+lab_log "  nb -> $(lab_msock_peer_field nb DirectAddr) from probe socket" \
+  "$(lab_msock_peer_field nb LocalSocket), local port $(lab_msock_peer_field nb LocalPort)"
+grep -hE "birthday|hard NAT:|probing" "$LAB_DIR/na/broker.log" "$LAB_DIR/nb/broker.log" |
+  sort | sed 's/^/      /'
+lab_stop_pid "$ping_pid"
+out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over the punched path failed: $out"
+lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms; path on na: $(lab_msock_path na)," \
+  "on nb: $(lab_msock_path nb)"
 
 step "tear down: every namespace, process and file of the lab is removed"
