@@ -38,6 +38,7 @@ struct ctx {
 	struct bus *bus;
 	void *zctx;
 	bool peers_syncing;	  /* NodeViewsUpdate snapshot in progress */
+	uint64_t started_ns;	  /* CLOCK_MONOTONIC at start (DataplaneState) */
 	uint64_t next_publish_ns; /* counters */
 	uint64_t next_scan_ns;	  /* trust expiring changes a path without an event */
 	uint32_t publish_cursor;
@@ -425,6 +426,7 @@ static void publish_self(struct ctx *x)
 	s.probe_sockets = d->n_probe_open;
 	s.probe_opened = d->c.probe_opened;
 	s.probe_errors = d->c.probe_errors;
+	s.started_mono_ns = x->started_ns;
 	bus_state_set(x->bus, "DataplaneState", "self", &s.base);
 	x->published = d->c;
 }
@@ -566,6 +568,7 @@ int main(int argc, char **argv)
 
 	if (component_init(&x.comp, "dataplane", &argc, argv) < 0)
 		return 2;
+	x.started_ns = clock_mono_ns();
 	if (dp_init(d) < 0) {
 		log_error("out of memory");
 		return 1;

@@ -591,6 +591,35 @@ void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now)
 	send_ping(d, p, e, now);
 }
 
+void dsc_dataplane_restarted(struct dsc *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct dsc_peer *p = &d->peers[i];
+		bool lost = p->best.family && p->best_sock;
+		for (size_t k = 0; k < p->n_eps; k++)
+			if (p->eps[k].sock) {
+				/* Its socket is gone: reachable again only by
+				 * punching anew. */
+				p->eps[k].sock = 0;
+				p->eps[k].last_pong_ns = 0;
+			}
+		if (!lost)
+			continue;
+		event(d, p, "the dataplane restarted: the path from probe socket %u is gone",
+		      p->best_sock);
+		memset(&p->best, 0, sizeof(p->best));
+		p->best_sock = 0;
+		p->trusted_until_ns = 0;
+		publish(d, p, now);
+		/* Punch again soon, without the usual wait: once the packet
+		 * channel to the new dataplane has reconnected (what is sent
+		 * before that is dropped). */
+		uint64_t wait = ms(DSC_BDAY_AFTER_MS) - ms(DSC_DP_RESTART_GRACE_MS);
+		p->disc_start_ns = now > wait ? now - wait : 1;
+		p->bday.next_spray_ns = 0;
+	}
+}
+
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
 		    uint16_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
 {
@@ -898,6 +927,8 @@ static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
 			targets[nt++] = (uint16_t)i;
 	if (!nt)
 		return; /* no public endpoint of the peer known yet: next tick */
+	if (b->last_ask_ns && now - b->last_ask_ns < ms(DSC_BDAY_PROBE_INTERVAL_MS + 100))
+		return; /* the peer would drop our ProbeMe (its 5 s limit): a later tick */
 	b->next_spray_ns = now + (ms(DSC_BDAY_RESPRAY_MS) << (b->rounds < 3 ? b->rounds : 3));
 	if (b->rounds < UINT8_MAX)
 		b->rounds++;
@@ -915,6 +946,7 @@ static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	p->pings_sent += (uint64_t)DSC_BDAY_PORTS * nt;
 	ask.u.probe_me.ports = DSC_BDAY_PORTS;
 	ask.u.probe_me.addr = d->global_v4;
+	b->last_ask_ns = now;
 	send_msg(d, p, 0, 0, &ask);
 	event(d, p, "hard NAT: pinged %zu endpoint(s) from %d ports (round %u), asked for probes",
 	      nt, DSC_BDAY_PORTS, b->rounds);
@@ -967,8 +999,8 @@ static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_ms
 		d->stats.probe_me_ignored_hard++;
 		return;
 	}
-	if (trusted(p, now))
-		return; /* direct already */
+	/* Even with a trusted path: the peer asks because it has none (its
+	 * dataplane restarted, say, and our trust has not run out yet). */
 	if (!public_v4(a) || !peer_has_ip(p, a) ||
 	    (b->last_probe_me_ns && now - b->last_probe_me_ns < ms(DSC_BDAY_PROBE_INTERVAL_MS))) {
 		d->stats.probe_me_dropped++;
@@ -976,6 +1008,15 @@ static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_ms
 		return;
 	}
 	b->last_probe_me_ns = now;
+	if (trusted(p, now)) {
+		/* The peer has no path, so ours to it is one-sided at best:
+		 * no longer trusted (WireGuard goes over DERP too), and the
+		 * probes' answer replaces it (betterAddr's hysteresis is only
+		 * for a trusted path). */
+		event(d, p, "asked for probes: our direct path to it is no longer trusted");
+		p->trusted_until_ns = now;
+		publish(d, p, now);
+	}
 	b->probe_ip = *a;
 	b->probe_ip.port = 0;
 	randombytes_buf(b->probe_id, sizeof(b->probe_id));

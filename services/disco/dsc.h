@@ -68,6 +68,7 @@ enum {
 	DSC_BDAY_PROBES_PER_TICK = 256,
 	DSC_BDAY_PROBE_INTERVAL_MS = 5000, /* a peer's next ProbeMe is acted on after this */
 	DSC_BDAY_PROBE_WINDOW_MS = 6000,   /* a probe's pong counts this long after the start */
+	DSC_DP_RESTART_GRACE_MS = 500,	   /* a restarted dataplane's channel reconnects */
 	/* Tailscale's derpMagicIPAddr: the "address" a Pong names for a ping
 	 * that came over DERP (127.3.3.40, port = region). */
 	DSC_DERP_MAGIC_IP = 0x7f030328,
@@ -98,7 +99,7 @@ struct dsc_ping {
 struct dsc_bday {
 	/* spraying: our NAT is hard */
 	uint8_t spray_id[8];
-	uint64_t spray_ns, next_spray_ns;
+	uint64_t spray_ns, next_spray_ns, last_ask_ns;
 	uint8_t rounds;
 	/* probing: the peer's NAT is, and it asked */
 	uint8_t probe_id[8];
@@ -247,6 +248,10 @@ void dsc_on_rx(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
  * sends, nothing comes back): ping the best address now (at most once per
  * DSC_RECHECK_MS), rather than at the next heartbeat. */
 void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
+/* The dataplane restarted: its probe sockets are new ones on other ports,
+ * so a path that left from one is gone. Such paths drop to DERP at once
+ * and, behind a hard NAT, the next tick sprays again (no wait). */
+void dsc_dataplane_restarted(struct dsc *d, uint64_t now_ns);
 /* A restarted disco adopts the path it had published (the broker's cache)
  * as it is, and re-confirms it with the next heartbeat. */
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,

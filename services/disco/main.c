@@ -37,7 +37,8 @@ struct ctx {
 	struct pktchan *pc;
 	struct dsc d;
 	struct log_ratelimit rl;
-	bool adopting; /* the PathChanged snapshot at start: adopt */
+	bool adopting;		/* the PathChanged snapshot at start: adopt */
+	uint64_t dp_started_ns; /* the dataplane's start time last seen */
 };
 
 static void send_udp(void *arg, uint16_t sock, const struct ipport *to, const uint8_t *p,
@@ -270,6 +271,14 @@ static void on_msg(void *arg, const struct bus_msg *m)
 		on_endpoints(x, m);
 	} else if (strcmp(t, "NetcheckReport") == 0) {
 		on_netcheck(x, m);
+	} else if (strcmp(t, "DataplaneState") == 0 && !m->deleted) {
+		/* A new start time: the dataplane restarted (its probe
+		 * sockets with it). The first one seen is only a baseline. */
+		uint64_t st = ((const Msock__DataplaneState *)m->msg)->started_mono_ns;
+		if (st && x->dp_started_ns && st != x->dp_started_ns)
+			dsc_dataplane_restarted(&x->d, now);
+		if (st)
+			x->dp_started_ns = st;
 	} else if (strcmp(t, "PathChanged") == 0 && x->adopting) {
 		on_own_path(x, m, now);
 	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
@@ -414,6 +423,7 @@ int main(int argc, char **argv)
 	}
 	x.adopting = false;
 	if (bus_subscribe(x.bus, "DataplanePeer") < 0 || bus_subscribe(x.bus, "PingRequest") < 0 ||
+	    bus_subscribe(x.bus, "DataplaneState") < 0 ||
 	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
 		log_error("no state from the broker");
 		goto out;

@@ -577,6 +577,19 @@ static void test_bday_probe_and_hit(void **state)
 	assert_int_equal(A.out[0].sock, 7);
 	/* No more sprays while the path is trusted. */
 	assert_int_equal(count_out(&A, false, true), 1);
+	/* A's dataplane restarts: probe socket 7 is gone, so is the path
+	 * (DERP at once), and the next tick sprays again without waiting. B's
+	 * path left from its main socket: a restart of B's dataplane keeps it. */
+	dsc_dataplane_restarted(&B.d, now + MS(3200));
+	assert_true(ipport_equal(&B.path_best, &mapped));
+	dsc_dataplane_restarted(&A.d, now + MS(3200));
+	assert_int_equal(A.path_best.family, 0);
+	assert_int_equal(pb->best_sock, 0);
+	A.n_out = 0;
+	dsc_tick(&A.d, now + MS(3250)); /* the channel reconnects first */
+	assert_int_equal(count_out(&A, false, true), 0);
+	dsc_tick(&A.d, now + MS(3200) + MS(DSC_DP_RESTART_GRACE_MS));
+	assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
 }
 
 /* Bad ProbeMe: an address that is not the peer's (reflection), a second
@@ -936,6 +949,39 @@ static void test_cmm_retry(void **state)
 	assert_int_equal(count_out(&A, true, false), 1);
 }
 
+/* The peer asks for probes while we still trust our path to it (its
+ * dataplane restarted and the probe socket it sent from is gone): our path
+ * is no longer trusted (WireGuard goes over DERP too) and the probes go. */
+static void test_bday_probe_me_while_trusted(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000), now = t + MS(3100);
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node), *pb = dsc_peer_find(&A.d, &B.node);
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	exchange(t, true);
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	assert_true(B.path_trusted > now);
+	/* A lost its path (as after its dataplane's restart) and is hard. */
+	memset(&pb->best, 0, sizeof(pb->best));
+	pb->trusted_until_ns = 0;
+	pb->disc_start_ns = t;
+	dsc_set_nat(&A.d, true, &A.addr);
+	A.n_out = 0;
+	dsc_tick(&A.d, now);
+	size_t last_derp = A.n_out;
+	for (size_t i = 0; i < A.n_out; i++)
+		if (A.out[i].derp)
+			last_derp = i;
+	assert_true(last_derp < A.n_out);
+	B.n_out = 0;
+	assert_int_equal(
+		dsc_on_derp(&B.d, &A.node, 900, A.out[last_derp].p, A.out[last_derp].len, now), 0);
+	assert_int_equal(B.path_trusted, now);
+	assert_true(ipport_equal(&B.path_best, &A.addr)); /* kept, untrusted: direct+derp */
+	assert_int_equal(pa->bday_probes, DSC_BDAY_PROBES_PER_TICK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +1001,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bday_spray_pong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heard_addresses_evict_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_probe_me_while_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_disco_key, setup, teardown),
 	};
