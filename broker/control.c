@@ -119,6 +119,10 @@ static json_t *dataplane_json(struct broker *b)
 		(json_int_t)s->wg_bad_source, "WGNoPeer", (json_int_t)s->wg_no_peer, "WGNoPort",
 		(json_int_t)s->wg_no_port, "TxErrors", (json_int_t)s->tx_errors, "ChanDrops",
 		(json_int_t)s->chan_drops, "DERPUnknownPeer", (json_int_t)s->derp_unknown_peer);
+	/* Birthday punching's probe sockets (services/dataplane/probe.c). */
+	json_object_set_new(j, "ProbeSockets", json_integer(s->probe_sockets));
+	json_object_set_new(c, "ProbeOpened", json_integer((json_int_t)s->probe_opened));
+	json_object_set_new(c, "ProbeErrors", json_integer((json_int_t)s->probe_errors));
 	json_object_set_new(j, "Counters", c);
 	protobuf_c_message_free_unpacked(&s->base, 0);
 	return j;

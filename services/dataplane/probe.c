@@ -121,13 +121,16 @@ int dp_probe_rx(struct dp *d)
 
 	for (int i = 0; i < n; i++) {
 		uint16_t sock = (uint16_t)ev[i].data.u32;
-		struct dp_probe *s = &d->probe[sock - 1];
-		if (sock < 1 || sock > DP_PROBE_SOCKS || s->fd < 0)
+		struct dp_probe *s;
+		if (sock < 1 || sock > DP_PROBE_SOCKS || (s = &d->probe[sock - 1])->fd < 0)
 			continue;
 		s->last_ns = d->now_ns;
 		d->rx_sock = sock;
 		total += dp_rx_batch(d, s->fd, false, dp_on_udp);
 		d->rx_sock = 0;
+		/* What was queued points into the receive slots the next read
+		 * reuses. */
+		dp_flush_all(d);
 	}
 	return total;
 }

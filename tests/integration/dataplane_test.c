@@ -419,6 +419,62 @@ static void expect_counter(struct world *w, const char *field, long long at_leas
 		fail_msg("%s stayed at %lld, want >= %lld", field, dp_int(w, field), at_least);
 }
 
+/* Probe sockets (birthday punching): disco's UDP_SEND naming socket 5
+ * leaves from another port than the main one; what comes back to that
+ * port reaches disco as UDP_RECV naming socket 5; an IPv6 destination for
+ * a probe socket is refused and counted. */
+static void test_probe_sockets(void **state)
+{
+	struct world *w = *state;
+	struct pktchan_hdr h, send = {0};
+	struct ipport dp, p1 = {.family = AF_INET, .ip = {127, 0, 0, 1}}, from = {0};
+	uint8_t disco[100], in[70000];
+	size_t n;
+	uint64_t t0;
+	long long errs;
+
+	start(w, 0, 0);
+	p1.port = w->p1_port;
+	dp_addr(w, &dp);
+	memset(disco, 0xab, sizeof(disco));
+	memcpy(disco, disco_magic, 6);
+	send = (struct pktchan_hdr){.kind = PKTCHAN_UDP_SEND, .addr = p1, .sock = 5};
+	t0 = clock_mono_ns();
+	for (;;) {
+		assert_true(th_ms_since(t0) < TH_WAIT_MS);
+		pktchan_send(w->disco, &send, disco, sizeof(disco));
+		if (recv_within(w->p1, in, sizeof(in), &from, 200) == (ssize_t)sizeof(disco))
+			break;
+	}
+	assert_int_equal(from.family, AF_INET);
+	assert_int_not_equal(from.port, dp.port);
+	/* The answer to that port: disco hears it on socket 5. */
+	t0 = clock_mono_ns();
+	do {
+		assert_true(th_ms_since(t0) < TH_WAIT_MS);
+		send_to(w->p1, &from, disco, sizeof(disco));
+	} while (chan_recv_within(w->disco, &h, in, sizeof(in), &n, 200) < 0);
+	assert_int_equal(h.kind, PKTCHAN_UDP_RECV);
+	assert_int_equal(h.sock, 5);
+	assert_true(ipport_equal(&h.addr, &p1));
+	/* The same socket again: the same port. */
+	struct ipport again = {0};
+	t0 = clock_mono_ns();
+	for (;;) {
+		assert_true(th_ms_since(t0) < TH_WAIT_MS);
+		pktchan_send(w->disco, &send, disco, sizeof(disco));
+		if (recv_within(w->p1, in, sizeof(in), &again, 200) == (ssize_t)sizeof(disco))
+			break;
+	}
+	assert_true(ipport_equal(&again, &from));
+	expect_counter(w, "ProbeSockets", 1);
+	/* IPv6 from a probe socket: refused, counted. */
+	errs = dp_int(w, "TxErrors");
+	send.addr = (struct ipport){.family = AF_INET6, .ip = {[15] = 1}, .port = p1.port};
+	pktchan_send(w->disco, &send, disco, sizeof(disco));
+	expect_counter(w, "TxErrors", errs + 1);
+}
+
 /* Bad input: each kind is dropped and counted, nothing reaches WireGuard
  * or a peer, and good traffic still flows afterwards. */
 static void test_bad_input(void **state)
@@ -600,6 +656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_direct_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derp_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disco_and_stun_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_sockets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_and_rebind_keep_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_taken_port_falls_back, setup, teardown),
