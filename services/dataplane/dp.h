@@ -42,7 +42,7 @@ enum {
 	/* A peer silent this long is idle: its next packet is published at
 	 * once (disco's session-active timeout, magicsock's 45 s). */
 	DP_IDLE_MS = 45000,
-	DP_MAX_RX_ADDRS = 8, /* addresses disco vouched for as the peer's (receive only) */
+	DP_MAX_RX_ADDRS = 32, /* addresses disco vouched for as the peer's (receive only) */
 	DP_PROBE_SOCKS = PKTCHAN_MAX_SOCK, /* probe sockets (probe.c) */
 	DP_PROBE_IDLE_MS = 60000,	   /* a probe socket unused this long is closed */
 	DP_DISCO_MAGIC_LEN = 6,

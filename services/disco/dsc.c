@@ -205,23 +205,12 @@ static struct dsc_ep *ep_add(struct dsc_peer *p, const struct ipport *a, bool fr
 	return e;
 }
 
-/* Which of two heard addresses matters more to keep and to receive from:
- * one heard more than once (the peer keeps using it: heartbeats, its path)
- * over one heard once (a birthday spray makes 256 of those in a burst),
- * then the one heard more recently. */
-static bool heard_before(const struct dsc_ep *a, const struct dsc_ep *b)
-{
-	bool ra = a->heard_count > 1, rb = b->heard_count > 1;
-
-	return ra != rb ? ra : a->heard_ns > b->heard_ns;
-}
-
 /* Adds an address the peer's packets came from (a ping, or a pong to a
- * birthday probe). When the table is full it takes the place of the heard
- * address that matters least (heard_before), never the best path's and
- * never one not heard from (the peer's advertised and static endpoints
- * stay): a spray from 256 ports must not crowd out the address the peer
- * sends from. */
+ * birthday probe). When the table is full it takes the place of the one
+ * heard from longest ago, never the best path's and never one not heard
+ * from (the peer's advertised and static endpoints stay). After a birthday
+ * spray's burst of 256 addresses the one the peer goes on sending from is
+ * heard again (its heartbeats) and comes back. */
 static struct dsc_ep *ep_add_heard(struct dsc_peer *p, const struct ipport *a, bool from_cmm)
 {
 	struct dsc_ep *e = ep_add(p, a, from_cmm);
@@ -230,7 +219,8 @@ static struct dsc_ep *ep_add_heard(struct dsc_peer *p, const struct ipport *a, b
 		return e;
 	for (size_t i = 0; i < p->n_eps; i++) {
 		struct dsc_ep *c = &p->eps[i];
-		if (c->heard_ns && !ipport_equal(&c->addr, &p->best) && (!e || heard_before(e, c)))
+		if (c->heard_ns && !ipport_equal(&c->addr, &p->best) &&
+		    (!e || c->heard_ns < e->heard_ns))
 			e = c;
 	}
 	if (!e)
@@ -453,23 +443,14 @@ static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
 
 /* Hands the path to io.path; a change of address (or the first publish)
  * goes into the peer's history (GetEndpointChanges). */
-/* The DSC_RX_ADDRS heard addresses that matter most (heard_before). */
+/* Every address the peer was heard from (the dataplane takes WireGuard
+ * from them, as magicsock maps every address a disco ping came from). */
 static void pick_rx(struct dsc_peer *p)
 {
-	bool taken[DSC_MAX_EPS] = {0};
-
 	p->n_rx = 0;
-	while (p->n_rx < DSC_RX_ADDRS) {
-		size_t k = p->n_eps;
-		for (size_t i = 0; i < p->n_eps; i++)
-			if (p->eps[i].heard_ns && !taken[i] &&
-			    (k == p->n_eps || heard_before(&p->eps[i], &p->eps[k])))
-				k = i;
-		if (k == p->n_eps)
-			break;
-		taken[k] = true;
-		p->rx[p->n_rx++] = p->eps[k].addr;
-	}
+	for (size_t i = 0; i < p->n_eps && p->n_rx < DSC_RX_ADDRS; i++)
+		if (p->eps[i].heard_ns)
+			p->rx[p->n_rx++] = p->eps[i].addr;
 }
 
 static bool in_rx(const struct dsc_peer *p, const struct ipport *a)
@@ -686,8 +667,6 @@ static void confirm(struct dsc *d, struct dsc_peer *p, const struct ipport *to, 
 	if (e) {
 		e->last_pong_ns = now;
 		e->heard_ns = now;
-		if (e->heard_count < UINT16_MAX)
-			e->heard_count++;
 		e->latency_ns = lat;
 		e->sock = sock;
 	}
@@ -796,13 +775,12 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		      (unsigned long long)(lat / NS_PER_MS));
 		confirm(d, p, &to, to_sock, lat, now);
 		/* A spray that got through: the peer heard us from every probe
-		 * socket and keeps the addresses heard most recently, so the
-		 * path's first heartbeat goes now, from the socket it uses. */
-		struct dsc_ep *e = ep_find(p, &to);
-		if (to_sock && e && p->best_sock == to_sock && ipport_equal(&p->best, &to)) {
-			p->last_heartbeat_ns = now;
-			send_ping(d, p, e, now);
-		}
+		 * socket and keeps the addresses heard last, so the path's
+		 * first heartbeat goes soon (after the burst), from the socket
+		 * it uses. */
+		if (to_sock && p->best_sock == to_sock && ipport_equal(&p->best, &to))
+			p->last_heartbeat_ns =
+				now - ms(DSC_HEARTBEAT_MS) + ms(DSC_BDAY_HEARTBEAT_MS);
 		return;
 	}
 	if (!s || now - s->sent_ns >= ms(DSC_PING_TIMEOUT_MS)) {
@@ -869,11 +847,8 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 			e->sock = sock;
 			e->last_ping_ns = 0;
 		}
-		if (e) {
+		if (e)
 			e->heard_ns = now;
-			if (e->heard_count < UINT16_MAX)
-				e->heard_count++;
-		}
 		/* The address is the peer's (the box proved it): the dataplane
 		 * takes WireGuard from it at once, before any path is trusted,
 		 * and from the addresses heard most recently (pick_rx). */

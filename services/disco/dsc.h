@@ -58,7 +58,7 @@ enum {
 	DSC_MAX_PINGS = 32,	       /* pings in flight per peer */
 	DSC_MAX_MY_EPS = 64,	       /* our endpoints sent in CallMeMaybe */
 	DSC_HISTORY = 16,	       /* path changes kept per peer (GetEndpointChanges) */
-	DSC_RX_ADDRS = 8,	       /* heard-from addresses handed to the dataplane */
+	DSC_RX_ADDRS = DSC_MAX_EPS,    /* heard-from addresses handed to the dataplane: all */
 	DSC_PACKET_MAX = 1500,	       /* what we seal (a CallMeMaybe of 64 endpoints: 1,250) */
 	DSC_BDAY_AFTER_MS = 3000,      /* discovery without a path this long: spray */
 	DSC_BDAY_PORTS = 256,	       /* probe sockets sprayed from (pktchan sock 1..256) */
@@ -69,6 +69,7 @@ enum {
 	DSC_BDAY_PROBE_INTERVAL_MS = 5000, /* a peer's next ProbeMe is acted on after this */
 	DSC_BDAY_PROBE_WINDOW_MS = 6000,   /* a probe's pong counts this long after the start */
 	DSC_DP_RESTART_GRACE_MS = 500,	   /* a restarted dataplane's channel reconnects */
+	DSC_BDAY_HEARTBEAT_MS = 250,	   /* a sprayed path's first heartbeat: after the burst */
 	/* Tailscale's derpMagicIPAddr: the "address" a Pong names for a ping
 	 * that came over DERP (127.3.3.40, port = region). */
 	DSC_DERP_MAGIC_IP = 0x7f030328,
