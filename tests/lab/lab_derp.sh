@@ -27,6 +27,13 @@ done
 lab_log "msock + wireguard-go up on na and nb, both on DERP $LAB_DERP_REGION, in $(lab_ms_since "$t") ms"
 lab_log "na's WireGuard endpoint for nb: $(lab_wg_endpoint na); nb's for na: $(lab_wg_endpoint nb)"
 
+# netcheck's first report sends STUN from msock's port (and retransmits it
+# for ~3 s while nothing answers): wait for it to say UDP is blocked before
+# the routers' counters are read, so that they count WireGuard's way only.
+udp_blocked_reported() { [ "$(lab_msockctl "$1" status --json | jq -r '.Netcheck.UDP')" = false ]; }
+for n in na nb; do
+  lab_wait_for 15 udp_blocked_reported $n || lab_fail "$n: no netcheck report of UDP blocked"
+done
 relayed0=$(lab_derper_packets)
 ca=$(lab_router_udp_count ra)
 cb=$(lab_router_udp_count rb)
