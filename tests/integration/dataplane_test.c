@@ -220,6 +220,22 @@ static int chan_recv_within(struct pktchan *c, struct pktchan_hdr *h, uint8_t *b
 	return -1;
 }
 
+/* Sends payload on channel c as header h (a UDP_SEND) until it reaches the
+ * UDP socket fd, within TH_WAIT_MS; *from gets the address it came from. */
+static void chan_send_until_udp(struct pktchan *c, const struct pktchan_hdr *h, const uint8_t *p,
+				size_t len, int fd, struct ipport *from)
+{
+	static uint8_t in[70000];
+	uint64_t t0 = clock_mono_ns();
+
+	for (;;) {
+		assert_true(th_ms_since(t0) < TH_WAIT_MS);
+		pktchan_send(c, h, p, len);
+		if (recv_within(fd, in, sizeof(in), from, 200) == (ssize_t)len)
+			return;
+	}
+}
+
 static void fill(uint8_t *p, size_t len, uint8_t first, uint8_t tag)
 {
 	for (size_t i = 0; i < len; i++)
@@ -379,13 +395,7 @@ static void test_disco_and_stun_routing(void **state)
 	struct pktchan *senders[2] = {w->netcheck, w->disco};
 	for (int i = 0; i < 2; i++) {
 		send = (struct pktchan_hdr){.kind = PKTCHAN_UDP_SEND, .addr = p1};
-		t0 = clock_mono_ns();
-		for (;;) {
-			assert_true(th_ms_since(t0) < TH_WAIT_MS);
-			pktchan_send(senders[i], &send, stun, sizeof(stun));
-			if (recv_within(w->p1, in, sizeof(in), &from, 200) == (ssize_t)sizeof(stun))
-				break;
-		}
+		chan_send_until_udp(senders[i], &send, stun, sizeof(stun), w->p1, &from);
 		assert_true(ipport_equal(&from, &dp));
 	}
 	/* disco's DERP_SEND goes on to derp. */
@@ -439,13 +449,7 @@ static void test_probe_sockets(void **state)
 	memset(disco, 0xab, sizeof(disco));
 	memcpy(disco, disco_magic, 6);
 	send = (struct pktchan_hdr){.kind = PKTCHAN_UDP_SEND, .addr = p1, .sock = 5};
-	t0 = clock_mono_ns();
-	for (;;) {
-		assert_true(th_ms_since(t0) < TH_WAIT_MS);
-		pktchan_send(w->disco, &send, disco, sizeof(disco));
-		if (recv_within(w->p1, in, sizeof(in), &from, 200) == (ssize_t)sizeof(disco))
-			break;
-	}
+	chan_send_until_udp(w->disco, &send, disco, sizeof(disco), w->p1, &from);
 	assert_int_equal(from.family, AF_INET);
 	assert_int_not_equal(from.port, dp.port);
 	/* The answer to that port: disco hears it on socket 5. */
@@ -459,13 +463,7 @@ static void test_probe_sockets(void **state)
 	assert_true(ipport_equal(&h.addr, &p1));
 	/* The same socket again: the same port. */
 	struct ipport again = {0};
-	t0 = clock_mono_ns();
-	for (;;) {
-		assert_true(th_ms_since(t0) < TH_WAIT_MS);
-		pktchan_send(w->disco, &send, disco, sizeof(disco));
-		if (recv_within(w->p1, in, sizeof(in), &again, 200) == (ssize_t)sizeof(disco))
-			break;
-	}
+	chan_send_until_udp(w->disco, &send, disco, sizeof(disco), w->p1, &again);
 	assert_true(ipport_equal(&again, &from));
 	expect_counter(w, "ProbeSockets", 1);
 	/* IPv6 from a probe socket: refused, counted. */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "test_rand.h"
 #include "dp.h"
 
 enum {
@@ -22,22 +23,6 @@ enum {
 	SEC_NS = 1000000000,	   /* one second in ns */
 	LO_NET_MASK = 0xffc00000u, /* the /10 of DP_LO_BASE */
 };
-
-/* splitmix64: a fixed seed gives the same run every time. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void rnd_bytes(uint64_t *s, uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		b[i] = (uint8_t)rnd(s);
-}
 
 /* ---- the forwarding table ---- */
 
@@ -62,7 +47,7 @@ static void key_of(uint8_t k[32], uint32_t n)
 {
 	uint64_t s = n;
 
-	rnd_bytes(&s, k, 32);
+	th_rnd_bytes(&s, k, 32);
 }
 
 static struct ipport addr(const char *s)

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "test_rand.h"
 #include "keymap.h"
 
 enum {
@@ -22,22 +23,6 @@ enum {
 	 * dataplane_peers_test.c): family, ip[16], port[2]. */
 	ADDR_KEY_BYTES = 19,
 };
-
-/* splitmix64: a fixed seed gives the same run every time. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void rnd_bytes(uint64_t *s, uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		b[i] = (uint8_t)rnd(s);
-}
 
 /* An address key as the dataplane's dp_addrkey makes it: the family, the
  * IP (IPv4 zero-padded to 16 bytes), the port big-endian. */
@@ -206,11 +191,11 @@ static uint8_t *make_keys(uint64_t *s, uint16_t klen, size_t nkeys)
 		uint8_t *k = keys + i * klen;
 		if (klen == ADDR_KEY_BYTES) {
 			uint8_t family = i % 3 ? AF_INET : AF_INET6, ip[16];
-			rnd_bytes(s, ip, family == AF_INET ? 4 : 16);
+			th_rnd_bytes(s, ip, family == AF_INET ? 4 : 16);
 			/* distinct by construction */
 			addr_key(k, family, ip, (uint16_t)(i + 1));
 		} else {
-			rnd_bytes(s, k, klen);
+			th_rnd_bytes(s, k, klen);
 			k[i % 2 ? 0 : klen - 2] = (uint8_t)(i >> 8);
 			k[i % 2 ? 1 : klen - 1] = (uint8_t)i;
 		}
@@ -249,7 +234,7 @@ static void random_run(uint16_t klen, size_t nkeys, uint64_t seed)
 		ref[i] = ABSENT;
 	keymap_init(&m, klen);
 	for (int op = 0; op < RANDOM_OPS; op++) {
-		uint64_t r = rnd(&s);
+		uint64_t r = th_rnd(&s);
 		size_t i = (size_t)(r >> 8) % nkeys;
 		const uint8_t *k = keys + i * klen;
 		/* Deletions a little rarer than puts, so the map fills up
