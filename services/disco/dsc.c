@@ -602,7 +602,7 @@ void dsc_dataplane_restarted(struct dsc *d, uint64_t now)
 }
 
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
-		    uint16_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
+		    uint32_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now)
 {
 	struct dsc_peer *p = dsc_peer_find(d, node_key);
 	struct dsc_ep *e;
@@ -610,7 +610,7 @@ void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ip
 	if (!p || !best || !best->family)
 		return;
 	p->best = *best;
-	p->best_sock = sock <= DSC_BDAY_PORTS ? sock : 0;
+	p->best_sock = sock <= DSC_BDAY_PORTS ? (uint16_t)sock : 0; /* from the cache: checked */
 	p->best_latency_ns = latency_ns;
 	p->best_pong_ns = now;
 	p->trusted_until_ns = trusted_until_ns;
@@ -850,8 +850,8 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		if (e)
 			e->heard_ns = now;
 		/* The address is the peer's (the box proved it): the dataplane
-		 * takes WireGuard from it at once, before any path is trusted,
-		 * and from the addresses heard most recently (pick_rx). */
+		 * takes WireGuard from it at once, before any path is trusted
+		 * (pick_rx: every heard address). */
 		if (e && (first || !in_rx(p, &e->addr)))
 			publish(d, p, now);
 		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))

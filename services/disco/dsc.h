@@ -143,8 +143,9 @@ struct dsc_peer {
 	/* what was published */
 	struct ipport pub_best;
 	uint16_t pub_best_sock;
-	/* The addresses heard from most recently (the dataplane takes
-	 * WireGuard from them: PathChanged.rx_addrs), as last published. */
+	/* Every address heard from, as last published (the dataplane takes
+	 * WireGuard from them: PathChanged.rx_addrs); a ping from one not
+	 * among them publishes again. */
 	struct ipport rx[DSC_RX_ADDRS];
 	uint8_t n_rx;
 	uint64_t pub_trusted_until_ns;
@@ -256,7 +257,7 @@ void dsc_dataplane_restarted(struct dsc *d, uint64_t now_ns);
 /* A restarted disco adopts the path it had published (the broker's cache)
  * as it is, and re-confirms it with the next heartbeat. */
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
-		    uint16_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now_ns);
+		    uint32_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now_ns);
 
 /* A disco packet from UDP `from` (on our socket `sock`), or over DERP from node key `src` via
  * region. Returns 0 when it was acted on, DISCO_UNKNOWN_TYPE when ignored,

@@ -130,7 +130,7 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 		m.direct = &e;
 		ipport_format(best, a, sizeof(a));
 	}
-	/* The addresses heard from most recently, for receiving (dsc.c). */
+	/* Every address heard from, for receiving (dsc.c, pick_rx). */
 	Msock__Endpoint rx[DSC_RX_ADDRS], *rxp[DSC_RX_ADDRS];
 	size_t n_rx = 0;
 	for (; n_rx < p->n_rx; n_rx++) {
@@ -241,9 +241,8 @@ static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
 	if (m->deleted || key_hex_parse(m->key, k.b) < 0 ||
 	    endpoint_pb_to_ipport(pc->direct, &best) < 0)
 		return;
-	dsc_adopt_path(&x->d, &k, &best,
-		       (uint16_t)(pc->local_socket <= DSC_BDAY_PORTS ? pc->local_socket : 0),
-		       pc->trusted_until_mono_ns, (uint64_t)pc->latency_us * 1000, now);
+	dsc_adopt_path(&x->d, &k, &best, pc->local_socket, pc->trusted_until_mono_ns,
+		       (uint64_t)pc->latency_us * 1000, now);
 }
 
 static void on_msg(void *arg, const struct bus_msg *m)
