@@ -352,7 +352,7 @@ static void on_msg(void *arg, const struct bus_msg *m)
 }
 
 static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
-			 const struct ipport *direct)
+			 const struct ipport *direct, uint16_t sock)
 {
 	Msock__DataplanePeer m = MSOCK__DATAPLANE_PEER__INIT;
 	Msock__Endpoint local = MSOCK__ENDPOINT__INIT, dir = MSOCK__ENDPOINT__INIT;
@@ -372,12 +372,8 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 		m.direct = &dir;
 		/* The socket it leaves from: a probe socket for a path punched
 		 * from behind a hard NAT (probe.c). */
-		if (direct == &p->disco_direct && p->disco_sock) {
-			m.local_socket = p->disco_sock;
-			m.local_port = x->d.probe[p->disco_sock - 1].port;
-		} else {
-			m.local_port = x->d.port;
-		}
+		m.local_socket = sock;
+		m.local_port = sock ? x->d.probe[sock - 1].port : x->d.port;
 	}
 	m.tx_packets = p->tx_packets;
 	m.tx_bytes = p->tx_bytes;
@@ -453,15 +449,16 @@ static void publish_tick(struct ctx *x)
 	for (uint32_t i = 0; i < d->n_peers && budget; i++) {
 		struct dp_peer *p = &d->peers[i];
 		const struct ipport *direct;
+		uint16_t sock;
 		enum dp_path path;
 		if (!p->used || !p->known)
 			continue;
-		path = dp_peer_path(d, p, &direct, NULL);
+		path = dp_peer_path(d, p, &direct, &sock);
 		if (p->publish_now || path != p->published_path ||
 		    (direct && !ipport_equal(direct, &p->published_direct)) ||
 		    (x->publish_counters && i >= x->publish_cursor &&
 		     (p->tx_packets != p->published_tx || p->rx_packets != p->published_rx))) {
-			publish_peer(x, p, path, direct);
+			publish_peer(x, p, path, direct, sock);
 			budget--;
 		}
 		if (x->publish_counters && i >= x->publish_cursor)
@@ -545,10 +542,8 @@ static int loop(struct ctx *x)
 					break;
 			}
 		}
-		if (i_probe >= 0 && (it[i_probe].revents & ZMQ_POLLIN)) {
-			dp_probe_rx(d);
-			dp_flush_all(d);
-		}
+		if (i_probe >= 0 && (it[i_probe].revents & ZMQ_POLLIN))
+			dp_probe_rx(d); /* flushes after each socket's read */
 		for (int i = 0; i < 3; i++)
 			if (it[i_chan + i].revents & ZMQ_POLLIN)
 				drain_chan(x, chans[i]);
