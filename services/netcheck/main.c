@@ -171,7 +171,11 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "NetworkState") == 0 && !m->deleted) {
 		bool up = ((const Msock__NetworkState *)m->msg)->up;
 		if (up != x->svc.network_up)
-			log_info("network %s", up ? "up: a full report now" : "down: no reports");
+			log_info("network %s",
+				 up ? "up: a full report now"
+				 : x->svc.running
+					 ? "down: no reports (the one in progress is dropped)"
+					 : "down: no reports");
 		nc_svc_set_network_up(&x->svc, up, now);
 	} else if (m->kind == BUS_MSG_EVENT && strcmp(t, "ReSTUN") == 0) {
 		const Msock__ReSTUN *r = (const Msock__ReSTUN *)m->msg;

@@ -51,7 +51,8 @@ void nc_svc_free(struct nc_svc *s)
 }
 
 /* A run cannot survive its map changing under it (the plan holds indexes
- * into the map): it is dropped and a new one starts at once. */
+ * into the map): it is dropped and a new one starts at once (when the
+ * network is up). */
 static void abort_run(struct nc_svc *s, uint64_t now_ns)
 {
 	if (!s->running)
@@ -106,8 +107,16 @@ void nc_svc_restun(struct nc_svc *s, bool full, uint64_t now_ns)
 		s->next_report_ns = now_ns;
 }
 
+/* Down: no report starts (magicsock's SetNetworkUp(false)), and a run in
+ * progress is dropped, never published: it measured a network that is gone
+ * (its probes were answered, or not, by links that no longer exist). Up
+ * again: a full report at once. */
 void nc_svc_set_network_up(struct nc_svc *s, bool up, uint64_t now_ns)
 {
+	if (!up && s->running) {
+		abort_run(s, now_ns);
+		s->runs_dropped++;
+	}
 	if (up && !s->network_up)
 		nc_svc_restun(s, true, now_ns);
 	s->network_up = up;

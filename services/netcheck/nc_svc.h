@@ -91,6 +91,7 @@ struct nc_svc {
 	size_t n_https;
 	/* counters */
 	uint64_t reports, stun_sent, stun_answers, stun_rejected;
+	uint64_t runs_dropped; /* runs abandoned because the network went down */
 };
 
 /* Sets up s (zeroed by the caller: it is large) with its callbacks. Returns
@@ -107,7 +108,8 @@ void nc_svc_remove_region(struct nc_svc *s, uint32_t id);
 /* Asks for a report now (ReSTUN, a link change); a run in progress goes on.
  * full: make it a full report. */
 void nc_svc_restun(struct nc_svc *s, bool full, uint64_t now_ns);
-/* The network went down or up (all links down: no reports). */
+/* The network went down or up (all links down: no reports, and the run in
+ * progress, if any, is dropped unpublished). */
 void nc_svc_set_network_up(struct nc_svc *s, bool up, uint64_t now_ns);
 
 /* A UDP packet the dataplane handed over (a STUN answer, we hope). Returns
