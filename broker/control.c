@@ -22,6 +22,10 @@
 
 enum {
 	CONTROL_ERR_MAX = 8192,
+	/* Numbers that are not integers are thousandths (thousandths()),
+	 * printed with 15 significant digits: as rounded (38.677, not
+	 * 38.676999999999999) up to 10^12 units. */
+	STATUS_REAL_DIGITS = 15,
 };
 
 int broker_control_open(struct broker *b)
@@ -53,6 +57,19 @@ static void hex_key(const uint8_t *k, size_t len, const char *prefix, char *out,
 
 	for (size_t i = 0; len == KEY_LEN && i < len && n + 2 < cap; i++)
 		n += (size_t)snprintf(out + n, cap - n, "%02x", k[i]);
+}
+
+/* Non-integers in status have 3 decimals: seconds to the ms, milliseconds
+ * to the us (the resolution of their sources). n is in thousandths. */
+static json_t *thousandths(uint64_t n)
+{
+	return json_real((double)n / 1000);
+}
+
+/* ns as seconds, to the ms (rounded). */
+static json_t *seconds(uint64_t ns)
+{
+	return thousandths((ns + NS_PER_MS / 2) / NS_PER_MS);
 }
 
 static json_t *endpoint_json(const Msock__Endpoint *e)
@@ -139,13 +156,12 @@ static void mapping_json(void *arg, const struct state_entry *e)
 	m = msock__port_mapping__unpack(0, e->len, e->body);
 	if (!m)
 		return;
-	json_array_append_new(arr,
-			      json_pack("{s:s,s:o,s:i,s:f}", "Protocol", m->protocol, "External",
-					endpoint_json(m->external), "InternalPort",
-					(int)m->internal_port, "ExpiresInSec",
-					m->expires_mono_ns > b->now_ns
-						? (double)(m->expires_mono_ns - b->now_ns) / 1e9
-						: 0.0));
+	json_array_append_new(arr, json_pack("{s:s,s:o,s:i,s:o}", "Protocol", m->protocol,
+					     "External", endpoint_json(m->external), "InternalPort",
+					     (int)m->internal_port, "ExpiresInSec",
+					     seconds(m->expires_mono_ns > b->now_ns
+							     ? m->expires_mono_ns - b->now_ns
+							     : 0)));
 	msock__port_mapping__free_unpacked(m, 0);
 }
 
@@ -219,15 +235,36 @@ static void region_code(struct broker *b, uint32_t id, char *out, size_t cap)
 		protobuf_c_message_free_unpacked(&r->base, 0);
 }
 
+/* Whether every node of region id is STUN-only: a STUN server such as
+ * coturn, no DERP relay. */
+static bool region_stun_only(struct broker *b, uint32_t id)
+{
+	char key[16];
+	Msock__DERPMap *r;
+	bool only;
+
+	snprintf(key, sizeof(key), "%u", id);
+	r = (Msock__DERPMap *)cached(b, "DERPMap", key, &msock__derpmap__descriptor);
+	if (!r)
+		return false;
+	only = r->n_nodes > 0;
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (!r->nodes[i]->stun_only)
+			only = false;
+	protobuf_c_message_free_unpacked(&r->base, 0);
+	return only;
+}
+
 static void latency_json(struct broker *b, json_t *lat, const Msock__RegionLatency *r)
 {
 	char id[16], code[CFG_NAME_MAX];
 
 	snprintf(id, sizeof(id), "%u", r->region_id);
 	region_code(b, r->region_id, code, sizeof(code));
-	json_object_set_new(
-		lat, id,
-		json_pack("{s:s,s:f}", "Code", code, "LatencyMs", (double)r->latency_us / 1e3));
+	json_object_set_new(lat, id,
+			    json_pack("{s:s,s:o,s:b}", "Code", code, "LatencyMs",
+				      thousandths(r->latency_us), "STUNOnly",
+				      region_stun_only(b, r->region_id)));
 }
 
 /* The latest netcheck report (net/netcheck.Report), null before the first. */
@@ -253,6 +290,18 @@ static json_t *netcheck_json(struct broker *b)
 		      (json_int_t)r->at_unix_ms);
 	protobuf_c_message_free_unpacked(&r->base, 0);
 	return j;
+}
+
+/* The dataplane's path, except that a peer without a disco key is
+ * WireGuard only (magicsock's isWireguardOnly): no discovery, nothing ever
+ * answers, and its "direct" path is its first static endpoint. */
+static const char *peer_path(const Msock__NodeView *n, const Msock__DataplanePeer *dp)
+{
+	if (!dp)
+		return "none";
+	if (n->disco_key.len != KEY_LEN && dp->path && strcmp(dp->path, "direct") == 0)
+		return "static";
+	return dp->path;
 }
 
 static void peer_json(void *arg, const struct state_entry *e)
@@ -294,7 +343,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 	dp = (Msock__DataplanePeer *)cached(pc->b, "DataplanePeer", e->key,
 					    &msock__dataplane_peer__descriptor);
 	json_object_set_new(p, "LocalEndpoint", dp ? endpoint_json(dp->local) : json_string(""));
-	json_object_set_new(p, "Path", json_string(dp ? dp->path : "none"));
+	json_object_set_new(p, "Path", json_string(peer_path(up->node, dp)));
 	json_object_set_new(p, "DirectAddr",
 			    dp && dp->direct ? endpoint_json(dp->direct) : json_string(""));
 	json_object_set_new(p, "LocalSocket", json_integer(dp ? dp->local_socket : 0));
@@ -315,9 +364,9 @@ static void peer_json(void *arg, const struct state_entry *e)
 		const Msock__PathHistory__Change *c = hist->changes[i];
 		json_array_append_new(
 			changes,
-			json_pack("{s:I,s:o,s:f}", "AtUnixMs", (json_int_t)c->at_unix_ms, "Path",
+			json_pack("{s:I,s:o,s:o}", "AtUnixMs", (json_int_t)c->at_unix_ms, "Path",
 				  c->direct ? endpoint_json(c->direct) : json_string("derp"),
-				  "LatencyMs", c->latency_us / 1000.0));
+				  "LatencyMs", thousandths(c->latency_us)));
 	}
 	if (hist)
 		protobuf_c_message_free_unpacked(&hist->base, 0);
@@ -335,16 +384,15 @@ static void peer_json(void *arg, const struct state_entry *e)
 			v = json_string(via);
 		}
 		json_object_set_new(p, "LastPong",
-				    json_pack("{s:o,s:f,s:I}", "Via", v, "LatencyMs",
-					      pong->latency_us / 1000.0, "AtUnixMs",
+				    json_pack("{s:o,s:o,s:I}", "Via", v, "LatencyMs",
+					      thousandths(pong->latency_us), "AtUnixMs",
 					      (json_int_t)pong->at_unix_ms));
 		protobuf_c_message_free_unpacked(&pong->base, 0);
 	} else {
 		json_object_set_new(p, "LastPong", json_null());
 	}
 	json_object_set_new(p, "LatencyMs",
-			    path && path->latency_us ? json_real(path->latency_us / 1000.0)
-						     : json_null());
+			    path && path->latency_us ? thousandths(path->latency_us) : json_null());
 	json_object_set_new(pc->peers, nk, p);
 	if (dp)
 		protobuf_c_message_free_unpacked(&dp->base, 0);
@@ -366,9 +414,7 @@ static json_t *components_json(struct broker *b)
 		json_object_set_new(c, "Restarts", json_integer(ch->sup.restarts));
 		json_object_set_new(
 			c, "UptimeSec",
-			json_real(ch->sup.state == SUP_RUNNING
-					  ? (double)(b->now_ns - ch->sup.started_ns) / 1e9
-					  : 0.0));
+			seconds(ch->sup.state == SUP_RUNNING ? b->now_ns - ch->sup.started_ns : 0));
 		json_object_set_new(c, "LastExit", json_string(ch->sup.last_exit));
 		json_object_set_new(all, ch->comp.name, c);
 	}
@@ -400,15 +446,15 @@ char *broker_status_json(struct broker *b)
 	json_object_set_new(root, "BackendState",
 			    json_string(b->stopping ? "Stopping" : "Running"));
 	json_object_set_new(root, "ConfigFile", json_string(b->cfg->path));
-	json_object_set_new(root, "UptimeSec",
-			    json_real((double)(b->now_ns - b->started_ns) / 1e9));
+	json_object_set_new(root, "UptimeSec", seconds(b->now_ns - b->started_ns));
 	json_object_set_new(root, "Self", self_json(b));
 	json_object_set_new(root, "Netcheck", netcheck_json(b));
 	state_cache_foreach(b->cache, "NodeViewsUpdate", peer_json, &pc);
 	json_object_set_new(root, "Peer", pc.peers);
 	json_object_set_new(root, "Components", components_json(b));
 	json_object_set_new(root, "Bus", bus_json(b));
-	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
+					JSON_REAL_PRECISION(STATUS_REAL_DIGITS));
 	json_decref(root);
 	return text;
 }
@@ -478,6 +524,40 @@ static void wg_line(void *arg, const struct state_entry *e)
 	w->len += (size_t)snprintf(w->text + w->len, w->cap - w->len, "%s %s\n", b64, ep);
 }
 
+/* msockctl ping: disco pings the peer (its node key in hex) now. 0, or -1
+ * with why not in err. */
+static int ping(struct broker *b, const char *arg, char *err, size_t cap)
+{
+	Msock__PingRequest ev = MSOCK__PING_REQUEST__INIT;
+	Msock__NodeViewsUpdate *up;
+	uint8_t k[KEY_LEN];
+	char hex[KEY_HEX_LEN + 1];
+	int rc;
+
+	if (key_hex_parse(arg, k) < 0) {
+		snprintf(err, cap, "not a node key in hex");
+		return -1;
+	}
+	key_hex_format(k, hex);
+	up = (Msock__NodeViewsUpdate *)cached(b, "NodeViewsUpdate", hex,
+					      &msock__node_views_update__descriptor);
+	rc = !up || !up->node ? -ENOENT : up->node->disco_key.len != KEY_LEN ? -ENOKEY : 0;
+	if (up)
+		protobuf_c_message_free_unpacked(&up->base, 0);
+	if (rc == 0) {
+		ev.node_key.data = k;
+		ev.node_key.len = KEY_LEN;
+		rc = broker_event_publish(b, "PingRequest", &ev.base);
+	}
+	/* Without a disco key the peer is WireGuard only: disco knows no
+	 * key to seal a ping with, and the peer would not answer one. */
+	snprintf(err, cap, "%s",
+		 rc == -ENOENT	 ? "no peer with that node key"
+		 : rc == -ENOKEY ? "no disco key: cannot ping"
+				 : strerror(-rc));
+	return rc ? -1 : 0;
+}
+
 static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest *req)
 {
 	char err[CONTROL_ERR_MAX];
@@ -500,20 +580,8 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 			snprintf(err, sizeof(err), "rebinding the dataplane's sockets");
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "ping") == 0 && req->n_args == 1) {
-		/* msockctl ping: disco pings the peer (64 hex digits) now. */
-		Msock__PingRequest ev = MSOCK__PING_REQUEST__INIT;
-		uint8_t k[KEY_LEN];
-		int rc = key_hex_parse(req->args[0], k);
-		if (rc == 0) {
-			ev.node_key.data = k;
-			ev.node_key.len = 32;
-			rc = broker_event_publish(b, "PingRequest", &ev.base);
-		}
-		snprintf(err, sizeof(err), "ping: %s",
-			 rc == -EINVAL ? "not a node key in hex"
-			 : rc	       ? strerror(-rc)
-				       : "sent");
-		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+		int rc = ping(b, req->args[0], err, sizeof(err));
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : "ping: sent");
 	} else if (strcmp(req->command, "restun") == 0 && req->n_args == 0) {
 		/* magicsock's ReSTUN: netcheck runs a new report now. */
 		Msock__ReSTUN ev = MSOCK__RE_STUN__INIT;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <string.h>
 #include <sys/socket.h>
 
 static int clamp(size_t n)
@@ -57,11 +58,50 @@ long tls_stream_write(struct tls_stream *s, const void *p, size_t n)
 	return errno == EAGAIN || errno == EWOULDBLOCK ? TLS_STREAM_AGAIN : -errno;
 }
 
+/* A client's handshake watches the socket BIO's reads for the server's
+ * first bytes: a TLS record starts with its content type (20-24), an HTTP
+ * answer with "HTTP/". OpenSSL itself would only say "wrong version
+ * number". The callback is set only for the length of one
+ * SSL_do_handshake, so the BIO never holds a pointer to s beyond it. */
+static long on_read(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+		    size_t *processed)
+{
+	struct tls_stream *s = (struct tls_stream *)BIO_get_callback_arg(b);
+	size_t n;
+
+	(void)len;
+	(void)argi;
+	(void)argl;
+	if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || !processed)
+		return ret;
+	n = *processed < sizeof(s->first) - s->n_first ? *processed : sizeof(s->first) - s->n_first;
+	memcpy(s->first + s->n_first, argp, n);
+	s->n_first += (uint8_t)n;
+	return ret;
+}
+
+static bool first_is_http(const struct tls_stream *s)
+{
+	return s->n_first == sizeof(s->first) && memcmp(s->first, "HTTP/", sizeof(s->first)) == 0;
+}
+
 int tls_stream_handshake(struct tls_stream *s, bool *want_write)
 {
-	int r = SSL_do_handshake(s->ssl);
+	BIO *rb = SSL_is_server(s->ssl) ? 0 : SSL_get_rbio(s->ssl);
+	int r;
 
 	*want_write = false;
+	if (rb && !BIO_get_callback_ex(rb)) {
+		BIO_set_callback_arg(rb, (char *)s);
+		BIO_set_callback_ex(rb, on_read);
+	} else {
+		rb = 0;
+	}
+	r = SSL_do_handshake(s->ssl);
+	if (rb) {
+		BIO_set_callback_ex(rb, 0);
+		BIO_set_callback_arg(rb, 0);
+	}
 	if (r == 1)
 		return 1;
 	switch (SSL_get_error(s->ssl, r)) {
@@ -72,6 +112,6 @@ int tls_stream_handshake(struct tls_stream *s, bool *want_write)
 		return 0;
 	default:
 		ERR_clear_error();
-		return -1;
+		return first_is_http(s) ? TLS_STREAM_HS_PLAIN_HTTP : TLS_STREAM_HS_FAILED;
 	}
 }

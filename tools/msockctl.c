@@ -22,6 +22,7 @@ enum {
 	CTL_TIMEOUT_MS = 10000,			/* a reload re-reads the config: allow time */
 	CTL_MAX_REPLY_BYTES = 64 * 1024 * 1024, /* status of 10,000 peers */
 	NETCHECK_WAIT_MS = 15000, /* a report takes at most ~5 s (netcheck's own limit) */
+	STATUS_REAL_DIGITS = 15,  /* the broker's (broker/control.c): 38.677, not 38.676999... */
 };
 
 #define CTL_DEFAULT_SOCKET "/run/msock/control.sock"
@@ -150,6 +151,13 @@ static void fmt_uptime(double sec, char *out, size_t cap)
 		snprintf(out, cap, "%.1fh", sec / 3600);
 }
 
+/* A peer without a disco key is WireGuard only: said in full. */
+static const char *path_text(json_t *peer)
+{
+	return strcmp(jstr(peer, "Path"), "static") == 0 ? "static (no disco key)"
+							 : jstr(peer, "Path");
+}
+
 static void print_status(json_t *st)
 {
 	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
@@ -210,7 +218,7 @@ static void print_status(json_t *st)
 	peers = json_object_get(st, "Peer");
 	printf("\nPeers (%zu):\n", json_object_size(peers));
 	if (json_object_size(peers))
-		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %8s %9s %10s %10s\n", "NAME",
+		printf("  %-12s %-20s %-20s %-21s %-22s %-6s %8s %9s %10s %10s\n", "NAME",
 		       "NODE KEY", "LOCAL ENDPOINT", "PATH", "DIRECT", "RELAY", "LATENCY",
 		       "LAST PONG", "TX", "RX");
 	json_object_foreach (peers, k, v) {
@@ -229,9 +237,9 @@ static void print_status(json_t *st)
 			snprintf(pong, sizeof(pong), "%llds ago",
 				 now > at ? (long long)now - at : 0);
 		}
-		printf("  %-12s %-20s %-20s %-12s %-22s %-6s %8s %9s %10lld %10lld\n",
+		printf("  %-12s %-20s %-20s %-21s %-22s %-6s %8s %9s %10lld %10lld\n",
 		       jstr(v, "Name"), shortkey,
-		       *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-", jstr(v, "Path"),
+		       *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-", path_text(v),
 		       *direct ? direct : "-", *jstr(v, "Relay") ? jstr(v, "Relay") : "-", lat,
 		       pong, json_integer_value(json_object_get(v, "TxBytes")),
 		       json_integer_value(json_object_get(v, "RxBytes")));
@@ -325,10 +333,24 @@ static void print_netcheck(json_t *r)
 		printf("\t* Nearest DERP: unknown (no response to latency probes)\n");
 	else
 		printf("\t* Nearest DERP: %s\n", reg ? jstr(reg, "Code") : id);
-	printf("\t* DERP latency:\n");
-	json_object_foreach (json_object_get(r, "RegionLatency"), k, reg)
-		printf("\t\t- %s: %.1fms\n", jstr(reg, "Code"),
-		       json_real_value(json_object_get(reg, "LatencyMs")));
+	/* A STUN-only region (coturn, say) measured latency but relays
+	 * nothing: listed apart, not as a DERP region. */
+	for (int stun = 0; stun <= 1; stun++) {
+		bool header = false;
+		json_object_foreach (json_object_get(r, "RegionLatency"), k, reg) {
+			if (json_is_true(json_object_get(reg, "STUNOnly")) != (stun == 1))
+				continue;
+			if (!header)
+				printf("\t* %s:\n",
+				       stun ? "STUN-only servers (latency; they relay nothing)"
+					    : "DERP latency");
+			header = true;
+			printf("\t\t- %s: %.1fms\n", jstr(reg, "Code"),
+			       json_real_value(json_object_get(reg, "LatencyMs")));
+		}
+		if (!header && !stun)
+			printf("\t* DERP latency: none measured\n");
+	}
 }
 
 /* Asks for a new report (ReSTUN) and waits for it, as `tailscale netcheck`
@@ -367,7 +389,10 @@ static int cmd_netcheck(const char *sock, bool json)
 		if (report_time(st) > before) {
 			json_t *r = json_object_get(st, "Netcheck");
 			if (json) {
-				char *text = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+				/* Digits as the broker prints them (broker/control.c). */
+				char *text = json_dumps(
+					r, JSON_INDENT(2) | JSON_SORT_KEYS |
+						   JSON_REAL_PRECISION(STATUS_REAL_DIGITS));
 				printf("%s\n", text ? text : "null");
 				free(text);
 			} else
@@ -431,7 +456,7 @@ static int cmd_ping(const char *sock, const char *peer, int count)
 		if (!rep)
 			return 3;
 		if (!rep->ok) {
-			fprintf(stderr, "msockctl ping: %s\n", rep->error);
+			fprintf(stderr, "msockctl ping: %s: %s\n", name, rep->error);
 			msock__control_reply__free_unpacked(rep, 0);
 			return 1;
 		}

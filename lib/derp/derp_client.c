@@ -37,7 +37,7 @@ struct derp_client {
 	double bucket, rate, burst;
 	uint64_t bucket_ns;
 	struct derp_client_stats stats;
-	char why[128];
+	char why[DERP_CLIENT_WHY_MAX];
 };
 
 static void closed(struct derp_client *c, const char *why)
@@ -394,6 +394,23 @@ static void do_write(struct derp_client *c)
 	}
 }
 
+/* Tailscale's client insists on TLS, and so do we; a server that serves
+ * plain HTTP on the port (msock-derper and Tailscale's derper do, unless
+ * the port is 443 or -certmode manual is given) is named as such. */
+static void tls_failed(struct derp_client *c, int r)
+{
+	char why[sizeof(c->why)];
+	bool v6 = strchr(c->cfg.host, ':') != 0;
+
+	if (r != TLS_STREAM_HS_PLAIN_HTTP)
+		return closed(c, "TLS handshake failed (certificate not trusted for this host?)");
+	snprintf(why, sizeof(why),
+		 "%s%s%s:%u: the server speaks plain HTTP, not TLS: run msock-derper with "
+		 "-certmode manual",
+		 v6 ? "[" : "", c->cfg.host, v6 ? "]" : "", c->cfg.addr.port);
+	closed(c, why);
+}
+
 void derp_client_on_io(struct derp_client *c, uint64_t now_ns)
 {
 	if (c->connect_pending) {
@@ -418,8 +435,7 @@ void derp_client_on_io(struct derp_client *c, uint64_t now_ns)
 	if (c->st == DERP_CLIENT_TLS) {
 		int r = tls_stream_handshake(&c->io, &c->tls_want_write);
 		if (r < 0)
-			return closed(
-				c, "TLS handshake failed (certificate not trusted for this host?)");
+			return tls_failed(c, r);
 		if (r == 0)
 			return;
 		send_request(c);

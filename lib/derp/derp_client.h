@@ -33,6 +33,7 @@ enum {
 	DERP_CLIENT_WBUF_MAX_BYTES = 1024 * 1024, /* queued output; past it sends fail */
 	DERP_CLIENT_RBUF_MAX_BYTES = DERP_FRAME_HEADER_LEN + DERP_CLIENT_MAX_FRAME_BYTES,
 	DERP_CLIENT_HOST_MAX = 256,
+	DERP_CLIENT_WHY_MAX = DERP_CLIENT_HOST_MAX + 128, /* on_closed's reason, host included */
 };
 
 enum derp_client_state {

@@ -62,7 +62,7 @@ struct rconn {
 	size_t node; /* index into the region's nodes, rotated on failure */
 	uint64_t backoff_ms, next_try_ns, last_used_ns;
 	uint64_t sent, received;
-	char last_error[128];
+	char last_error[DERP_CLIENT_WHY_MAX];
 	bool dirty; /* state changed: republish */
 	struct derp_svc *svc;
 };

@@ -1,8 +1,9 @@
 /* derp_client: the non-blocking DERP client (lib/derp/derp_client.h)
  * against a real msock-derper on loopback: login over TLS with the
- * certificate verified against a CA file (and refused without it), plain
- * HTTP, packets both ways in an epoll loop, PeerGone, NotePreferred, the
- * server going away, and the announced token bucket. */
+ * certificate verified against a CA file (and refused without it), TLS to
+ * a plain HTTP server named as such, plain HTTP, packets both ways in an
+ * epoll loop, PeerGone, NotePreferred, the server going away, and the
+ * announced token bucket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,6 +234,29 @@ static void test_tls_untrusted_certificate_refused(void **state)
 	assert_true(pump(ps, 1, a_closed, &t));
 	assert_false(a.up);
 	assert_non_null(strstr(a.why, "TLS handshake failed"));
+	assert_null(strstr(a.why, "plain HTTP"));
+	derp_client_free(a.c);
+}
+
+/* TLS dialled to a derper serving plain HTTP (no -certmode manual): it
+ * answers the ClientHello with an HTTP 400, and the reason says so. */
+static void test_tls_to_plain_http_server(void **state)
+{
+	struct srv *s = *state;
+	struct peer a, b;
+	struct peer *ps[] = {&a};
+	struct two t = {&a, &b, 0};
+	char want[128];
+
+	start(s, false, 0);
+	connect_peer(s, &a, true, s->trusting, false);
+	assert_true(pump(ps, 1, a_closed, &t));
+	assert_false(a.up);
+	snprintf(want, sizeof(want),
+		 "derp.test:%d: the server speaks plain HTTP, not TLS: run msock-derper with "
+		 "-certmode manual",
+		 s->p.port);
+	assert_string_equal(a.why, want);
 	derp_client_free(a.c);
 }
 
@@ -304,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_verified_against_ca_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_untrusted_certificate_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_tls_to_plain_http_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insecure_for_tests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_gone_and_server_gone, setup, teardown),

@@ -2,7 +2,8 @@
  * other, as one region: a client on one reaches a client on the other
  * (ForwardPacket); a watcher with the mesh key sees PeerPresent for the
  * clients already there and PeerGone when one leaves; the mesh heals when a
- * derper is restarted. */
+ * derper is restarted; a TLS derper's link to a plain HTTP one says why it
+ * cannot come up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ struct mesh {
 	struct derper_proc n[2]; /* plain HTTP: the mesh link code is the same over TLS */
 	char key_path[256];	 /* the mesh key, in n[0]'s directory */
 	uint8_t key[32];
+	struct derper_proc tls; /* a TLS server, for the test that needs one */
 };
 
 static void start(struct mesh *m, int i)
@@ -72,6 +74,7 @@ static int teardown(void **state)
 
 	derper_proc_cleanup(&m->n[0]);
 	derper_proc_cleanup(&m->n[1]);
+	derper_proc_cleanup(&m->tls);
 	free(m);
 	return 0;
 }
@@ -161,6 +164,49 @@ static void test_mesh_heals_after_restart(void **state)
 	dtc_close(b);
 }
 
+/* Lines of the server's log that contain needle. */
+static int log_count(const struct derper_proc *p, const char *needle)
+{
+	char path[128], line[2048];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/derper.log", p->dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != 0;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A derper serving TLS dials its mesh peers over TLS; one that serves plain
+ * HTTP is named as such in the log, once, although the link is redialled
+ * every DERPER_MESH_REDIAL_MS. */
+static void test_tls_link_to_plain_http_peer(void **state)
+{
+	struct mesh *m = *state;
+	char extra[1024], want[256];
+	uint64_t t0 = clock_mono_ns();
+
+	assert_int_equal(derper_proc_init(&m->tls, true), 0);
+	start(m, 1);
+	snprintf(extra, sizeof(extra),
+		 "-stun=false -mesh-psk-file %s -mesh-with derp1/127.0.0.1:%d", m->key_path,
+		 m->n[1].port);
+	assert_int_equal(derper_proc_start(&m->tls, extra), 0);
+	snprintf(want, sizeof(want),
+		 "mesh: cannot link to derp1: derp1:%d: the server speaks plain HTTP, not TLS: run "
+		 "msock-derper with -certmode manual",
+		 m->n[1].port);
+	while (!log_count(&m->tls, want) && th_ms_since(t0) < TH_WAIT_MS)
+		usleep(50 * 1000);
+	assert_int_equal(log_count(&m->tls, want), 1);
+	usleep(2500 * 1000); /* two more dials */
+	assert_int_equal(log_count(&m->tls, want), 1);
+	assert_int_equal(log_count(&m->tls, "mesh: cannot link"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_watcher_sees_present_and_gone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_heals_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_link_to_plain_http_peer, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

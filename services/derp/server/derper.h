@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "derp/derp_client.h"
 #include "key.h"
 #include "log.h"
 #include "outbuf.h"
@@ -66,7 +67,6 @@ enum {
 	DERPER_MESH_REMOTE_BUCKETS = 1 << 12,
 };
 
-struct derp_client;
 struct derper;
 
 /* A link to another derper of the region (-mesh-with). */
@@ -78,6 +78,7 @@ struct mesh_link {
 	struct derp_client *dc;
 	bool up;
 	uint64_t redial_ns;
+	char last_why[DERP_CLIENT_WHY_MAX]; /* the last failure logged */
 };
 
 struct remote;

@@ -139,6 +139,7 @@ static void link_up(void *arg, const struct derp_server_info *si)
 
 	(void)si;
 	l->up = true;
+	l->last_why[0] = 0;
 	log_info("mesh: linked to %s", l->name);
 	derp_client_watch_conns(l->dc);
 }
@@ -164,8 +165,13 @@ static void link_closed(void *arg, const char *why)
 {
 	struct mesh_link *l = arg;
 
+	/* Redialled every DERPER_MESH_REDIAL_MS: a link that cannot come up
+	 * says why once, and again when the reason changes. */
 	if (l->up)
 		log_warn("mesh: link to %s down: %s", l->name, why);
+	else if (strcmp(l->last_why, why) != 0)
+		log_warn("mesh: cannot link to %s: %s", l->name, why);
+	snprintf(l->last_why, sizeof(l->last_why), "%s", why);
 	l->up = false;
 	l->redial_ns = l->srv->now_ns + DERPER_MESH_REDIAL_MS * NS_PER_MS;
 	remote_forget_link(l->srv, l);
