@@ -24,6 +24,8 @@
 #      paradox punching, docs/disco.md). Then everything is torn down.
 # Needs root (network namespaces). Everything it creates is removed on exit.
 set -euo pipefail
+# Until lab_init sets its own: a failing command is named, never a silent exit.
+trap 'echo "demo.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 
@@ -85,7 +87,7 @@ lab_faults_clear
 t=$(lab_now_ms)
 lab_msockctl na ping nb | sed 's/^/      /' || lab_fail "msockctl ping found no direct path"
 is_direct() { [ "$(lab_msock_path "$1")" = direct ]; }
-lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb || lab_fail "the path did not become direct"
+{ lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb; } || lab_fail "the path did not become direct"
 lab_log "direct on both nodes $(lab_ms_since "$t") ms after the unblock:" \
   "na -> $(lab_msock_peer_field na DirectAddr), nb -> $(lab_msock_peer_field nb DirectAddr)"
 relayed1=$(lab_derper_packets)
@@ -103,7 +105,13 @@ sleep 1.5
 lab_block_udp_between_routers
 lab_log "UDP blocked"
 sleep 3
-lab_log "path on na while blocked: $(lab_msock_path na)"
+path=$(lab_msock_path na)
+case $path in
+  direct+derp) what="the direct path went silent, so each packet goes both ways, direct and over DERP, until disco's pongs say which works" ;;
+  derp) what="disco gave up on the direct path: everything goes over DERP" ;;
+  *) what="" ;;
+esac
+lab_log "path on na while blocked: $path${what:+ ($what)}"
 lab_faults_clear
 t=$(lab_now_ms)
 lab_wait_for 15 is_direct na || lab_fail "not direct again after the unblock"
@@ -142,6 +150,8 @@ for n in na nb; do
 done
 lab_nat rb hard
 lab_log "rb: nftables masquerade fully-random; both nodes start afresh"
+ma=$(lab_log_lines na)
+mb=$(lab_log_lines nb)
 lab_node_up na
 lab_node_up nb
 for n in na nb; do
@@ -154,14 +164,17 @@ lab_log "the tunnel works over DERP; nb's netcheck: $(lab_msockctl nb netcheck -
 flood=$LAB_DIR/hard.log
 lab_bg na "$flood" ping -n -q -c 150 -i 0.1 "${LAB_TUN[nb]}"
 ping_pid=$LAB_LAST_PID
-lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb ||
+{ lab_wait_for 15 is_direct na && lab_wait_for 15 is_direct nb; } ||
   lab_fail "no direct path through the hard NAT within 15 s"
 lab_log "direct on both nodes $(lab_ms_since "$t") ms after the tunnel's first reply:"
 lab_log "  na -> $(lab_msock_peer_field na DirectAddr) (a port rb opened for one of nb's probe sockets)"
 lab_log "  nb -> $(lab_msock_peer_field nb DirectAddr) from probe socket" \
   "$(lab_msock_peer_field nb LocalSocket), local port $(lab_msock_peer_field nb LocalPort)"
-grep -hE "birthday|hard NAT:|probing" "$LAB_DIR/na/broker.log" "$LAB_DIR/nb/broker.log" |
-  sort | sed 's/^/      /'
+hit=$(tail -n +"$((ma + 1))" "$LAB_DIR/na/broker.log" |
+  grep -o 'a pong through a new mapping after [0-9]* ms' | tail -n 1 | grep -o '[0-9]* ms' || true)
+lab_log "  how: nb (behind the hard NAT) pinged na from 256 probe sockets, 256 new mappings in rb," \
+  "and asked over DERP for probes; na pinged 1,024 random ports of rb's address;" \
+  "one met a mapping${hit:+ (its pong came back in $hit)}: birthday punching, $(lab_bday_round na "$ma" nb "$mb")"
 lab_stop_pid "$ping_pid"
 out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over the punched path failed: $out"
 lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms; path on na: $(lab_msock_path na)," \

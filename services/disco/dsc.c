@@ -320,10 +320,18 @@ void dsc_remove_peer(struct dsc *d, const struct key32 *node_key)
 
 void dsc_set_my_endpoints(struct dsc *d, const struct ipport *eps, size_t n)
 {
+	bool same;
+
 	if (n > DSC_MAX_MY_EPS)
 		n = DSC_MAX_MY_EPS;
+	same = n == d->n_my_eps;
+	for (size_t i = 0; same && i < n; i++)
+		same = ipport_equal(&eps[i], &d->my_eps[i]);
+	if (same)
+		return; /* the dataplane republished the same set */
 	memcpy(d->my_eps, eps, n * sizeof(*eps));
 	d->n_my_eps = n;
+	d->my_eps_gen++;
 }
 
 void dsc_set_nat(struct dsc *d, bool hard, const struct ipport *global_v4)
@@ -393,6 +401,7 @@ static void send_cmm(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	disco_endpoints_put(d->my_eps, d->n_my_eps, wire, sizeof(wire),
 			    &m.u.call_me_maybe.my_number);
 	p->last_cmm_ns = now;
+	p->cmm_eps_gen = d->my_eps_gen;
 	p->cmm_sent++;
 	if (p->cmm_unanswered < UINT8_MAX)
 		p->cmm_unanswered++;
@@ -431,12 +440,18 @@ static uint64_t cmm_gap(const struct dsc_peer *p)
 
 /* startDiscoveryLocked: CallMeMaybe over DERP (the peer pings us back:
  * the simultaneous open that punches both NATs) and pings to every
- * endpoint we know of the peer. */
+ * endpoint we know of the peer. A CallMeMaybe that carried an older
+ * endpoint set (discovery began before netcheck's first report gave us our
+ * public address) is followed by one with the new set at once: without it
+ * the peer would refuse our ProbeMe for an address it has not heard of, and
+ * the first birthday round would be lost (Tailscale waits with its
+ * CallMeMaybe until its endpoints are fresh, enqueueCallMeMaybe). */
 static void discover(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
 	if (!p->has_disco)
 		return;
-	if (!p->last_cmm_ns || now - p->last_cmm_ns >= cmm_gap(p))
+	if (!p->last_cmm_ns || now - p->last_cmm_ns >= cmm_gap(p) ||
+	    p->cmm_eps_gen != d->my_eps_gen)
 		send_cmm(d, p, now);
 	ping_all(d, p, now);
 }
@@ -482,6 +497,19 @@ static void publish(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	p->pub_trusted_until_ns = p->trusted_until_ns;
 	d->io.path(d->io.arg, p, p->best.family ? &p->best : 0, p->trusted_until_ns,
 		   p->best_latency_ns, changed);
+}
+
+/* A peer without a disco key is WireGuard only (magicsock's
+ * isWireguardOnly): disco never pings it, so a path of disco's for it (its
+ * key was taken away, or a restarted disco found one in the cache) is
+ * withdrawn: the dataplane sends to the peer's static endpoints. */
+static void withdraw_path(struct dsc *d, struct dsc_peer *p, uint64_t now)
+{
+	event(d, p, "no disco key: WireGuard only, disco's path withdrawn");
+	memset(&p->best, 0, sizeof(p->best));
+	p->best_sock = 0;
+	p->trusted_until_ns = 0;
+	publish(d, p, now);
 }
 
 static void start_discovery(struct dsc *d, struct dsc_peer *p, uint64_t now)
@@ -609,6 +637,8 @@ void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ip
 
 	if (!p || !best || !best->family)
 		return;
+	if (!p->has_disco)
+		return withdraw_path(d, p, now);
 	p->best = *best;
 	p->best_sock = sock <= DSC_BDAY_PORTS ? (uint16_t)sock : 0; /* from the cache: checked */
 	p->best_latency_ns = latency_ns;
@@ -771,8 +801,10 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	}
 	if (bm == BDAY_HIT) {
 		p->pongs_rx++;
-		event(d, p, "birthday punching: a pong through a new mapping after %llu ms",
-		      (unsigned long long)(lat / NS_PER_MS));
+		event(d, p,
+		      "birthday punching: a pong through a new mapping after %llu ms (round %u)",
+		      (unsigned long long)(lat / NS_PER_MS),
+		      to_sock ? p->bday.rounds : p->bday.probe_rounds);
 		confirm(d, p, &to, to_sock, lat, now);
 		/* A spray that got through: the peer heard us from every probe
 		 * socket and keeps the addresses heard last, so the path's
@@ -887,6 +919,17 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 
 /* ---- Birthday punching (dsc.h, "Hard NATs") ---- */
 
+/* Whether our endpoint set (what our CallMeMaybes carry) has a's address:
+ * the peer acts on a ProbeMe only for an address we told it. */
+static bool my_eps_have_ip(const struct dsc *d, const struct ipport *a)
+{
+	for (size_t i = 0; i < d->n_my_eps; i++)
+		if (d->my_eps[i].family == AF_INET && a->family == AF_INET &&
+		    memcmp(d->my_eps[i].ip, a->ip, 4) == 0)
+			return true;
+	return false;
+}
+
 /* Our NAT is hard: ping the peer's public IPv4 endpoints from every probe
  * socket (a mapping each), then ask the peer to probe our public address. */
 static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
@@ -902,6 +945,8 @@ static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
 			targets[nt++] = (uint16_t)i;
 	if (!nt)
 		return; /* no public endpoint of the peer known yet: next tick */
+	if (!my_eps_have_ip(d, &d->global_v4))
+		return; /* not in our endpoint set yet: the peer would refuse the ProbeMe */
 	if (b->last_ask_ns && now - b->last_ask_ns < ms(DSC_BDAY_PROBE_INTERVAL_MS + 100))
 		return; /* the peer would drop our ProbeMe (its 5 s limit): a later tick */
 	b->next_spray_ns = now + (ms(DSC_BDAY_RESPRAY_MS) << (b->rounds < 3 ? b->rounds : 3));
@@ -999,8 +1044,12 @@ static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_ms
 	b->probe_decided = false;
 	b->probes_sent = 0;
 	b->probing = true;
-	event(d, p, "probing %d random ports of %u.%u.%u.%u (the peer sent from %u ports)",
-	      DSC_BDAY_PROBES, a->ip[0], a->ip[1], a->ip[2], a->ip[3], m->u.probe_me.ports);
+	if (b->probe_rounds < UINT8_MAX)
+		b->probe_rounds++;
+	event(d, p,
+	      "probing %d random ports of %u.%u.%u.%u (round %u; the peer sent from %u ports)",
+	      DSC_BDAY_PROBES, a->ip[0], a->ip[1], a->ip[2], a->ip[3], b->probe_rounds,
+	      m->u.probe_me.ports);
 	bday_probe(d, p, now);
 }
 
@@ -1101,8 +1150,11 @@ void dsc_tick(struct dsc *d, uint64_t now)
 {
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct dsc_peer *p = &d->peers[i];
-		if (!p->has_disco)
+		if (!p->has_disco) {
+			if (p->best.family)
+				withdraw_path(d, p, now);
 			continue;
+		}
 		/* A best address silent too long: DERP only, rediscover. */
 		if (p->best.family && now - p->best_pong_ns >= ms(DSC_BEST_STALE_MS)) {
 			memset(&p->best, 0, sizeof(p->best));
@@ -1128,6 +1180,7 @@ void dsc_tick(struct dsc *d, uint64_t now)
 		}
 		p->disc_start_ns = 0;
 		p->bday.rounds = 0;
+		p->bday.probe_rounds = 0;
 		p->bday.next_spray_ns = 0;
 		if (d->silent)
 			continue; /* silent_disco: traffic keeps the path (dsc_on_rx) */

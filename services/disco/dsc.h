@@ -63,8 +63,11 @@ enum {
 	DSC_BDAY_AFTER_MS = 3000,      /* discovery without a path this long: spray */
 	DSC_BDAY_PORTS = 256,	       /* probe sockets sprayed from (pktchan sock 1..256) */
 	DSC_BDAY_TARGETS = 2,	       /* public IPv4 endpoints of the peer sprayed to */
-	DSC_BDAY_RESPRAY_MS = 10000,   /* the next spray (doubling, at most 8x) */
-	DSC_BDAY_PROBES = 1024,	       /* probes per ProbeMe */
+	/* The next spray (doubling, at most 8x): as soon as the peer acts on
+	 * another ProbeMe (DSC_BDAY_PROBE_INTERVAL_MS), with room for DERP's
+	 * jitter between our two ProbeMes. */
+	DSC_BDAY_RESPRAY_MS = 5500,
+	DSC_BDAY_PROBES = 1024, /* probes per ProbeMe */
 	DSC_BDAY_PROBES_PER_TICK = 256,
 	DSC_BDAY_PROBE_INTERVAL_MS = 5000, /* a peer's next ProbeMe is acted on after this */
 	DSC_BDAY_PROBE_WINDOW_MS = 6000,   /* a probe's pong counts this long after the start */
@@ -107,6 +110,7 @@ struct dsc_bday {
 	struct ipport probe_ip; /* port 0 */
 	uint64_t probe_start_ns, last_probe_me_ns;
 	uint16_t probes_sent;
+	uint8_t probe_rounds; /* ProbeMes acted on since the peer last had a path */
 	bool probing;
 	bool spray_decided, probe_decided; /* a pong of the round came */
 };
@@ -132,6 +136,7 @@ struct dsc_peer {
 	/* timers */
 	uint64_t last_traffic_ns, last_cmm_ns, last_upgrade_ns, last_heartbeat_ns;
 	uint8_t cmm_unanswered; /* CallMeMaybes sent since the peer's last one */
+	uint32_t cmm_eps_gen;	/* dsc.my_eps_gen when we sent our last CallMeMaybe */
 	/* path changes, a ring (oldest at history_next when full) */
 	struct dsc_change {
 		uint64_t at_ns; /* CLOCK_MONOTONIC */
@@ -205,6 +210,9 @@ struct dsc {
 	struct keymap by_node, by_disco;
 	struct ipport my_eps[DSC_MAX_MY_EPS];
 	size_t n_my_eps;
+	/* Counts changes of my_eps; a peer in discovery whose last
+	 * CallMeMaybe carried an older set gets a new one at once. */
+	uint32_t my_eps_gen;
 	/* netcheck: our NAT maps by destination (hard), our public IPv4 */
 	bool hard_nat;
 	struct ipport global_v4;
@@ -215,9 +223,10 @@ void dsc_init(struct dsc *d, const struct key32 *priv, const struct key32 *pub,
 	      const struct dsc_io *io);
 void dsc_free(struct dsc *d);
 
-/* A peer from the netmap: its disco key (NULL: none known, so no disco),
- * home region and static endpoints; added or updated. Returns 0 or
- * -ENOMEM. */
+/* A peer from the netmap: its disco key (NULL: none known, so no disco:
+ * the peer is WireGuard only, and a path it had is withdrawn at the next
+ * dsc_tick), home region and static endpoints; added or updated. Returns 0
+ * or -ENOMEM. */
 int dsc_set_peer(struct dsc *d, const struct key32 *node_key, const struct key32 *disco_key,
 		 uint16_t home_derp, const struct ipport *statics, size_t n_statics,
 		 const char *name);
@@ -255,7 +264,8 @@ void dsc_recheck(struct dsc *d, const struct key32 *node_key, uint64_t now_ns);
  * and, behind a hard NAT, the next tick sprays again (no wait). */
 void dsc_dataplane_restarted(struct dsc *d, uint64_t now_ns);
 /* A restarted disco adopts the path it had published (the broker's cache)
- * as it is, and re-confirms it with the next heartbeat. */
+ * as it is, and re-confirms it with the next heartbeat; for a peer without
+ * a disco key it withdraws it. */
 void dsc_adopt_path(struct dsc *d, const struct key32 *node_key, const struct ipport *best,
 		    uint32_t sock, uint64_t trusted_until_ns, uint64_t latency_ns, uint64_t now_ns);
 

@@ -65,7 +65,7 @@ jq -r .Components.dataplane.LastExit <<<"$st" | grep -q "signal 9" ||
   lab_fail "LastExit is '$(jq -r .Components.dataplane.LastExit <<<"$st")', not killed by signal 9"
 [ "$(jq -r .Self.Dataplane.Port <<<"$st")" = "$port0" ] || lab_fail "the UDP port changed"
 [ "$ep1" = "$ep0" ] || lab_fail "WireGuard's endpoint moved from $ep0 to $ep1"
-[ "$got" -gt 0 ] && [ "$last_ms" -gt "$t" ] ||
+{ [ "$got" -gt 0 ] && [ "$last_ms" -gt "$t" ]; } ||
   lab_fail "the flood got no reply after the kill: $(tail -n 3 "$flood")"
 out=$(lab_tunnel_ping na 10 0.05 2) || lab_fail "ping after the restart failed: $out"
 lab_log "after the restart: pid $pid1, port $port0, endpoint $ep1 unchanged;" \

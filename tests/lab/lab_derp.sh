@@ -51,7 +51,7 @@ lab_log "ping -c 5 nb -> na over DERP: rtt avg $(lab_ping_avg <<<"$out") ms"
 relayed1=$(lab_derper_packets)
 [ "$((relayed1 - relayed0))" -ge 50 ] ||
   lab_fail "the derper relayed $((relayed1 - relayed0)) packets for 26 pings (want >= 50)"
-[ "$(lab_router_udp_count ra)" = "$ca" ] && [ "$(lab_router_udp_count rb)" = "$cb" ] ||
+{ [ "$(lab_router_udp_count ra)" = "$ca" ] && [ "$(lab_router_udp_count rb)" = "$cb" ]; } ||
   lab_fail "UDP on :$LAB_PORT crossed a router though UDP is blocked"
 for n in na nb; do
   path=$(lab_msock_path $n)

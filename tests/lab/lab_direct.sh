@@ -31,7 +31,7 @@ cb2=$(lab_router_udp_count rb)
 relayed1=$(lab_derper_packets)
 lab_log "routers' UDP :$LAB_PORT counters: ra $ca -> $ca2, rb $cb -> $cb2;" \
   "derper relayed $relayed0 -> $relayed1"
-[ $((ca2 - ca)) -ge 100 ] && [ $((cb2 - cb)) -ge 100 ] ||
+{ [ $((ca2 - ca)) -ge 100 ] && [ $((cb2 - cb)) -ge 100 ]; } ||
   lab_fail "the routers counted too few UDP packets for 50 pings each way (ra +$((ca2 - ca)), rb +$((cb2 - cb)))"
 [ "$relayed1" = "$relayed0" ] ||
   lab_fail "the derper relayed $((relayed1 - relayed0)) packets though the direct path works"
@@ -41,7 +41,7 @@ for n in na nb; do
   st=$(lab_msockctl $n status --json)
   path=$(jq -r '[.Peer[].Path][0]' <<<"$st")
   addr=$(jq -r '[.Peer[].DirectAddr][0]' <<<"$st")
-  [ "$path" = direct ] && [ "$addr" = "$want" ] ||
+  { [ "$path" = direct ] && [ "$addr" = "$want" ]; } ||
     lab_fail "$n: the dataplane's path is '$path' to '$addr', not direct to $want"
   unknown=$(jq -r '.Self.Dataplane.Counters.RxUnknownSource' <<<"$st")
   [ "$unknown" = 0 ] || lab_fail "$n: $unknown packets came from an address of no peer"

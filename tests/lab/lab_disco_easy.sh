@@ -23,7 +23,7 @@ done
 t=$(lab_now_ms)
 out=$(lab_msockctl na ping nb) || lab_fail "msockctl ping nb did not reach a direct path: $out"
 lab_log "msockctl ping nb ($(lab_ms_since "$t") ms):"
-sed 's/^/      /' <<<"$out"
+printf '%s\n' "$out" | sed 's/^/      /'
 grep -q "via DERP(lab) in" <<<"$out" || lab_fail "msockctl ping: no pong over DERP first"
 tail -n 1 <<<"$out" | grep -q "via ${LAB_IP[rb]}:$LAB_PORT in" || lab_fail "msockctl ping: the last pong is not direct"
 # Restart both nodes' disco state would be needed to start over from DERP:

@@ -16,9 +16,9 @@
 # by birthday-paradox punching (docs/disco.md, "Hard NATs"; Tailscale
 # stays on DERP there): the hard side pings from 256 probe sockets, the
 # easy side probes 1,024 random ports of its address; ~98 % per round,
-# a second round 10 s later. hardPMP: a hard NAT with miniupnpd, so the
-# node behind it maps its port (NAT-PMP) and advertises the mapped
-# address; sameLAN: both nodes behind one router (nb moved to a second LAN
+# a second round 5.5 s later; the line says which round found the path.
+# hardPMP: a hard NAT with miniupnpd, so the node behind it maps its port
+# (NAT-PMP) and advertises the mapped address; sameLAN: both nodes behind one router (nb moved to a second LAN
 # of ra), expected direct over the LAN addresses. coturn is a second STUN
 # server, so that netcheck can tell a hard NAT.
 set -euo pipefail
@@ -46,6 +46,9 @@ pair() {
   if [ -n "${LAB_GRID_ONLY:-}" ] && [[ ",$LAB_GRID_ONLY," != *",$a x $b,"* ]]; then
     return 0
   fi
+  local ma mb round
+  ma=$(lab_log_lines na)
+  mb=$(lab_log_lines nb)
   lab_nat ra "${a%PMP}"
   [ "$b" = sameLAN ] || lab_nat rb "${b%PMP}"
   if [ "${b%PMP}" != "$b" ]; then
@@ -53,7 +56,7 @@ pair() {
   fi
   lab_node_up na
   lab_node_up nb
-  lab_wait_for 10 lab_msock_derp_up na && lab_wait_for 10 lab_msock_derp_up nb ||
+  { lab_wait_for 10 lab_msock_derp_up na && lab_wait_for 10 lab_msock_derp_up nb; } ||
     lab_fail "$a x $b: DERP not up"
   # Timed from the tunnel's first reply (over DERP), so that WireGuard's
   # handshake (a lost one waits 5 s) is not counted as disco's time.
@@ -69,7 +72,8 @@ pair() {
     got=direct
     local secs
     secs=$(awk -v ms="$(lab_ms_since "$t")" 'BEGIN { printf "%.2f", ms / 1000 }')
-    results+=("$a x $b: direct after $secs s ($(via na) / $(via nb); tunnel up in $up s)")
+    round=$(lab_bday_round na "$ma" nb "$mb")
+    results+=("$a x $b: direct after $secs s ($(via na) / $(via nb); tunnel up in $up s${round:+; birthday punching, $round})")
   else
     got=derp
     results+=("$a x $b: derp (no direct path within $WAIT_S s; na $(lab_msock_path na), nb $(lab_msock_path nb))")

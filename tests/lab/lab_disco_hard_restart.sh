@@ -51,7 +51,7 @@ gap=$(awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
 sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
 got=$(awk '/packets transmitted/ { print $4 }' "$flood")
 lab_log "ping flood across the kill: longest gap $gap ms, $got of $sent replies ($((sent - got)) lost)"
-[ "$got" -gt 0 ] && [ "$gap" -lt 5000 ] || lab_fail "the tunnel stopped for $gap ms"
+{ [ "$got" -gt 0 ] && [ "$gap" -lt 5000 ]; } || lab_fail "the tunnel stopped for $gap ms"
 grep -hE "dataplane restarted|hard NAT:|probing" "$LAB_DIR/na/broker.log" "$LAB_DIR/nb/broker.log" |
   sort | tail -4 | sed 's/^/    /'
 out=$(lab_tunnel_ping na 10 0.05 2) || lab_fail "ping after the restart failed: $out"

@@ -45,7 +45,7 @@ lab_log "7 s later: still direct, rtt avg $(lab_ping_avg <<<"$out") ms"
 # reloaded) and disco finds the path with the new key.
 old=$(st | jq -r .Self.DiscoKey)
 new=$(lab_msockctl na rotate-disco-key) || lab_fail "rotate-disco-key failed: $new"
-[ "$new" != "$old" ] && [[ $new == discokey:* ]] || lab_fail "rotate-disco-key printed '$new' (old $old)"
+{ [ "$new" != "$old" ] && [[ $new == discokey:* ]]; } || lab_fail "rotate-disco-key printed '$new' (old $old)"
 published() { [ "$(st | jq -r .Self.DiscoKey)" = "$new" ]; }
 lab_wait_for 10 published || lab_fail "the new disco key was not published"
 lab_msock_config nb "$LAB_PORT" "$LAB_WG_PORT" na "$(lab_node_key na)" "" "$new"

@@ -36,12 +36,23 @@ for n in na nb; do
   t=$(lab_now_ms)
   out=$(lab_msockctl $n netcheck) || lab_fail "$n: msockctl netcheck failed: $out"
   lab_log "$n: msockctl netcheck ($(lab_ms_since "$t") ms):"
-  sed 's/^/      /' <<<"$out"
+  printf '%s\n' "$out" | sed 's/^/      /'
   [ "$(field $n .UDP)" = true ] || lab_fail "$n: the report says UDP does not work"
   for r in "$LAB_DERP_REGION" "$LAB_COTURN_REGION" "$LAB_DERP2_REGION"; do
     [ "$(field $n ".RegionLatency[\"$r\"].LatencyMs // 0")" != 0 ] ||
       lab_fail "$n: no latency for region $r"
   done
+  # coturn relays nothing: listed as a STUN-only server, not under DERP latency.
+  if ! { [ "$(field $n ".RegionLatency[\"$LAB_COTURN_REGION\"].STUNOnly")" = true ] &&
+    [ "$(field $n ".RegionLatency[\"$LAB_DERP_REGION\"].STUNOnly")" = false ]; }; then
+    lab_fail "$n: STUNOnly wrong in RegionLatency: $(field $n .RegionLatency)"
+  fi
+  derp_part=$(sed -n '/DERP latency:/,/STUN-only servers/p' <<<"$out")
+  stun_part=$(sed -n '/STUN-only servers/,$p' <<<"$out")
+  if ! { grep -q -- '- coturn:' <<<"$stun_part" && ! grep -q -- '- coturn:' <<<"$derp_part" &&
+    grep -q -- '- lab:' <<<"$derp_part"; }; then
+    lab_fail "$n: msockctl netcheck does not list coturn apart as a STUN-only server"
+  fi
   case $(field $n .PreferredDERP) in
     "$LAB_DERP_REGION" | "$LAB_DERP2_REGION") ;;
     *) lab_fail "$n: preferred DERP is $(field $n .PreferredDERP), not a DERP region (900, 902)" ;;
@@ -89,8 +100,8 @@ lab_faults_clear
 # ra switches to 1:1 NAT: the same global address (port kept), no variation.
 lab_nat ra one2one
 out=$(lab_msockctl na netcheck --json) || lab_fail "na: msockctl netcheck (one2one) failed: $out"
-[ "$(jq -r .GlobalV4 <<<"$out")" = "${LAB_IP[ra]}:$LAB_PORT" ] &&
-  [ "$(jq -r .MappingVariesByDestIP <<<"$out")" = false ] ||
+{ [ "$(jq -r .GlobalV4 <<<"$out")" = "${LAB_IP[ra]}:$LAB_PORT" ] &&
+  [ "$(jq -r .MappingVariesByDestIP <<<"$out")" = false ]; } ||
   lab_fail "na (one2one): expected ${LAB_IP[ra]}:$LAB_PORT without variation: $out"
 lab_log "na (one2one): global $(jq -r .GlobalV4 <<<"$out"), varies false"
 
@@ -99,7 +110,7 @@ lab_exec inet nft add rule ip lab faults ip saddr 198.18.1.0/24 meta l4proto udp
 t=$(lab_now_ms)
 out=$(lab_msockctl na netcheck) || lab_fail "na: msockctl netcheck with UDP blocked failed: $out"
 lab_log "na with UDP blocked: msockctl netcheck ($(lab_ms_since "$t") ms):"
-sed 's/^/      /' <<<"$out"
+printf '%s\n' "$out" | sed 's/^/      /'
 [ "$(field na .UDP)" = false ] || lab_fail "na: UDP is blocked but the report says it works"
 for r in "$LAB_DERP_REGION" "$LAB_DERP2_REGION"; do
   [ "$(field na ".RegionLatency[\"$r\"].LatencyMs // 0")" != 0 ] ||

@@ -46,7 +46,7 @@ ca2=$(lab_router_udp_count ra)
 cb2=$(lab_router_udp_count rb)
 lab_log "2. ping -c 3 10.99.0.2 over direct WireGuard: ok in $(lab_ms_since "$t") ms;" \
   "UDP :$LAB_PORT counted by ra $ca -> $ca2, rb $cb -> $cb2"
-[ "$ca2" -gt "$ca" ] && [ "$cb2" -gt "$cb" ] ||
+{ [ "$ca2" -gt "$ca" ] && [ "$cb2" -gt "$cb" ]; } ||
   lab_fail "the routers' UDP counters did not rise (ra $ca -> $ca2, rb $cb -> $cb2)"
 # 1:1 NAT keeps the source port: nb saw na's packets come from ra's WAN:41641.
 ep=$(lab_exec nb wg show "$(lab_wg_iface nb)" endpoints | awk '{ print $2 }')

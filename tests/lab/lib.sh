@@ -211,7 +211,7 @@ lab_reap_stale() {
   local p
   for p in $({
     ip netns list 2>/dev/null | awk '{ print $1 }'
-    ls /var/run/wireguard 2>/dev/null | sed -n 's/^wg\([0-9]*\)[a-z].*/ml\1/p'
+    find /var/run/wireguard -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sed -n 's/^wg\([0-9]*\)[a-z].*/ml\1/p'
     find /tmp -maxdepth 1 -name 'msock-lab-ml*' -printf '%f\n' | sed 's/^msock-lab-//'
   } | grep -oE '^ml[0-9]+' | sort -u); do
     if [ "$p" = "ml$$" ] || ! kill -0 "${p#ml}" 2>/dev/null; then
@@ -482,6 +482,7 @@ lab_coturn_start() {
   lab_bg stun "$d/coturn.log" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
     --listening-ip="$LAB_COTURN_IP" --listening-port=3478 --no-auth --simple-log \
     --log-file=stdout --pidfile="$d/coturn.pid" --userdb="$d/turndb" --no-software-attribute
+  # shellcheck disable=SC2034 # for a lab script that stops coturn
   LAB_COTURN_PID=$LAB_LAST_PID
   lab_wait_for 5 lab_udp_listening stun 3478 "$LAB_COTURN_IP" ||
     lab_fail "coturn did not listen on $LAB_COTURN_IP:3478 within 5 s: $(tail -n 5 "$d/coturn.log")"
@@ -495,6 +496,7 @@ lab_derper2_start() {
   ip -n "$(lab_ns stun)" addr add "$LAB_DERP2_IP/24" dev "${LAB_PREFIX}s2i" 2>/dev/null || true
   lab_bg stun "$d/derper2.log" "$LAB_BIN/msock-derper" -a "$LAB_DERP2_IP:443" -certmode manual \
     -certdir "$d" -hostname "$LAB_DERP_HOST" -c "$d/derper2.key" -http-port -1 -stun-port 3479
+  # shellcheck disable=SC2034 # for a lab script that stops the second derper
   LAB_DERP2_PID=$LAB_LAST_PID
   if ! lab_wait_for 10 lab_exec stun curl -sfk --max-time 1 -o /dev/null \
       "https://$LAB_DERP2_IP/derp/probe"; then
@@ -514,7 +516,7 @@ lab_init() {
   local src
   src=${MSOCK_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
   LAB_BIN=${MSOCK_BIN_DIR:-$src/build/test/bin}
-  [ -x "$LAB_BIN/msock-derper" ] && [ -x "$LAB_BIN/msock-broker" ] ||
+  { [ -x "$LAB_BIN/msock-derper" ] && [ -x "$LAB_BIN/msock-broker" ]; } ||
     lab_fail "no msock-derper / msock-broker in $LAB_BIN: set MSOCK_BIN_DIR to a build's bin/"
   LAB_T0=$(lab_now_ms)
   t0=$LAB_T0
@@ -562,7 +564,7 @@ lab_nodekey_hex() {
 lab_wg_up() {
   local node=$1 ifc=$2 key=$3 port=$4 addr=$5 ns
   ns=$(lab_ns "$node")
-  [[ $ifc == "wg${LAB_PREFIX#ml}"[a-z]* ]] && [ ${#ifc} -le 15 ] ||
+  { [[ $ifc == "wg${LAB_PREFIX#ml}"[a-z]* ]] && [ ${#ifc} -le 15 ]; } ||
     lab_fail "lab_wg_up: '$ifc' is not wg${LAB_PREFIX#ml}, a letter, ... in 15 characters"
   lab_bg "$node" "$LAB_DIR/wg-$ifc.log" env LOG_LEVEL="${LAB_WG_LOG_LEVEL:-verbose}" \
     WG_PROCESS_FOREGROUND=1 wireguard-go -f "$ifc"
@@ -779,6 +781,30 @@ lab_node_up() {
       "$(lab_msockctl "$node" wg-config 2>&1)"
   lab_msockctl "$node" wg-config --apply "$ifc" >/dev/null ||
     lab_fail "$node: msockctl wg-config --apply $ifc failed"
+}
+
+# Lines in NODE's broker log so far (a mark for lab_bday_round).
+lab_log_lines() {
+  local f=$LAB_DIR/$1/broker.log
+  if [ -f "$f" ]; then wc -l <"$f"; else echo 0; fi
+}
+
+# The birthday-punching round that found the path, from the broker logs'
+# lines after the marks (lab_log_lines): "round N", or nothing when no
+# birthday punching happened. Usage: lab_bday_round NODE MARK [NODE MARK].
+lab_bday_round() {
+  local lines="" n
+  while [ $# -ge 2 ]; do
+    lines+=$(tail -n +"$(($2 + 1))" "$LAB_DIR/$1/broker.log" 2>/dev/null)$'\n'
+    shift 2
+  done
+  n=$(grep -o 'a pong through a new mapping after [0-9]* ms (round [0-9]*)' <<<"$lines" |
+    tail -n 1 | grep -o 'round [0-9]*' || true)
+  if [ -z "$n" ]; then
+    n=$(grep -o 'hard NAT: pinged .* (round [0-9]*)' <<<"$lines" | tail -n 1 |
+      grep -o 'round [0-9]*' || true)
+  fi
+  printf '%s' "$n"
 }
 
 # Prints NODE's WireGuard endpoint for its peer (what wg show reports).

@@ -448,7 +448,7 @@ static size_t count_out(const struct side *s, bool derp, bool probe_sock)
 
 /* A hard: after 3 s of discovery without a path, one ping from each of the
  * 256 probe sockets to B's public endpoint (not its LAN one) and one
- * ProbeMe over DERP; again after 10 s, then 20 s; never when not hard. */
+ * ProbeMe over DERP; again after 5.5 s, then 11 s; never when not hard. */
 static void test_bday_spray(void **state)
 {
 	(void)state;
@@ -484,8 +484,9 @@ static void test_bday_spray(void **state)
 	assert_int_equal(B.d.stats.probe_me_rx, 1);
 	struct dsc_peer *pb = dsc_peer_find(&A.d, &B.node);
 	assert_int_equal(pb->bday_sprays, 1);
-	/* The next round 10 s later, the one after 20 s more. */
-	uint64_t next[] = {MS(13250), MS(33250)};
+	/* The next round 5.5 s later (once the peer takes a ProbeMe again),
+	 * the one after 11 s more. */
+	uint64_t next[] = {MS(8750), MS(19750)};
 	for (size_t r = 0; r < 2; r++) {
 		A.n_out = 0;
 		dsc_on_traffic(&A.d, &B.node, t + next[r] - MS(5000));
@@ -616,6 +617,10 @@ static void test_bday_bad_probe_me(void **state)
 
 	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, &B.addr, 1, "b");
 	dsc_set_peer(&B.d, &A.node, &A.dpub, 900, &A.addr, 1, "a");
+	/* A sprays only for an address in its endpoint set (what its
+	 * CallMeMaybes tell B); the CallMeMaybe is not delivered here. */
+	struct ipport mine[2] = {A.addr, victim};
+	dsc_set_my_endpoints(&A.d, mine, 2);
 	dsc_set_nat(&A.d, true, &victim);
 	dsc_on_traffic(&A.d, &B.node, t);
 	A.n_out = 0;
@@ -1001,6 +1006,156 @@ static void test_bday_probe_me_while_trusted(void **state)
 	assert_int_equal(pa->bday_probes, DSC_BDAY_PROBES_PER_TICK);
 }
 
+/* A peer without a disco key is WireGuard only (magicsock's
+ * isWireguardOnly): traffic, the dataplane's counters, msockctl ping, a
+ * recheck and a minute of ticks (behind a hard NAT too) send nothing, no
+ * ping and no CallMeMaybe, and publish no path. */
+static void test_no_disco_key_no_discovery(void **state)
+{
+	struct key32 n;
+	struct ipport st = {.family = AF_INET, .ip = {198, 18, 9, 1}, .port = 41641};
+	uint64_t t = MS(1000000);
+	struct dsc_peer *p;
+
+	(void)state;
+	many_node(&n, 9);
+	assert_int_equal(dsc_set_peer(&A.d, &n, 0, 900, &st, 1, "wg"), 0);
+	p = dsc_peer_find(&A.d, &n);
+	assert_false(p->has_disco);
+	dsc_set_nat(&A.d, true, &A.addr);
+	dsc_on_traffic(&A.d, &n, t);
+	dsc_on_counters(&A.d, &n, 1, 0, t);
+	dsc_on_counters(&A.d, &n, 5, 3, t + MS(1));
+	dsc_ping_now(&A.d, &n, t + MS(2));
+	dsc_recheck(&A.d, &n, t + MS(3));
+	for (uint64_t s = 0; s <= 60; s++) {
+		dsc_on_traffic(&A.d, &n, t + MS(s * 1000));
+		dsc_tick(&A.d, t + MS(s * 1000));
+	}
+	assert_int_equal(A.n_out, 0);
+	assert_int_equal(A.paths, 0);
+	assert_int_equal(p->pings_sent, 0);
+	assert_int_equal(p->cmm_sent, 0);
+	assert_int_equal(p->bday_sprays, 0);
+}
+
+/* A peer's disco key taken away (the config no longer has it): the path
+ * disco found is withdrawn (the dataplane goes back to the peer's static
+ * endpoints), and nothing is sent to the peer any more. */
+static void test_disco_key_taken_away(void **state)
+{
+	uint64_t t = MS(1000000);
+
+	(void)state;
+	dsc_on_traffic(&A.d, &B.node, t);
+	exchange(t + MS(1), true);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_int_equal(dsc_set_peer(&A.d, &B.node, 0, 900, &B.addr, 1, "b"), 0);
+	A.n_out = 0;
+	dsc_tick(&A.d, t + MS(100));
+	assert_int_equal(A.path_best.family, 0);
+	assert_int_equal(A.path_trusted, 0);
+	assert_int_equal(dsc_peer_find(&A.d, &B.node)->best.family, 0);
+	for (uint64_t s = 1; s <= 20; s++) {
+		dsc_on_traffic(&A.d, &B.node, t + MS(s * 1000));
+		dsc_tick(&A.d, t + MS(s * 1000));
+	}
+	assert_int_equal(A.n_out, 0);
+}
+
+/* A restarted disco finds a path in the cache for a peer that has no disco
+ * key now: withdrawn, not adopted. */
+static void test_no_disco_key_path_not_adopted(void **state)
+{
+	struct key32 n;
+	struct ipport st = {.family = AF_INET, .ip = {198, 18, 9, 1}, .port = 41641};
+	uint64_t t = MS(1000000);
+
+	(void)state;
+	many_node(&n, 9);
+	assert_int_equal(dsc_set_peer(&A.d, &n, 0, 900, &st, 1, "wg"), 0);
+	A.path_best = st; /* a publish without a direct path clears it */
+	dsc_adopt_path(&A.d, &n, &st, 0, t + MS(DSC_TRUST_UDP_MS), 1000, t);
+	assert_int_equal(A.path_best.family, 0);
+	assert_int_equal(dsc_peer_find(&A.d, &n)->best.family, 0);
+	dsc_tick(&A.d, t + MS(3000));
+	assert_int_equal(A.n_out, 0);
+}
+
+/* Delivers everything s sent over DERP to the other side, in order (the
+ * DERP path keeps order), and clears s's queue. */
+static void deliver_derp(struct side *s, struct side *to, uint64_t now)
+{
+	for (size_t i = 0; i < s->n_out; i++)
+		if (s->out[i].derp)
+			dsc_on_derp(&to->d, &s->node, 900, s->out[i].p, s->out[i].len, now);
+	s->n_out = 0;
+}
+
+/* The order that lost the first birthday round in the demo: A (hard NAT)
+ * starts discovery before netcheck's first report, so its first
+ * CallMeMaybe carries only its LAN address; B answers (so A's next
+ * periodic one is 5 s away). The report then gives A its public address.
+ * A tells B at once, before the spray at 3 s, so B acts on the ProbeMe
+ * instead of refusing it for an address it never heard of. */
+static void test_cmm_when_endpoints_change(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct ipport lan = {.family = AF_INET, .ip = {10, 0, 1, 2}, .port = 41641};
+	struct ipport both[2] = {lan, A.addr};
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+
+	dsc_set_peer(&B.d, &A.node, &A.dpub, 900, 0, 0, "a"); /* no statics */
+	dsc_set_my_endpoints(&A.d, &lan, 1);
+	dsc_on_traffic(&A.d, &B.node, t);
+	assert_int_equal(count_out(&A, true, false), 1); /* CallMeMaybe: the LAN only */
+	deliver_derp(&A, &B, t + MS(5));
+	deliver_derp(&B, &A, t + MS(10)); /* B's CallMeMaybe back */
+	/* netcheck's report, then the dataplane's endpoint set. */
+	dsc_set_nat(&A.d, true, &A.addr);
+	A.n_out = 0;
+	dsc_tick(&A.d, t + MS(250));
+	assert_int_equal(count_out(&A, false, true), 0); /* no spray: not told yet */
+	dsc_set_my_endpoints(&A.d, both, 2);
+	dsc_set_my_endpoints(&A.d, both, 2); /* republished: not a change */
+	dsc_tick(&A.d, t + MS(500));
+	assert_int_equal(count_out(&A, true, false), 1); /* at once, not at 5 s */
+	dsc_tick(&A.d, t + MS(750));
+	assert_int_equal(count_out(&A, true, false), 1); /* and only once */
+	deliver_derp(&A, &B, t + MS(760));
+	/* The spray at 3 s: its ProbeMe is acted on. */
+	dsc_tick(&A.d, t + MS(3250));
+	assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
+	deliver_derp(&A, &B, t + MS(3260));
+	assert_int_equal(B.d.stats.probe_me_rx, 1);
+	assert_int_equal(B.d.stats.probe_me_dropped, 0);
+	assert_true(pa->bday.probing);
+}
+
+/* Hard, but the public address netcheck found is not in the endpoint set
+ * yet (the dataplane has not republished it): no spray, whose ProbeMe the
+ * peer would refuse; it goes once the set has it. */
+static void test_bday_waits_for_endpoint_set(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct ipport lan = {.family = AF_INET, .ip = {10, 0, 1, 2}, .port = 41641};
+	struct ipport beps[1] = {B.addr};
+	struct ipport both[2] = {lan, A.addr};
+
+	dsc_set_peer(&A.d, &B.node, &B.dpub, 900, beps, 1, "b");
+	dsc_set_my_endpoints(&A.d, &lan, 1);
+	dsc_set_nat(&A.d, true, &A.addr);
+	dsc_on_traffic(&A.d, &B.node, t);
+	for (uint64_t ms = 250; ms <= 6000; ms += 250)
+		dsc_tick(&A.d, t + MS(ms));
+	assert_int_equal(count_out(&A, false, true), 0);
+	dsc_set_my_endpoints(&A.d, both, 2);
+	dsc_tick(&A.d, t + MS(6250));
+	assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,9 +1175,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bday_spray_pong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heard_addresses_evict_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmm_when_endpoints_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bday_waits_for_endpoint_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_probe_me_while_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_disco_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_disco_key_no_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disco_key_taken_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_disco_key_path_not_adopted, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
 }
