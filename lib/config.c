@@ -15,8 +15,12 @@ enum {
 	CFG_ARG_MAX_BYTES = 4096,
 };
 
-/* The longest socket the broker makes under run_dir. */
-#define CFG_BUS_SOCKET_SUFFIX "/bus/xxxxxxxxxx.ipc"
+/* The longest socket made under run_dir: netcheck's packet channel
+ * (lib/pktchan.c names them <run_dir>/bus/pkt-<service>-<up|down>.ipc, and
+ * netcheck is the longest name among derp, disco and netcheck). It was a
+ * 10-letter placeholder, which let an 88-byte run_dir through: the
+ * dataplane then failed on "File name too long" and restarted forever. */
+#define CFG_BUS_SOCKET_SUFFIX "/bus/pkt-netcheck-down.ipc"
 
 static const char *const default_components[] = {"dataplane", "disco", "derp", "netcheck",
 						 "portmapper"};

@@ -638,17 +638,19 @@ static void test_control_socket_too_long(void **state)
 static void test_run_dir_too_long(void **state)
 {
 	(void)state;
-	char text[512], p[90];
+	char text[512], p[83];
 
 	memset(p, 'r', sizeof(p) - 1);
 	p[0] = '/';
 	p[sizeof(p) - 1] = 0;
 	snprintf(text, sizeof(text), "{\n  \"run_dir\": \"%s\"\n}", p);
-	expect_error(text, "msock.json:2:14: run_dir: 89 bytes long; the bus sockets under it "
-			   "(<run_dir>/bus/xxxxxxxxxx.ipc) need it to be at most 88 to fit in a "
-			   "108-byte sun_path");
-	/* 88 bytes fits. */
-	p[88] = 0;
+	expect_error(text, "msock.json:2:14: run_dir: 82 bytes long; the bus sockets under it "
+			   "(<run_dir>/bus/pkt-netcheck-down.ipc) need it to be at most 81 to fit "
+			   "in a 108-byte sun_path");
+	/* 81 bytes fits: <run_dir>/bus/pkt-netcheck-down.ipc is 107 bytes. */
+	p[81] = 0;
+	snprintf(text, sizeof(text), "%s/bus/pkt-netcheck-down.ipc", p);
+	assert_int_equal(strlen(text), 107);
 	snprintf(text, sizeof(text), "{\n  \"run_dir\": \"%s\"\n}", p);
 	config_free(parse_ok(text, "m.json"));
 }
