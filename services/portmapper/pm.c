@@ -143,6 +143,11 @@ static void send_map_request(struct pm *m)
  * those that answered the probe and have not failed this round. */
 static enum pm_proto next_proto(const struct pm *m)
 {
+	/* Forced UPnP needs the gateway's SSDP answer: its LOCATION is where
+	 * the mapping is asked for. NAT-PMP and PCP requests go to the
+	 * gateway blind. */
+	if (m->forced == PM_PROTO_UPNP && !m->saw_upnp)
+		return PM_PROTO_NONE;
 	if (m->forced != PM_PROTO_NONE)
 		return m->tried[m->forced] ? PM_PROTO_NONE : m->forced;
 	if (m->saw_pmp && !m->tried[PM_PROTO_PMP])
@@ -307,6 +312,24 @@ static void epoch_check(struct pm *m, struct portmap_epoch *e, uint32_t epoch_s,
 	start_mapping(m, now);
 }
 
+/* An IGD's SSDP answer after the probe's 250 ms (a gateway that answers
+ * slowly: miniupnpd on a busy machine took 450 ms in the lab): kept, not
+ * dropped, and when nothing is mapped the mapping starts now rather than
+ * at the re-probe PM_REPROBE_MS later. */
+static void late_upnp(struct pm *m, const struct upnp_ssdp_response *r, uint64_t now)
+{
+	m->upnp = *r;
+	m->saw_upnp = true;
+	m->stats.late_ssdp++;
+	if (m->io.probed)
+		m->io.probed(m->io.arg, m->saw_pmp, m->saw_pcp, m->saw_upnp);
+	if (m->st == PM_ST_WAITING) {
+		m->st = PM_ST_MAPPING;
+		m->proto = PM_PROTO_NONE;
+		m->next_ns = now;
+	}
+}
+
 /* The gateway refused our map request (a result code): this protocol is
  * done for this round; the next one is tried at once. */
 static int map_refused(struct pm *m, const char *why, uint64_t now)
@@ -422,13 +445,23 @@ int pm_on_packet(struct pm *m, const struct ipport *from, const uint8_t *p, size
 	/* Anything else from the gateway: an SSDP answer, we hope. */
 	struct upnp_ssdp_response r;
 	int rc = upnp_ssdp_parse(p, len, &m->gw, &r);
+	if (rc == UPNP_ERR_NOT_IGD) {
+		/* Our ssdp:all searches ask every device and service of the
+		 * gateway to answer: those that are not the IGD are expected,
+		 * not bad input, so no warning. */
+		m->stats.ssdp_other++;
+		return 0;
+	}
 	if (rc < 0) {
 		m->stats.ssdp_rejected++;
 		*detail = upnp_strerror(rc);
 		return PM_DROP_SSDP;
 	}
-	if (m->st != PM_ST_PROBING)
+	if (m->st != PM_ST_PROBING) {
+		if (!m->saw_upnp && (m->forced == PM_PROTO_NONE || m->forced == PM_PROTO_UPNP))
+			late_upnp(m, &r, now);
 		return 0;
+	}
 	if (!m->saw_upnp || upnp_ssdp_compare(&r, &m->upnp) < 0)
 		m->upnp = r;
 	m->saw_upnp = true;

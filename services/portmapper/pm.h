@@ -79,6 +79,8 @@ struct pm_io {
 struct pm_stats {
 	uint64_t probes, maps, renewals, deletes, epoch_resets;
 	uint64_t not_gateway, malformed, refused, ssdp_rejected;
+	uint64_t late_ssdp;  /* IGD answers after the probe ended, kept (late_upnp) */
+	uint64_t ssdp_other; /* answers about the gateway's other devices: ignored */
 };
 
 struct pm {

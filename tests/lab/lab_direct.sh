@@ -5,8 +5,9 @@
 # reply, ping rtt, the routers' and the derper's counters, iperf3 through
 # the tunnel. Checked: the routers' UDP counters on msock's port rise by
 # at least the pings, the derper's relayed count stays flat, both
-# dataplanes say the path is direct to the configured address, and the
-# peer's UDP traffic arrives from that address.
+# dataplanes send straight to the configured address (status: Path
+# "static": the peer has no disco key, so the path is its static endpoint,
+# nothing discovered), and the peer's UDP traffic arrives from that address.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_skip_unless_root
@@ -41,12 +42,12 @@ for n in na nb; do
   st=$(lab_msockctl $n status --json)
   path=$(jq -r '[.Peer[].Path][0]' <<<"$st")
   addr=$(jq -r '[.Peer[].DirectAddr][0]' <<<"$st")
-  { [ "$path" = direct ] && [ "$addr" = "$want" ]; } ||
-    lab_fail "$n: the dataplane's path is '$path' to '$addr', not direct to $want"
+  { [ "$path" = static ] && [ "$addr" = "$want" ]; } ||
+    lab_fail "$n: the dataplane's path is '$path' to '$addr', not static to $want"
   unknown=$(jq -r '.Self.Dataplane.Counters.RxUnknownSource' <<<"$st")
   [ "$unknown" = 0 ] || lab_fail "$n: $unknown packets came from an address of no peer"
 done
-lab_log "path: direct on both (na -> ${LAB_IP[rb]}:$LAB_PORT, nb -> ${LAB_IP[ra]}:$LAB_PORT)"
+lab_log "path: static (no disco key) on both (na -> ${LAB_IP[rb]}:$LAB_PORT, nb -> ${LAB_IP[ra]}:$LAB_PORT)"
 
 t=$(lab_now_ms)
 gbps=$(lab_iperf nb "${LAB_TUN[nb]}" na 2) || lab_fail "iperf3 through the tunnel failed"

@@ -443,6 +443,64 @@ static void test_upnp(void **state)
 	assert_int_equal(m.st, PM_ST_WAITING);
 }
 
+/* A gateway slower than the probe's 250 ms (miniupnpd on a busy machine
+ * in the lab): with UPnP forced, nothing is mapped blind (there is no
+ * LOCATION to ask), and the late answer starts the mapping at once, not
+ * at the re-probe a minute later; netcheck hears of it too. Without
+ * forcing, the same. A late answer does not map twice. */
+static void test_upnp_late_answer(void **state)
+{
+	(void)state;
+	static struct pm m;
+	const char *ssdp = "HTTP/1.1 200 OK\r\n"
+			   "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+			   "LOCATION: http://10.0.1.1:5000/rootDesc.xml\r\n\r\n";
+	struct ipport from = GW;
+	const char *detail;
+	enum pm_proto modes[] = {PM_PROTO_UPNP, PM_PROTO_NONE};
+
+	from.port = 1900;
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t t = T0 + MS(PM_PROBE_MS);
+		start(&m, modes[i]);
+		pm_tick(&m, t);
+		while (m.st == PM_ST_MAPPING && t < T0 + MS(10000)) {
+			t = pm_deadline(&m);
+			pm_tick(&m, t);
+		}
+		assert_int_equal(m.st, PM_ST_WAITING);
+		assert_int_equal(f.n_upnp_map, 0);
+		assert_false(f.probe_upnp);
+		/* ssdp:all's answers about the gateway's other devices: not
+		 * bad input (no drop to warn about), and not the IGD. */
+		const char *other = "HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n"
+				    "USN: uuid:1::upnp:rootdevice\r\n"
+				    "LOCATION: http://10.0.1.1:5000/rootDesc.xml\r\n\r\n";
+		assert_int_equal(pm_on_packet(&m, &from, (const uint8_t *)other, strlen(other),
+					      t + MS(100), &detail),
+				 0);
+		assert_int_equal(m.stats.ssdp_other, 1);
+		assert_false(m.saw_upnp);
+		t += MS(200);
+		assert_int_equal(
+			pm_on_packet(&m, &from, (const uint8_t *)ssdp, strlen(ssdp), t, &detail),
+			0);
+		assert_true(f.probe_upnp);
+		assert_int_equal(pm_deadline(&m), t);
+		pm_tick(&m, t);
+		assert_int_equal(f.n_upnp_map, 1);
+		assert_int_equal(m.st, PM_ST_MAPPED);
+		assert_int_equal(f.mapped_proto, PM_PROTO_UPNP);
+		assert_int_equal(m.stats.late_ssdp, 1);
+		/* The same answer again (the other searches'): nothing new. */
+		assert_int_equal(pm_on_packet(&m, &from, (const uint8_t *)ssdp, strlen(ssdp),
+					      t + MS(1), &detail),
+				 0);
+		pm_tick(&m, t + MS(2));
+		assert_int_equal(f.n_upnp_map, 1);
+	}
+}
+
 /* disable_portmapper: the mapping is deleted and nothing more is sent. */
 static void test_disable(void **state)
 {
@@ -477,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_reset_remaps),
 		cmocka_unit_test(test_retries_then_wait),
 		cmocka_unit_test(test_upnp),
+		cmocka_unit_test(test_upnp_late_answer),
 		cmocka_unit_test(test_disable),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
