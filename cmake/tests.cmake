@@ -1,6 +1,7 @@
 # Tests: ctest names follow the module (key_unit, config_unit, broker_restart,
-# config_fuzz, lab_...). Labels: unit, integration, fuzz, lab (root +
-# namespaces, serial), slow (kept out of scripts/test.sh).
+# config_fuzz, deps_script, lab_..., quickstart_doc). Labels: unit,
+# integration, scripts, fuzz, lab (root + namespaces, serial), slow (kept out
+# of scripts/test.sh).
 enable_testing()
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
@@ -69,12 +70,35 @@ foreach(src ${INTEG_SH})
     TIMEOUT 300 SKIP_RETURN_CODE 77)
 endforeach()
 
+# tests/scripts/<name>_test.sh -> ctest <name>_script: the scripts/ themselves,
+# with stub commands (no root, no network).
+file(GLOB SCRIPT_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/scripts/*_test.sh)
+foreach(src ${SCRIPT_SH})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_test$" "_script" tname ${name})
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS scripts ENVIRONMENT "${MSOCK_TEST_ENV}"
+    TIMEOUT 60 SKIP_RETURN_CODE 77)
+endforeach()
+
 # tests/lab/<name>.sh -> ctest lab_<name>: root + network namespaces, serial.
 file(GLOB LAB_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lab/lab_*.sh)
 foreach(src ${LAB_SH})
   get_filename_component(tname ${src} NAME_WE)
   add_test(NAME ${tname} COMMAND bash ${src})
   set_tests_properties(${tname} PROPERTIES LABELS lab RUN_SERIAL TRUE ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 600)
+endforeach()
+
+# tests/docs/<name>_test.sh -> ctest <name>_doc: a document's commands run as
+# it shows them (docs/quickstart.md), in network namespaces as the lab's:
+# root, serial, label lab.
+file(GLOB DOCS_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/docs/*_test.sh)
+foreach(src ${DOCS_SH})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_test$" "_doc" tname ${name})
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS lab RUN_SERIAL TRUE ENVIRONMENT "${MSOCK_TEST_ENV}"
+    TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
 
 # tests/fuzz/<module>_fuzz.c: libFuzzer programs with clang (MSOCK_FUZZ), or

@@ -2,8 +2,11 @@
 # Installs what msock needs to build, test and run the demo on Debian 12.
 # Idempotent and quiet; nothing is installed when everything already is.
 # A temporary policy-rc.d stops packages (coturn, miniupnpd, ...) from
-# starting daemons on this host while they are installed.
-set -euo pipefail
+# starting daemons on this host while they are installed; one that is
+# already there is left as it is. MSOCK_POLICY_RC_D names that file (default
+# /usr/sbin/policy-rc.d) so tests/scripts/deps_test.sh can use a scratch one.
+set -Eeuo pipefail
+trap 'echo "deps.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
 PACKAGES=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
@@ -12,6 +15,7 @@ PACKAGES=(
   jq procps iproute2 passwd wireguard-tools openssl tshark
   wireguard-go nftables iperf3 iputils-ping curl
   libminiupnpc-dev coturn miniupnpd-nftables conntrack miniupnpc natpmpc python3
+  shellcheck
 )
 
 missing=()
@@ -20,22 +24,32 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
   exit 1
 fi
 
-policy=/usr/sbin/policy-rc.d
+policy=${MSOCK_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 made_policy=0
+# An `if`, not `[ ] && rm`: an EXIT trap's last status becomes the script's,
+# and a false test there made a successful install exit 1 (issue 12).
+cleanup() {
+  if [ "$made_policy" = 1 ]; then
+    rm -f "$policy"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ ! -e "$policy" ]; then
+  made_policy=1
   printf '#!/bin/sh\n# msock scripts/deps.sh: no daemons start during install\nexit 101\n' >"$policy"
   chmod 755 "$policy"
-  made_policy=1
 fi
-cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; }
-trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 echo "deps: installing ${missing[*]}"

@@ -65,22 +65,22 @@ ok
 
 # The control socket: no broker there -> exit 3 naming the path it tried
 set +e
-MSOCK_SOCKET= ctl --socket "$dir/nothere.sock" status >"$dir/out" 2>&1; rc=$?
+MSOCK_SOCKET='' ctl --socket "$dir/nothere.sock" status >"$dir/out" 2>&1; rc=$?
 { [ $rc = 3 ] && grep -q "$dir/nothere.sock" "$dir/out"; } || fail "no broker: rc $rc"
 # --config picks its control_socket ...
 printf '{"control_socket": "%s/from-config.sock", "components": []}\n' "$dir" >"$dir/c.json"
-MSOCK_SOCKET= ctl --config "$dir/c.json" status >"$dir/out" 2>&1
+MSOCK_SOCKET='' ctl --config "$dir/c.json" status >"$dir/out" 2>&1
 grep -q "$dir/from-config.sock" "$dir/out" || fail "--config did not choose control_socket"
 # ... $MSOCK_SOCKET wins over it, and --socket over both
 MSOCK_SOCKET="$dir/from-env.sock" ctl --config "$dir/c.json" status >"$dir/out" 2>&1
 grep -q "$dir/from-env.sock" "$dir/out" || fail "\$MSOCK_SOCKET did not win over --config"
 MSOCK_SOCKET="$dir/from-env.sock" ctl --socket "$dir/from-opt.sock" status >"$dir/out" 2>&1
 grep -q "$dir/from-opt.sock" "$dir/out" || fail "--socket did not win"
-MSOCK_SOCKET= ctl status >"$dir/out" 2>&1
+MSOCK_SOCKET='' ctl status >"$dir/out" 2>&1
 grep -q "/run/msock/control.sock" "$dir/out" || fail "default socket"
 # a broken --config is reported with file:line:col, exit 2
 echo '{"control_socket": 5}' >"$dir/bad.json"
-MSOCK_SOCKET= ctl --config "$dir/bad.json" status >"$dir/out" 2>&1; rc=$?
+MSOCK_SOCKET='' ctl --config "$dir/bad.json" status >"$dir/out" 2>&1; rc=$?
 { [ $rc = 2 ] && grep -q "bad.json:1:20: control_socket" "$dir/out"; } || fail "broken --config: rc $rc"
 set -e
 ok
