@@ -109,8 +109,10 @@ struct dp_peer {
 	 * an address to a node when a disco ping arrives from it. */
 	struct ipport rx_addrs[DP_MAX_RX_ADDRS];
 	uint8_t n_rx_addrs;
-	/* the silence detector (DP_SILENCE_MS) */
-	uint64_t last_tx_ns, last_direct_rx_ns;
+	/* the silence detector (DP_SILENCE_MS): the last packet sent, the
+	 * last heard on the direct path, and the first sent after that (the
+	 * oldest packet still unanswered when it is later than the last heard) */
+	uint64_t last_tx_ns, last_direct_rx_ns, first_unanswered_tx_ns;
 	/* publishing */
 	enum dp_path published_path;
 	struct ipport published_direct;
@@ -196,6 +198,9 @@ void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *dire
 void dp_peer_clear_path(struct dp *d, struct dp_peer *p);
 /* Replaces the addresses disco vouched for (at most DP_MAX_RX_ADDRS). */
 void dp_peer_set_rx_addrs(struct dp *d, struct dp_peer *p, const struct ipport *a, size_t n);
+/* WireGuard sent the peer a packet at now_ns (the silence detector's
+ * bookkeeping). */
+void dp_peer_note_tx(struct dp_peer *p, uint64_t now_ns);
 /* Where packets to this peer go now; *direct gets the address if any, and
  * *sock (may be NULL) the socket to send from. */
 enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct,

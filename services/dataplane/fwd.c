@@ -122,7 +122,7 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 	}
 	peer->tx_packets++;
 	peer->tx_bytes += len;
-	peer->last_tx_ns = d->now_ns;
+	dp_peer_note_tx(peer, d->now_ns);
 	switch (path) {
 	case DP_PATH_DIRECT:
 		dp_send_udp_sock(d, sock, direct, p, len);

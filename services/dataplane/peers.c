@@ -244,16 +244,33 @@ static bool can_send(const struct dp *d, const struct ipport *a)
 /* magicsock's send rule: a trusted best address -> UDP only; an address
  * that is no longer trusted -> UDP and DERP; none -> DERP only. Static
  * endpoints are trusted for good (the operator vouched for them). */
-/* The direct path went silent: the peer was heard on it, WireGuard kept
- * sending, and nothing came back for DP_SILENCE_MS (dp.h). A path never
+/* The first packet since the peer was last heard starts the count; so does
+ * the first after an idle spell (a packet left unanswered before it, such
+ * as WireGuard's keepalive, which nothing answers, is not silence). */
+void dp_peer_note_tx(struct dp_peer *p, uint64_t now_ns)
+{
+	uint64_t quiet = (uint64_t)DP_SILENCE_MS * 1000000u;
+
+	if (p->first_unanswered_tx_ns <= p->last_direct_rx_ns || !p->last_tx_ns ||
+	    now_ns - p->last_tx_ns >= quiet)
+		p->first_unanswered_tx_ns = now_ns;
+	p->last_tx_ns = now_ns;
+}
+
+/* The direct path went silent: the peer was heard on it, and a packet we
+ * sent after that has had no answer for DP_SILENCE_MS (dp.h) while
+ * WireGuard keeps sending. Counted from the first unanswered packet, not
+ * from the last one heard: a ping once a second (the first packet after a
+ * second of quiet) is answered at once and is not silence. A path never
  * heard from is not "silent": disco's pong (or the operator, for a static
  * endpoint) vouched for it. */
 static bool silent(const struct dp *d, const struct dp_peer *p)
 {
 	uint64_t quiet = (uint64_t)DP_SILENCE_MS * 1000000u;
+	uint64_t since = p->first_unanswered_tx_ns;
 
-	return p->last_direct_rx_ns && p->last_tx_ns > p->last_direct_rx_ns + quiet &&
-	       d->now_ns > p->last_direct_rx_ns + quiet && d->now_ns < p->last_tx_ns + quiet;
+	return p->last_direct_rx_ns && since > p->last_direct_rx_ns && d->now_ns > since + quiet &&
+	       d->now_ns < p->last_tx_ns + quiet;
 }
 
 enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct,

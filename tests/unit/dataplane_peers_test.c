@@ -330,12 +330,16 @@ static void test_statics_map(void **state)
 	free_dp(d);
 }
 
-static void assert_path(const struct dp *d, const struct dp_peer *p, enum dp_path want,
-			const struct ipport *want_direct)
+#define assert_path(d, p, w, wd) assert_path_at(d, p, w, wd, __LINE__)
+/* Checks the peer's path; line: the caller's, named when it fails. */
+static void assert_path_at(const struct dp *d, const struct dp_peer *p, enum dp_path want,
+			   const struct ipport *want_direct, int line)
 {
 	const struct ipport *direct = (const struct ipport *)1;
+	enum dp_path got = dp_peer_path(d, p, &direct, NULL);
 
-	assert_int_equal(dp_peer_path(d, p, &direct, NULL), want);
+	if (got != want)
+		fail_msg("line %d: path %s, want %s", line, dp_path_name(got), dp_path_name(want));
 	if (!want_direct) {
 		assert_null(direct);
 		return;
@@ -463,31 +467,54 @@ static void test_path_silence(void **state)
 	d->now_ns = 100 * (uint64_t)SEC_NS;
 	dp_peer_set_statics(d, p, &st, 1);
 	/* Sending, never heard: direct (the operator vouched). */
-	p->last_tx_ns = d->now_ns;
+	dp_peer_note_tx(p, d->now_ns);
+	d->now_ns += 2 * quiet;
+	dp_peer_note_tx(p, d->now_ns);
 	assert_path(d, p, DP_PATH_DIRECT, &st);
-	/* Heard, then sending on with nothing back for more than the limit. */
+	/* Heard, then a packet unanswered for more than the limit while
+	 * sending goes on. */
 	p->last_direct_rx_ns = d->now_ns;
-	d->now_ns += quiet + 1;
-	p->last_tx_ns = d->now_ns;
+	d->now_ns += 1;
+	dp_peer_note_tx(p, d->now_ns); /* the first unanswered */
+	d->now_ns += quiet / 2;
+	dp_peer_note_tx(p, d->now_ns);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	d->now_ns += quiet / 2;
+	assert_path(d, p, DP_PATH_DIRECT, &st); /* exactly at the limit: not yet */
+	d->now_ns += 1;
 	assert_path(d, p, DP_PATH_DIRECT_DERP, &st);
-	/* Exactly at the limit: not yet. */
-	p->last_tx_ns = p->last_direct_rx_ns + quiet;
-	d->now_ns = p->last_tx_ns;
-	assert_path(d, p, DP_PATH_DIRECT, &st);
 	/* Heard again: direct only. */
-	d->now_ns += quiet + 1;
-	p->last_tx_ns = d->now_ns;
 	p->last_direct_rx_ns = d->now_ns;
 	assert_path(d, p, DP_PATH_DIRECT, &st);
-	/* Not sending any more (idle): not silent, whatever the gap. */
+	/* Not sending any more (idle): not silent, whatever the gap; a
+	 * packet nothing answers (WireGuard's keepalive) before the idle spell
+	 * does not make the next burst silent at once. */
+	dp_peer_note_tx(p, d->now_ns + 1);
 	d->now_ns += 10 * quiet;
 	assert_path(d, p, DP_PATH_DIRECT, &st);
+	dp_peer_note_tx(p, d->now_ns);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	p->last_direct_rx_ns = d->now_ns + 1;
+	d->now_ns += 2;
+	/* A ping once a second: each request is the first packet after a
+	 * second of quiet and is answered at once; never silent (it was,
+	 * counted from the last packet heard: docs/quickstart.md's ping). */
+	for (int i = 0; i < 5; i++) {
+		d->now_ns += quiet + 1000;
+		dp_peer_note_tx(p, d->now_ns);
+		assert_path(d, p, DP_PATH_DIRECT, &st);
+		d->now_ns += 300000; /* the reply, 0.3 ms later */
+		p->last_direct_rx_ns = d->now_ns;
+		assert_path(d, p, DP_PATH_DIRECT, &st);
+	}
 	/* Disco's trusted path goes silent the same way... */
 	dp_peer_set_path(d, p, &dd, 0, d->now_ns + 60 * (uint64_t)SEC_NS);
 	assert_int_equal(p->last_direct_rx_ns, 0); /* a new path: not heard yet */
 	p->last_direct_rx_ns = d->now_ns;
-	d->now_ns += quiet + 1;
-	p->last_tx_ns = d->now_ns;
+	dp_peer_note_tx(p, d->now_ns + 1);
+	dp_peer_note_tx(p, d->now_ns + quiet / 2);
+	d->now_ns += quiet + 2;
+	dp_peer_note_tx(p, d->now_ns);
 	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
 	p->last_direct_rx_ns = d->now_ns;
 	assert_path(d, p, DP_PATH_DIRECT, &dd);
