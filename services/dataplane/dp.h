@@ -110,9 +110,10 @@ struct dp_peer {
 	struct ipport rx_addrs[DP_MAX_RX_ADDRS];
 	uint8_t n_rx_addrs;
 	/* the silence detector (DP_SILENCE_MS): the last packet sent, the
-	 * last heard on the direct path, and the first sent after that (the
-	 * oldest packet still unanswered when it is later than the last heard) */
-	uint64_t last_tx_ns, last_direct_rx_ns, first_unanswered_tx_ns;
+	 * last heard on the direct path and over DERP, and the first sent
+	 * after the last heard directly (the oldest packet still unanswered
+	 * when it is later than that) */
+	uint64_t last_tx_ns, last_direct_rx_ns, last_derp_rx_ns, first_unanswered_tx_ns;
 	/* publishing */
 	enum dp_path published_path;
 	struct ipport published_direct;

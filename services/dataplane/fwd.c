@@ -160,6 +160,7 @@ static void on_derp_recv(struct dp *d, const struct pktchan_hdr *h, const uint8_
 		return;
 	}
 	peer->rx_derp++;
+	peer->last_derp_rx_ns = d->now_ns;
 	deliver_to_wg(d, peer, p, len);
 }
 

@@ -257,20 +257,26 @@ void dp_peer_note_tx(struct dp_peer *p, uint64_t now_ns)
 	p->last_tx_ns = now_ns;
 }
 
-/* The direct path went silent: the peer was heard on it, and a packet we
- * sent after that has had no answer for DP_SILENCE_MS (dp.h) while
- * WireGuard keeps sending. Counted from the first unanswered packet, not
- * from the last one heard: a ping once a second (the first packet after a
- * second of quiet) is answered at once and is not silence. A path never
- * heard from is not "silent": disco's pong (or the operator, for a static
- * endpoint) vouched for it. */
+/* The direct path went silent: the peer was heard on it, WireGuard keeps
+ * sending, and either a packet we sent after that has had no answer for
+ * DP_SILENCE_MS (dp.h), or the peer reaches us over DERP while its direct
+ * path has been quiet that long (it is alive; the path is not: the side
+ * that answers an outage's first requests, which come over DERP, sends
+ * both ways at once instead of a second later). Counted from the first
+ * unanswered packet, not from the last one heard: a ping once a second
+ * (the first packet after a second of quiet) is answered at once and is
+ * not silence. A path never heard from is not "silent": disco's pong (or
+ * the operator, for a static endpoint) vouched for it. */
 static bool silent(const struct dp *d, const struct dp_peer *p)
 {
 	uint64_t quiet = (uint64_t)DP_SILENCE_MS * 1000000u;
-	uint64_t since = p->first_unanswered_tx_ns;
+	uint64_t since = p->first_unanswered_tx_ns, heard = p->last_direct_rx_ns;
 
-	return p->last_direct_rx_ns && since > p->last_direct_rx_ns && d->now_ns > since + quiet &&
-	       d->now_ns < p->last_tx_ns + quiet;
+	if (!heard || d->now_ns >= p->last_tx_ns + quiet)
+		return false;
+	if (since > heard && d->now_ns > since + quiet)
+		return true;
+	return p->last_derp_rx_ns > heard && d->now_ns > heard + quiet;
 }
 
 enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const struct ipport **direct,

@@ -36,6 +36,15 @@ lab_log "routers' UDP :$LAB_PORT counters: ra $ca -> $ca2, rb $cb -> $cb2;" \
   lab_fail "the routers counted too few UDP packets for 50 pings each way (ra +$((ca2 - ca)), rb +$((cb2 - cb)))"
 [ "$relayed1" = "$relayed0" ] ||
   lab_fail "the derper relayed $((relayed1 - relayed0)) packets though the direct path works"
+# A ping every 1.5 s: each request is the first packet after more than a
+# second of quiet. It is answered at once, so it is not silence: nothing
+# goes over DERP (the silence detector once sent every such request both
+# ways; at `ping`'s default 1 s it did so now and then).
+out=$(lab_tunnel_ping na 4 1.5 2) || lab_fail "ping -c 4 -i 1.5 over the direct path lost packets: $out"
+relayed2=$(lab_derper_packets)
+[ "$relayed2" = "$relayed1" ] ||
+  lab_fail "ping -i 1.5: the derper relayed $((relayed2 - relayed1)) packets (silence detector fired on a working path)"
+lab_log "ping -c 4 -i 1.5: derper relayed nothing (the path was never taken for silent)"
 
 for n in na nb; do
   want="${LAB_IP[r$(lab_other $n | cut -c2)]}:$LAB_PORT"

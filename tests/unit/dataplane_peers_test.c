@@ -507,6 +507,20 @@ static void test_path_silence(void **state)
 		p->last_direct_rx_ns = d->now_ns;
 		assert_path(d, p, DP_PATH_DIRECT, &st);
 	}
+	/* The peer reaches us over DERP while its direct path has been quiet
+	 * for over a second (an outage: its requests now come over DERP):
+	 * our answers go both ways at once, not a second later. */
+	p->last_direct_rx_ns = d->now_ns;
+	d->now_ns += quiet / 2;
+	p->last_derp_rx_ns = d->now_ns; /* both ways, while the path works */
+	dp_peer_note_tx(p, d->now_ns);
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	d->now_ns += quiet;
+	p->last_derp_rx_ns = d->now_ns;
+	dp_peer_note_tx(p, d->now_ns); /* the first answer after the idle spell */
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &st);
+	p->last_direct_rx_ns = d->now_ns; /* heard directly again */
+	assert_path(d, p, DP_PATH_DIRECT, &st);
 	/* Disco's trusted path goes silent the same way... */
 	dp_peer_set_path(d, p, &dd, 0, d->now_ns + 60 * (uint64_t)SEC_NS);
 	assert_int_equal(p->last_direct_rx_ns, 0); /* a new path: not heard yet */
