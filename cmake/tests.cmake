@@ -1,7 +1,8 @@
 # Tests: ctest names follow the module (key_unit, config_unit, broker_restart,
-# config_fuzz, deps_script, lab_..., quickstart_doc). Labels: unit,
-# integration, scripts, fuzz, lab (root + namespaces, serial), slow (kept out
-# of scripts/test.sh).
+# config_fuzz, deps_script, lab_..., quickstart_doc, ..._interop). Labels:
+# unit, integration, scripts, fuzz, lab (root + namespaces, serial), interop
+# (real Tailscale programs; MSOCK_SKIP_INTEROP=1 leaves them out of
+# scripts/test.sh), slow (kept out of scripts/test.sh).
 enable_testing()
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
@@ -98,6 +99,26 @@ foreach(src ${DOCS_SH})
   string(REGEX REPLACE "_test$" "_doc" tname ${name})
   add_test(NAME ${tname} COMMAND bash ${src})
   set_tests_properties(${tname} PROPERTIES LABELS lab RUN_SERIAL TRUE ENVIRONMENT "${MSOCK_TEST_ENV}"
+    TIMEOUT 600 SKIP_RETURN_CODE 77)
+endforeach()
+
+# tests/interop/<name>_test.sh -> ctest <name>_interop: msock against real
+# Tailscale programs (derper, derpprobe, derphttp clients, netcheck) built
+# from the Go module tests/interop (tailscale.com pinned). interop_build
+# builds them first (a fixture; Go's caches make it a relink after the first
+# time); without Go >= 1.26.8 it fails with a message saying so. Label
+# interop; serial (most start namespaces or load the machine).
+set(MSOCK_INTEROP_BIN ${CMAKE_BINARY_DIR}/interop-bin)
+add_test(NAME interop_build COMMAND bash ${CMAKE_SOURCE_DIR}/tests/interop/build.sh ${MSOCK_INTEROP_BIN})
+set_tests_properties(interop_build PROPERTIES LABELS interop FIXTURES_SETUP interop_bin TIMEOUT 900)
+file(GLOB INTEROP_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/interop/*_test.sh)
+foreach(src ${INTEROP_SH})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "_test$" "_interop" tname ${name})
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS interop RUN_SERIAL TRUE
+    FIXTURES_REQUIRED interop_bin
+    ENVIRONMENT "${MSOCK_TEST_ENV};MSOCK_INTEROP_BIN=${MSOCK_INTEROP_BIN}"
     TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
 
