@@ -175,6 +175,13 @@ hit=$(tail -n +"$((ma + 1))" "$LAB_DIR/na/broker.log" |
 lab_log "  how: nb (behind the hard NAT) pinged na from 256 probe sockets, 256 new mappings in rb," \
   "and asked over DERP for probes; na pinged 1,024 random ports of rb's address;" \
   "one met a mapping${hit:+ (its pong came back in $hit)}: birthday punching, $(lab_bday_round na "$ma" nb "$mb")"
+if [ "$(lab_bday_round na "$ma" nb "$mb")" != "round 1" ]; then
+  # ~2 % of first rounds meet no mapping by chance; the lines say whether
+  # this was chance (both rounds sprayed and probed) or something else.
+  lab_log "  round 1 found nothing; what disco logged (docs/disco.md, Hard NATs):"
+  { tail -n +"$((ma + 1))" "$LAB_DIR/na/broker.log"; tail -n +"$((mb + 1))" "$LAB_DIR/nb/broker.log"; } |
+    grep -E "disco .*(hard NAT|probing|birthday|dropped|refused)" | sort | sed 's/^/      /'
+fi
 lab_stop_pid "$ping_pid"
 out=$(lab_tunnel_ping na 10 0.1 2) || lab_fail "ping over the punched path failed: $out"
 lab_log "ping -c 10 10.99.0.2: rtt avg $(lab_ping_avg <<<"$out") ms; path on na: $(lab_msock_path na)," \
