@@ -39,21 +39,6 @@ struct world {
 	struct pktchan *derp, *disco, *netcheck;
 };
 
-static int udp_on(uint16_t port, uint16_t *bound)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	if (bound)
-		*bound = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void make_key(struct key32 *pub, char *hex, size_t cap)
 {
 	struct key32 priv;
@@ -156,9 +141,9 @@ static int setup(void **state)
 
 	if (!w)
 		return -1;
-	w->wg = udp_on(0, &w->wg_port);
-	w->p1 = udp_on(0, &w->p1_port);
-	w->stranger = udp_on(0, 0);
+	w->wg = th_udp_loopback(0, &w->wg_port);
+	w->p1 = th_udp_loopback(0, &w->p1_port);
+	w->stranger = th_udp_loopback(0, 0);
 	make_key(&w->k1, w->hex1, sizeof(w->hex1));
 	make_key(&w->k2, w->hex2, sizeof(w->hex2));
 	*state = w;
@@ -492,7 +477,7 @@ static void test_bad_input(void **state)
 	send_to(w->stranger, &dp, pkt, sizeof(pkt));
 	expect_counter(w, "RxUnknownSource", 1);
 	/* To p1's endpoint, but not from WireGuard's port. */
-	other = udp_on(0, &other_port);
+	other = th_udp_loopback(0, &other_port);
 	send_to(other, &lo1, pkt, sizeof(pkt));
 	expect_counter(w, "WGBadSource", 1);
 	close(other);

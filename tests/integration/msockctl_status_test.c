@@ -33,20 +33,6 @@ struct world {
 	char out[OUT_MAX_BYTES];
 };
 
-static int udp_on(uint16_t *bound)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	*bound = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void node_key(char *text, size_t cap)
 {
 	struct key32 priv, pub;
@@ -63,8 +49,8 @@ static int setup(void **state)
 	if (!w)
 		return -1;
 	*state = w;
-	w->wg = udp_on(&w->wg_port);
-	w->p1 = udp_on(&w->p1_port);
+	w->wg = th_udp_loopback(0, &w->wg_port);
+	w->p1 = th_udp_loopback(0, &w->p1_port);
 	node_key(w->wg_hex, sizeof(w->wg_hex));
 	node_key(w->dk_hex, sizeof(w->dk_hex));
 	return w->wg < 0 || w->p1 < 0 ? -1 : 0;

@@ -64,4 +64,8 @@ uint64_t th_ms_since(uint64_t t0_ns);
 /* True while a process with that pid exists (and is not a zombie of ours). */
 bool th_pid_alive(pid_t pid);
 
+/* A UDP socket bound to 127.0.0.1:port (0: any); *bound (may be NULL) gets
+ * the port. Returns the fd or -1. */
+int th_udp_loopback(uint16_t port, uint16_t *bound);
+
 #endif
