@@ -320,10 +320,20 @@ static void print_netcheck(json_t *r)
 	printf("\t* IPv6: %s%s\n", *v6 ? "yes, " : "no", v6);
 	printf("\t* MappingVariesByDestIP: %s\n",
 	       json_is_true(json_object_get(r, "MappingVariesByDestIP")) ? "true" : "false");
-	printf("\t* PortMapping: %s%s%s\n",
-	       json_is_true(json_object_get(r, "UPnP")) ? "UPnP, " : "",
-	       json_is_true(json_object_get(r, "PMP")) ? "NAT-PMP, " : "",
-	       json_is_true(json_object_get(r, "PCP")) ? "PCP" : "");
+	/* Tailscale's portMapping(): the ones seen, in this order, ", "
+	 * between them (it was "UPnP, " with a trailing comma for UPnP alone). */
+	static const char *const pm_field[] = {"UPnP", "PMP", "PCP"}, *const pm_name[] = {"UPnP",
+											  "NAT-PMP",
+											  "PCP"};
+	const char *sep = "";
+	printf("\t* PortMapping: ");
+	for (size_t i = 0; i < 3; i++) {
+		if (!json_is_true(json_object_get(r, pm_field[i])))
+			continue;
+		printf("%s%s", sep, pm_name[i]);
+		sep = ", ";
+	}
+	printf("\n");
 	printf("\t* CaptivePortal: %s\n",
 	       json_is_true(json_object_get(r, "CaptivePortal")) ? "true" : "false");
 	char id[24];

@@ -42,6 +42,12 @@ lab_wait_for 5 has_ep || lab_fail "$proto: $ext is not in the endpoint set: $(st
 field=$(case $proto in nat-pmp) echo PMP ;; pcp) echo PCP ;; upnp) echo UPnP ;; esac)
 out=$(lab_msockctl na netcheck --json) || lab_fail "msockctl netcheck failed"
 [ "$(jq -r ".$field" <<<"$out")" = true ] || lab_fail "$proto: the report's $field is not true: $out"
+# The text report lists it as `tailscale netcheck` does: names joined by
+# ", ", no trailing comma (only this protocol answered the forced probe).
+name=$(case $proto in nat-pmp) echo NAT-PMP ;; pcp) echo PCP ;; upnp) echo UPnP ;; esac)
+line=$(lab_msockctl na netcheck | grep 'PortMapping:') || lab_fail "msockctl netcheck: no PortMapping line"
+[ "${line#"${line%%[![:space:]]*}"}" = "* PortMapping: $name" ] ||
+  lab_fail "$proto: msockctl netcheck printed '$line', not '* PortMapping: $name'"
 # Renewal: a 6 s mapping is renewed after 3 s.
 renewed() { [ "$(grep -c "$proto: port $LAB_PORT mapped" "$LAB_DIR/na/broker.log")" -ge 2 ]; }
 lab_wait_for 10 renewed || lab_fail "$proto: the mapping was not renewed within 10 s"
