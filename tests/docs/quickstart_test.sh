@@ -244,6 +244,12 @@ qs_parse() {
     index($0, skipmark) { skip = 1 }
     END { if (infence) { print "unterminated code block from line " start > "/dev/stderr"; exit 1 } }
   ' "$DOC" || qs_fail "cannot parse $DOC"
+  # The hosts' /tmp is their own (host_main): a build under /tmp (a clone
+  # there, as CI may make) is reached under /run/tmp0 inside them.
+  case $BIN in
+    /tmp/*) BIN_IN_HOST=/run/tmp0/${BIN#/tmp/} ;;
+    *) BIN_IN_HOST=$BIN ;;
+  esac
   NBLK=0
   for ((n = 1; ; n++)); do
     [ -f "$QS_T/blocks/$n.sh" ] || break
@@ -253,7 +259,7 @@ qs_parse() {
     BLK_HASWANT[n]=0
     [ -f "$QS_T/blocks/$n.want" ] && BLK_HASWANT[n]=1
     info=$(<"$QS_T/blocks/$n.sh")
-    info=${info//\$PWD\/build\/release\/bin/$BIN}
+    info=${info//\$PWD\/build\/release\/bin/$BIN_IN_HOST}
     case $info in
       *build/release*)
         qs_fail "$DOC:$line: names build/release in a form this test does not map" \
