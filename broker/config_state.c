@@ -78,6 +78,7 @@ static int publish_region(struct broker *b, const struct cfg_derp_region *r)
 	m.region_name = (char *)r->region_name;
 	m.avoid = r->avoid;
 	m.no_measure_no_home = r->no_measure_no_home;
+	m.home_score = r->home_score;
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const struct cfg_derp_node *n = &r->nodes[i];
 		Msock__DERPNode *d = &nodes[i];

@@ -50,6 +50,10 @@ struct cfg_derp_region {
 	char region_name[CFG_NAME_MAX];
 	bool avoid;
 	bool no_measure_no_home;
+	/* The map's HomeParams.RegionScore for this region: its latency is
+	 * multiplied by it when choosing the home region; 0 = none (Tailscale
+	 * ignores scores <= 0 and treats a missing one as 1). */
+	double home_score;
 	struct cfg_derp_node *nodes;
 	size_t n_nodes;
 };

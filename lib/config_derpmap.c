@@ -5,6 +5,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,59 @@ static void regions_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map
 	qsort(m->regions, n, sizeof(m->regions[0]), region_cmp);
 }
 
+/* HomeParams.RegionScore: {"<RegionID>": score}. Go decodes the keys as
+ * ints and the values as float64 (null: 0, which Tailscale ignores). A
+ * score for a region the map lacks scores nothing: Tailscale looks scores
+ * up by the regions it measured. Read after Regions, wherever it stands. */
+static void scores_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *m)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v)) {
+		cfg_error(c, CFG_AT_VALUE, "expected an object of scores by RegionID, got %s",
+			  cfg_type_name(v));
+		return;
+	}
+	json_object_foreach ((json_t *)v, key, val) {
+		char *end;
+		long long id;
+
+		cfg_push_key(c, key);
+		errno = 0;
+		id = strtoll(key, &end, 10);
+		if (!(key[0] == '-' || key[0] == '+' || (key[0] >= '0' && key[0] <= '9')) || *end ||
+		    errno || id < INT_MIN || id > INT_MAX) {
+			cfg_error(c, CFG_AT_KEY, "expected a RegionID (an integer) as the key");
+		} else if (!json_is_null(val) && !json_is_number(val)) {
+			cfg_error(c, CFG_AT_VALUE, "expected a number, got %s", cfg_type_name(val));
+		} else {
+			for (size_t i = 0; i < m->n_regions; i++)
+				if (m->regions[i].region_id == id)
+					m->regions[i].home_score =
+						json_is_null(val) ? 0 : json_number_value(val);
+		}
+		cfg_pop(c);
+	}
+}
+
+static void home_params_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *m)
+{
+	const char *key;
+
+	if (!json_is_object(v)) {
+		cfg_error(c, CFG_AT_VALUE, "expected an object (DERPHomeParams), got %s",
+			  cfg_type_name(v));
+		return;
+	}
+	key = member_key(v, "RegionScore");
+	if (key) {
+		cfg_push_key(c, key);
+		scores_read(c, json_object_get(v, key), m);
+		cfg_pop(c);
+	}
+}
+
 static void map_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *m)
 {
 	const char *key;
@@ -311,6 +365,12 @@ static void map_read(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *m)
 			regions_read(c, val, m);
 		else if (strcasecmp(key, "omitDefaultRegions") == 0)
 			cfg_bool(c, val, &m->omit_default_regions);
+		cfg_pop(c);
+	}
+	key = member_key(v, "HomeParams");
+	if (key) {
+		cfg_push_key(c, key);
+		home_params_read(c, json_object_get(v, key), m);
 		cfg_pop(c);
 	}
 }

@@ -169,6 +169,11 @@ const struct derp_client_stats *derp_client_stats(const struct derp_client *c)
 	return &c->stats;
 }
 
+size_t derp_client_pending(const struct derp_client *c)
+{
+	return outbuf_pending(&c->w);
+}
+
 /* Tailscale's derphttp request, with Derp-Fast-Start (see the header). */
 static void send_request(struct derp_client *c)
 {
@@ -189,15 +194,10 @@ static int start_tls(struct derp_client *c)
 	if (!c->io.ssl || SSL_set_fd(c->io.ssl, c->io.fd) != 1)
 		return -1;
 	SSL_set_connect_state(c->io.ssl);
-	SSL_set_tlsext_host_name(c->io.ssl, c->cfg.host);
-	if (c->cfg.insecure) {
-		SSL_set_verify(c->io.ssl, SSL_VERIFY_NONE, 0);
-	} else {
-		SSL_set_verify(c->io.ssl, SSL_VERIFY_PEER, 0);
-		/* The certificate must name the host (or IP) we dialled. */
-		if (SSL_set1_host(c->io.ssl, c->cfg.host) != 1)
-			return -1;
-	}
+	/* The certificate must name the host (or IP) we dialled, or what
+	 * the node's CertName says. */
+	if (tls_certname_setup(c->io.ssl, c->cfg.host, &c->cfg.cert, c->cfg.insecure) < 0)
+		return -1;
 	c->st = DERP_CLIENT_TLS;
 	return 0;
 }
@@ -438,6 +438,9 @@ void derp_client_on_io(struct derp_client *c, uint64_t now_ns)
 			return tls_failed(c, r);
 		if (r == 0)
 			return;
+		const char *why = 0;
+		if (tls_certname_check(c->io.ssl, c->cfg.host, &c->cfg.cert, &why) < 0)
+			return closed(c, why);
 		send_request(c);
 	}
 	c->io.read_wants_write = false;

@@ -27,6 +27,7 @@
 #include "derp/derp_frame.h"
 #include "derp/derp_handshake.h"
 #include "key.h"
+#include "tls_certname.h"
 
 enum {
 	DERP_CLIENT_LOGIN_TIMEOUT_MS = 10000,	  /* connect + TLS + login */
@@ -56,8 +57,10 @@ struct derp_client_cb {
 
 struct derp_client_cfg {
 	struct ipport addr;
-	char host[DERP_CLIENT_HOST_MAX]; /* Host header, SNI and the name the certificate must carry
-					  */
+	/* HostName: the Host header and SNI (none for an IP literal); the
+	 * name the certificate must carry unless cert says otherwise. */
+	char host[DERP_CLIENT_HOST_MAX];
+	struct tls_certname cert; /* the node's CertName (tls_certname.h); zero: none */
 	bool tls;
 	SSL_CTX *ssl_ctx;  /* caller-owned; its verification settings apply */
 	bool insecure;	   /* skip certificate verification (InsecureForTests) */
@@ -91,6 +94,8 @@ enum derp_client_state derp_client_state(const struct derp_client *c);
 const char *derp_client_state_name(enum derp_client_state s);
 const struct key32 *derp_client_server_key(const struct derp_client *c);
 const struct derp_client_stats *derp_client_stats(const struct derp_client *c);
+/* Bytes queued and not yet written (at most DERP_CLIENT_WBUF_MAX_BYTES). */
+size_t derp_client_pending(const struct derp_client *c);
 
 /* Queue frames. 0, -ENOTCONN (not logged in), -ENOBUFS (output full: the
  * packet is dropped and counted), -EINVAL. Call derp_client_on_io (or wait

@@ -194,6 +194,7 @@ static void dial(struct derp_svc *s, struct rconn *c)
 	cfg.insecure = n->insecure;
 	cfg.preferred = c->region == s->home;
 	snprintf(cfg.host, sizeof(cfg.host), "%s", n->host);
+	cfg.cert = n->cert;
 	c->dc = derp_client_new(&cfg, &client_cb, c, s->now_ns);
 	c->st = c->dc ? RC_CONNECTING : RC_BACKOFF;
 	if (!c->dc)

@@ -35,7 +35,8 @@ enum {
 
 struct derp_node {
 	char name[64];
-	char host[DERP_SVC_NAME_MAX]; /* for TLS: CertName if set, else HostName */
+	char host[DERP_SVC_NAME_MAX]; /* HostName: Host header, SNI */
+	struct tls_certname cert;     /* CertName: a pin or the name to verify */
 	struct ipport addr;	      /* dialled (names are not resolved) */
 	bool insecure;
 };

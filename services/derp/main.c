@@ -91,10 +91,15 @@ static void set_region(struct derp_svc *s, const Msock__DERPMap *m)
 									  : n->host_name;
 		if (n->stun_only || ip_parse(lit, &d->addr) < 0)
 			continue;
+		if (tls_certname_parse(n->cert_name, &d->cert) < 0) {
+			log_warn("DERP node %s: CertName \"%s\" is not a name nor sha256-raw:<64 "
+				 "lowercase hex>: node skipped",
+				 n->name, n->cert_name);
+			continue;
+		}
 		d->addr.port = (uint16_t)(n->derp_port ? n->derp_port : 443);
 		snprintf(d->name, sizeof(d->name), "%s", n->name);
-		snprintf(d->host, sizeof(d->host), "%s",
-			 n->cert_name[0] ? n->cert_name : n->host_name);
+		snprintf(d->host, sizeof(d->host), "%s", n->host_name);
 		d->insecure = n->insecure_for_tests;
 		r->n_nodes++;
 	}

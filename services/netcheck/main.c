@@ -21,6 +21,7 @@
 #include "component.h"
 #include "endpoint_pb.h"
 #include "log.h"
+#include "nc_region.h"
 #include "nc_svc.h"
 #include "netmap.pb-c.h"
 #include "pktchan.h"
@@ -102,11 +103,6 @@ static void publish_report(void *arg, const struct nc_report *r)
 		 m.captive_portal ? ", captive portal" : "");
 }
 
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	snprintf(dst, cap, "%s", src ? src : "");
-}
-
 /* A DERPMap region from the bus -> netcheck's region. */
 static void on_region(struct ctx *x, const struct bus_msg *m)
 {
@@ -122,27 +118,7 @@ static void on_region(struct ctx *x, const struct bus_msg *m)
 		nc_svc_remove_region(&x->svc, (uint32_t)id);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	memset(&info, 0, sizeof(info));
-	r.id = d->region_id;
-	r.avoid = d->avoid;
-	r.no_measure_no_home = d->no_measure_no_home;
-	copy_str(info.code, sizeof(info.code), d->region_code);
-	for (size_t i = 0; i < d->n_nodes && r.n_nodes < NC_MAX_NODES; i++) {
-		const Msock__DERPNode *n = d->nodes[i];
-		struct nc_node *o = &r.nodes[r.n_nodes];
-		struct nc_svc_node_http *h = &info.nodes[r.n_nodes];
-		copy_str(o->name, sizeof(o->name), n->name);
-		copy_str(o->ipv4, sizeof(o->ipv4), n->ipv4);
-		copy_str(o->ipv6, sizeof(o->ipv6), n->ipv6);
-		copy_str(o->stun_test_ip, sizeof(o->stun_test_ip), n->stun_test_ip);
-		o->stun_port = n->stun_port;
-		o->stun_only = n->stun_only;
-		copy_str(h->host, sizeof(h->host), n->host_name);
-		h->derp_port = (uint16_t)(n->derp_port <= 65535 ? n->derp_port : 0);
-		h->insecure = n->insecure_for_tests;
-		r.n_nodes++;
-	}
+	nc_region_from_pb(d, &r, &info);
 	nc_svc_set_region(&x->svc, &r, &info);
 }
 

@@ -120,8 +120,9 @@ static bool token_ok(const char *s, size_t max)
 	return true;
 }
 
-int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure, const struct ipport *addr,
-		  const char *host, const char *path, const char *challenge, uint64_t now_ns)
+int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure,
+		  const struct tls_certname *cert, const struct ipport *addr, const char *host,
+		  const char *path, const char *challenge, uint64_t now_ns)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = ipport_to_sockaddr(addr, &ss);
@@ -129,6 +130,8 @@ int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure, const stru
 
 	memset(h, 0, sizeof(*h));
 	h->io.fd = -1;
+	if (cert)
+		h->cert = *cert;
 	h->start_ns = now_ns;
 	h->deadline_ns = now_ns + (uint64_t)NC_HTTP_TIMEOUT_MS * NS_PER_MS;
 	if (!sl || !token_ok(host, NC_HTTP_HOST_MAX - 1) || !token_ok(path, 128) ||
@@ -146,6 +149,7 @@ int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure, const stru
 		return -EINVAL;
 	}
 	h->req_len = (size_t)n;
+	snprintf(h->host, sizeof(h->host), "%s", host);
 	h->io.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (h->io.fd < 0) {
 		int e = errno;
@@ -167,15 +171,9 @@ int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure, const stru
 		}
 		SSL_set_fd(h->io.ssl, h->io.fd);
 		SSL_set_connect_state(h->io.ssl);
-		SSL_set_tlsext_host_name(h->io.ssl, host);
-		if (insecure) {
-			SSL_set_verify(h->io.ssl, SSL_VERIFY_NONE, 0);
-		} else {
-			SSL_set_verify(h->io.ssl, SSL_VERIFY_PEER, 0);
-			if (SSL_set1_host(h->io.ssl, host) != 1) {
-				fail(h, "SSL_set1_host failed", 0);
-				return -ENOMEM;
-			}
+		if (tls_certname_setup(h->io.ssl, host, &h->cert, insecure) < 0) {
+			fail(h, "TLS set-up (SNI, verified name) failed", 0);
+			return -ENOMEM;
 		}
 	}
 	h->st = NC_HTTP_CONNECTING;
@@ -286,6 +284,11 @@ void nc_http_step(struct nc_http *h, uint64_t now_ns)
 		}
 		if (rc == 0) {
 			h->want_write = ww;
+			return;
+		}
+		const char *why = 0;
+		if (tls_certname_check(h->io.ssl, h->host, &h->cert, &why) < 0) {
+			fail(h, "TLS", why);
 			return;
 		}
 		h->st = NC_HTTP_SENDING;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "tls_certname.h"
 #include "tls_stream.h"
 
 enum {
@@ -51,6 +52,8 @@ struct nc_http {
 	enum nc_http_state st;
 	struct tls_stream io;
 	bool tls, want_write;
+	struct tls_certname cert; /* the node's CertName, checked after the handshake */
+	char host[NC_HTTP_HOST_MAX];
 	char req[512];
 	size_t req_len, req_off;
 	char head[NC_HTTP_HEAD_MAX_BYTES];
@@ -64,11 +67,14 @@ struct nc_http {
 };
 
 /* Starts GET PATH from ADDR (Host: HOST) over TLS when TLS_CTX is given
- * (verifying HOST unless INSECURE), plain HTTP otherwise, with header
- * X-Tailscale-Challenge: CHALLENGE when it is not NULL. Returns 0, or
- * -errno (the probe is then NC_HTTP_FAILED with error set). */
-int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure, const struct ipport *addr,
-		  const char *host, const char *path, const char *challenge, uint64_t now_ns);
+ * (the certificate checked as CERT, the node's CertName, says, else for
+ * HOST; neither when INSECURE without a CertName: tls_certname.h), plain
+ * HTTP otherwise, with header X-Tailscale-Challenge: CHALLENGE when it is
+ * not NULL. CERT may be NULL (no CertName). Returns 0, or -errno (the probe
+ * is then NC_HTTP_FAILED with error set). */
+int nc_http_start(struct nc_http *h, SSL_CTX *tls_ctx, bool insecure,
+		  const struct tls_certname *cert, const struct ipport *addr, const char *host,
+		  const char *path, const char *challenge, uint64_t now_ns);
 /* The socket and the events to wait for (POLLIN/POLLOUT); -1 when done. */
 int nc_http_fd(const struct nc_http *h);
 short nc_http_events(const struct nc_http *h);

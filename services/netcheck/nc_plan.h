@@ -57,8 +57,8 @@ struct nc_region {
 	bool avoid; /* deprecated in Tailscale: left out of incremental plans unless home */
 	bool no_measure_no_home; /* never probed, never home */
 	/* DERPHomeParams.RegionScore: the region's latency is multiplied by
-	 * this when choosing a home; <= 0 = 1.0. proto has no field for it
-	 * yet, so the loader leaves it 0. */
+	 * this when choosing a home; <= 0 = 1.0. From the config's
+	 * derp_map.HomeParams, through proto DERPMap.home_score. */
 	double home_score;
 	struct nc_node nodes[NC_MAX_NODES];
 	size_t n_nodes;

@@ -191,8 +191,8 @@ static int http_node(const struct nc_svc *s, size_t ri, struct ipport *addr)
 	const struct nc_region *r = &s->dm.regions[ri];
 
 	for (size_t k = 0; k < r->n_nodes; k++) {
-		if (r->nodes[k].stun_only || ip_parse(r->nodes[k].ipv4, addr) < 0 ||
-		    addr->family != AF_INET)
+		if (r->nodes[k].stun_only || s->info[ri].nodes[k].bad_cert_name ||
+		    ip_parse(r->nodes[k].ipv4, addr) < 0 || addr->family != AF_INET)
 			continue;
 		return (int)k;
 	}
@@ -200,7 +200,8 @@ static int http_node(const struct nc_svc *s, size_t ri, struct ipport *addr)
 }
 
 /* Tailscale: "UDP is blocked, trying HTTPS" — every region without a
- * latency gets an HTTPS probe to its /derp/latency-check. */
+ * latency gets an HTTPS probe to its /derp/latency-check, except Avoid and
+ * NoMeasureNoHome regions (GetReport's `need`). */
 static void start_https(struct nc_svc *s, uint64_t now)
 {
 	for (size_t ri = 0; ri < s->dm.n_regions && s->tls; ri++) {
@@ -208,14 +209,15 @@ static void start_https(struct nc_svc *s, uint64_t now)
 		struct ipport addr;
 		uint64_t lat;
 		int k;
-		if (r->no_measure_no_home || nc_latencies_get(&s->cur.latency, r->id, &lat))
+		if (r->avoid || r->no_measure_no_home ||
+		    nc_latencies_get(&s->cur.latency, r->id, &lat))
 			continue;
 		k = http_node(s, ri, &addr);
 		if (k < 0)
 			continue;
 		const struct nc_svc_node_http *h = &s->info[ri].nodes[k];
 		addr.port = h->derp_port ? h->derp_port : 443;
-		nc_http_start(&s->https[ri], s->tls, h->insecure, &addr,
+		nc_http_start(&s->https[ri], s->tls, h->insecure, &h->cert, &addr,
 			      h->host[0] ? h->host : r->nodes[k].ipv4, "/derp/latency-check", 0,
 			      now);
 		s->n_https++;
@@ -249,7 +251,7 @@ static void start_captive(struct nc_svc *s, uint64_t now)
 	    sizeof(s->captive_chal))
 		return;
 	addr.port = 80;
-	nc_http_start(&s->captive, 0, false, &addr, host, "/generate_204", chal, now);
+	nc_http_start(&s->captive, 0, false, 0, &addr, host, "/generate_204", chal, now);
 }
 
 static bool http_pending(const struct nc_svc *s)

@@ -42,6 +42,8 @@ struct nc_svc_node_http {
 	char host[NC_SVC_HOST_MAX]; /* HostName: TLS SNI and Host */
 	uint16_t derp_port;	    /* 0 = 443 */
 	bool insecure;		    /* InsecureForTests */
+	struct tls_certname cert;   /* CertName: a pin or the name to verify */
+	bool bad_cert_name;	    /* a CertName tls_certname_parse refused: no HTTPS */
 };
 
 struct nc_svc_region_info {

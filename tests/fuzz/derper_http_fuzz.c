@@ -23,8 +23,8 @@ static void same_req(const struct derper_http_req *a, const struct derper_http_r
 	    strcmp(a->path, b->path) || strcmp(a->query, b->query) || strcmp(a->host, b->host) ||
 	    strcmp(a->upgrade, b->upgrade) || strcmp(a->connection, b->connection) ||
 	    a->fast_start != b->fast_start || strcmp(a->challenge, b->challenge) ||
-	    strcmp(a->ideal_node, b->ideal_node) || a->keep_alive != b->keep_alive ||
-	    a->nheaders != b->nheaders)
+	    strcmp(a->ideal_node, b->ideal_node) || a->has_ideal_node != b->has_ideal_node ||
+	    a->keep_alive != b->keep_alive || a->nheaders != b->nheaders)
 		abort();
 }
 

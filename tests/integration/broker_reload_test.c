@@ -16,6 +16,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "harness.h"
+#include "state.pb-c.h"
 
 #define KEY_A "nodekey:5c5a47849c7d39d92a6554e6102a6ac4023ed386a4dee48b5971e135a0ceb977"
 #define HEX_A "5c5a47849c7d39d92a6554e6102a6ac4023ed386a4dee48b5971e135a0ceb977"
@@ -29,6 +30,7 @@ static const char *region =
 struct rec {
 	struct bus *bus;
 	int nodeviews, prefs, derpmap, deleted;
+	double home_score; /* of the last DERPMap value seen, snapshot or not */
 	char last_key[80];
 	bool synced;
 };
@@ -39,6 +41,8 @@ static void on_msg(void *arg, const struct bus_msg *m)
 
 	if (m->kind == BUS_MSG_SNAPSHOT_END)
 		r->synced = true;
+	if (m->kind == BUS_MSG_STATE && !m->deleted && strcmp(m->topic->name, "DERPMap") == 0)
+		r->home_score = ((const Msock__DERPMap *)m->msg)->home_score;
 	if (m->kind != BUS_MSG_STATE || m->from_snapshot)
 		return;
 	if (strcmp(m->topic->name, "NodeViewsUpdate") == 0)
@@ -177,6 +181,40 @@ static void test_broken_config_is_rejected_and_old_kept(void **state)
 	json_decref(st);
 }
 
+/* The map's HomeParams.RegionScore reaches netcheck in its region's
+ * DERPMap state; a changed score is a changed region. */
+static void test_home_score_published(void **state)
+{
+	struct th_broker *b = *state;
+	struct rec r = {0};
+	char extra[4096], *text = 0;
+	bool ok;
+#define SCORED                                                                         \
+	", \"derp_map\": {\"HomeParams\": {\"RegionScore\": {\"900\": %s}},"           \
+	" \"Regions\": {\"900\": {\"RegionID\": 900, \"Nodes\": [{\"Name\": \"900a\"," \
+	" \"RegionID\": 900, \"HostName\": \"127.0.0.1\"}]}}}"
+
+	snprintf(extra, sizeof(extra), SCORED, "2.5");
+	assert_int_equal(th_broker_start(b, "[\"testcomp\"]", extra), 0);
+	r.bus = bus_open(b->bus_dir, "observer", on_msg, &r);
+	assert_non_null(r.bus);
+	bus_subscribe(r.bus, "DERPMap");
+	assert_int_equal(bus_wait_synced(r.bus, 5000), 0);
+	pump(&r, 200);
+	assert_true(r.home_score == 2.5);
+
+	snprintf(extra, sizeof(extra), SCORED, "1000");
+#undef SCORED
+	assert_int_equal(th_write_config(b, "[\"testcomp\"]", extra), 0);
+	assert_int_equal(th_control(b, "reload", 0, &ok, &text), 0);
+	assert_true(ok);
+	free(text);
+	pump(&r, 300);
+	assert_int_equal(r.derpmap, 1);
+	assert_true(r.home_score == 1000);
+	bus_free(r.bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +222,7 @@ int main(void)
 						th_teardown),
 		cmocka_unit_test_setup_teardown(test_broken_config_is_rejected_and_old_kept,
 						th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_home_score_published, th_setup, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, 0, 0);

@@ -449,5 +449,6 @@ int main(void)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, 0, 0);
+	/* msock-derper's own sanitizer reports count as failures too. */
+	return cmocka_run_group_tests(tests, 0, 0) + (int)derper_proc_sanitizer_reports();
 }

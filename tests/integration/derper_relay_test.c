@@ -1,8 +1,10 @@
 /* derper_relay: msock-derper as a real process on loopback, over TLS with a
  * self-signed certificate, driven by the test DERP client (tests/support/
- * derp_tc.c): relaying, PeerGone, Ping/Pong, a reconnecting key, unknown
- * and malformed frames, the handshake deadline, the HTTP endpoints, STUN,
- * and the key file surviving a restart. */
+ * derp_tc.c): relaying, PeerGone (not here, disconnected), Ping/Pong,
+ * NotePreferred, a reconnecting key, unknown and malformed frames, the
+ * handshake deadline, the HTTP endpoints, STUN, and the key file surviving
+ * a restart. What a Tailscale client sees is checked against Tailscale's
+ * own by tests/interop/derper_clients_test.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,27 +113,104 @@ static void test_relay_paced(void **state)
 	dtc_close(b);
 }
 
+/* The next frame other than a KeepAlive. */
+static void next_frame(struct dtc *c, uint8_t *type, uint8_t *buf, size_t cap, size_t *n)
+{
+	do {
+		assert_int_equal(dtc_recv_frame(c, 5000, type, buf, cap, n), 1);
+	} while (*type == DERP_FRAME_KEEP_ALIVE);
+}
+
+static void expect_peer_gone(struct dtc *c, const struct key32 *peer, uint8_t reason)
+{
+	uint8_t buf[256], type;
+	size_t n;
+
+	next_frame(c, &type, buf, sizeof(buf), &n);
+	assert_int_equal(type, DERP_FRAME_PEER_GONE);
+	assert_int_equal(n, KEY_LEN + 1);
+	assert_memory_equal(buf, peer->b, KEY_LEN);
+	assert_int_equal(buf[KEY_LEN], reason);
+}
+
+/* A Ping, then the next frame other than a KeepAlive must be its Pong:
+ * nothing else was on its way to c. */
+static void expect_nothing_but_pong(struct dtc *c)
+{
+	static const uint8_t ping[] = {0x12, 0, 0, 0, 8, 'n', 'o', 't', 'h', 'i', 'n', 'g', '?'};
+	uint8_t buf[256], type;
+	size_t n;
+
+	assert_int_equal(dtc_write_raw(c, ping, sizeof(ping)), 0);
+	next_frame(c, &type, buf, sizeof(buf), &n);
+	assert_int_equal(type, DERP_FRAME_PONG);
+	assert_memory_equal(buf, ping + 5, 8);
+}
+
+/* Looks like disco to the server (disco.LooksLikeDiscoWrapper): the magic,
+ * then room for a key and a nonce. */
+static size_t disco_like(uint8_t *p, size_t cap)
+{
+	static const uint8_t magic[] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
+	size_t n = sizeof(magic) + 32 + 24 + 16;
+
+	assert_true(n <= cap);
+	memset(p, 0x33, n);
+	memcpy(p, magic, sizeof(magic));
+	return n;
+}
+
+/* PeerGone(not here) answers a disco packet for a key nobody has, and
+ * only a disco packet (Tailscale's requestPeerGoneWriteLimited): a
+ * WireGuard packet to a gone peer is dropped in silence. */
 static void test_peer_gone_not_here(void **state)
 {
 	struct derper_proc *s = *state;
 	struct dtc *a;
-	struct key32 nobody, nobody_pub;
-	uint8_t buf[256], type;
+	struct key32 nobody, nobody_pub, other, other_pub;
+	uint8_t pkt[256];
 	size_t n;
 
 	start(s, 0);
 	a = client(s, 0, false);
 	key_generate(&nobody);
 	key_public(&nobody, &nobody_pub);
-	assert_int_equal(dtc_send_packet(a, &nobody_pub, (const uint8_t *)"hi", 2), 0);
-	do {
-		assert_int_equal(dtc_recv_frame(a, 5000, &type, buf, sizeof(buf), &n), 1);
-	} while (type == DERP_FRAME_KEEP_ALIVE);
-	assert_int_equal(type, DERP_FRAME_PEER_GONE);
-	assert_int_equal(n, KEY_LEN + 1);
-	assert_memory_equal(buf, nobody_pub.b, KEY_LEN);
-	assert_int_equal(buf[KEY_LEN], DERP_PEER_GONE_NOT_HERE);
+	key_generate(&other);
+	key_public(&other, &other_pub);
+	assert_int_equal(dtc_send_packet(a, &other_pub, (const uint8_t *)"hi", 2), 0);
+	n = disco_like(pkt, sizeof(pkt));
+	assert_int_equal(dtc_send_packet(a, &nobody_pub, pkt, n), 0);
+	expect_peer_gone(a, &nobody_pub, DERP_PEER_GONE_NOT_HERE);
+	expect_nothing_but_pong(a);
+	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_not_here_frames"), 1);
 	dtc_close(a);
+}
+
+/* A client that was sent packets from a peer hears PeerGone(disconnected)
+ * when that peer leaves (Tailscale's peerGoneWatchers); one that never
+ * heard from it is told nothing. */
+static void test_peer_gone_when_sender_leaves(void **state)
+{
+	struct derper_proc *s = *state;
+	struct dtc *a, *b, *c;
+	struct key32 src, ka;
+	uint8_t buf[64];
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	b = client(s, 0, false);
+	c = client(s, 0, false);
+	ka = *dtc_pub(a);
+	assert_int_equal(dtc_send_packet(a, dtc_pub(b), (const uint8_t *)"hello", 5), 0);
+	assert_int_equal(dtc_recv_packet(b, 5000, &src, buf, sizeof(buf), &n), 1);
+	dtc_close(a);
+	expect_peer_gone(b, &ka, DERP_PEER_GONE_DISCONNECTED);
+	expect_nothing_but_pong(c);
+	expect_nothing_but_pong(b);
+	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_disconnected_frames"), 1);
+	dtc_close(b);
+	dtc_close(c);
 }
 
 static void test_ping_pong(void **state)
@@ -154,8 +233,59 @@ static void test_ping_pong(void **state)
 	dtc_close(a);
 }
 
+/* A ping while one is unanswered is dropped, not answered in its place
+ * (Tailscale's sendPongCh holds one pong): two pings in one write get the
+ * first one's pong. */
+static void test_ping_while_one_pending(void **state)
+{
+	struct derper_proc *s = *state;
+	static const uint8_t pings[] = {0x12, 0, 0, 0, 8, 1, 1, 1, 1, 1, 1, 1, 1,
+					0x12, 0, 0, 0, 8, 2, 2, 2, 2, 2, 2, 2, 2};
+	uint8_t buf[64], type;
+	struct dtc *a;
+	size_t n;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	assert_int_equal(dtc_write_raw(a, pings, sizeof(pings)), 0);
+	next_frame(a, &type, buf, sizeof(buf), &n);
+	assert_int_equal(type, DERP_FRAME_PONG);
+	assert_memory_equal(buf, pings + 5, 8);
+	dtc_close(a);
+}
+
+/* NotePreferred moves Tailscale's gauge of home connections
+ * (derp_current_home_connections); a preferred client leaving lowers it. */
+static void test_note_preferred(void **state)
+{
+	struct derper_proc *s = *state;
+	static const uint8_t yes[] = {0x07, 0, 0, 0, 1, 1}, no[] = {0x07, 0, 0, 0, 1, 0};
+	struct dtc *a, *b;
+
+	start(s, 0);
+	a = client(s, 0, false);
+	b = client(s, 0, false);
+	assert_int_equal(derper_proc_metric(s, "derp_current_home_connections"), 0);
+	assert_int_equal(dtc_write_raw(a, yes, sizeof(yes)), 0);
+	assert_int_equal(dtc_write_raw(b, yes, sizeof(yes)), 0);
+	expect_nothing_but_pong(a); /* the server has read the frame */
+	expect_nothing_but_pong(b);
+	assert_int_equal(derper_proc_metric(s, "derp_current_home_connections"), 2);
+	assert_int_equal(dtc_write_raw(a, no, sizeof(no)), 0);
+	expect_nothing_but_pong(a);
+	assert_int_equal(derper_proc_metric(s, "derp_current_home_connections"), 1);
+	dtc_close(b);
+	for (uint64_t t0 = clock_mono_ns();
+	     derper_proc_metric(s, "derp_current_home_connections") != 0 &&
+	     th_ms_since(t0) < TH_WAIT_MS;)
+		usleep(10 * 1000);
+	assert_int_equal(derper_proc_metric(s, "derp_current_home_connections"), 0);
+	dtc_close(a);
+}
+
 /* A client reconnecting with the same key replaces the old connection:
- * the old one is told (Health) and closed; packets go to the new one. */
+ * the old one is told (Health) and closed; packets go to the new one. The
+ * key never left: a client that heard from it is told nothing. */
 static void test_same_key_replaces(void **state)
 {
 	struct derper_proc *s = *state;
@@ -170,6 +300,8 @@ static void test_same_key_replaces(void **state)
 	key_generate(&kb);
 	a = client(s, 0, false);
 	b1 = client(s, &kb, false);
+	assert_int_equal(dtc_send_packet(b1, dtc_pub(a), (const uint8_t *)"b1", 2), 0);
+	assert_int_equal(dtc_recv_packet(a, 5000, &src, buf, sizeof(buf), &n), 1);
 	b2 = client(s, &kb, false);
 	/* b1 hears why, then EOF. */
 	bool health = false;
@@ -180,6 +312,7 @@ static void test_same_key_replaces(void **state)
 	assert_int_equal(dtc_send_packet(a, dtc_pub(b2), (const uint8_t *)"x", 1), 0);
 	assert_int_equal(dtc_recv_packet(b2, 5000, &src, buf, sizeof(buf), &n), 1);
 	assert_int_equal(n, 1);
+	expect_nothing_but_pong(a);
 	dtc_close(a);
 	dtc_close(b1);
 	dtc_close(b2);
@@ -487,8 +620,10 @@ static void test_pending_handshake_cap(void **state)
 	dtc_close(client(s, 0, false));
 }
 
-/* With a per-client rate limit the bucket is announced in ServerInfo, a
- * sender over it is paced (its reads paused), and nothing is dropped. */
+/* With a per-client rate limit a sender over it is paced (its reads
+ * paused) and nothing is dropped. The bucket is not announced in
+ * ServerInfo, as Tailscale's server does not: Tailscale's client would
+ * drop its own packets over it instead. */
 static void test_rate_limit(void **state)
 {
 	struct derper_proc *s = *state;
@@ -499,9 +634,9 @@ static void test_rate_limit(void **state)
 	start(s, "-per-client-rate-limit 200000");
 	a = client(s, 0, false);
 	b = client(s, 0, false);
-	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_per_second, 200000);
-	/* The burst defaults to twice the limit (Tailscale e689283eb). */
-	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_burst, 400000);
+	assert_int_equal(dtc_server_info(a)->version, 2);
+	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_per_second, 0);
+	assert_int_equal(dtc_server_info(a)->token_bucket_bytes_burst, 0);
 	memset(out, 0x5a, sizeof(out));
 	for (int i = 0; i < PKTS; i += WINDOW) {
 		for (int k = 0; k < WINDOW; k++)
@@ -520,6 +655,49 @@ static void test_rate_limit(void **state)
 	assert_int_equal(metric(s, "derp_packets_relayed"), PKTS);
 	dtc_close(a);
 	dtc_close(b);
+}
+
+static bool metric_is(struct derper_proc *s, const char *name, long long want)
+{
+	uint64_t t0 = clock_mono_ns();
+
+	while (derper_proc_metric(s, name) != want && th_ms_since(t0) < TH_WAIT_MS)
+		usleep(20 * 1000);
+	return derper_proc_metric(s, name) == want;
+}
+
+/* SIGHUP rereads -rate-config (Tailscale's watchRateConfig); a file that
+ * does not parse leaves the limit in force and the server running. */
+static void test_rate_config_reload(void **state)
+{
+	struct derper_proc *s = *state;
+	char path[256], extra[300];
+	static const char *const rate = "derp_rate_limit_per_client_bytes_per_second";
+
+	assert_int_equal(derper_proc_write_file(s, "rate.json",
+						"{\"PerClientRateLimitBytesPerSec\": 100000}", path,
+						sizeof(path)),
+			 0);
+	snprintf(extra, sizeof(extra), "-rate-config %s", path);
+	start(s, extra);
+	assert_true(metric_is(s, rate, 100000));
+	assert_true(metric_is(s, "derp_rate_limit_per_client_burst_bytes", 65536 + 32));
+	assert_int_equal(derper_proc_write_file(s, "rate.json",
+						"{\"perclientratelimitbytespersec\": 50000, "
+						"\"PerClientRateBurstBytes\": 200000}",
+						0, 0),
+			 0);
+	assert_int_equal(kill(s->pid, SIGHUP), 0);
+	assert_true(metric_is(s, rate, 50000));
+	assert_true(metric_is(s, "derp_rate_limit_per_client_burst_bytes", 200000));
+	assert_int_equal(derper_proc_write_file(s, "rate.json", "{not json", 0, 0), 0);
+	assert_int_equal(kill(s->pid, SIGHUP), 0);
+	for (uint64_t t0 = clock_mono_ns();
+	     !log_has(s, "rate config reload failed") && th_ms_since(t0) < TH_WAIT_MS;)
+		usleep(20 * 1000);
+	assert_true(log_has(s, "rate config reload failed"));
+	assert_int_equal(derper_proc_metric(s, rate), 50000);
+	dtc_close(client(s, 0, false)); /* still serving */
 }
 
 static void test_stun(void **state)
@@ -599,6 +777,12 @@ int main(void)
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_peer_gone_not_here, derper_proc_setup_tls,
 						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_when_sender_leaves,
+						derper_proc_setup_tls, derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_ping_while_one_pending, derper_proc_setup_tls,
+						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_note_preferred, derper_proc_setup_tls,
+						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_pong, derper_proc_setup_tls,
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_same_key_replaces, derper_proc_setup_tls,
@@ -619,6 +803,8 @@ int main(void)
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, derper_proc_setup_tls,
 						derper_proc_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_config_reload, derper_proc_setup_tls,
+						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_stun, derper_proc_setup_tls,
 						derper_proc_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_key, derper_proc_setup_tls,
@@ -626,5 +812,6 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, 0, 0);
+	/* msock-derper's own sanitizer reports count as failures too. */
+	return cmocka_run_group_tests(tests, 0, 0) + (int)derper_proc_sanitizer_reports();
 }

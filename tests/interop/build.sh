@@ -9,6 +9,7 @@ set -euo pipefail
 trap 'echo "interop/build.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../../build/interop/bin}
+case $out in /*) ;; *) out=$PWD/$out ;; esac # it builds from $here
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 "$here/check-go.sh"
 mkdir -p "$out"

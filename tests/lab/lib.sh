@@ -45,6 +45,9 @@ LAB_LAST_PID=
 LAB_OUT=1                    # the script's stdout and stderr (lab_init saves them)
 LAB_ERR=2
 LAB_DERPER_PID=
+LAB_TSDERPER_PID=            # Tailscale's derper (lab_tsderper_start), its -hostname
+LAB_TSDERPER_HOST=           # and the certificate it serves
+LAB_TSDERPER_CERT=
 LAB_PREFIX=
 LAB_DIR=
 LAB_T0=
@@ -471,6 +474,68 @@ lab_derper_packets() {
   lab_derper_metric derp_packets_relayed
 }
 
+# Starts Tailscale's own derper (cmd/derper, built by tests/interop/build.sh
+# into $MSOCK_INTEROP_BIN) in derp, in msock-derper's place: stop that one
+# first (lab_derper_stop). TLS on :443, STUN on :3478, no port 80
+# (-http-port -1); never -dev (it forces :3340). HOSTNAME (default
+# $LAB_DERP_HOST) is its -hostname in -certmode manual: a DNS name loads
+# $LAB_DIR/derp/HOSTNAME.crt and .key (the lab's certificate; it refuses any
+# other SNI), so the nodes' DERP map is unchanged; an IP address makes it
+# create a self-signed certificate in $LAB_DIR/derp/ip/ and log the DERP
+# node entry that pins it (lab_tsderper_cert_name prints its CertName).
+# Log $LAB_DIR/derp/tsderper.log; pid in LAB_TSDERPER_PID.
+lab_tsderper_start() {
+  local d=$LAB_DIR/derp host=${1:-$LAB_DERP_HOST} bin=${MSOCK_INTEROP_BIN:-}/derper dir
+  [ -x "$bin" ] || lab_fail "no Tailscale derper at '$bin' (set MSOCK_INTEROP_BIN; tests/interop/build.sh builds it)"
+  [ -z "$LAB_DERPER_PID" ] || lab_fail "lab_tsderper_start: msock-derper still runs (lab_derper_stop first)"
+  dir=$d
+  if [[ $host =~ ^[0-9.]+$ ]]; then
+    dir=$d/ip
+    mkdir -p "$dir"
+  fi
+  LAB_TSDERPER_HOST=$host
+  LAB_TSDERPER_CERT=$dir/$host.crt
+  lab_bg derp "$d/tsderper.log" "$bin" -a :443 -certmode manual -certdir "$dir" \
+    -hostname "$host" -c "$d/tsderper.key" -http-port -1 -stun-port 3478
+  LAB_TSDERPER_PID=$LAB_LAST_PID
+  if ! lab_wait_for 15 lab_tsderper_curl /derp/probe; then
+    lab_fail "Tailscale's derper did not answer on 127.0.0.1:443 within 15 s: $(tail -n 5 "$d/tsderper.log")"
+  fi
+  lab_wait_for 5 lab_udp_listening derp 3478 ||
+    lab_fail "Tailscale's derper does not listen for STUN on :3478"
+}
+
+# Prints the CertName ("sha256-raw:<hex>") Tailscale's derper logged for
+# its self-signed IP certificate (lab_tsderper_start with an IP).
+lab_tsderper_cert_name() {
+  grep -o '"CertName":"sha256-raw:[0-9a-f]*"' "$LAB_DIR/derp/tsderper.log" | tail -n 1 |
+    sed 's/^"CertName":"//; s/"$//'
+}
+
+# GETs PATH from Tailscale's derper inside derp, connecting to 127.0.0.1
+# (its /debug/ answers loopback callers only) with the URL's host and SNI
+# its -hostname, the certificate verified; prints the body.
+lab_tsderper_curl() {
+  lab_exec derp curl -sf --max-time 3 --cacert "$LAB_TSDERPER_CERT" \
+    --connect-to "::127.0.0.1:443" "https://$LAB_TSDERPER_HOST$1"
+}
+
+# Prints Tailscale's derper's metric NAME (Prometheus text of /debug/varz).
+lab_tsderper_metric() {
+  lab_tsderper_curl /debug/varz | awk -v m="$1" '$1 == m { print $2; f = 1 } END { exit !f }'
+}
+
+# Prints how many packets Tailscale's derper has sent to its clients.
+lab_tsderper_packets() {
+  lab_tsderper_metric derp_packets_sent
+}
+
+# Stops Tailscale's derper (SIGTERM, bounded).
+lab_tsderper_stop() {
+  lab_stop_pid "$LAB_TSDERPER_PID"
+  LAB_TSDERPER_PID=
+}
+
 
 # Starts coturn's turnserver as a plain STUN server (no TURN, no auth, no
 # TLS, no CLI, no database) on $LAB_COTURN_IP:3478 in the derp namespace:
@@ -598,7 +663,9 @@ lab_wg_down() {
 # the second derper's region 902 when LAB_DERP2=1,
 # prefs from LAB_PREFS (a JSON object, default {}), one peer PEERNAME with PEER_NODEKEY_B64,
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
-# (a JSON array, default ["dataplane","derp"]). Makes the node key if missing.
+# (a JSON array, default ["dataplane","derp"]). LAB_MSOCK_JQ, if set, is a
+# jq filter applied last (extra peers, derp_ca_file, ...). Makes the node
+# key if missing.
 lab_msock_config() {
   local node=$1 port=$2 wg=$3 peer=$4 key=$5 ep=${6:-} dk=${7:-} d
   d=$LAB_DIR/$node
@@ -657,7 +724,7 @@ lab_msock_config() {
         + (if $ep == "" then {} else {endpoints: [$ep]} end)
         + (if $dk == "" then {} else {disco_key: $dk} end)],
       components: $comps
-    }' >"$d/msock.json"
+    }' | jq "${LAB_MSOCK_JQ:-.}" >"$d/msock.json"
 }
 
 # Makes NODE's disco key $LAB_DIR/NODE/state/disco.key (0600) if missing and

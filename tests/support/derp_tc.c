@@ -200,6 +200,7 @@ static int login(struct dtc *c, const struct dtc_opts *o, char *err, size_t errc
 		ci.has_mesh_key = true;
 		memcpy(ci.mesh_key, o->mesh_key, KEY_LEN);
 	}
+	ci.is_prober = o->is_prober;
 	if (derp_client_info_seal(&c->priv, &c->pub, &c->server, &ci, frame + DERP_FRAME_HEADER_LEN,
 				  sizeof(frame) - DERP_FRAME_HEADER_LEN, &n) < 0 ||
 	    !derp_frame_header_encode(DERP_FRAME_CLIENT_INFO, (uint32_t)n, frame,
@@ -220,7 +221,7 @@ static int login(struct dtc *c, const struct dtc_opts *o, char *err, size_t errc
 struct dtc *dtc_connect(const struct dtc_opts *o, char *err, size_t errcap)
 {
 	struct dtc *c = calloc(1, sizeof(*c));
-	char req[512], head[2048];
+	char req[512], head[2048], ideal[128] = "";
 
 	if (!c || !(c->buf = malloc(DTC_BUF_BYTES)))
 		goto fail;
@@ -243,9 +244,12 @@ struct dtc *dtc_connect(const struct dtc_opts *o, char *err, size_t errcap)
 		}
 	}
 	/* The request Tailscale's derphttp client sends. */
+	if (o->ideal_node)
+		snprintf(ideal, sizeof(ideal), "Ideal-Node: %s\r\n", o->ideal_node);
 	snprintf(req, sizeof(req),
-		 "GET /derp HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: DERP\r\n%s\r\n",
-		 o->ip, o->fast_start ? "Derp-Fast-Start: 1\r\n" : "");
+		 "GET /derp HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\n"
+		 "Upgrade: DERP\r\n%s%s\r\n",
+		 o->ip, ideal, o->fast_start ? "Derp-Fast-Start: 1\r\n" : "");
 	if (dtc_write_raw(c, req, strlen(req)) < 0) {
 		errbuf_set(err, errcap, "cannot send the HTTP request");
 		goto fail;

@@ -21,6 +21,8 @@ struct dtc_opts {
 	const struct key32 *priv; /* NULL: a new key */
 	const uint8_t *mesh_key;  /* 32 bytes or NULL */
 	bool no_login;		  /* stop after ServerKey: the test sends its own ClientInfo */
+	bool is_prober;		  /* ClientInfo IsProber */
+	const char *ideal_node;	  /* an Ideal-Node header (the client's ideal node), or NULL */
 };
 
 /* Connects and logs in. Returns NULL with err set. Caller frees with dtc_close. */

@@ -193,6 +193,34 @@ int derper_proc_stop(struct derper_proc *p)
 	return st;
 }
 
+static unsigned sanitizer_reports;
+
+unsigned derper_proc_sanitizer_reports(void)
+{
+	return sanitizer_reports;
+}
+
+/* Prints what ASan, LSan or UBSan wrote to the server's log, and counts
+ * it: the server is another process, so its reports fail no assertion. */
+static void check_sanitizers(const struct derper_proc *p)
+{
+	char path[DERPER_PROC_DIR_BYTES + 16], line[1024];
+	bool found = false;
+	int shown = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/derper.log", p->dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		found |= strstr(line, "Sanitizer") != 0 || strstr(line, "runtime error:") != 0;
+		if (found && shown++ < DERPER_PROC_REPORT_LINES)
+			fprintf(stderr, "derper_proc: %s: %s", path, line);
+	}
+	if (f)
+		fclose(f);
+	sanitizer_reports += found;
+}
+
 void derper_proc_cleanup(struct derper_proc *p)
 {
 	char cmd[128];
@@ -200,6 +228,7 @@ void derper_proc_cleanup(struct derper_proc *p)
 	derper_proc_stop(p);
 	if (!p->dir[0])
 		return;
+	check_sanitizers(p);
 	if (getenv("MSOCK_TEST_KEEP")) {
 		fprintf(stderr, "kept %s\n", p->dir);
 		return;

@@ -17,6 +17,7 @@ enum {
 	DERPER_PROC_DIR_BYTES = 64,
 	DERPER_PROC_RESP_MAX_BYTES = 65536, /* an HTTP answer derper_proc_http_get keeps */
 	DERPER_PROC_IO_TIMEOUT_MS = 5000,   /* one HTTP exchange with the server */
+	DERPER_PROC_REPORT_LINES = 40,	    /* of a sanitizer report, printed */
 };
 
 struct derper_proc {
@@ -50,8 +51,12 @@ int derper_proc_run_to_exit(struct derper_proc *p, const char *extra, int *statu
  * status, or -1 when nothing was running. */
 int derper_proc_stop(struct derper_proc *p);
 /* Stops the server if running and removes the directory (kept, and named
- * on stderr, when MSOCK_TEST_KEEP is set). */
+ * on stderr, when MSOCK_TEST_KEEP is set). A sanitizer report in the
+ * server's log is printed and counted (derper_proc_sanitizer_reports). */
 void derper_proc_cleanup(struct derper_proc *p);
+/* Servers cleaned up so far whose log held an ASan/LSan/UBSan report: a
+ * test's main adds it to its failures (the reports fail no assertion). */
+unsigned derper_proc_sanitizer_reports(void);
 
 /* cmocka fixtures: a zeroed struct derper_proc with TLS (or plain HTTP)
  * in *state; the teardown stops the server and removes the directory, also

@@ -291,6 +291,57 @@ static void test_null_fields_are_zero(void **state)
 	config_free(c);
 }
 
+/* HomeParams.RegionScore (tailcfg.DERPHomeParams): each region's score,
+ * before or after Regions, keys and names matched as Go matches them; a
+ * score for a region the map lacks is ignored, as Tailscale looks scores up
+ * by the regions it measured. */
+static void test_home_params_region_score(void **state)
+{
+	(void)state;
+	struct msock_config *c = parse_ok(
+		"{\"derp_map\": {\"HomeParams\": {\"RegionScore\": {\"902\": 1000, \"900\": 0.5,"
+		" \"77\": 2, \"903\": null}}, \"Regions\": {\"900\": {\"RegionID\": 900},"
+		" \"902\": {\"RegionID\": 902}, \"903\": {\"RegionID\": 903},"
+		" \"904\": {\"RegionID\": 904}}}}",
+		"msock.json");
+
+	assert_int_equal(c->derp_map.n_regions, 4);
+	assert_true(c->derp_map.regions[0].home_score == 0.5);
+	assert_true(c->derp_map.regions[1].home_score == 1000);
+	assert_true(c->derp_map.regions[2].home_score == 0); /* null: Go's zero, ignored */
+	assert_true(c->derp_map.regions[3].home_score == 0); /* none: scores 1 */
+	config_free(c);
+
+	c = parse_ok("{\"derp_map\": {\"regions\": {\"7\": {\"RegionID\": 7}},"
+		     " \"homeparams\": {\"regionscore\": {\"7\": 3.25}}}}",
+		     "msock.json");
+	assert_true(c->derp_map.regions[0].home_score == 3.25);
+	config_free(c);
+}
+
+static void test_home_params_malformed(void **state)
+{
+	(void)state;
+	static const char *const want[] = {
+		("msock.json:3:5: derp_map.HomeParams.RegionScore.x: expected a RegionID (an "
+		 "integer) as the key"),
+		("msock.json:3:18: derp_map.HomeParams.RegionScore.9: expected a number, got a "
+		 "string"),
+	};
+	expect_errors("{\"derp_map\": {\"Regions\": {\"9\": {\"RegionID\": 9}},\n"
+		      "  \"HomeParams\": {\"RegionScore\": {\n"
+		      "    \"x\": 1, \"9\": \"2\"}}}}",
+		      want, 2);
+	expect_error(
+		"{\"derp_map\": {\"HomeParams\": []}}",
+		"msock.json:1:29: derp_map.HomeParams: expected an object (DERPHomeParams), got "
+		"an array");
+	expect_error(
+		"{\"derp_map\": {\"HomeParams\": {\"RegionScore\": 1}}}",
+		"msock.json:1:45: derp_map.HomeParams.RegionScore: expected an object of scores "
+		"by RegionID, got an integer");
+}
+
 #define T(f)  cmocka_unit_test(f)
 #define TF(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
 
@@ -298,6 +349,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_derp_map_keys_ignore_case_and_unknowns),
+		T(test_home_params_region_score),
+		T(test_home_params_malformed),
 		TF(test_derp_map_file),
 		TF(test_derp_map_file_errors_name_it),
 		TF(test_derp_map_file_syntax_error),

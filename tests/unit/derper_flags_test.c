@@ -120,6 +120,9 @@ static void test_defaults(void **state)
 	assert_int_equal(d.per_client_rate_limit, 0);
 	assert_int_equal(d.per_client_rate_burst, 0);
 	assert_int_equal(d.handshake_timeout_ms, 10000);
+	assert_int_equal(d.tcp_keepalive_time_ns, INT64_C(600000000000));
+	assert_int_equal(d.tcp_user_timeout_ns, INT64_C(15000000000));
+	assert_int_equal(d.tcp_write_timeout_ns, INT64_C(2000000000));
 	/* Tailscale's default :443 with letsencrypt serves TLS. */
 	assert_true(derper_opts_tls(&d));
 }
@@ -602,6 +605,31 @@ static void test_rate_burst(void **state)
 		UINT64_MAX);
 }
 
+/* -tcp-keepalive-time, -tcp-user-timeout and -tcp-write-timeout take Go
+ * durations (flag.Duration: time.ParseDuration, "parse error"). */
+static void test_durations(void **state)
+{
+	(void)state;
+	struct derper_opts o;
+
+	o = ok("-certmode", "manual", "-certdir", "/c", "-tcp-user-timeout", "2s",
+	       "-tcp-keepalive-time=-1s", "--tcp-write-timeout", "0", NULL);
+	assert_int_equal(o.tcp_user_timeout_ns, INT64_C(2000000000));
+	assert_int_equal(o.tcp_keepalive_time_ns, -INT64_C(1000000000));
+	assert_int_equal(o.tcp_write_timeout_ns, 0);
+	o = ok("-certmode", "manual", "-certdir", "/c", "-tcp-keepalive-time", "1h2m3.5s", NULL);
+	assert_int_equal(o.tcp_keepalive_time_ns, INT64_C(3723500000000));
+	bad(DERPER_FLAGS_E_VALUE, "invalid value \"5\" for flag -tcp-user-timeout: parse error",
+	    "-tcp-user-timeout", "5", NULL);
+	bad(DERPER_FLAGS_E_VALUE, "invalid value \"1d\" for flag -tcp-write-timeout: parse error",
+	    "-tcp-write-timeout", "1d", NULL);
+	bad(DERPER_FLAGS_E_NEEDS_ARG, "flag needs an argument: -tcp-keepalive-time",
+	    "-tcp-keepalive-time", NULL);
+	/* Tailscale's derper cannot listen with it (setsockopt refuses). */
+	bad(DERPER_FLAGS_E_VALUE, "-tcp-user-timeout must not be negative", "-certmode", "manual",
+	    "-certdir", "/c", "-tcp-user-timeout", "-1s", NULL);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -625,6 +653,11 @@ static void test_usage(void **state)
 	assert_non_null(strstr(text, "\n  -per-client-rate-limit uint\n"));
 	assert_non_null(strstr(text, "bound to the IP of -a (default true)\n"));
 	assert_non_null(strstr(text, "(default 10000)\n"));
+	/* Durations as Go prints them (Duration.String). */
+	assert_non_null(strstr(text, "\n  -tcp-keepalive-time duration\n"));
+	assert_non_null(strstr(text, "(default 10m0s)\n"));
+	assert_non_null(strstr(text, "(default 15s)\n"));
+	assert_non_null(strstr(text, "(default 2s)\n"));
 	snprintf(want, sizeof(want), "(default \"%s/.cache/tailscale/derper-certs\")\n", home);
 	assert_non_null(strstr(text, want));
 	assert_null(strstr(text, "(default false)"));
@@ -680,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_cert_paths),
 		cmocka_unit_test(test_version_skips_checks),
 		cmocka_unit_test(test_rate_burst),
+		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_args),
 	};

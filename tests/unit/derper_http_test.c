@@ -103,6 +103,7 @@ static void test_tailscale_upgrade_request(void **state)
 	assert_string_equal(r.upgrade, "DERP");
 	assert_string_equal(r.connection, "Upgrade");
 	assert_string_equal(r.ideal_node, "1a");
+	assert_true(r.has_ideal_node);
 	assert_string_equal(r.challenge, "");
 	assert_false(r.fast_start);
 	assert_true(r.keep_alive);
@@ -123,6 +124,7 @@ static void test_tailscale_fast_start_leaves_derp_bytes(void **state)
 	assert_true(r.fast_start);
 	assert_string_equal(r.host, "derp1.example.com:8443");
 	assert_string_equal(r.ideal_node, "");
+	assert_false(r.has_ideal_node);
 	assert_int_equal(derper_http_route(&r), DERPER_ROUTE_DERP_UPGRADE);
 }
 
@@ -649,6 +651,11 @@ static void test_refuse_header_over_limit(void **state)
 	r = must_parse("GET /derp HTTP/1.1\r\nHost: h\r\nIdeal-Node: "
 		       "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\r\n\r\n");
 	assert_string_equal(r.ideal_node, "");
+	/* ... but it was sent: the client is not on its ideal node. */
+	assert_true(r.has_ideal_node);
+	/* Empty (after trimming, as Go's Header.Get) is not sent. */
+	r = must_parse("GET /derp HTTP/1.1\r\nHost: h\r\nIdeal-Node:   \r\n\r\n");
+	assert_false(r.has_ideal_node);
 }
 
 static void test_refuse_uri_too_long(void **state)

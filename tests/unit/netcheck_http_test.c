@@ -114,7 +114,7 @@ static void test_probe_on_loopback(void **state)
 	assert_int_equal(listen(ls, 1), 0);
 	getsockname(ls, (struct sockaddr *)&sa, &sl);
 	to.port = ntohs(sa.sin_port);
-	assert_int_equal(nc_http_start(&h, 0, false, &to, "derp.lab.test", "/generate_204",
+	assert_int_equal(nc_http_start(&h, 0, false, 0, &to, "derp.lab.test", "/generate_204",
 				       "ts_derp.lab.test", clock_mono_ns()),
 			 0);
 	for (int i = 0; i < 200 && !nc_http_finished(&h); i++) {
@@ -156,7 +156,7 @@ static void test_probe_refused(void **state)
 	static struct nc_http h;
 	struct ipport to = {.family = AF_INET, .ip = {127, 0, 0, 1}, .port = 1};
 
-	nc_http_start(&h, 0, false, &to, "x", "/derp/latency-check", 0, clock_mono_ns());
+	nc_http_start(&h, 0, false, 0, &to, "x", "/derp/latency-check", 0, clock_mono_ns());
 	for (int i = 0; i < 100 && !nc_http_finished(&h); i++) {
 		struct pollfd p = {.fd = nc_http_fd(&h), .events = nc_http_events(&h)};
 		poll(&p, 1, 50);
@@ -165,7 +165,7 @@ static void test_probe_refused(void **state)
 	assert_int_equal(h.st, NC_HTTP_FAILED);
 	assert_non_null(strstr(h.error, "connect"));
 	/* Bad host names never reach the wire. */
-	assert_true(nc_http_start(&h, 0, false, &to, "a b", "/", 0, 0) < 0);
+	assert_true(nc_http_start(&h, 0, false, 0, &to, "a b", "/", 0, 0) < 0);
 	assert_int_equal(h.st, NC_HTTP_FAILED);
 }
 

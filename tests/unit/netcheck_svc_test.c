@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +200,54 @@ static void test_repeated_states_are_no_ops(void **state)
 	assert_int_equal(svc->runs_dropped, 1);
 }
 
+/* Adds region ID with one DERP node (not STUN-only) at SERVER's address. */
+static void add_derp_region(uint32_t id, bool avoid)
+{
+	struct nc_region reg = {.id = id, .avoid = avoid, .n_nodes = 1};
+	struct nc_svc_region_info info = {0};
+
+	snprintf(reg.nodes[0].name, sizeof(reg.nodes[0].name), "%ua", id);
+	strcpy(reg.nodes[0].ipv4, "192.0.2.1");
+	strcpy(reg.nodes[0].ipv6, "none");
+	reg.nodes[0].stun_port = 3478;
+	strcpy(info.nodes[0].host, "derp.test");
+	nc_svc_set_region(svc, &reg, &info);
+}
+
+static const struct nc_http *https_of(uint32_t id)
+{
+	for (size_t i = 0; i < svc->dm.n_regions; i++)
+		if (svc->dm.regions[i].id == id)
+			return &svc->https[i];
+	fail_msg("no region %u", id);
+	return 0;
+}
+
+/* UDP blocked: Tailscale's GetReport probes by HTTPS each region with a
+ * DERP node that is neither Avoid nor NoMeasureNoHome; an Avoid region
+ * (probed by STUN in a full report all the same) gets no HTTPS probe. */
+static void test_https_skips_avoid_regions(void **state)
+{
+	uint64_t now = T0;
+	SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+
+	(void)state;
+	assert_non_null(tls);
+	svc->tls = tls;
+	add_derp_region(901, true);
+	add_derp_region(902, false);
+	nc_svc_tick(svc, now);
+	assert_true(svc->running);
+	assert_true(rec.sent >= 3); /* every region by STUN, 901 too */
+	run_until(&now, T0 + MS(NC_STUN_PROBE_TIMEOUT_MS));
+	assert_true(svc->stun_done);
+	assert_int_not_equal(https_of(902)->st, 0);
+	assert_int_equal(https_of(901)->st, 0);
+	assert_int_equal(https_of(900)->st, 0); /* STUN-only */
+	svc->tls = 0;
+	SSL_CTX_free(tls); /* the probe's SSL holds its own reference */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_run_starts_while_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_up_again_starts_a_full_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_states_are_no_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_skips_avoid_regions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, 0, 0);

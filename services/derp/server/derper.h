@@ -4,13 +4,18 @@
  * queues, and the STUN socket. Files: main.c (flags, set-up, loop),
  * derper_conn.c (connections: TLS, buffers, HTTP front), derper_derp.c
  * (the DERP protocol on a connection: login, frames), derper_clients.c
- * (registry, routing, queues), derper_tls.c, derper_stun.c.
+ * (registry, routing, queues), derper_heard.c (who got packets from
+ * whom: PeerGone when a sender leaves), derper_mesh.c, derper_tls.c,
+ * derper_stun.c.
  *
  * Timers (all from conn->deadline_ns or the server's next tick):
  *   handshake deadline   DERPER_HANDSHAKE_MS after accept, until login
  *   keepalive            every DERP_KEEPALIVE_MS + 0..5 s jitter per client
  *   write stall          a client whose output makes no progress for
- *                        DERPER_WRITE_TIMEOUT_MS is closed */
+ *                        -tcp-write-timeout (2 s) is closed (a mesh peer:
+ *                        DERPER_MESH_WRITE_TIMEOUT_MS)
+ * and the kernel's, set on each accepted socket: TCP_USER_TIMEOUT
+ * (-tcp-user-timeout, 15 s) and keepalive (-tcp-keepalive-time, 10 min). */
 #ifndef MSOCK_DERPER_H
 #define MSOCK_DERPER_H
 
@@ -28,15 +33,24 @@
 
 enum {
 	DERPER_MAX_EVENTS = 256,
-	DERPER_RBUF_MIN_BYTES = 4096,	      /* grown per frame, shrunk back when idle */
-	DERPER_WBUF_MAX_BYTES = 256 * 1024,   /* output staged for the socket */
+	DERPER_RBUF_MIN_BYTES = 4096,	    /* grown per frame, shrunk back when idle */
+	DERPER_WBUF_MAX_BYTES = 256 * 1024, /* output staged for the socket */
+	/* A mesh peer's output: the watcher's PeerPresent dump (56 bytes a
+	 * client, ~300,000 clients) must fit, as Tailscale queues it without
+	 * a bound. Only clients with the mesh key get this much. */
+	DERPER_MESH_WBUF_MAX_BYTES = 16 * 1024 * 1024,
 	DERPER_QUEUE_DEPTH = 32,	      /* Tailscale's defaultPerClientSendQueueDepth */
-	DERPER_WRITE_TIMEOUT_MS = 2000,	      /* Tailscale's DefaultTCPWiteTimeout */
+	DERPER_MESH_WRITE_TIMEOUT_MS = 30000, /* Tailscale's privilegedWriteTimeout */
 	DERPER_MAX_PENDING_HANDSHAKES = 1024, /* unfinished logins at once; more are refused */
 	DERPER_KEEPALIVE_JITTER_MS = 5000,    /* Tailscale: rand.N(5 * time.Second) */
 	DERPER_PEERGONE_PER_SEC = 1,	      /* Tailscale: rate.Every(time.Second), burst 3 */
 	DERPER_PEERGONE_BURST = 3,
 	DERPER_CLIENT_HASH_BUCKETS = 1 << 14,
+	DERPER_HEARD_BUCKETS = 1 << 14, /* the server's index of senders (derper_heard.c) */
+	/* Senders remembered per client for PeerGone(disconnected). Ours
+	 * (Tailscale's sawSrc map has no bound): past it, a client is not told
+	 * when further senders leave. */
+	DERPER_HEARD_MAX_PER_CLIENT = 16384,
 	DERPER_FRAME_HDR_BYTES = 5,	 /* derp.FrameHeaderLen */
 	DERPER_FRAME_RECV_PACKET = 0x05, /* derp.FrameRecvPacket */
 	/* Tailscale's minRateLimitTokenBucketSize: a bucket holds at least one
@@ -65,6 +79,17 @@ enum {
 	DERPER_MESH_NAME_MAX = 256,
 	DERPER_MESH_REDIAL_MS = 1000,
 	DERPER_MESH_REMOTE_BUCKETS = 1 << 12,
+	/* A link with more output queued than this stops reading the client
+	 * whose packet it took, until it is down to DERPER_MESH_LINK_LOW_BYTES:
+	 * Tailscale's ForwardPacket blocks its sender the same way, where a
+	 * full link would otherwise drop (its queue is
+	 * DERP_CLIENT_WBUF_MAX_BYTES). */
+	DERPER_MESH_LINK_HIGH_BYTES = 256 * 1024,
+	DERPER_MESH_LINK_LOW_BYTES = 128 * 1024,
+	/* Tailscale's ForwardPacket write timeout: a link whose output has not
+	 * shrunk for this long is closed (and redialled), and its senders read
+	 * again. */
+	DERPER_MESH_FORWARD_TIMEOUT_MS = 5000,
 };
 
 struct derper;
@@ -79,9 +104,19 @@ struct mesh_link {
 	bool up;
 	uint64_t redial_ns;
 	char last_why[DERP_CLIENT_WHY_MAX]; /* the last failure logged */
+	struct dconn *waiters;		    /* clients not read until the link drains */
+	uint64_t wait_since_ns;		    /* the output last shrank (or waiting began) */
+	size_t wait_pending;		    /* the output then */
 };
 
 struct remote;
+struct heard;
+
+/* The senders a client has been sent packets from (derper_heard.c). */
+struct heard_set {
+	struct heard **b; /* nb chains by sender key; NULL until the first */
+	uint32_t nb, n;
+};
 
 enum dconn_state {
 	DC_INVALID = 0,
@@ -128,19 +163,25 @@ struct dconn {
 	/* DERP */
 	struct key32 key;
 	bool preferred, can_mesh, watching, is_prober;
+	bool not_ideal; /* sent Ideal-Node: its ideal node is another one (PeerPresent flag) */
+	bool replaced;	/* closed for a newer connection with its key: not gone */
+	struct heard_set heard;
 	struct dqueue q, dq; /* packets, and disco packets on their own queue */
 	bool ping_pending;
 	uint8_t pong[8];
 	double pg_tokens; /* PeerGone(not here) token bucket */
 	double rl_tokens; /* receive rate limit token bucket (bytes) */
 	uint64_t rl_last_ns;
-	uint64_t paused_until_ns; /* reading paused by the rate limit until then */
+	uint64_t paused_until_ns;    /* reading paused by the rate limit until then */
+	struct mesh_link *mesh_wait; /* reading paused until this link drains */
+	struct dconn *mesh_wait_next;
 	uint64_t pg_last_ns;
 	struct dconn *hnext; /* registry chain */
 	bool flush_pending;  /* on the server's flush list */
 	struct dconn *flush_next;
 	struct dconn *closed_next; /* on the server's closed list, freed by dconn_reap */
 	struct dconn *all_next, *all_prev;
+	struct dconn *watch_next, *watch_prev; /* on the server's watcher list */
 	uint64_t sent_pkts, recv_pkts, dropped;
 };
 
@@ -148,7 +189,9 @@ struct derper_counters {
 	uint64_t accepts, refused_pending, clients, logins, login_failures;
 	uint64_t packets_relayed, bytes_relayed;
 	uint64_t drop_unknown_dest, drop_queue_head, drop_queue_tail, drop_gone, drop_write;
-	uint64_t peer_gone_not_here, malformed, unknown_frames, dup_replaced;
+	uint64_t peer_gone_not_here, peer_gone_disconnected, malformed, unknown_frames,
+		dup_replaced;
+	uint64_t home_clients; /* gauge: clients that sent NotePreferred(true) */
 	uint64_t stun_requests, stun_bad;
 	uint64_t write_timeouts, handshake_timeouts;
 	uint64_t rate_limited_waits;
@@ -161,8 +204,10 @@ struct derper {
 	struct key32 priv, pub;
 	char pub_hex[2 * KEY_LEN + 1];
 	uint64_t handshake_ms;
+	uint64_t write_timeout_ms; /* -tcp-write-timeout; 0: none (mesh peers have their own) */
 	struct dconn *clients[DERPER_CLIENT_HASH_BUCKETS]; /* logged-in, by key */
 	struct dconn *all;				   /* every connection */
+	struct dconn *watchers;	   /* sent WatchConns: told of every login and logout */
 	struct dconn *flush_list;  /* got packets this loop turn: flushed once each */
 	struct dconn *closed_list; /* closed this loop turn: freed by dconn_reap */
 	size_t n_conns, n_pending;
@@ -177,6 +222,7 @@ struct derper {
 	struct mesh_link links[DERPER_MESH_MAX_LINKS];
 	size_t n_links;
 	struct remote *remote[DERPER_MESH_REMOTE_BUCKETS]; /* keys at mesh peers */
+	struct heard *heard[DERPER_HEARD_BUCKETS];	   /* by sender key: derper_heard.c */
 	SSL_CTX *mesh_tls; /* for dialling peers when we serve TLS ourselves */
 	bool verify_clients;
 	struct key32 *allowed; /* -verify-clients allowlist */
@@ -203,8 +249,13 @@ void dconn_flush_pending(struct derper *s);
 /* Frees the connections closed since the last call. */
 void dconn_reap(struct derper *s);
 void dconn_tick(struct dconn *c);
-/* Stops reading from c until paused_until_ns (the rate limit). */
+/* Stops reading from c (the rate limit: until paused_until_ns; a mesh
+ * link: while mesh_wait is set). */
 void dconn_pause(struct dconn *c);
+/* Reads c again after a pause: what is buffered first. */
+void dconn_resume(struct dconn *c);
+/* True while c's input is not to be read (rate limit, mesh link). */
+bool dconn_paused(const struct dconn *c);
 /* Grows the input buffer to hold `need` bytes (the caller bounds need). */
 bool dconn_rbuf_reserve(struct dconn *c, size_t need);
 
@@ -215,6 +266,8 @@ long derp_on_input(struct dconn *c);
 void derp_fill_output(struct dconn *c);
 void derp_send_keepalive(struct dconn *c);
 void derp_send_health(struct dconn *c, const char *text);
+/* PeerGone(peer, reason) to c, flushed at the end of the loop turn. */
+void derp_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason);
 
 /* derper_clients.c */
 void clients_register(struct derper *s, struct dconn *c);
@@ -224,6 +277,8 @@ struct dconn *clients_find(struct derper *s, const struct key32 *k);
 void clients_enqueue(struct derper *s, struct dconn *dst, const uint8_t src[KEY_LEN],
 		     const uint8_t *pkt, size_t len);
 struct dpkt *dqueue_pop(struct dqueue *q);
+/* disco.LooksLikeDiscoWrapper: the magic and room for a key and a nonce. */
+bool clients_looks_disco(const uint8_t *p, size_t len);
 void dqueue_clear(struct dqueue *q);
 
 #endif

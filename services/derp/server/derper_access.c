@@ -138,28 +138,28 @@ int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64
 	return rc;
 }
 
-static int load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap)
+int derper_load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap)
 {
+	uint64_t bps = o->per_client_rate_limit, burst = derper_opts_rate_burst(o);
 	char why[256];
 	size_t len;
 	char *text;
 
-	s->rate_bps = o->per_client_rate_limit;
-	s->rate_burst = derper_opts_rate_burst(o);
 	if (o->rate_config[0]) {
 		text = read_small_file(o->rate_config, 4096, &len, err, errcap);
 		if (!text)
 			return -EINVAL;
-		if (derper_rate_config_parse(text, len, &s->rate_bps, &s->rate_burst, why,
-					     sizeof(why)) < 0) {
+		if (derper_rate_config_parse(text, len, &bps, &burst, why, sizeof(why)) < 0) {
 			errbuf_set(err, errcap, "%s: %s", o->rate_config, why);
 			free(text);
 			return -EINVAL;
 		}
 		free(text);
 	}
-	if (s->rate_bps && s->rate_burst < DERPER_RATE_MIN_BUCKET_BYTES)
-		s->rate_burst = DERPER_RATE_MIN_BUCKET_BYTES;
+	if (bps && burst < DERPER_RATE_MIN_BUCKET_BYTES)
+		burst = DERPER_RATE_MIN_BUCKET_BYTES;
+	s->rate_bps = bps;
+	s->rate_burst = bps ? burst : 0;
 	return 0;
 }
 
@@ -170,7 +170,7 @@ int derper_load_mesh_and_allowlist(struct derper *s, const struct derper_opts *o
 	size_t len;
 	char *text;
 
-	if (load_rate(s, o, err, errcap) < 0)
+	if (derper_load_rate(s, o, err, errcap) < 0)
 		return -EINVAL;
 
 	if (o->mesh_psk_file[0]) {

@@ -31,6 +31,11 @@ int derper_allowlist_parse(const char *text, size_t len, struct key32 **keys, si
  * ignoring case as Go does). Returns 0 or -EINVAL with err. */
 int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64_t *burst,
 			     char *err, size_t errcap);
+/* The per-client rate limit into s: -rate-config, else
+ * -per-client-rate-limit/-burst; a burst below one SendPacket frame is
+ * raised to DERPER_RATE_MIN_BUCKET_BYTES. On error s is left as it was (a
+ * reload on SIGHUP keeps the limit in force, as Tailscale's). */
+int derper_load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap);
 /* Reads both files as the options say into s, and the per-client rate
  * limit (-rate-config, else -per-client-rate-limit/-burst); a burst below
  * one SendPacket frame is raised to DERPER_RATE_MIN_BUCKET_BYTES. */

@@ -3,25 +3,22 @@
  * packets per client, disco packets on a queue of their own so that path
  * discovery gets through a busy relay, and a full queue drops its oldest
  * packet (fresher packets matter more) and counts it. A second connection
- * with the same key replaces the first, which is closed. */
+ * with the same key replaces the first, which is closed (Tailscale keeps
+ * both and sends to the last one that wrote: docs/interop.md); the key
+ * never left, so nobody is told it did. */
 #include "derper.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "derper_heard.h"
 #include "derper_mesh.h"
+#include "disco/disco.h"
 
-/* disco.LooksLikeDiscoWrapper: the magic "TS💬" and room for the sender
- * key and nonce. */
-static const uint8_t disco_magic[6] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
-enum {
-	DISCO_HEADER_BYTES = 6 + 32 + 24,
-};
-
-static bool looks_disco(const uint8_t *p, size_t len)
+bool clients_looks_disco(const uint8_t *p, size_t len)
 {
-	return len >= DISCO_HEADER_BYTES && memcmp(p, disco_magic, sizeof(disco_magic)) == 0;
+	return len >= DISCO_SEALED_HEADER_LEN && memcmp(p, disco_magic, DISCO_MAGIC_LEN) == 0;
 }
 
 static size_t bucket(const struct key32 *k)
@@ -48,6 +45,7 @@ void clients_register(struct derper *s, struct dconn *c)
 		/* The same key again: the client reconnected (or someone holds
 		 * its key twice). The newest wins; the old one is told why. */
 		s->ctr.dup_replaced++;
+		old->replaced = true;
 		derp_send_health(old,
 				 "another connection with the same node key replaced this one");
 		dconn_flush(old);
@@ -63,11 +61,19 @@ void clients_unregister(struct derper *s, struct dconn *c)
 {
 	struct dconn **pp = &s->clients[bucket(&c->key)];
 
+	heard_forget(s, c);
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == c) {
 			*pp = c->hnext;
 			s->ctr.clients--;
+			s->ctr.home_clients -= c->preferred;
+			/* Replaced: the key is still here (Tailscale tells
+			 * watchers nothing when one of two connections goes). */
+			if (c->replaced)
+				break;
 			mesh_on_client_change(s, c, false);
+			if (!mesh_has(s, c->key.b))
+				heard_gone(s, c->key.b); /* gone from the region */
 			break;
 		}
 	}
@@ -100,7 +106,7 @@ void dqueue_clear(struct dqueue *q)
 void clients_enqueue(struct derper *s, struct dconn *dst, const uint8_t src[KEY_LEN],
 		     const uint8_t *pkt, size_t len)
 {
-	struct dqueue *q = looks_disco(pkt, len) ? &dst->dq : &dst->q;
+	struct dqueue *q = clients_looks_disco(pkt, len) ? &dst->dq : &dst->q;
 	struct dpkt *p = malloc(sizeof(*p) + len);
 
 	if (!p) {

@@ -14,15 +14,18 @@
 
 #include "clock.h"
 #include "derper_front.h"
+#include "derper_mesh.h"
 
-/* Registers what we wait for: input unless paused by the rate limit (then
- * TCP flow control pushes back on the sender), output when some is pending. */
+/* Registers what we wait for: input unless paused (the rate limit, a full
+ * mesh link: TCP flow control pushes back on the sender), output when some
+ * is pending. A paused client's half-close waits too: level-triggered, it
+ * would wake the loop over and over. */
 static void rearm(struct dconn *c)
 {
-	struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = c};
+	struct epoll_event ev = {.data.ptr = c};
 
-	if (!c->paused_until_ns)
-		ev.events |= EPOLLIN;
+	if (!dconn_paused(c))
+		ev.events |= EPOLLIN | EPOLLRDHUP;
 	if (c->want_write)
 		ev.events |= EPOLLOUT;
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->io.fd, &ev);
@@ -36,6 +39,11 @@ static void arm(struct dconn *c, bool want_write)
 		return;
 	c->want_write = want_write;
 	rearm(c);
+}
+
+bool dconn_paused(const struct dconn *c)
+{
+	return c->paused_until_ns || c->mesh_wait;
 }
 
 void dconn_pause(struct dconn *c)
@@ -84,6 +92,9 @@ void dconn_close(struct dconn *c, const char *why)
 
 	if (c->st == DC_CLOSED)
 		return;
+	if (c->mesh_wait)
+		mesh_unwait(c);
+	mesh_unwatch(c);
 	if (why) {
 		ipport_format(&c->remote, addr, sizeof(addr));
 		log_rl(&c->srv->rl_conn, c->srv->now_ns, LOG_LEVEL_INFO, "conn %llu %s: closed: %s",
@@ -175,7 +186,9 @@ void dconn_free(struct dconn *c)
 
 bool dconn_wbuf_room(const struct dconn *c, size_t n)
 {
-	return outbuf_pending(&c->out) + n <= DERPER_WBUF_MAX_BYTES;
+	size_t max = c->can_mesh ? DERPER_MESH_WBUF_MAX_BYTES : DERPER_WBUF_MAX_BYTES;
+
+	return outbuf_pending(&c->out) + n <= max;
 }
 
 bool dconn_write(struct dconn *c, const void *p, size_t n)
@@ -334,14 +347,14 @@ static void process(struct dconn *c)
 
 void dconn_on_readable(struct dconn *c)
 {
-	if (c->paused_until_ns)
+	if (dconn_paused(c))
 		return;
 	if (c->st == DC_TLS) {
 		tls_handshake(c);
 		if (c->st != DC_HTTP)
 			return;
 	}
-	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED && !c->paused_until_ns; rounds++) {
+	for (int rounds = 0; rounds < 64 && c->st != DC_CLOSED && !dconn_paused(c); rounds++) {
 		c->read_recently = true;
 		if (c->rlen == c->rcap &&
 		    !rbuf_reserve(c, c->rcap ? c->rcap * 2 : DERPER_RBUF_MIN_BYTES)) {
@@ -362,6 +375,16 @@ void dconn_on_readable(struct dconn *c)
 		dconn_flush(c);
 }
 
+void dconn_resume(struct dconn *c)
+{
+	if (c->st == DC_CLOSED || dconn_paused(c))
+		return;
+	rearm(c);
+	process(c);
+	if (c->st != DC_CLOSED)
+		dconn_on_readable(c);
+}
+
 void dconn_on_writable(struct dconn *c)
 {
 	if (c->st == DC_TLS) {
@@ -379,12 +402,15 @@ void dconn_on_writable(struct dconn *c)
 void dconn_tick(struct dconn *c)
 {
 	struct derper *s = c->srv;
+	/* Mesh peers get longer, as Tailscale's privileged clients: a
+	 * watcher's first dump can be large. */
+	uint64_t stall_ms = c->can_mesh ? DERPER_MESH_WRITE_TIMEOUT_MS : s->write_timeout_ms;
 
 	if (c->st == DC_CLOSED)
 		return;
 	/* Nothing read since the last tick and nothing buffered: an idle
 	 * client keeps no input buffer either. */
-	if (!c->read_recently && !c->rlen && c->rbuf && !c->paused_until_ns) {
+	if (!c->read_recently && !c->rlen && c->rbuf && !dconn_paused(c)) {
 		free(c->rbuf);
 		c->rbuf = 0;
 		c->rcap = 0;
@@ -395,8 +421,8 @@ void dconn_tick(struct dconn *c)
 		dconn_close(c, "handshake not finished in time");
 		return;
 	}
-	if (c->write_stall_ns &&
-	    s->now_ns - c->write_stall_ns >= DERPER_WRITE_TIMEOUT_MS * NS_PER_MS) {
+	if (c->write_stall_ns && stall_ms &&
+	    s->now_ns - c->write_stall_ns >= stall_ms * NS_PER_MS) {
 		s->ctr.write_timeouts++;
 		c->write_failed = true;
 		dconn_close(c, "write timeout: the client stopped reading");
@@ -405,11 +431,7 @@ void dconn_tick(struct dconn *c)
 	if (c->paused_until_ns && s->now_ns >= c->paused_until_ns) {
 		/* The bucket has refilled: take up what is buffered, then read. */
 		c->paused_until_ns = 0;
-		rearm(c);
-		process(c);
-		if (c->st == DC_CLOSED)
-			return;
-		dconn_on_readable(c);
+		dconn_resume(c);
 		if (c->st == DC_CLOSED)
 			return;
 	}

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "derp/derp_frame.h"
 #include "derp/derp_handshake.h"
+#include "derper_heard.h"
 #include "derper_mesh.h"
 
 enum {
@@ -100,12 +101,11 @@ static int on_client_info(struct dconn *c, const uint8_t *payload, size_t len)
 {
 	struct derper *s = c->srv;
 	struct derp_client_info ci;
-	/* The token bucket is announced so clients pace themselves (Tailscale's
-	 * client honours it); fields omitted when there is no limit. */
-	struct derp_server_info si = {.version = DERP_PROTOCOL_VERSION,
-				      .token_bucket_bytes_per_second = (int64_t)s->rate_bps,
-				      .token_bucket_bytes_burst =
-					      s->rate_bps ? (int64_t)s->rate_burst : 0};
+	/* The version only, as Tailscale's sendServerInfo: a token bucket
+	 * here would make Tailscale's client drop its own packets over the
+	 * rate (derp_client.go setSendRateLimiter), where Tailscale's server
+	 * paces the sender instead, as we do (rate_charge). */
+	struct derp_server_info si = {.version = DERP_PROTOCOL_VERSION};
 	uint8_t buf[DERP_FRAME_HEADER_LEN + 512];
 	size_t n;
 	int rc;
@@ -143,15 +143,32 @@ static int on_client_info(struct dconn *c, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-/* PeerGone(not here), at most DERPER_PEERGONE_PER_SEC with a burst, like
- * Tailscale's peerGoneLim. */
-static void peer_gone_not_here(struct dconn *c, const uint8_t dst[KEY_LEN])
+void derp_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason)
+{
+	uint8_t buf[DERP_FRAME_HEADER_LEN + KEY_LEN + 1];
+	size_t n = derp_encode_peer_gone(peer, reason, buf, sizeof(buf));
+
+	if (!n || !dconn_write(c, buf, n))
+		return;
+	if (reason == DERP_PEER_GONE_NOT_HERE)
+		c->srv->ctr.peer_gone_not_here++;
+	else
+		c->srv->ctr.peer_gone_disconnected++;
+	dconn_schedule_flush(c);
+}
+
+/* PeerGone(not here) for a packet to a key nobody in the region has: only
+ * for a disco packet (the sender is trying to reach a peer directly through
+ * us) and at most DERPER_PEERGONE_PER_SEC with a burst, as Tailscale's
+ * requestPeerGoneWriteLimited. */
+static void peer_gone_not_here(struct dconn *c, const uint8_t dst[KEY_LEN], const uint8_t *pkt,
+			       size_t len)
 {
 	struct derper *s = c->srv;
-	uint8_t buf[DERP_FRAME_HEADER_LEN + KEY_LEN + 1];
 	double elapsed = (double)(s->now_ns - c->pg_last_ns) / 1e9;
-	size_t n;
 
+	if (!clients_looks_disco(pkt, len))
+		return;
 	c->pg_tokens += elapsed * DERPER_PEERGONE_PER_SEC;
 	if (c->pg_tokens > DERPER_PEERGONE_BURST)
 		c->pg_tokens = DERPER_PEERGONE_BURST;
@@ -159,9 +176,7 @@ static void peer_gone_not_here(struct dconn *c, const uint8_t dst[KEY_LEN])
 	if (c->pg_tokens < 1)
 		return;
 	c->pg_tokens -= 1;
-	n = derp_encode_peer_gone(dst, DERP_PEER_GONE_NOT_HERE, buf, sizeof(buf));
-	if (n && dconn_write(c, buf, n))
-		s->ctr.peer_gone_not_here++;
+	derp_send_peer_gone(c, dst, DERP_PEER_GONE_NOT_HERE);
 }
 
 static void on_send_packet(struct dconn *c, const struct derp_frame *f)
@@ -175,10 +190,10 @@ static void on_send_packet(struct dconn *c, const struct derp_frame *f)
 	c->recv_pkts++;
 	if (!dst) {
 		/* Not here: maybe at another derper of the region. */
-		if (mesh_forward(s, c->key.b, dk.b, f->u.send_packet.pkt, f->u.send_packet.len))
+		if (mesh_forward(s, c, dk.b, f->u.send_packet.pkt, f->u.send_packet.len))
 			return;
 		s->ctr.drop_unknown_dest++;
-		peer_gone_not_here(c, dk.b);
+		peer_gone_not_here(c, dk.b, f->u.send_packet.pkt, f->u.send_packet.len);
 		return;
 	}
 	clients_enqueue(s, dst, c->key.b, f->u.send_packet.pkt, f->u.send_packet.len);
@@ -203,8 +218,11 @@ static void on_mesh_frame(struct dconn *c, const struct derp_frame *f)
 		s->ctr.packets_forwarded_in++;
 		dst = clients_find(s, &k);
 		if (!dst) {
-			/* Never forwarded again: one hop only, as Tailscale. */
+			/* Never forwarded again: one hop only, as Tailscale,
+			 * which tells the mesh peer (for a disco packet). */
 			s->ctr.drop_unknown_dest_on_fwd++;
+			peer_gone_not_here(c, k.b, f->u.forward_packet.pkt,
+					   f->u.forward_packet.len);
 			return;
 		}
 		clients_enqueue(s, dst, f->u.forward_packet.src, f->u.forward_packet.pkt,
@@ -216,7 +234,7 @@ static void on_mesh_frame(struct dconn *c, const struct derp_frame *f)
 	case DERP_FRAME_CLOSE_PEER:
 		memcpy(k.b, f->u.close_peer.peer, KEY_LEN);
 		dst = clients_find(s, &k);
-		if (dst && dst != c)
+		if (dst) /* even the asker itself, as Tailscale */
 			dconn_close(dst, "closed by a mesh peer (ClosePeer)");
 		break;
 	default:
@@ -249,11 +267,18 @@ static int on_frame(struct dconn *c, uint8_t type, const uint8_t *payload, uint3
 		on_send_packet(c, &f);
 		break;
 	case DERP_FRAME_NOTE_PREFERRED:
+		if (f.u.note_preferred && !c->preferred)
+			c->srv->ctr.home_clients++;
+		else if (!f.u.note_preferred && c->preferred)
+			c->srv->ctr.home_clients--;
 		c->preferred = f.u.note_preferred;
 		break;
 	case DERP_FRAME_PING:
-		/* Answered once there is room; a newer ping replaces an
-		 * unanswered one (Tailscale's sendPongCh holds one). */
+		/* Answered once there is room; a ping while one is unanswered
+		 * is dropped (Tailscale's sendPongCh holds one: "They're
+		 * pinging too fast. Ignore."). */
+		if (c->ping_pending)
+			break;
 		memcpy(c->pong, f.u.ping, sizeof(c->pong));
 		c->ping_pending = true;
 		break;
@@ -279,8 +304,8 @@ long derp_on_input(struct dconn *c)
 	struct derp_frame_header h;
 	uint32_t max;
 
-	if (c->paused_until_ns)
-		return 0; /* rate limited: the frames wait in the buffer */
+	if (dconn_paused(c))
+		return 0; /* rate limited, or a mesh link is full: the frames wait */
 	if (c->skip) {
 		size_t n = c->rlen < c->skip ? c->rlen : (size_t)c->skip;
 		c->skip -= n;
@@ -338,6 +363,7 @@ void derp_fill_output(struct dconn *c)
 		if (!dconn_wbuf_room(c, n))
 			break;
 		dconn_write(c, frame, n);
+		heard_note(c->srv, c, p->src);
 		free(dqueue_pop(q));
 		c->sent_pkts++;
 		staged += n;

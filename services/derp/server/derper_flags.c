@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "derper_duration.h"
 #include "errbuf.h"
 
 enum {
@@ -17,7 +18,7 @@ enum {
 	NAME_MAX_BYTES = 64,
 };
 
-enum ftype { FT_INVALID = 0, FT_STRING, FT_INT, FT_UINT, FT_BOOL };
+enum ftype { FT_INVALID = 0, FT_STRING, FT_INT, FT_UINT, FT_BOOL, FT_DURATION };
 
 struct flag {
 	const char *name;
@@ -33,6 +34,7 @@ struct flag {
 	FT_STRING, offsetof(struct derper_opts, f), sizeof(((struct derper_opts *)0)->f), 0, 0, NULL
 #define BOOL(f)		    FT_BOOL, offsetof(struct derper_opts, f), 0, 0, 0, NULL
 #define UINT(f)		    FT_UINT, offsetof(struct derper_opts, f), 0, 0, 0, NULL
+#define DURATION(f)	    FT_DURATION, offsetof(struct derper_opts, f), 0, 0, 0, NULL
 #define INT(f, lo, hi, why) FT_INT, offsetof(struct derper_opts, f), 0, lo, hi, why
 
 /* Sorted by name, as Go's PrintDefaults lists them. The help texts are
@@ -76,6 +78,15 @@ static const struct flag flags[] = {
 	{"stun", BOOL(stun), "whether to run a STUN server on -stun-port, bound to the IP of -a"},
 	{"stun-port", INT(stun_port, 0, 65535, "not a port (0 to 65535)"),
 	 "UDP port for STUN, bound to the IP of -a if any"},
+	{"tcp-keepalive-time", DURATION(tcp_keepalive_time_ns),
+	 "TCP keepalive of client connections: idle time before the first probe (then one every "
+	 "15s); 0 is 15s, negative disables"},
+	{"tcp-user-timeout", DURATION(tcp_user_timeout_ns),
+	 "TCP user timeout of client connections: sent data unacknowledged this long closes the "
+	 "connection; 0 leaves the kernel's default"},
+	{"tcp-write-timeout", DURATION(tcp_write_timeout_ns),
+	 "how long a client may leave our output unread before it is closed (mesh peers: 30s); "
+	 "0 is no timeout"},
 	{"verify-clients", BOOL(verify_clients),
 	 "admit only the clients listed in -verify-clients-file"},
 	{"verify-clients-file", STR(verify_clients_file),
@@ -100,9 +111,6 @@ static const char *const tailscale_only[] = {
 	"secrets-path-prefix",
 	"secrets-url",
 	"socket",
-	"tcp-keepalive-time",
-	"tcp-user-timeout",
-	"tcp-write-timeout",
 	"unpublished-bootstrap-dns-names",
 	"verify-client-url",
 	"verify-client-url-fail-open",
@@ -197,6 +205,9 @@ void derper_opts_defaults(struct derper_opts *o)
 	set_str(o->certmode, sizeof(o->certmode), "letsencrypt");
 	set_str(o->hostname, sizeof(o->hostname), "derp.tailscale.com");
 	o->handshake_timeout_ms = DERPER_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	o->tcp_keepalive_time_ns = DERPER_TCP_KEEPALIVE_TIME_NS_DEFAULT;
+	o->tcp_user_timeout_ns = DERPER_TCP_USER_TIMEOUT_NS_DEFAULT;
+	o->tcp_write_timeout_ns = DERPER_TCP_WRITE_TIMEOUT_NS_DEFAULT;
 
 	/* tsweb.DefaultCertDir("derper-certs"): os.UserCacheDir() on Unix is
 	 * $XDG_CACHE_HOME if set and absolute (relative is an error), else
@@ -387,6 +398,12 @@ static int set_value(const struct flag *f, const char *value, struct derper_opts
 	int rc;
 
 	switch (f->type) {
+	case FT_DURATION:
+		rc = derper_duration_parse(value, &i);
+		if (rc < 0)
+			return bad_value(f, value, "parse error", err, errcap);
+		memcpy(field, &i, sizeof(i));
+		return 0;
 	case FT_STRING:
 		if (strlen(value) >= f->size) {
 			char why[64];
@@ -657,6 +674,11 @@ static int validate(struct derper_opts *o, char *err, size_t errcap)
 				q, o->addr);
 		return DERPER_FLAGS_E_CERTMODE;
 	}
+	if (o->tcp_user_timeout_ns < 0) {
+		/* Tailscale's derper fails to listen: setsockopt refuses it. */
+		errbuf_set(err, errcap, "-tcp-user-timeout must not be negative");
+		return DERPER_FLAGS_E_VALUE;
+	}
 	if (derper_opts_tls(o)) {
 		/* cert.go's checks, made here so that they name the flag. */
 		char name[DERPER_FLAGS_HOSTNAME_MAX_BYTES + 1];
@@ -732,10 +754,11 @@ void derper_flags_usage(FILE *fp)
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		const struct flag *f = &flags[i];
 		const char *field = (const char *)&d + f->off;
-		const char *type = f->type == FT_STRING ? "string"
-				   : f->type == FT_INT	? "int"
-				   : f->type == FT_UINT ? "uint"
-							: "";
+		const char *type = f->type == FT_STRING	    ? "string"
+				   : f->type == FT_INT	    ? "int"
+				   : f->type == FT_UINT	    ? "uint"
+				   : f->type == FT_DURATION ? "duration"
+							    : "";
 		size_t n = 3 + strlen(f->name) + (*type ? 1 + strlen(type) : 0);
 
 		fprintf(fp, "  -%s%s%s", f->name, *type ? " " : "", type);
@@ -768,6 +791,15 @@ void derper_flags_usage(FILE *fp)
 			memcpy(&v, field, sizeof(v));
 			if (v)
 				fprintf(fp, " (default true)");
+			break;
+		}
+		case FT_DURATION: {
+			char text[DERPER_DURATION_TEXT_BYTES];
+			int64_t v;
+			memcpy(&v, field, sizeof(v));
+			if (v)
+				fprintf(fp, " (default %s)",
+					derper_duration_format(v, text, sizeof(text)));
 			break;
 		}
 		default:

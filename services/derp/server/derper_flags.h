@@ -30,6 +30,12 @@ enum {
 	DERPER_DEV_PORT = 3340,
 };
 
+/* derper.go's defaults of -tcp-keepalive-time, -tcp-user-timeout and
+ * -tcp-write-timeout (derpserver.DefaultTCPWiteTimeout), in nanoseconds. */
+#define DERPER_TCP_KEEPALIVE_TIME_NS_DEFAULT (INT64_C(600) * 1000000000)
+#define DERPER_TCP_USER_TIMEOUT_NS_DEFAULT   (INT64_C(15) * 1000000000)
+#define DERPER_TCP_WRITE_TIMEOUT_NS_DEFAULT  (INT64_C(2) * 1000000000)
+
 /* derper_flags_parse results. */
 enum {
 	DERPER_FLAGS_HELP = 1, /* -h, -help, --help: print usage, exit 0 */
@@ -74,6 +80,10 @@ struct derper_opts {
 	uint64_t per_client_rate_limit;
 	uint64_t per_client_rate_burst;
 	int handshake_timeout_ms; /* -handshake-timeout-ms 10000 (msock's own) */
+	/* Go durations (derper_duration.h), nanoseconds. */
+	int64_t tcp_keepalive_time_ns; /* -tcp-keepalive-time 10m; 0: 15s; < 0: off */
+	int64_t tcp_user_timeout_ns;   /* -tcp-user-timeout 15s; <= 0: the kernel's */
+	int64_t tcp_write_timeout_ns;  /* -tcp-write-timeout 2s; <= 0: none */
 };
 
 /* Fills *out with every default. -certdir reads $XDG_CACHE_HOME or $HOME

@@ -68,6 +68,9 @@ long front_on_input(struct dconn *c)
 	}
 	switch (derper_http_route(&req)) {
 	case DERPER_ROUTE_DERP_UPGRADE:
+		/* Ideal-Node: the client dialled another node of the region
+		 * first (watchers see the NotIdeal flag). */
+		c->not_ideal = req.has_ideal_node;
 		if (!req.fast_start) {
 			n = derper_http_101_derp(&c->srv->pub, out, sizeof(out));
 			if (!n || !dconn_write(c, out, n)) {

@@ -264,8 +264,10 @@ static void finish_header(struct pctx *c)
 	if (h == HDR_OTHER || c->seen[h])
 		return;
 	c->seen[h] = true;
-	if (c->val_dropped)
+	if (c->val_dropped) {
+		c->req.has_ideal_node |= h == HDR_IDEAL_NODE;
 		return;
+	}
 	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
 		n--;
 	while (n && (*v == ' ' || *v == '\t')) {
@@ -290,6 +292,7 @@ static void finish_header(struct pctx *c)
 		break;
 	case HDR_IDEAL_NODE:
 		copy_field(c->req.ideal_node, v, n);
+		c->req.has_ideal_node = n > 0;
 		break;
 	default:
 		break;

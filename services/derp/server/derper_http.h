@@ -93,6 +93,7 @@ struct derper_http_req {
 	bool fast_start;
 	char challenge[DERPER_HTTP_CHALLENGE_MAX_BYTES + 1];   /* X-Tailscale-Challenge */
 	char ideal_node[DERPER_HTTP_IDEAL_NODE_MAX_BYTES + 1]; /* Ideal-Node */
+	bool has_ideal_node; /* Ideal-Node is present and not empty (even if too long to keep) */
 	bool keep_alive; /* http_should_keep_alive: HTTP/1.1 unless "close", 1.0 if "keep-alive" */
 	unsigned nheaders;
 };

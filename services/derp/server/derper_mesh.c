@@ -6,12 +6,21 @@
  *     ForwardPacket (delivered here as if sent locally) and ClosePeer.
  *   watching peers: for each -mesh-with server we keep a DERP client logged
  *     in with this server's own key and the mesh key, send WatchConns, and
- *     remember which client keys are there; a packet for a key that is not
- *     here but there goes out as ForwardPacket.
+ *     remember which client keys are there (every key it announces, mesh
+ *     clients such as derpprobe's included); a packet for a key that is not
+ *     here but there goes out as ForwardPacket. A key at several peers is
+ *     reached through the first that announced it while it stays
+ *     (Tailscale's multiForwarder).
  * A mesh link that drops is redialled after DERPER_MESH_REDIAL_MS and its
  * keys are forgotten until it is back (Tailscale: PeerGoneReasonMeshConnBroke).
+ * A key forgotten by every link and not here has left the region: those it
+ * sent packets to hear PeerGone (derper_heard.c).
+ * A link with over DERPER_MESH_LINK_HIGH_BYTES queued stops reading each
+ * client that forwards through it until it drains (Tailscale's
+ * ForwardPacket blocks its sender): the mesh is paced, not lossy.
  *
- * Timers: each link's redial time; the DERP client's own deadlines. */
+ * Timers: each link's redial time; DERPER_MESH_FORWARD_TIMEOUT_MS for a
+ * link its waiting senders wait on; the DERP client's own deadlines. */
 #include "derper_mesh.h"
 
 #include <errno.h>
@@ -22,6 +31,7 @@
 
 #include "clock.h"
 #include "derp/derp_client.h"
+#include "derper_heard.h"
 
 static size_t rbucket(const uint8_t k[KEY_LEN])
 {
@@ -30,9 +40,16 @@ static size_t rbucket(const uint8_t k[KEY_LEN])
 
 struct remote {
 	uint8_t key[KEY_LEN];
-	struct mesh_link *via;
+	uint32_t links; /* bit i: links[i] announced the key */
+	unsigned pref;	/* the link packets go through: the first to announce it */
 	struct remote *next;
 };
+_Static_assert(DERPER_MESH_MAX_LINKS <= 32, "struct remote's link mask");
+
+static unsigned link_index(const struct mesh_link *l)
+{
+	return (unsigned)(l - l->srv->links);
+}
 
 static struct remote **slot(struct derper *s, const uint8_t k[KEY_LEN])
 {
@@ -46,6 +63,7 @@ static struct remote **slot(struct derper *s, const uint8_t k[KEY_LEN])
 static void remote_set(struct derper *s, const uint8_t k[KEY_LEN], struct mesh_link *via)
 {
 	struct remote **pp = slot(s, k);
+	unsigned i = link_index(via);
 
 	if (!*pp) {
 		*pp = calloc(1, sizeof(**pp));
@@ -53,37 +71,82 @@ static void remote_set(struct derper *s, const uint8_t k[KEY_LEN], struct mesh_l
 			return;
 		memcpy((*pp)->key, k, KEY_LEN);
 	}
-	(*pp)->via = via;
+	if (!(*pp)->links)
+		(*pp)->pref = i;
+	(*pp)->links |= 1u << i;
+}
+
+/* Link i no longer has the key at *pp: another link takes over, or the
+ * entry goes (and, unless the key is here, the key has left the region). */
+static void remote_drop(struct derper *s, struct remote **pp, unsigned i)
+{
+	struct remote *r = *pp;
+	uint8_t k[KEY_LEN];
+	struct key32 kk;
+
+	r->links &= ~(1u << i);
+	if (r->links) {
+		if (r->pref == i)
+			r->pref = (unsigned)__builtin_ctz(r->links);
+		return;
+	}
+	memcpy(k, r->key, KEY_LEN);
+	*pp = r->next;
+	free(r);
+	memcpy(kk.b, k, KEY_LEN);
+	if (!clients_find(s, &kk))
+		heard_gone(s, k);
 }
 
 static void remote_del(struct derper *s, const uint8_t k[KEY_LEN], struct mesh_link *via)
 {
-	struct remote **pp = slot(s, k), *r = *pp;
+	struct remote **pp = slot(s, k);
+	unsigned i = link_index(via);
 
-	if (r && (!via || r->via == via)) {
-		*pp = r->next;
-		free(r);
-	}
+	if (*pp && ((*pp)->links & (1u << i)))
+		remote_drop(s, pp, i);
 }
 
 /* Forgets every key learnt over a link (it went down). */
 static void remote_forget_link(struct derper *s, struct mesh_link *l)
 {
+	unsigned i = link_index(l);
+
 	for (size_t b = 0; b < DERPER_MESH_REMOTE_BUCKETS; b++) {
 		struct remote **pp = &s->remote[b];
 		while (*pp) {
-			if ((*pp)->via == l) {
-				struct remote *r = *pp;
-				*pp = r->next;
-				free(r);
+			struct remote *r = *pp;
+			if (r->links & (1u << i)) {
+				remote_drop(s, pp, i);
+				if (*pp == r)
+					pp = &r->next; /* kept: announced by another link too */
 			} else {
-				pp = &(*pp)->next;
+				pp = &r->next;
 			}
 		}
 	}
 }
 
+bool mesh_has(struct derper *s, const uint8_t k[KEY_LEN])
+{
+	return *slot(s, k) != 0;
+}
+
 /* ---- serving watchers ---- */
+
+/* Tailscale's sclient.presentFlags. */
+static uint8_t present_flags(const struct dconn *c)
+{
+	uint8_t f = 0;
+
+	if (c->is_prober)
+		f |= DERP_PEER_PRESENT_IS_PROBER;
+	if (c->can_mesh)
+		f |= DERP_PEER_PRESENT_IS_MESH_PEER;
+	if (c->not_ideal)
+		f |= DERP_PEER_PRESENT_NOT_IDEAL;
+	return f ? f : DERP_PEER_PRESENT_IS_REGULAR;
+}
 
 static void present_frame(struct dconn *w, const struct dconn *c, bool present)
 {
@@ -97,10 +160,8 @@ static void present_frame(struct dconn *w, const struct dconn *c, bool present)
 		} else {
 			memcpy(ip, c->remote.ip, 16);
 		}
-		n = derp_encode_peer_present(c->key.b, ip, c->remote.port,
-					     c->can_mesh ? DERP_PEER_PRESENT_IS_MESH_PEER
-							 : DERP_PEER_PRESENT_IS_REGULAR,
-					     buf, sizeof(buf));
+		n = derp_encode_peer_present(c->key.b, ip, c->remote.port, present_flags(c), buf,
+					     sizeof(buf));
 	} else {
 		n = derp_encode_peer_gone(c->key.b, DERP_PEER_GONE_DISCONNECTED, buf, sizeof(buf));
 	}
@@ -118,17 +179,51 @@ void mesh_on_watch_conns(struct dconn *w)
 
 	if (key_equal(&w->key, &s->pub))
 		return; /* our own mesh link dialled us: nothing to say */
-	w->watching = true;
+	if (!w->watching) {
+		/* A list of its own (Tailscale's s.watchers), so a login is not
+		 * a walk over every connection (15 % of the CPU of 10,000 logins). */
+		w->watching = true;
+		w->watch_prev = 0;
+		w->watch_next = s->watchers;
+		if (s->watchers)
+			s->watchers->watch_prev = w;
+		s->watchers = w;
+	}
+	/* Every client here, the watcher itself included (Tailscale's
+	 * addWatcher walks all clients). */
 	for (struct dconn *c = s->all; c && w->st != DC_CLOSED; c = c->all_next)
-		if (c->st == DC_DERP && c != w)
+		if (c->st == DC_DERP)
 			present_frame(w, c, true);
+}
+
+void mesh_unwatch(struct dconn *w)
+{
+	struct derper *s = w->srv;
+
+	if (!w->watching)
+		return;
+	w->watching = false;
+	if (w->watch_prev)
+		w->watch_prev->watch_next = w->watch_next;
+	else
+		s->watchers = w->watch_next;
+	if (w->watch_next)
+		w->watch_next->watch_prev = w->watch_prev;
+	/* w->watch_next stays: a walk of the list may stand on w (w is not
+	 * freed before the loop turn ends). */
 }
 
 void mesh_on_client_change(struct derper *s, struct dconn *c, bool present)
 {
-	for (struct dconn *w = s->all; w; w = w->all_next)
+	struct dconn *w, *next;
+
+	/* present_frame may close a watcher that falls behind, which takes
+	 * it (and, through its logout, maybe others) off the list. */
+	for (w = s->watchers; w; w = next) {
+		next = w->watch_next;
 		if (w->watching && w != c && w->st == DC_DERP)
 			present_frame(w, c, present);
+	}
 }
 
 /* ---- watching peers ---- */
@@ -148,9 +243,11 @@ static void link_present(void *arg, const uint8_t peer[KEY_LEN], uint8_t flags)
 {
 	struct mesh_link *l = arg;
 
-	/* Mesh links themselves are not destinations. */
-	if (!(flags & DERP_PEER_PRESENT_IS_MESH_PEER))
-		remote_set(l->srv, peer, l);
+	/* Every key, mesh clients too: derpprobe's clients log in with the
+	 * mesh key and must be reachable across the mesh (Tailscale's derper
+	 * adds a forwarder for every PeerPresent). */
+	(void)flags;
+	remote_set(l->srv, peer, l);
 }
 
 static void link_gone(void *arg, const uint8_t peer[KEY_LEN], uint8_t reason)
@@ -159,6 +256,32 @@ static void link_gone(void *arg, const uint8_t peer[KEY_LEN], uint8_t reason)
 
 	(void)reason;
 	remote_del(l->srv, peer, l);
+}
+
+/* Lets every client waiting on l read again (it drained, or went down). */
+static void release_waiters(struct mesh_link *l)
+{
+	struct dconn *c = l->waiters, *next;
+
+	l->waiters = 0;
+	for (; c; c = next) {
+		next = c->mesh_wait_next;
+		c->mesh_wait = 0;
+		c->mesh_wait_next = 0;
+		dconn_resume(c); /* may wait on l again */
+	}
+}
+
+void mesh_unwait(struct dconn *c)
+{
+	struct dconn **pp = &c->mesh_wait->waiters;
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->mesh_wait_next;
+	if (*pp)
+		*pp = c->mesh_wait_next;
+	c->mesh_wait = 0;
+	c->mesh_wait_next = 0;
 }
 
 static void link_closed(void *arg, const char *why)
@@ -175,6 +298,7 @@ static void link_closed(void *arg, const char *why)
 	l->up = false;
 	l->redial_ns = l->srv->now_ns + DERPER_MESH_REDIAL_MS * NS_PER_MS;
 	remote_forget_link(l->srv, l);
+	release_waiters(l);
 }
 
 static const struct derp_client_cb link_cb = {
@@ -221,6 +345,23 @@ void mesh_tick(struct derper *s)
 
 		if (l->dc)
 			derp_client_tick(l->dc, s->now_ns);
+		if (l->waiters && l->dc && derp_client_pending(l->dc) < l->wait_pending) {
+			l->wait_since_ns = s->now_ns; /* some progress */
+			l->wait_pending = derp_client_pending(l->dc);
+		}
+		if (l->waiters && l->dc && derp_client_state(l->dc) != DERP_CLIENT_CLOSED &&
+		    derp_client_pending(l->dc) > DERPER_MESH_LINK_LOW_BYTES &&
+		    s->now_ns - l->wait_since_ns >= DERPER_MESH_FORWARD_TIMEOUT_MS * NS_PER_MS) {
+			/* Tailscale closes a mesh connection whose forward has
+			 * not been written in 5 s; it is redialled. */
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, derp_client_fd(l->dc), 0);
+			derp_client_free(l->dc);
+			l->dc = 0;
+			link_closed(l, "forwarding stalled: nothing written for 5 s");
+		}
+		if (l->waiters &&
+		    (!l->dc || derp_client_pending(l->dc) <= DERPER_MESH_LINK_LOW_BYTES))
+			release_waiters(l);
 		if (l->dc && derp_client_state(l->dc) == DERP_CLIENT_CLOSED) {
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, derp_client_fd(l->dc), 0);
 			derp_client_free(l->dc);
@@ -235,18 +376,34 @@ void mesh_tick(struct derper *s)
 	}
 }
 
-bool mesh_forward(struct derper *s, const uint8_t src[KEY_LEN], const uint8_t dst[KEY_LEN],
+bool mesh_forward(struct derper *s, struct dconn *from, const uint8_t dst[KEY_LEN],
 		  const uint8_t *p, size_t n)
 {
 	struct remote *r = *slot(s, dst);
+	struct mesh_link *l;
 
-	if (!r || !r->via->up || !r->via->dc)
+	if (!r)
 		return false;
-	if (derp_client_forward(r->via->dc, src, dst, p, n) == 0) {
+	l = &s->links[r->pref];
+	if (!l->up || !l->dc)
+		return false;
+	if (derp_client_forward(l->dc, from->key.b, dst, p, n) == 0) {
 		s->ctr.packets_forwarded_out++;
-		derp_client_on_io(r->via->dc, s->now_ns);
+		derp_client_on_io(l->dc, s->now_ns);
 	} else {
 		s->ctr.drop_queue_tail++;
+	}
+	/* on_io may have closed the link (its waiters are released then). */
+	if (l->dc && l->up && derp_client_pending(l->dc) > DERPER_MESH_LINK_HIGH_BYTES &&
+	    !from->mesh_wait) {
+		if (!l->waiters) {
+			l->wait_since_ns = s->now_ns;
+			l->wait_pending = derp_client_pending(l->dc);
+		}
+		from->mesh_wait = l;
+		from->mesh_wait_next = l->waiters;
+		l->waiters = from;
+		dconn_pause(from);
 	}
 	return true;
 }

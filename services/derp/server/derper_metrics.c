@@ -43,6 +43,8 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 	gauge(&o, "derp_current_connections", "connections open, logged in or not", s->n_conns);
 	gauge(&o, "derp_current_clients", "clients logged in", c->clients);
 	gauge(&o, "derp_pending_handshakes", "connections not logged in yet", s->n_pending);
+	gauge(&o, "derp_current_home_connections",
+	      "clients that said this is their home node (NotePreferred)", c->home_clients);
 	counter(&o, "derp_accepts", "connections accepted", c->accepts);
 	counter(&o, "derp_accepts_refused_pending",
 		"connections refused: too many unfinished handshakes", c->refused_pending);
@@ -65,6 +67,9 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 	    (unsigned long long)c->drop_write);
 	counter(&o, "derp_peer_gone_not_here_frames", "PeerGone(not here) frames sent",
 		c->peer_gone_not_here);
+	counter(&o, "derp_peer_gone_disconnected_frames",
+		"PeerGone(disconnected) frames sent: a sender left the region",
+		c->peer_gone_disconnected);
 	counter(&o, "derp_malformed_frames", "connections closed for a malformed frame",
 		c->malformed);
 	counter(&o, "derp_unknown_frames", "frames of unknown types skipped", c->unknown_frames);
@@ -74,6 +79,10 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 		c->write_timeouts);
 	counter(&o, "derp_handshake_timeouts", "connections closed at the handshake deadline",
 		c->handshake_timeouts);
+	gauge(&o, "derp_rate_limit_per_client_bytes_per_second",
+	      "per-client receive rate limit (0: none)", s->rate_bps);
+	gauge(&o, "derp_rate_limit_per_client_burst_bytes", "per-client receive burst",
+	      s->rate_burst);
 	counter(&o, "derp_rate_limit_per_client_waited",
 		"times a client's reads were paused by its rate limit", c->rate_limited_waits);
 	counter(&o, "derp_packets_forwarded_in", "packets a mesh peer forwarded to us",

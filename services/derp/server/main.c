@@ -31,11 +31,19 @@ enum {
 	DERPER_TICK_MS = 250,
 	DERPER_LISTEN_BACKLOG = 4096,
 	DERPER_MAX_LISTENERS = 4,
+	/* Go's keepalive defaults (net/dial.go): the idle time when
+	 * -tcp-keepalive-time is 0, the probe interval, the probe count. */
+	DERPER_TCP_KEEPALIVE_DEFAULT_S = 15,
+	DERPER_TCP_KEEPALIVE_INTERVAL_S = 15,
+	DERPER_TCP_KEEPALIVE_COUNT = 9,
+	DERPER_TCP_KEEPIDLE_MAX_S = 32767, /* the kernel's MAX_TCP_KEEPIDLE */
 };
 
 struct ctx {
 	struct derper s;
 	struct derper_opts opts;
+	int user_timeout_ms;  /* TCP_USER_TIMEOUT of accepted sockets; 0: the kernel's */
+	int keepalive_idle_s; /* TCP_KEEPIDLE of accepted sockets; < 0: no keepalive */
 	struct evsrc src[DERPER_MAX_LISTENERS + 2];
 	size_t n_src;
 	bool stop;
@@ -89,6 +97,27 @@ static int add_src(struct ctx *x, enum ev_kind kind, int fd)
 	return epoll_ctl(x->s.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* What Tailscale's derper sets on its listeners (-tcp-user-timeout) and
+ * Go on each accepted connection (-tcp-keepalive-time: idle time, then
+ * probes every 15 s, 9 of them): a client gone without a FIN is found
+ * when data to it goes unacknowledged for the user timeout, not after the
+ * kernel's ~15 minutes of retransmissions. */
+static void tcp_liveness(const struct ctx *x, int fd)
+{
+	int one = 1, intvl = DERPER_TCP_KEEPALIVE_INTERVAL_S, cnt = DERPER_TCP_KEEPALIVE_COUNT;
+
+	if (x->user_timeout_ms > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &x->user_timeout_ms,
+			   sizeof(x->user_timeout_ms));
+	if (x->keepalive_idle_s < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &x->keepalive_idle_s,
+		   sizeof(x->keepalive_idle_s));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static void on_accept(struct ctx *x, struct evsrc *e)
 {
 	struct derper *s = &x->s;
@@ -111,6 +140,7 @@ static void on_accept(struct ctx *x, struct evsrc *e)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_liveness(x, fd);
 		ipport_from_sockaddr((struct sockaddr *)&ss, sl, &remote);
 		if (e->kind == EV_LISTEN_TLS) {
 			ssl = SSL_new(s->tls);
@@ -126,6 +156,21 @@ static void on_accept(struct ctx *x, struct evsrc *e)
 			close(fd);
 		}
 	}
+}
+
+/* SIGHUP with -rate-config: read it again (Tailscale's watchRateConfig);
+ * a file that does not parse leaves the limit in force. */
+static void reload_rate(struct ctx *x)
+{
+	char err[512];
+
+	log_info("derper: SIGHUP: reloading the rate config from %s", x->opts.rate_config);
+	if (derper_load_rate(&x->s, &x->opts, err, sizeof(err)) < 0)
+		log_warn("derper: rate config reload failed (the old one stays): %s", err);
+	else
+		log_info("derper: rate config applied: client-rate=%llu bytes/sec, "
+			 "client-burst=%llu bytes",
+			 (unsigned long long)x->s.rate_bps, (unsigned long long)x->s.rate_burst);
 }
 
 static void reap(struct derper *s)
@@ -167,8 +212,12 @@ static int run(struct ctx *x)
 			switch (*(enum ev_kind *)p) {
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
-				while (read(e->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-					x->stop = true;
+				while (read(e->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						reload_rate(x);
+					else
+						x->stop = true;
+				}
 				break;
 			}
 			case EV_STUN:
@@ -228,6 +277,10 @@ static int setup_signals(struct ctx *x)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	/* Only with -rate-config, as Tailscale's derper: otherwise SIGHUP
+	 * ends the process as its default does. */
+	if (x->opts.rate_config[0])
+		sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, 0);
 	signal(SIGPIPE, SIG_IGN);
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -261,9 +314,27 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 	struct derper *s = &x->s;
 	const struct derper_opts *o = &x->opts;
 	char host[DERPER_FLAGS_ADDR_MAX_BYTES + 1], port[16];
+	uint64_t user_ms;
 	int fd;
 
 	s->handshake_ms = (uint64_t)o->handshake_timeout_ms;
+	/* A write timeout under 1 ms is 1 ms, not none. */
+	if (o->tcp_write_timeout_ns > 0)
+		s->write_timeout_ms =
+			((uint64_t)o->tcp_write_timeout_ns + NS_PER_MS - 1) / NS_PER_MS;
+	/* The kernel takes milliseconds and whole seconds (Go rounds the
+	 * keepalive time up); -tcp-user-timeout is not negative (flags). */
+	user_ms = (uint64_t)o->tcp_user_timeout_ns / NS_PER_MS;
+	x->user_timeout_ms = user_ms > INT32_MAX ? INT32_MAX : (int)user_ms;
+	if (o->tcp_keepalive_time_ns < 0) {
+		x->keepalive_idle_s = -1;
+	} else if (o->tcp_keepalive_time_ns == 0) {
+		x->keepalive_idle_s = DERPER_TCP_KEEPALIVE_DEFAULT_S;
+	} else {
+		uint64_t secs = ((uint64_t)o->tcp_keepalive_time_ns + NS_PER_SEC - 1) / NS_PER_SEC;
+		x->keepalive_idle_s =
+			secs > DERPER_TCP_KEEPIDLE_MAX_S ? DERPER_TCP_KEEPIDLE_MAX_S : (int)secs;
+	}
 	log_ratelimit_init(&s->rl_conn, 1000);
 	log_ratelimit_init(&s->rl_bad, 1000);
 	if (load_key(x, err, errcap) < 0)
@@ -295,6 +366,12 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 			snprintf(err, errcap, "mesh: cannot set up TLS trust (%.900s)", crt);
 			return -1;
 		}
+		/* The DERP client retries a write after WANT_WRITE from its
+		 * output buffer, which may have grown and moved since: without
+		 * these OpenSSL fails the retry ("bad write retry") and the
+		 * link drops under load (as the derp component sets them). */
+		SSL_CTX_set_mode(s->mesh_tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+						      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0 || setup_signals(x) < 0)
