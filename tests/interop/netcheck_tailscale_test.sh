@@ -29,10 +29,8 @@ src=${MSOCK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../lab/lib.sh
 . "$src/tests/lab/lib.sh"
 lab_skip_unless_root
-IB=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
-for p in stunc tsnetcheck; do
-  [ -x "$IB/$p" ] || lab_fail "no $IB/$p: run tests/interop/build.sh (set MSOCK_INTEROP_BIN)"
-done
+lab_interop_bin stunc tsnetcheck
+IB=$LAB_IB
 export LAB_DERP2=1
 LAB_NAT_A=easy LAB_NAT_B=hard lab_init
 TS_PORT=41642   # tsnetcheck's socket; msock's is $LAB_PORT

@@ -29,10 +29,8 @@ src=${MSOCK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../lab/lib.sh
 . "$src/tests/lab/lib.sh"
 lab_skip_unless_root
-IB=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
-for p in derper tsdiscopeer; do
-  [ -x "$IB/$p" ] || lab_fail "no $IB/$p: run tests/interop/build.sh (set MSOCK_INTEROP_BIN)"
-done
+lab_interop_bin derper tsdiscopeer
+IB=$LAB_IB
 lab_init
 lab_derper_stop
 t=$(lab_now_ms)

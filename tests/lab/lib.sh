@@ -485,8 +485,9 @@ lab_derper_packets() {
 # node entry that pins it (lab_tsderper_cert_name prints its CertName).
 # Log $LAB_DIR/derp/tsderper.log; pid in LAB_TSDERPER_PID.
 lab_tsderper_start() {
-  local d=$LAB_DIR/derp host=${1:-$LAB_DERP_HOST} bin=${MSOCK_INTEROP_BIN:-}/derper dir
-  [ -x "$bin" ] || lab_fail "no Tailscale derper at '$bin' (set MSOCK_INTEROP_BIN; tests/interop/build.sh builds it)"
+  local d=$LAB_DIR/derp host=${1:-$LAB_DERP_HOST} bin dir
+  lab_interop_bin derper
+  bin=$LAB_IB/derper
   [ -z "$LAB_DERPER_PID" ] || lab_fail "lab_tsderper_start: msock-derper still runs (lab_derper_stop first)"
   dir=$d
   if [[ $host =~ ^[0-9.]+$ ]]; then
@@ -848,6 +849,16 @@ lab_node_up() {
       "$(lab_msockctl "$node" wg-config 2>&1)"
   lab_msockctl "$node" wg-config --apply "$ifc" >/dev/null ||
     lab_fail "$node: msockctl wg-config --apply $ifc failed"
+}
+
+# Sets LAB_IB to the interop programs' directory (MSOCK_INTEROP_BIN, else
+# tests/interop/build.sh's default) and fails unless each PROG is there.
+lab_interop_bin() {
+  local src=${MSOCK_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)} p
+  LAB_IB=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
+  for p in "$@"; do
+    [ -x "$LAB_IB/$p" ] || lab_fail "no $LAB_IB/$p: run tests/interop/build.sh (set MSOCK_INTEROP_BIN)"
+  done
 }
 
 # Lines in NODE's broker log so far (a mark for lab_bday_round).
