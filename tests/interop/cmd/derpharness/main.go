@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"msock.test/interop/internal/labfiles"
 	"os"
 	"strconv"
 	"strings"
@@ -86,14 +87,11 @@ type env struct {
 func loadEnv(caFile, meshFile string, verbose bool) (*env, error) {
 	e := &env{verbose: verbose}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		roots, err := labfiles.CertPool(caFile)
 		if err != nil {
 			return nil, err
 		}
-		e.roots = x509.NewCertPool()
-		if !e.roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no certificate", caFile)
-		}
+		e.roots = roots
 	}
 	if meshFile != "" {
 		b, err := os.ReadFile(meshFile)

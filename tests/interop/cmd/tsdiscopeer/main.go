@@ -30,12 +30,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"msock.test/interop/internal/labfiles"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -178,13 +178,9 @@ func run(args []string) int {
 	}
 	p.shared = discoPriv.Shared(p.disco)
 
-	b, err := os.ReadFile(*mapFile)
+	dm, err := labfiles.DERPMap(*mapFile)
 	if err != nil {
 		log.Fatal(err)
-	}
-	var dm tailcfg.DERPMap
-	if err := json.Unmarshal(b, &dm); err != nil {
-		log.Fatalf("%s: %v", *mapFile, err)
 	}
 	reg := dm.Regions[*regionID]
 	if reg == nil {
@@ -193,13 +189,9 @@ func run(args []string) int {
 	for _, n := range reg.Nodes {
 		n.InsecureForTests = false // verified against -ca, never skipped
 	}
-	pem, err := os.ReadFile(*caFile)
+	pool, err := labfiles.CertPool(*caFile)
 	if err != nil {
 		log.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		log.Fatalf("%s: no PEM certificates", *caFile)
 	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -16,14 +16,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"msock.test/interop/internal/labfiles"
 	"net/netip"
-	"os"
 	"strconv"
 	"time"
 
 	"tailscale.com/net/netcheck"
 	"tailscale.com/net/netmon"
-	"tailscale.com/tailcfg"
 )
 
 // result is what the interop tests compare; field names follow
@@ -51,13 +50,9 @@ func main() {
 	if *mapFile == "" || flag.NArg() != 0 {
 		log.Fatal("usage: tsnetcheck -derpmap FILE [-bind IP:PORT] [-timeout D] [-v]")
 	}
-	b, err := os.ReadFile(*mapFile)
+	dm, err := labfiles.DERPMap(*mapFile)
 	if err != nil {
 		log.Fatal(err)
-	}
-	var dm tailcfg.DERPMap
-	if err := json.Unmarshal(b, &dm); err != nil {
-		log.Fatalf("%s: %v", *mapFile, err)
 	}
 	if len(dm.Regions) == 0 {
 		log.Fatalf("%s: no regions", *mapFile)
@@ -80,7 +75,7 @@ func main() {
 		log.Fatalf("Standalone(%s): %v", *bind, err)
 	}
 	t0 := time.Now()
-	r, err := c.GetReport(ctx, &dm, nil)
+	r, err := c.GetReport(ctx, dm, nil)
 	if err != nil {
 		log.Fatalf("GetReport: %v", err)
 	}
