@@ -97,11 +97,16 @@ size_t ipport_format(const struct ipport *a, char *buf, size_t cap)
 	return (size_t)n;
 }
 
-bool ipport_equal(const struct ipport *a, const struct ipport *b)
+bool ip_equal(const struct ipport *a, const struct ipport *b)
 {
 	size_t len = a->family == AF_INET ? 4 : 16;
 
-	return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, len) == 0;
+	return a->family == b->family && memcmp(a->ip, b->ip, len) == 0;
+}
+
+bool ipport_equal(const struct ipport *a, const struct ipport *b)
+{
+	return a->port == b->port && ip_equal(a, b);
 }
 
 socklen_t ipport_to_sockaddr(const struct ipport *a, struct sockaddr_storage *ss)

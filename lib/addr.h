@@ -24,6 +24,8 @@ int ipport_parse(const char *s, struct ipport *out);
 int ip_parse(const char *s, struct ipport *out);
 size_t ipport_format(const struct ipport *a, char *buf, size_t cap);
 bool ipport_equal(const struct ipport *a, const struct ipport *b);
+/* The same family and address; the ports may differ. */
+bool ip_equal(const struct ipport *a, const struct ipport *b);
 /* To and from sockaddr; v4-mapped IPv6 addresses come back as IPv4. */
 socklen_t ipport_to_sockaddr(const struct ipport *a, struct sockaddr_storage *ss);
 int ipport_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct ipport *out);

@@ -763,8 +763,8 @@ static enum bday_match bday_pong(struct dsc_peer *p, const uint8_t *txid, const 
 			return BDAY_LATE;
 		/* x: the port probed; y: ms after the start it was sent. */
 		uint64_t sent = b->probe_start_ns + ms(y);
-		if (!from || sock != 0 || from->family != AF_INET ||
-		    memcmp(from->ip, b->probe_ip.ip, 4) != 0 || from->port != x || sent > now)
+		if (!from || sock != 0 || !ip_equal(from, &b->probe_ip) || from->port != x ||
+		    sent > now)
 			return BDAY_NO;
 		*lat = now - sent;
 		b->probe_decided = true;
@@ -924,8 +924,7 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 static bool my_eps_have_ip(const struct dsc *d, const struct ipport *a)
 {
 	for (size_t i = 0; i < d->n_my_eps; i++)
-		if (d->my_eps[i].family == AF_INET && a->family == AF_INET &&
-		    memcmp(d->my_eps[i].ip, a->ip, 4) == 0)
+		if (ip_equal(&d->my_eps[i], a))
 			return true;
 	return false;
 }
@@ -997,8 +996,7 @@ static void bday_probe(struct dsc *d, struct dsc_peer *p, uint64_t now)
 static bool peer_has_ip(const struct dsc_peer *p, const struct ipport *a)
 {
 	for (size_t i = 0; i < p->n_eps; i++)
-		if (p->eps[i].addr.family == a->family &&
-		    memcmp(p->eps[i].addr.ip, a->ip, a->family == AF_INET ? 4 : 16) == 0)
+		if (ip_equal(&p->eps[i].addr, a))
 			return true;
 	return false;
 }

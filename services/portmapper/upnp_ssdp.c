@@ -308,8 +308,7 @@ int upnp_url_check_gateway(const struct upnp_url *u, const struct ipport *gw)
 		return UPNP_ERR_GATEWAY;
 	if (!upnp_addr_usable(&u->host))
 		return UPNP_ERR_URL_UNUSABLE;
-	if (u->host.family != gw->family ||
-	    memcmp(u->host.ip, gw->ip, gw->family == AF_INET ? 4 : 16) != 0)
+	if (!ip_equal(&u->host, gw))
 		return UPNP_ERR_URL_NOT_GATEWAY;
 	return 0;
 }

@@ -356,6 +356,17 @@ static void test_equal(void **state)
 	assert_false(ipport_equal(&a, &b));
 	assert_int_equal(ipport_parse("[::1]:5", &b), 0);
 	assert_true(ipport_equal(&a, &b));
+	/* ip_equal: the address alone. */
+	assert_int_equal(ipport_parse("[::1]:6", &b), 0);
+	assert_false(ipport_equal(&a, &b));
+	assert_true(ip_equal(&a, &b));
+	assert_int_equal(ipport_parse("1.2.3.4:5", &a), 0);
+	assert_int_equal(ipport_parse("1.2.3.4:9", &b), 0);
+	assert_true(ip_equal(&a, &b));
+	assert_int_equal(ipport_parse("[::ffff:1.2.3.4]:5", &b), 0);
+	assert_false(ip_equal(&a, &b));
+	assert_int_equal(ipport_parse("1.2.3.5:5", &b), 0);
+	assert_false(ip_equal(&a, &b));
 }
 
 int main(void)
