@@ -223,7 +223,10 @@ struct peers_ctx {
 	json_t *peers;
 };
 
-static void region_code(struct broker *b, uint32_t id, char *out, size_t cap)
+/* Region id's code (its id when the map has none); *stun_only (may be
+ * NULL) whether every node of it is STUN-only: a STUN server such as
+ * coturn, no DERP relay. One lookup of the cached DERPMap for both. */
+static void region_code(struct broker *b, uint32_t id, char *out, size_t cap, bool *stun_only)
 {
 	char key[16];
 	Msock__DERPMap *r;
@@ -231,40 +234,26 @@ static void region_code(struct broker *b, uint32_t id, char *out, size_t cap)
 	snprintf(key, sizeof(key), "%u", id);
 	r = (Msock__DERPMap *)cached(b, "DERPMap", key, &msock__derpmap__descriptor);
 	snprintf(out, cap, "%s", r && r->region_code[0] ? r->region_code : key);
+	if (stun_only) {
+		*stun_only = r && r->n_nodes > 0;
+		for (size_t i = 0; r && i < r->n_nodes; i++)
+			if (!r->nodes[i]->stun_only)
+				*stun_only = false;
+	}
 	if (r)
 		protobuf_c_message_free_unpacked(&r->base, 0);
-}
-
-/* Whether every node of region id is STUN-only: a STUN server such as
- * coturn, no DERP relay. */
-static bool region_stun_only(struct broker *b, uint32_t id)
-{
-	char key[16];
-	Msock__DERPMap *r;
-	bool only;
-
-	snprintf(key, sizeof(key), "%u", id);
-	r = (Msock__DERPMap *)cached(b, "DERPMap", key, &msock__derpmap__descriptor);
-	if (!r)
-		return false;
-	only = r->n_nodes > 0;
-	for (size_t i = 0; i < r->n_nodes; i++)
-		if (!r->nodes[i]->stun_only)
-			only = false;
-	protobuf_c_message_free_unpacked(&r->base, 0);
-	return only;
 }
 
 static void latency_json(struct broker *b, json_t *lat, const Msock__RegionLatency *r)
 {
 	char id[16], code[CFG_NAME_MAX];
+	bool stun_only;
 
 	snprintf(id, sizeof(id), "%u", r->region_id);
-	region_code(b, r->region_id, code, sizeof(code));
+	region_code(b, r->region_id, code, sizeof(code), &stun_only);
 	json_object_set_new(lat, id,
 			    json_pack("{s:s,s:o,s:b}", "Code", code, "LatencyMs",
-				      thousandths(r->latency_us), "STUNOnly",
-				      region_stun_only(b, r->region_id)));
+				      thousandths(r->latency_us), "STUNOnly", stun_only));
 }
 
 /* The latest netcheck report (net/netcheck.Report), null before the first. */
@@ -338,7 +327,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 	json_object_set_new(p, "CurAddr",
 			    path && path->direct ? endpoint_json(path->direct) : json_string(""));
 	if (path && path->derp_region)
-		region_code(pc->b, path->derp_region, relay, sizeof(relay));
+		region_code(pc->b, path->derp_region, relay, sizeof(relay), 0);
 	json_object_set_new(p, "Relay", json_string(relay));
 	dp = (Msock__DataplanePeer *)cached(pc->b, "DataplanePeer", e->key,
 					    &msock__dataplane_peer__descriptor);
@@ -379,7 +368,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 		json_t *v = pong->via ? endpoint_json(pong->via) : 0;
 		if (!v) {
 			char code[CFG_NAME_MAX];
-			region_code(pc->b, pong->derp_region, code, sizeof(code));
+			region_code(pc->b, pong->derp_region, code, sizeof(code), 0);
 			snprintf(via, sizeof(via), "DERP(%s)", code);
 			v = json_string(via);
 		}
