@@ -25,20 +25,23 @@ dlab_msock d2 derp2.lab.test "derp1.lab.test/${DLAB_IP[d1]}:443"
 lab_wait_for 10 dlab_msock_linked d1 derp2.lab.test || lab_fail "d1: no mesh link to d2 in 10 s"
 lab_wait_for 10 dlab_msock_linked d2 derp1.lab.test || lab_fail "d2: no mesh link to d1 in 10 s"
 lab_log "two meshed msock-derpers up in $(lab_ms_since "$t") ms"
-t=$(lab_now_ms)
-dlab_harness relay -ca "$DLAB_CA" -mesh-key "$DLAB_MESH" \
-  -s1 "$(dlab_node d1 derp1.lab.test)" -s2 "$(dlab_node d2 derp2.lab.test)" \
-  -metrics1 "$(dlab_metrics_cmd d1 derp1.lab.test msock)" ||
-  lab_fail "derpharness relay against msock-derper failed"
-lab_log "msock-derper: every check passed in $(lab_ms_since "$t") ms"
+# relay_checks NS1 NS2 KIND WHAT: every derpharness relay check against the
+# region of servers NS1 (derp1.lab.test) and NS2 (derp2.lab.test); KIND is
+# dlab_metrics_cmd's (msock or ts).
+relay_checks() {
+  local t
+  t=$(lab_now_ms)
+  dlab_harness relay -ca "$DLAB_CA" -mesh-key "$DLAB_MESH" \
+    -s1 "$(dlab_node "$1" derp1.lab.test)" -s2 "$(dlab_node "$2" derp2.lab.test)" \
+    -metrics1 "$(dlab_metrics_cmd "$1" derp1.lab.test "$3")" ||
+    lab_fail "derpharness relay against $4 failed"
+  lab_log "$4: every check passed in $(lab_ms_since "$t") ms"
+}
+
+relay_checks d1 d2 msock msock-derper
 
 t=$(lab_now_ms)
 dlab_ts t1 derp1.lab.test "derp2.lab.test/${DLAB_IP[t2]}"
 dlab_ts t2 derp2.lab.test "derp1.lab.test/${DLAB_IP[t1]}"
 lab_log "reference: two meshed Tailscale derpers up in $(lab_ms_since "$t") ms"
-t=$(lab_now_ms)
-dlab_harness relay -ca "$DLAB_CA" -mesh-key "$DLAB_MESH" \
-  -s1 "$(dlab_node t1 derp1.lab.test)" -s2 "$(dlab_node t2 derp2.lab.test)" \
-  -metrics1 "$(dlab_metrics_cmd t1 derp1.lab.test ts)" ||
-  lab_fail "derpharness relay against Tailscale's derper (the reference) failed: the harness expects what Tailscale does not"
-lab_log "reference (Tailscale's derper): every check passed in $(lab_ms_since "$t") ms"
+relay_checks t1 t2 ts "Tailscale's derper (the reference; a failure here: the harness expects what Tailscale does not)"
