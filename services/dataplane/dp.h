@@ -95,9 +95,13 @@ struct dp_peer {
 	uint32_t lo; /* loopback endpoint address, host order */
 	struct ipport statics[CFG_MAX_ENDPOINTS];
 	uint8_t n_statics;
-	/* From disco's PathChanged (has_disco); else the first usable static
-	 * endpoint, trusted for good. */
+	/* From disco's PathChanged (has_disco); else, for a peer without a
+	 * disco key, the first usable static endpoint, trusted for good. */
 	bool has_disco;
+	/* The netmap gives the peer a disco key: its endpoints are disco's
+	 * candidates, never a path before a pong (magicsock sends to a disco
+	 * peer's netmap endpoints only once one answered). */
+	bool disco_key;
 	struct ipport disco_direct; /* family 0: none */
 	uint16_t disco_sock;	    /* sent from: 0 the main socket, else a probe socket */
 	uint64_t trusted_until_ns;

@@ -158,6 +158,7 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 	}
 	p->known = true;
 	p->home_derp = (uint16_t)n->home_derp;
+	p->disco_key = n->disco_key.len == 32;
 	for (size_t i = 0; i < n->n_endpoints && ne < CFG_MAX_ENDPOINTS; i++)
 		if (endpoint_pb_to_ipport(n->endpoints[i], &eps[ne]) == 0)
 			ne++;

@@ -292,7 +292,7 @@ enum dp_path dp_peer_path(const struct dp *d, const struct dp_peer *p, const str
 		return d->now_ns < p->trusted_until_ns && !silent(d, p) ? DP_PATH_DIRECT
 									: DP_PATH_DIRECT_DERP;
 	}
-	for (size_t i = 0; i < p->n_statics; i++)
+	for (size_t i = 0; i < p->n_statics && !p->disco_key; i++)
 		if (can_send(d, &p->statics[i])) {
 			*direct = &p->statics[i];
 			return silent(d, p) ? DP_PATH_DIRECT_DERP : DP_PATH_DIRECT;

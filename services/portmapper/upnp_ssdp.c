@@ -477,7 +477,7 @@ int upnp_ssdp_parse(const uint8_t *p, size_t len, const struct ipport *gw,
 	struct upnp_ssdp_response r;
 	struct ssdp_parse s = {.r = &r};
 	size_t head_len;
-	int rc, status;
+	int rc, status = 0;
 
 	if ((!p && len) || !out)
 		return UPNP_ERR_INVAL;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the interop tests' Go programs into OUT (default build/interop/bin):
-# Tailscale's own commands (derper, derpprobe, stunc) from the module
+# Tailscale's own commands (derper, derpprobe, stunc, tailscaled, tailscale) from the module
 # tailscale.com pinned in go.mod (v1.102.5), and our harness programs under
 # tests/interop/cmd/. Go's module and build caches stay in their default
 # per-user places, so a second clone on the same machine only relinks.
@@ -14,7 +14,8 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 "$here/check-go.sh"
 mkdir -p "$out"
 cd "$here"
-pkgs=(tailscale.com/cmd/derper tailscale.com/cmd/derpprobe tailscale.com/cmd/stunc)
+pkgs=(tailscale.com/cmd/derper tailscale.com/cmd/derpprobe tailscale.com/cmd/stunc
+  tailscale.com/cmd/tailscaled tailscale.com/cmd/tailscale)
 if compgen -G "cmd/*/main.go" >/dev/null; then
   pkgs+=(./cmd/...)
 fi

@@ -206,7 +206,7 @@ lab_reap_prefix() {
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -f /var/run/wireguard/wg"${p#ml}"[a-z]*.sock
-  rm -rf /tmp/msock-lab-"$p"-??????
+  rm -rf /tmp/msock-lab-"$p"-?????? /etc/netns/"$p"-*
 }
 
 # Removes the leftovers of lab runs whose shell is gone (killed by SIGKILL).
@@ -215,7 +215,8 @@ lab_reap_stale() {
   for p in $({
     ip netns list 2>/dev/null | awk '{ print $1 }'
     find /var/run/wireguard -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sed -n 's/^wg\([0-9]*\)[a-z].*/ml\1/p'
-    find /tmp -maxdepth 1 -name 'msock-lab-ml*' -printf '%f\n' | sed 's/^msock-lab-//'
+    find /tmp -maxdepth 1 -name 'msock-lab-ml*' ! -name '*.kept' -printf '%f\n' | sed 's/^msock-lab-//'
+    find /etc/netns -maxdepth 1 -name 'ml*' -printf '%f\n' 2>/dev/null
   } | grep -oE '^ml[0-9]+' | sort -u); do
     if [ "$p" = "ml$$" ] || ! kill -0 "${p#ml}" 2>/dev/null; then
       lab_log "removing what lab run $p (gone) left behind"
@@ -624,22 +625,53 @@ lab_nodekey_hex() {
   printf 'nodekey:%s\n' "$(printf '%s' "$1" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
 }
 
-# Starts wireguard-go in NODE for IFACE ($LAB_PREFIX then a letter, e.g.
+# Prints the binary of WireGuard implementation IMPL (default $LAB_WG_IMPL,
+# else debian): debian = Debian's wireguard-go from PATH; upstream (the
+# newest wireguard-go) and boringtun (boringtun-cli) = those bench/wg_impls.sh
+# installs in $LAB_WG_IMPLS_BIN (default build/wg-impls/bin). Fails (1,
+# nothing printed) when it is not there or IMPL is unknown.
+lab_wg_bin() {
+  local impl=${1:-${LAB_WG_IMPL:-debian}} dir
+  dir=${LAB_WG_IMPLS_BIN:-${MSOCK_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/build/wg-impls/bin}
+  case $impl in
+    debian) command -v wireguard-go ;;
+    upstream) [ -x "$dir/wireguard-go" ] && echo "$dir/wireguard-go" ;;
+    boringtun) [ -x "$dir/boringtun-cli" ] && echo "$dir/boringtun-cli" ;;
+    *) return 1 ;;
+  esac
+}
+
+# Starts WireGuard ($LAB_WG_IMPL: debian, upstream or boringtun, see
+# lab_wg_bin; default debian) in NODE for IFACE ($LAB_PREFIX then a letter, e.g.
 # wg<pid>a as lab_wg_iface names it; at most 15 characters), log $LAB_DIR/wg-IFACE.log; sets
 # the private key file and listen port, adds ADDR (10.99.0.1/24) and ups it.
+# boringtun is kept from dropping privileges (it asks getlogin(), which has
+# no answer in the lab) and gets MTU 1420 (wireguard-go's own, what wg-quick
+# sets; boringtun leaves the tun's 1500). It panics on `wg set` of a peer it
+# has (remove the peer, then add it again).
 lab_wg_up() {
-  local node=$1 ifc=$2 key=$3 port=$4 addr=$5 ns
+  local node=$1 ifc=$2 key=$3 port=$4 addr=$5 ns bin lvl impl=${LAB_WG_IMPL:-debian}
   ns=$(lab_ns "$node")
   { [[ $ifc == "wg${LAB_PREFIX#ml}"[a-z]* ]] && [ ${#ifc} -le 15 ]; } ||
     lab_fail "lab_wg_up: '$ifc' is not wg${LAB_PREFIX#ml}, a letter, ... in 15 characters"
-  lab_bg "$node" "$LAB_DIR/wg-$ifc.log" env LOG_LEVEL="${LAB_WG_LOG_LEVEL:-verbose}" \
-    WG_PROCESS_FOREGROUND=1 wireguard-go -f "$ifc"
+  bin=$(lab_wg_bin "$impl") ||
+    lab_fail "lab_wg_up: no WireGuard '$impl' (LAB_WG_IMPL: debian, upstream, boringtun; bench/wg_impls.sh installs the last two)"
+  if [ "$impl" = boringtun ]; then # its levels: error info debug trace
+    lvl=error
+    [ "${LAB_WG_LOG_LEVEL:-verbose}" != verbose ] || lvl=info
+    lab_bg "$node" "$LAB_DIR/wg-$ifc.log" env WG_LOG_LEVEL="$lvl" \
+      "$bin" -f --disable-drop-privileges "$ifc"
+  else
+    lab_bg "$node" "$LAB_DIR/wg-$ifc.log" env LOG_LEVEL="${LAB_WG_LOG_LEVEL:-verbose}" \
+      WG_PROCESS_FOREGROUND=1 "$bin" -f "$ifc"
+  fi
   LAB_WG_PID[$ifc]=$LAB_LAST_PID
   if ! lab_wait_for 5 test -S "/var/run/wireguard/$ifc.sock"; then
-    lab_fail "wireguard-go $ifc did not open /var/run/wireguard/$ifc.sock within 5 s"
+    lab_fail "$impl WireGuard $ifc did not open /var/run/wireguard/$ifc.sock within 5 s"
   fi
   lab_exec "$node" wg set "$ifc" private-key "$key" listen-port "$port"
   ip -n "$ns" addr add "$addr" dev "$ifc"
+  [ "$impl" != boringtun ] || ip -n "$ns" link set "$ifc" mtu 1420
   ip -n "$ns" link set "$ifc" up
 }
 
@@ -657,11 +689,52 @@ lab_wg_down() {
   rm -f "/var/run/wireguard/$ifc.sock"
 }
 
+# Prints the lab's DERP map (Tailscale's JSON, what msock's derp_map and a
+# control server's DERPMap hold): region 900, the lab's derper
+# (InsecureForTests); coturn's STUN-only region 901 when LAB_COTURN=1; the
+# second derper's region 902 when LAB_DERP2=1.
+lab_derp_map() {
+  jq -n --arg derp "$LAB_DERP_IP" --arg host "$LAB_DERP_HOST" \
+    --argjson region "$LAB_DERP_REGION" \
+    --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
+    --arg derp2 "${LAB_DERP2:+$LAB_DERP2_IP}" --argjson region2 "$LAB_DERP2_REGION" '
+    {
+      Regions: ({
+        ($region | tostring): {
+          RegionID: $region, RegionCode: "lab", RegionName: "Lab",
+          Nodes: [{
+            Name: "\($region)a", RegionID: $region, HostName: $host,
+            IPv4: $derp, IPv6: "none", STUNPort: 3478, DERPPort: 443,
+            InsecureForTests: true
+          }]
+        }
+      } + (if $coturn == "" then {} else {
+        ($cregion | tostring): {
+          RegionID: $cregion, RegionCode: "coturn", RegionName: "coturn (STUN only)",
+          NoMeasureNoHome: false,
+          Nodes: [{
+            Name: "\($cregion)a", RegionID: $cregion, HostName: $coturn,
+            IPv4: $coturn, IPv6: "none", STUNPort: 3478, STUNOnly: true
+          }]
+        }
+      } end) + (if $derp2 == "" then {} else {
+        ($region2 | tostring): {
+          RegionID: $region2, RegionCode: "lab2", RegionName: "Lab 2",
+          Nodes: [{
+            Name: "\($region2)a", RegionID: $region2, HostName: $host,
+            IPv4: $derp2, IPv6: "none", STUNPort: 3479, DERPPort: 443,
+            InsecureForTests: true
+          }]
+        }
+      } end)),
+      omitDefaultRegions: true
+    }'
+}
+
 # Writes $LAB_DIR/NODE/msock.json: dirs under $LAB_DIR/NODE, user nobody,
 # listen_port PORT, wg_listen_port WG_PORT (0: not set), home DERP
-# $LAB_HOME_DERP (default 900, the lab's derper, InsecureForTests; 0 =
-# chosen by latency), coturn's STUN-only region 901 when LAB_COTURN=1,
-# the second derper's region 902 when LAB_DERP2=1,
+# $LAB_HOME_DERP (default 900, the lab's derper; 0 = chosen by latency),
+# the DERP map of lab_derp_map,
 # prefs from LAB_PREFS (a JSON object, default {}), one peer PEERNAME with PEER_NODEKEY_B64,
 # home 900 and [PEER_STATIC_ENDPOINT]; components from env LAB_COMPONENTS
 # (a JSON array, default ["dataplane","derp"]). LAB_MSOCK_JQ, if set, is a
@@ -672,12 +745,9 @@ lab_msock_config() {
   d=$LAB_DIR/$node
   lab_node_key "$node" >/dev/null
   jq -n --arg d "$d" --argjson port "$port" --argjson wg "${wg:-0}" --arg peer "$peer" \
-    --arg key "$key" --arg ep "$ep" --arg derp "$LAB_DERP_IP" --arg host "$LAB_DERP_HOST" \
-    --argjson region "$LAB_DERP_REGION" \
+    --arg key "$key" --arg ep "$ep" --argjson region "$LAB_DERP_REGION" \
     --argjson comps "${LAB_COMPONENTS:-[\"dataplane\",\"derp\"]}" \
-    --arg coturn "${LAB_COTURN:+$LAB_COTURN_IP}" --argjson cregion "$LAB_COTURN_REGION" \
-    --arg derp2 "${LAB_DERP2:+$LAB_DERP2_IP}" --argjson region2 "$LAB_DERP2_REGION" \
-    --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" \
+    --argjson dm "$(lab_derp_map)" --argjson home "${LAB_HOME_DERP:-$LAB_DERP_REGION}" \
     --argjson prefs "${LAB_PREFS:-{\}}" --arg dk "$dk" '
     {
       state_dir: ($d + "/state"),
@@ -689,37 +759,7 @@ lab_msock_config() {
     + (if $wg > 0 then {wg_listen_port: $wg} else {} end)
     + {
       home_derp: $home,
-      derp_map: {
-        Regions: ({
-          ($region | tostring): {
-            RegionID: $region, RegionCode: "lab", RegionName: "Lab",
-            Nodes: [{
-              Name: "\($region)a", RegionID: $region, HostName: $host,
-              IPv4: $derp, IPv6: "none", STUNPort: 3478, DERPPort: 443,
-              InsecureForTests: true
-            }]
-          }
-        } + (if $coturn == "" then {} else {
-          ($cregion | tostring): {
-            RegionID: $cregion, RegionCode: "coturn", RegionName: "coturn (STUN only)",
-            NoMeasureNoHome: false,
-            Nodes: [{
-              Name: "\($cregion)a", RegionID: $cregion, HostName: $coturn,
-              IPv4: $coturn, IPv6: "none", STUNPort: 3478, STUNOnly: true
-            }]
-          }
-        } end) + (if $derp2 == "" then {} else {
-          ($region2 | tostring): {
-            RegionID: $region2, RegionCode: "lab2", RegionName: "Lab 2",
-            Nodes: [{
-              Name: "\($region2)a", RegionID: $region2, HostName: $host,
-              IPv4: $derp2, IPv6: "none", STUNPort: 3479, DERPPort: 443,
-              InsecureForTests: true
-            }]
-          }
-        } end)),
-        omitDefaultRegions: true
-      },
+      derp_map: $dm,
       prefs: $prefs,
       peers: [{name: $peer, node_key: $key, home_derp: $region}
         + (if $ep == "" then {} else {endpoints: [$ep]} end)
@@ -908,11 +948,21 @@ lab_tunnel_ping() {
     "${LAB_TUN[$(lab_other "$node")]}"
 }
 
+# From a `ping -D` log FILE: the replies, the longest gap between two
+# replies (ms), when the last reply came (ms since the epoch) and when the
+# longest gap began.
+lab_flood_gap() {
+  awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
+    if (n++ && t - p > g) { g = t - p; at = p } p = t }
+    END { printf "%d %.0f %.0f %.0f\n", n, g, p, at }' "$1"
+}
+
 # Prints the average rtt (ms) from ping -q output on stdin.
 lab_ping_avg() {
   awk -F/ '/^rtt|^round-trip/ { print $5 }'
 }
 . "$(dirname "${BASH_SOURCE[0]}")/miniupnpd.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/tailscale.sh"
 
 # Brings up msock with disco (dataplane, derp, netcheck, disco) and
 # wireguard-go on both nodes, pings through the tunnel, and waits up to

@@ -448,6 +448,38 @@ static void test_path_disco(void **state)
 	free_dp(d);
 }
 
+/* A peer the netmap gives a disco key (a Tailscale node): its endpoints are
+ * disco's candidates, not a path. Before a pong it goes over DERP only
+ * (what magicsock does; sending WireGuard to an unanswered endpoint would
+ * lose it when the endpoint is unreachable); disco's path is used when it
+ * comes, and cleared, it is DERP again. Its endpoints still map to it
+ * (a packet from one is the peer's). */
+static void test_path_disco_key_statics(void **state)
+{
+	struct dp *d = new_dp();
+	struct ipport st = addr("192.0.2.1:41641"), dd = addr("203.0.113.7:1234");
+	uint8_t k[32];
+	struct dp_peer *p;
+
+	(void)state;
+	key_of(k, 1);
+	p = dp_peer_add(d, k, 0);
+	d->udp4 = FAKE_FD4;
+	d->now_ns = 100 * (uint64_t)SEC_NS;
+	p->disco_key = true;
+	dp_peer_set_statics(d, p, &st, 1);
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	assert_ptr_equal(dp_peer_by_addr(d, &st), p);
+	dp_peer_set_path(d, p, &dd, 0, d->now_ns + SEC_NS);
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	dp_peer_clear_path(d, p);
+	assert_path(d, p, DP_PATH_DERP, NULL);
+	/* Without the disco key the same endpoint is a static path. */
+	p->disco_key = false;
+	assert_path(d, p, DP_PATH_DIRECT, &st);
+	free_dp(d);
+}
+
 /* The silence detector: a direct path the peer was heard on, on which
  * WireGuard keeps sending while nothing comes back for DP_SILENCE_MS, also
  * goes over DERP until the peer is heard again; a path never heard from is
@@ -654,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_statics_map),
 		cmocka_unit_test(test_path_statics),
 		cmocka_unit_test(test_path_disco),
+		cmocka_unit_test(test_path_disco_key_statics),
 		cmocka_unit_test(test_path_silence),
 		cmocka_unit_test(test_rx_addrs),
 		cmocka_unit_test(test_path_addr_map),
