@@ -32,7 +32,12 @@ lab_tscontrol_start() {
   local d=$LAB_DIR/control args=() s
   lab_interop_bin tscontrol tailscaled tailscale
   mkdir -p "$d"
-  lab_derp_map >"$d/derpmap.json"
+  # tailscaled's netcheck may pick a STUN-only region (coturn's) as its
+  # preferred DERP, and then has no DERP connection (Tailscale checks
+  # STUNOnly only when it measures by HTTPS): a region score keeps coturn's
+  # region measured (STUN) but never home.
+  lab_derp_map | jq --arg c "$LAB_COTURN_REGION" \
+    'if .Regions[$c] then .HomeParams.RegionScore[$c] = 1000 else . end' >"$d/derpmap.json"
   for s in "$@"; do
     args+=(-msock "$s")
   done
