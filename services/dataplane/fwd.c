@@ -120,6 +120,12 @@ void dp_on_wg(struct dp *d, const struct ipport *from, uint32_t to_lo, const uin
 		peer->publish_now = true;
 		d->stats_dirty = true;
 	}
+	/* The direct path just went silent (or came back): publish now, not
+	 * at the next scan, so that disco's check ping (dsc_recheck) goes out
+	 * at once and its pong, if the path works and the traffic is only
+	 * one way, ends the DERP copies within a round trip. */
+	if (path != peer->published_path && peer->published_path == DP_PATH_DIRECT)
+		d->stats_dirty = true;
 	peer->tx_packets++;
 	peer->tx_bytes += len;
 	dp_peer_note_tx(peer, d->now_ns);

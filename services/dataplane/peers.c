@@ -211,6 +211,14 @@ void dp_peer_set_path(struct dp *d, struct dp_peer *p, const struct ipport *dire
 	if (!ipport_equal(&p->disco_direct, direct) || p->disco_sock != sock) {
 		addr_unmap(d, p, &p->disco_direct);
 		p->last_direct_rx_ns = 0; /* a new path: not heard from yet */
+	} else if (trusted_until_ns > p->trusted_until_ns) {
+		/* Trust extended on the same path: disco heard the peer on it
+		 * (a pong, or its traffic under silent disco). That answers
+		 * the silence detector as a packet from the peer would: a
+		 * one-way stream (UDP, WireGuard's keepalive 10 s away) on a
+		 * working path goes back to direct only after one check ping,
+		 * instead of copying everything over DERP. */
+		p->last_direct_rx_ns = d->now_ns;
 	}
 	p->has_disco = true;
 	p->disco_direct = *direct;

@@ -564,6 +564,25 @@ static void test_path_silence(void **state)
 	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
 	p->last_direct_rx_ns = d->now_ns;
 	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	/* ...and disco's pong answers it (a one-way stream: nothing comes
+	 * back from WireGuard for 10 s): trust extended on the same path
+	 * counts as heard; the same trust again (a republish) does not. */
+	d->now_ns += 1;
+	dp_peer_note_tx(p, d->now_ns);
+	d->now_ns += quiet / 2;
+	dp_peer_note_tx(p, d->now_ns);
+	d->now_ns += quiet / 2 + 1;
+	dp_peer_note_tx(p, d->now_ns);
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	uint64_t until = p->trusted_until_ns;
+	dp_peer_set_path(d, p, &dd, 0, until);
+	assert_path(d, p, DP_PATH_DIRECT_DERP, &dd);
+	dp_peer_set_path(d, p, &dd, 0, until + SEC_NS);
+	assert_int_equal(p->last_direct_rx_ns, d->now_ns);
+	assert_path(d, p, DP_PATH_DIRECT, &dd);
+	/* Another address with more trust is a new path: not heard yet. */
+	dp_peer_set_path(d, p, &st, 0, until + 2 * SEC_NS);
+	assert_int_equal(p->last_direct_rx_ns, 0);
 	free_dp(d);
 }
 
