@@ -11,8 +11,9 @@ set(MSOCK_TEST_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "MSOCK_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
   "MSOCK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
-# A test or fuzz target for module MOD (dataplane_classify, derper_http, ...)
-# links the core library of the service the module's name starts with.
+# A test or fuzz target for module MOD (dataplane_classify, derper_http,
+# msockctl_wg_dump, ...) links the core library of the service (or of
+# msockctl) the module's name starts with.
 function(msock_link_service_core target mod)
   foreach(dir ${SERVICE_DIRS})
     get_filename_component(svc ${dir} NAME)
@@ -22,6 +23,9 @@ function(msock_link_service_core target mod)
   endforeach()
   if(TARGET derper_core AND mod MATCHES "^derper")
     target_link_libraries(${target} derper_core)
+  endif()
+  if(mod MATCHES "^msockctl_")
+    target_link_libraries(${target} msockctl_core)
   endif()
 endfunction()
 

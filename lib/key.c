@@ -95,7 +95,15 @@ static int parse_base64(const char *s, struct key32 *out, const char **why)
 	const char *end = NULL;
 	int rc = 0;
 
-	/* libsodium checks the padding and that the unused low bits are zero. */
+	/* libsodium checks the padding and that the unused low bits are zero,
+	 * but (1.0.18) decodes every byte >= 0x80 as '/': check the alphabet. */
+	for (size_t i = 0; i < KEY_B64_LEN; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			rc = fail(why, "invalid base64 (bad character or padding)");
+			goto out;
+		}
+	}
 	if (sodium_base642bin(bin, sizeof(bin), s, KEY_B64_LEN, NULL, &bin_len, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != s + KEY_B64_LEN) {

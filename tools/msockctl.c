@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -17,6 +16,7 @@
 #include "control.pb-c.h"
 #include "key.h"
 #include "log.h"
+#include "wg_apply.h"
 
 enum {
 	CTL_TIMEOUT_MS = 10000,			/* a reload re-reads the config: allow time */
@@ -41,7 +41,10 @@ static void usage(FILE *f)
 		"  rebind                 new UDP sockets for the dataplane (magicsock's Rebind)\n"
 		"  wg-config [--iface I]  print the `wg set` lines that point WireGuard's peers\n"
 		"                         at their local msock endpoints (I defaults to wg0)\n"
-		"  wg-config --apply I    run them with wg(8) on interface I (as root)\n"
+		"  wg-config --apply I    give interface I's peers those endpoints with wg(8)\n"
+		"                         (as root); a peer whose endpoint changes is removed\n"
+		"                         and added back with its settings (boringtun can\n"
+		"                         modify no peer), so it makes a new handshake\n"
 		"  ping [-c N] PEER       disco pings to PEER (its name or nodekey:) until a\n"
 		"                         direct path answers, at most N (10) times (as\n"
 		"                         `tailscale ping`)\n"
@@ -497,86 +500,47 @@ static int cmd_ping(const char *sock, const char *peer, int count)
 	return 1;
 }
 
-enum { WG_PEERS_PER_CALL = 200 }; /* keeps each wg(8) command line short */
-
-/* Runs `wg set IFACE peer K endpoint E ...` for the peers in lines[from..to). */
-static int run_wg(const char *iface, char **keys, char **eps, size_t from, size_t to)
-{
-	char *argv[4 + 4 * WG_PEERS_PER_CALL + 1];
-	size_t n = 0;
-	int status;
-	pid_t pid;
-
-	argv[n++] = "wg";
-	argv[n++] = "set";
-	argv[n++] = (char *)iface;
-	for (size_t i = from; i < to; i++) {
-		argv[n++] = "peer";
-		argv[n++] = keys[i];
-		argv[n++] = "endpoint";
-		argv[n++] = eps[i];
-	}
-	argv[n] = 0;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execvp("wg", argv);
-		fprintf(stderr, "msockctl: cannot run wg (from wireguard-tools): %s\n",
-			strerror(errno));
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -1;
-	return 0;
-}
-
-/* The broker answers "<base64 key> <endpoint>" lines. */
+/* The broker answers "<base64 key> <endpoint>" lines; --apply gives
+ * IFACE's peers those endpoints (wg_apply.h: re-creating the peers whose
+ * endpoint changes, as boringtun needs). */
 static int cmd_wg_config(const char *sock, const char *iface, bool apply)
 {
 	Msock__ControlReply *rep = call(sock, "wg-config", 0, 0);
-	char **keys = 0, **eps = 0, *save = 0;
-	size_t n = 0, cap = 0;
-	int rc = 0;
+	struct wg_apply_result r;
+	struct wg_want *wants = NULL;
+	char *err = NULL;
+	size_t n = 0;
+	int rc = 1;
 
 	if (!rep)
 		return 3;
 	if (!rep->ok) {
 		fprintf(stderr, "msockctl wg-config: %s\n", rep->error);
-		msock__control_reply__free_unpacked(rep, 0);
-		return 1;
+		goto out;
 	}
-	for (char *line = strtok_r(rep->text, "\n", &save); line; line = strtok_r(0, "\n", &save)) {
-		char *sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp = 0;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			keys = realloc(keys, cap * sizeof(*keys));
-			eps = realloc(eps, cap * sizeof(*eps));
-			if (!keys || !eps) {
-				fprintf(stderr, "msockctl: out of memory\n");
-				return 1;
-			}
-		}
-		keys[n] = line;
-		eps[n++] = sp + 1;
+	err = malloc(WG_APPLY_ERR_MAX);
+	if (!err) {
+		fprintf(stderr, "msockctl: out of memory\n");
+		goto out;
+	}
+	if (wg_wants_parse(rep->text, &wants, &n, err, WG_APPLY_ERR_MAX) < 0) {
+		fprintf(stderr, "msockctl wg-config: the broker's answer, %s\n", err);
+		goto out;
 	}
 	for (size_t i = 0; i < n && !apply; i++)
-		printf("wg set %s peer %s endpoint %s\n", iface, keys[i], eps[i]);
-	for (size_t i = 0; i < n && apply && rc == 0; i += WG_PEERS_PER_CALL) {
-		size_t to = i + WG_PEERS_PER_CALL < n ? i + WG_PEERS_PER_CALL : n;
-		if (run_wg(iface, keys, eps, i, to) < 0) {
-			fprintf(stderr, "msockctl wg-config: wg set %s failed for peers %zu-%zu\n",
-				iface, i + 1, to);
-			rc = 1;
-		}
+		printf("wg set %s peer %s endpoint %s\n", iface, wants[i].key_b64,
+		       wants[i].endpoint_text);
+	if (apply && wg_apply(iface, wants, n, &r, err, WG_APPLY_ERR_MAX) < 0) {
+		fprintf(stderr, "msockctl wg-config: %s\n", err);
+		goto out;
 	}
-	if (apply && rc == 0)
-		printf("set the endpoints of %zu peer%s on %s\n", n, n == 1 ? "" : "s", iface);
-	free(keys);
-	free(eps);
+	if (apply)
+		printf("set the endpoints of %zu peer%s on %s (%zu re-created, %zu unchanged)\n",
+		       r.peers, r.peers == 1 ? "" : "s", iface, r.recreated, r.unchanged);
+	rc = 0;
+out:
+	free(err);
+	free(wants);
 	msock__control_reply__free_unpacked(rep, 0);
 	return rc;
 }

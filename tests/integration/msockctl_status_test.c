@@ -2,7 +2,10 @@
  * broker and dataplane, with a peer that has no disco key (WireGuard only:
  * PATH "static (no disco key)", "static" in the JSON, and ping refused) and
  * one that has one; the JSON's non-integer numbers have at most 3
- * decimals. */
+ * decimals; `wg-config --apply` against a stand-in wg(8): a peer at
+ * another endpoint re-created with its settings (preshared key through a
+ * pipe), nothing done when all is right, a malformed dump refused, and a
+ * failed re-add reported with how to put each peer back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -204,12 +208,160 @@ static void test_ping_no_disco_key(void **state)
 	assert_non_null(strstr(w->out, "no pong within 1 s"));
 }
 
+/* A stand-in for wg(8) in DIR: `wg show IFACE dump` prints DIR/dump; `wg
+ * set ...` appends its arguments to DIR/wg.log, and what each
+ * preshared-key file holds; with DIR/fail-add, a call that adds fails. */
+static const char stub_wg[] =
+	"#!/bin/sh\n"
+	"d=$(dirname \"$0\")\n"
+	"case $1 in\n"
+	"show) [ \"$3\" = dump ] || exit 2; cat \"$d/dump\" ;;\n"
+	"set)\n"
+	"  echo \"$*\" >>\"$d/wg.log\"\n"
+	"  case \" $* \" in *\" endpoint \"*) [ ! -e \"$d/fail-add\" ] || exit 1 ;; esac\n"
+	"  while [ $# -gt 1 ]; do\n"
+	"    [ \"$1\" != preshared-key ] || echo \"psk from ${2%/*}: $(cat \"$2\")\" "
+	">>\"$d/wg.log\"\n"
+	"    shift\n"
+	"  done ;;\n"
+	"*) exit 2 ;;\n"
+	"esac\n";
+
+#define STUB_PSK   "ERERERERERERERERERERERERERERERERERERERERERE="
+#define STUB_OTHER "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
+#define STUB_IFACE "(none)\t(none)\t51820\toff\n"
+#define STUB_IPS   "10.99.0.2/32,fd00::2/128"
+
+struct stub {
+	char dir[400], dump[480], log[480], fail[480];
+	char key[2][KEY_B64_LEN + 1], ep[2][64]; /* the broker's peers, its order */
+};
+
+static void write_file(const char *path, const char *text)
+{
+	assert_int_equal(th_write_file(path, text), 0);
+}
+
+static char *slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+static void test_wg_config_apply(void **state)
+{
+	struct world *w = *state;
+	struct stub stub = {0}, *s = &stub;
+	char path[1200], want[2048], log[4096], dump[1024], line[256];
+	const char *old_path = getenv("PATH");
+	const char *l = NULL;
+	int i = 0, keep, other;
+
+	start(w);
+	/* Without --apply: the lines, in the broker's order. */
+	assert_int_equal(ctl(w, "wg-config --iface wgt"), 0);
+	for (l = w->out;
+	     i < 2 && sscanf(l, "wg set wgt peer %44s endpoint %63s", s->key[i], s->ep[i]) == 2;
+	     i++)
+		l = strchr(l, '\n') + 1;
+	assert_int_equal(i, 2);
+	assert_string_equal(l, "");
+
+	snprintf(s->dir, sizeof(s->dir), "%s/stub", w->b.dir);
+	assert_int_equal(mkdir(s->dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/wg", s->dir);
+	write_file(path, stub_wg);
+	assert_int_equal(chmod(path, 0700), 0);
+	snprintf(s->dump, sizeof(s->dump), "%s/dump", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/wg.log", s->dir);
+	snprintf(s->fail, sizeof(s->fail), "%s/fail-add", s->dir);
+	snprintf(path, sizeof(path), "%s:%s", s->dir, old_path ? old_path : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+
+	/* The broker's first peer is on the interface at another endpoint,
+	 * with a preshared key, keepalive and allowed-ips; its second is not
+	 * there; a third peer, not msock's, is left alone. */
+	keep = 0;
+	other = 1;
+	snprintf(dump, sizeof(dump),
+		 STUB_IFACE "%s\t" STUB_PSK "\t127.0.0.1:9\t" STUB_IPS
+			    "\t1700000000\t5\t6\t25\n" STUB_OTHER
+			    "\t(none)\t198.18.0.9:51820\t10.99.0.9/32\t0\t0\t0\toff\n",
+		 s->key[keep]);
+	write_file(s->dump, dump);
+	assert_int_equal(ctl(w, "wg-config --apply wgt"), 0);
+	assert_non_null(strstr(w->out, "set the endpoints of 2 peers on wgt (1 re-created, 0 "
+				       "unchanged)"));
+	snprintf(want, sizeof(want),
+		 "set wgt peer %s remove\n"
+		 "set wgt peer %s endpoint %s allowed-ips " STUB_IPS
+		 " persistent-keepalive 25 preshared-key /dev/fd/",
+		 s->key[keep], s->key[0], s->ep[0]);
+	slurp(s->log, log, sizeof(log));
+	if (strncmp(log, want, strlen(want)) != 0)
+		fail_msg("wg calls:\n%s\nexpected them to start:\n%s", log, want);
+	l = strchr(log + strlen(want), '\n');
+	assert_non_null(l);
+	snprintf(line, sizeof(line), " peer %s endpoint %s\npsk from /dev/fd: " STUB_PSK "\n",
+		 s->key[other], s->ep[other]);
+	assert_string_equal(strchr(log + strlen(want), ' '), line);
+	/* The key reached wg through the pipe only, not its command line. */
+	assert_ptr_equal(strstr(log, STUB_PSK),
+			 strstr(log, "psk from /dev/fd: ") + strlen("psk from /dev/fd: "));
+
+	/* Both at msock's endpoints: nothing to do, no wg set. */
+	unlink(s->log);
+	snprintf(dump, sizeof(dump),
+		 STUB_IFACE
+		 "%s\t(none)\t%s\t(none)\t0\t0\t0\toff\n%s\t(none)\t%s\t(none)\t0\t0\t0\t"
+		 "off\n",
+		 s->key[1], s->ep[1], s->key[0], s->ep[0]);
+	write_file(s->dump, dump);
+	assert_int_equal(ctl(w, "wg-config --apply wgt"), 0);
+	assert_non_null(strstr(w->out, "set the endpoints of 2 peers on wgt (0 re-created, 2 "
+				       "unchanged)"));
+	assert_int_equal(access(s->log, F_OK), -1);
+
+	/* A malformed dump: refused, naming its line; nothing changed. */
+	snprintf(dump, sizeof(dump), STUB_IFACE "%s\t(none)\t%s\t(none)\t0\t0\toff\n", s->key[0],
+		 s->ep[0]);
+	write_file(s->dump, dump);
+	assert_int_equal(ctl(w, "wg-config --apply wgt"), 1);
+	assert_non_null(strstr(w->out, "msockctl wg-config: wg show wgt dump: line 2: 7 fields, "
+				       "expected 8"));
+	assert_int_equal(access(s->log, F_OK), -1);
+
+	/* Adding back fails: the message says which peers may be missing and
+	 * how to put each back (its key not shown). */
+	snprintf(dump, sizeof(dump),
+		 STUB_IFACE "%s\t" STUB_PSK "\t127.0.0.1:9\t" STUB_IPS "\t0\t0\t0\t25\n",
+		 s->key[keep]);
+	write_file(s->dump, dump);
+	write_file(s->fail, "");
+	assert_int_equal(ctl(w, "wg-config --apply wgt"), 1);
+	snprintf(want, sizeof(want),
+		 "wg set wgt peer %s endpoint %s allowed-ips " STUB_IPS
+		 " persistent-keepalive 25 preshared-key FILE (it had one)",
+		 s->key[keep], s->ep[keep]);
+	if (!strstr(w->out, "1 of these peers were removed to be re-created and may be missing") ||
+	    !strstr(w->out, want) || strstr(w->out, STUB_PSK))
+		fail_msg("msockctl said:\n%s", w->out);
+
+	setenv("PATH", old_path ? old_path : "/usr/bin:/bin", 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_no_disco_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_json_rounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_no_disco_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wg_config_apply, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -256,6 +256,9 @@ static void test_bad_base64_char(void **state)
 		   "invalid base64 (bad character or padding)");
 	expect_bad("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066Spjqqb mo=", KEY_KIND_NODE_PUBLIC,
 		   "invalid base64 (bad character or padding)");
+	/* libsodium 1.0.18 alone would read a byte >= 0x80 as '/'. */
+	expect_bad("hSDwCYkwp1R0i33ctD73Wg2\xb9Og0mOBr066SpjqqbTmo=", KEY_KIND_NODE_PUBLIC,
+		   "invalid base64 (bad character or padding)");
 }
 
 static void test_bad_base64_31_bytes(void **state)
