@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# All tests, in phases: deps, formatting, shellcheck, a sanitized gcc build
+# All tests, in phases: deps, go, WireGuard implementations, formatting,
+# every script through shellcheck, a sanitized gcc build
 # (build/test), the release build the demo uses, a clang build whose
 # libFuzzer targets each run briefly (nproc at once), then every ctest test
 # except the slow ones. Ends with a table of seconds per phase and per ctest
@@ -11,6 +12,9 @@
 #                       build/release, build/fuzz)
 #   MSOCK_SKIP_INTEROP  1: leave out the interop tests (real Tailscale
 #                       programs, which need Go >= 1.26.8 on PATH)
+#   MSOCK_SKIP_WG_IMPLS 1: do not build the newest wireguard-go and
+#                       boringtun (lab_wg_impls then runs Debian's only)
+#   MSOCK_WG_IMPLS_ROOT where they go (default ~/.cache/msock/wg-impls)
 set -Eeuo pipefail
 trap 'echo "test.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 cd "$(dirname "$0")/.."
@@ -118,7 +122,7 @@ report() {
       "$([ "${results[i]}" = 0 ] || echo "  FAILED (exit ${results[i]})")"
   done
   [ -z "$current" ] || printf '  %-14s %8s\n' "$current" interrupted
-  for i in deps go format shellcheck "build test" "build release" "build fuzz" fuzz ctest; do
+  for i in deps go "wg impls" format shellcheck "build test" "build release" "build fuzz" fuzz ctest; do
     [[ $ran == *" $i "* ]] || [ "$i" = "$current" ] || printf '  %-14s %8s\n' "$i" "not run"
   done
   printf '  %-14s %8s\n' total "$(secs "$total")"
@@ -143,6 +147,15 @@ if [ "${MSOCK_SKIP_INTEROP:-0}" = 1 ]; then
   exclude='slow|interop'
 else
   phase go tests/interop/check-go.sh || exit
+fi
+# The newest upstream wireguard-go and boringtun for lab_wg_impls (msock
+# under three unmodified WireGuards): built once per machine into a cache
+# outside the clone (a clean clone reuses it); one that cannot be built is
+# skipped by the test, which says so.
+if [ "${MSOCK_SKIP_WG_IMPLS:-0}" != 1 ]; then
+  export WG_IMPLS_ROOT=${MSOCK_WG_IMPLS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/msock/wg-impls}
+  export LAB_WG_IMPLS_BIN=$WG_IMPLS_ROOT/bin
+  phase "wg impls" ./bench/wg_impls.sh || true
 fi
 phase format ./scripts/check-format.sh || true
 phase shellcheck run_shellcheck || true
