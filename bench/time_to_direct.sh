@@ -19,13 +19,10 @@ rounds=${1:-3}
 wait_s=${TTD_WAIT_S:-15}
 src=$(cd "$(dirname "$0")/.." && pwd)
 export MSOCK_SOURCE_DIR=$src MSOCK_BIN_DIR=${MSOCK_BIN_DIR:-$src/build/release/bin}
-export MSOCK_INTEROP_BIN=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
-for p in tscontrol tailscaled tailscale; do
-  [ -x "$MSOCK_INTEROP_BIN/$p" ] || "$src/tests/interop/build.sh" "$MSOCK_INTEROP_BIN"
-done
 # shellcheck source=../tests/lab/lib.sh
 . "$src/tests/lab/lib.sh"
 lab_skip_unless_root
+lab_ts_bench_bins
 t_bench=$(lab_now_ms)
 lab_init >/dev/null
 lab_pair_start

@@ -20,13 +20,10 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 export MSOCK_SOURCE_DIR=$src MSOCK_BIN_DIR=${MSOCK_BIN_DIR:-$src/build/release/bin}
-export MSOCK_INTEROP_BIN=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
-for p in tscontrol tailscaled tailscale; do
-  [ -x "$MSOCK_INTEROP_BIN/$p" ] || "$src/tests/interop/build.sh" "$MSOCK_INTEROP_BIN"
-done
 # shellcheck source=../tests/lab/lib.sh
 . "$src/tests/lab/lib.sh"
 lab_skip_unless_root
+lab_ts_bench_bins
 export LAB_COTURN=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco","portmapper"]'
 t_bench=$(lab_now_ms)
 lab_init >/dev/null

@@ -413,13 +413,54 @@ static bool trusted(const struct dsc_peer *p, uint64_t now)
 	return p->best.family && now < p->trusted_until_ns;
 }
 
-/* Pings every endpoint not pinged within the ping interval. */
+/* Whether e is due a ping in turn: not pinged within the ping interval. */
+static bool ping_due(const struct dsc_ep *e, uint64_t now)
+{
+	return !e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS);
+}
+
+/* Pings every endpoint due a ping. */
 static void ping_all(struct dsc *d, struct dsc_peer *p, uint64_t now)
 {
 	for (size_t i = 0; i < p->n_eps; i++)
-		if (!p->eps[i].last_ping_ns ||
-		    now - p->eps[i].last_ping_ns >= ms(DSC_PING_INTERVAL_MS))
+		if (ping_due(&p->eps[i], now))
 			send_ping(d, p, &p->eps[i], now);
+}
+
+/* Whether our last ping to e is unanswered: no pong since it, and none
+ * within the trust period either (a heartbeat whose pong is still on its
+ * way is not a lost ping). */
+static bool ping_unanswered(const struct dsc_ep *e, uint64_t now)
+{
+	return e->last_ping_ns && e->last_pong_ns < e->last_ping_ns &&
+	       !(e->last_pong_ns && now - e->last_pong_ns < ms(DSC_TRUST_UDP_MS));
+}
+
+/* The peer just showed that the way to e is open, but our last ping to e,
+ * not yet due again, is unanswered: typically the peer's NAT dropped it,
+ * having no mapping for us yet. Pinging again now, rather than when the ping
+ * interval ends, saves up to 5 s of DERP when both sides start at once.
+ *
+ * The news comes two ways, each allowed one such ping per endpoint per
+ * DSC_PING_INTERVAL_MS (*last, its stamp in e): a ping from e proves the
+ * peer's NAT is open to us now; a CallMeMaybe listing e only says the peer
+ * has pinged us, and those pings may have been lost (an outage) or gone
+ * nowhere (the peer did not know our endpoints yet). Were the two to share
+ * one allowance, a ping spent on such a CallMeMaybe would hold back the one
+ * that a ping from e, a moment later, asks for: in the lab that cost 1-2 s
+ * after an outage, and 1 s after a lost first CallMeMaybe. So: at most three
+ * pings to an endpoint per interval (one in turn, one each out of turn), and
+ * at most one per packet received. A ping of ours still on its way when the
+ * peer's crossed it looks unanswered too; then this one is redundant.
+ * (Tailscale's handleCallMeMaybe zeroes every endpoint's lastPing and pings
+ * them all on each CallMeMaybe, with no limit of its own.) */
+static void ping_out_of_turn(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, uint64_t *last,
+			     uint64_t now)
+{
+	if (!ping_unanswered(e, now) || (*last && now - *last < ms(DSC_PING_INTERVAL_MS)))
+		return;
+	*last = now;
+	send_ping(d, p, e, now);
 }
 
 /* How long after our last CallMeMaybe discovery sends the next: 1 s, 2 s,
@@ -867,7 +908,8 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	if (from) {
 		/* A ping from an address of the peer: a candidate (the
 		 * peer's side of a punched hole); pinged in turn, within the
-		 * ping interval. */
+		 * ping interval, or out of turn if our last ping to it was
+		 * lost (the hole it proves is newer). */
 		struct dsc_ep *e = ep_add_heard(p, from, true);
 		bool first = e && !e->heard_ns;
 		if (e && e->sock != sock &&
@@ -886,8 +928,10 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		 * (pick_rx: every heard address). */
 		if (e && (first || !in_rx(p, &e->addr)))
 			publish(d, p, now);
-		if (e && (!e->last_ping_ns || now - e->last_ping_ns >= ms(DSC_PING_INTERVAL_MS)))
+		if (e && ping_due(e, now))
 			send_ping(d, p, e, now);
+		else if (e)
+			ping_out_of_turn(d, p, e, &e->reping_on_ping_ns, now);
 	}
 }
 
@@ -899,19 +943,23 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 	p->cmm_unanswered = 0;
 	for (size_t i = 0; i < eps->n; i++) {
 		struct ipport a;
+		struct dsc_ep *e;
 		if (!disco_endpoints_get(eps, i, &a) || !disco_endpoint_usable(&a)) {
 			d->stats.cmm_unusable_eps++;
 			continue;
 		}
-		if (!ep_add(p, &a, true))
+		if (!(e = ep_add(p, &a, true)))
 			d->stats.cmm_capped++;
+		else if (!ping_due(e, now))
+			ping_out_of_turn(d, p, e, &e->reping_on_cmm_ns, now); /* due: ping_all */
 	}
 	/* The peer is trying to reach us: ping what it listed (each at most
-	 * once per ping interval: no amplification), and tell it our
-	 * endpoints in turn (at most one CallMeMaybe per interval). Tailscale
-	 * peers know each other's endpoints from the control server; ours
-	 * learn them only this way, and both sides must send for the
-	 * simultaneous open to punch both NATs. */
+	 * once per ping interval, and once more out of turn above: no
+	 * amplification), and tell it our endpoints in turn (at most one
+	 * CallMeMaybe per interval). Tailscale peers know each other's
+	 * endpoints from the control server; ours learn them only this way,
+	 * and both sides must send for the simultaneous open to punch both
+	 * NATs. */
 	if (!p->last_cmm_ns || now - p->last_cmm_ns >= ms(DSC_CMM_INTERVAL_MS))
 		send_cmm(d, p, now);
 	ping_all(d, p, now);
@@ -1167,10 +1215,19 @@ void dsc_tick(struct dsc *d, uint64_t now)
 			else
 				bday_probe(d, p, now);
 		}
+		/* Our CallMeMaybe answered the peer's and our endpoint set has
+		 * changed since (netcheck's first report came just after): the
+		 * peer pings what we listed, and would learn our public
+		 * address only from its next CallMeMaybe, 5 s away. Tell it
+		 * now, as discover() does for a peer we are discovering. */
+		if (!trusted(p, now) && p->last_cmm_ns &&
+		    now - p->last_cmm_ns < ms(DSC_CMM_INTERVAL_MS) &&
+		    p->cmm_eps_gen != d->my_eps_gen)
+			send_cmm(d, p, now);
 		if (!p->last_traffic_ns || now - p->last_traffic_ns >= ms(DSC_SESSION_ACTIVE_MS)) {
 			p->disc_start_ns = 0;
 			p->bday.rounds = 0;
-			continue; /* idle: silent */
+			continue; /* idle: silent (but for the answer above) */
 		}
 		if (!trusted(p, now)) {
 			untrusted_tick(d, p, now);

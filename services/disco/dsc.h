@@ -10,7 +10,13 @@
  *   - discovery while no direct path is trusted: CallMeMaybe over DERP at
  *     most every DSC_CMM_INTERVAL_MS (sooner while the peer has sent none
  *     back: after 1, 2, 4 s), each endpoint pinged at most every
- *     DSC_PING_INTERVAL_MS;
+ *     DSC_PING_INTERVAL_MS, and out of turn when our last ping to it went
+ *     unanswered and the peer shows the way is open now: at most once per
+ *     interval each when it pings us from there and when its CallMeMaybe
+ *     lists it;
+ *   - a CallMeMaybe of ours (an answer, say) that listed an endpoint set
+ *     since changed: a new one at once while within DSC_CMM_INTERVAL_MS of
+ *     it, even for an idle peer (the peer is discovering us);
  *   - heartbeat: the trusted address pinged every DSC_HEARTBEAT_MS;
  *   - upgrade: every endpoint re-pinged every DSC_UPGRADE_MS unless the
  *     best latency is DSC_GOOD_ENOUGH_MS or less;
@@ -82,6 +88,9 @@ struct dsc_ep {
 	struct ipport addr;
 	uint16_t sock; /* sent to from: 0 our main socket, else a probe socket */
 	uint64_t last_ping_ns, last_pong_ns, latency_ns;
+	/* Our last pings to it out of turn (dsc.c, ping_out_of_turn): on a
+	 * ping from it, on a CallMeMaybe listing it. */
+	uint64_t reping_on_ping_ns, reping_on_cmm_ns;
 	uint64_t heard_ns;    /* a disco ping or pong came from it: it is the peer's */
 	uint16_t heard_count; /* how often (saturating) */
 	bool from_cmm;	      /* told by the peer (else static or learned from a ping) */

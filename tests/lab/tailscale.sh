@@ -19,6 +19,20 @@ LAB_TS_UP_MS=               # how long the last lab_ts_up took
 declare -gA LAB_TSD_PID=()  # node -> tailscaled pid
 declare -gA LAB_TS_ADDR=()  # node -> its 100.64 address (tailscaled or msock)
 
+# For a benchmark: the interop programs a Tailscale pair needs, built by
+# tests/interop/build.sh into MSOCK_INTEROP_BIN (default build/interop/bin)
+# if one is missing; MSOCK_INTEROP_BIN is exported.
+lab_ts_bench_bins() {
+  local src=${MSOCK_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)} p
+  export MSOCK_INTEROP_BIN=${MSOCK_INTEROP_BIN:-$src/build/interop/bin}
+  for p in tscontrol tailscaled tailscale; do
+    if [ ! -x "$MSOCK_INTEROP_BIN/$p" ]; then
+      "$src/tests/interop/build.sh" "$MSOCK_INTEROP_BIN" || lab_fail "tests/interop/build.sh failed"
+      break
+    fi
+  done
+}
+
 # Prints the msock SPEC tscontrol takes for msock node NODE as NAME with
 # node ID ID (address 100.64.ID): name,nodekey:<hex>,discokey:<hex>,ID,900.
 lab_tscontrol_spec() {

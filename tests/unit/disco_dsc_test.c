@@ -3,7 +3,9 @@
  * a path trusted for 6.5 s, heartbeats, fallback when pongs stop, and the
  * bad input of the disco issue: an unknown or all-zero sender, a bad box, a
  * replayed or unsolicited pong, a pong from another address, a CallMeMaybe
- * with unusable or thousands of endpoints, and no amplification. */
+ * with unusable or thousands of endpoints, and no amplification; pings out
+ * of turn (an unanswered endpoint the peer shows is open now) and their
+ * limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +155,38 @@ static void exchange(uint64_t now, bool udp)
 			break;
 }
 
+/* Delivers everything s sent over DERP to the other side, in order (the
+ * DERP path keeps order), and clears s's queue (UDP is lost). */
+static void deliver_derp(struct side *s, struct side *to, uint64_t now)
+{
+	for (size_t i = 0; i < s->n_out; i++)
+		if (s->out[i].derp)
+			dsc_on_derp(&to->d, &s->node, 900, s->out[i].p, s->out[i].len, now);
+	s->n_out = 0;
+}
+
+/* How many of the packets s has queued (over DERP, or UDP to `to`'s
+ * address) are disco messages of `type`, opened with to's key. */
+static size_t count_msgs(const struct side *s, const struct side *to, bool derp, int type)
+{
+	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_out; i++) {
+		const struct pkt *q = &s->out[i];
+		struct disco_packet pkt;
+		struct disco_msg m;
+		int len;
+		if (q->derp != derp || (!derp && !ipport_equal(&q->to, &to->addr)) ||
+		    disco_packet_parse(q->p, q->len, &pkt) < 0)
+			continue;
+		len = disco_open(&to->dpriv, &pkt, plain, sizeof(plain));
+		if (len >= 0 && disco_msg_parse(plain, (size_t)len, &m) == 0 && m.type == type)
+			n++;
+	}
+	return n;
+}
+
 /* Traffic on A: CallMeMaybe over DERP and pings; B pings A's endpoints; the
  * pongs make the path direct and trusted on both sides. */
 static void test_discovery_both_ways(void **state)
@@ -165,11 +199,17 @@ static void test_discovery_both_ways(void **state)
 	exchange(t + MS(1), true);
 	/* B learned A's endpoint from the CallMeMaybe and pinged it; A's
 	 * pong made B's path direct. */
-	assert_int_equal(B.paths, 1);
 	assert_true(ipport_equal(&B.path_best, &A.addr));
-	/* A learned B's address from B's ping and pinged it back. */
-	assert_int_equal(A.paths, 1);
+	/* A learned B's address from B's CallMeMaybe and pinged it. */
 	assert_true(ipport_equal(&A.path_best, &B.addr));
+	/* The pings crossed: each side's ping reached the other before its
+	 * pong came back, so each pinged once more out of turn (its first
+	 * ping looked lost), and each of the two pongs published the path
+	 * (the second extends the trust). */
+	assert_int_equal(dsc_peer_find(&A.d, &B.node)->pings_sent, 2);
+	assert_int_equal(dsc_peer_find(&B.d, &A.node)->pings_sent, 2);
+	assert_int_equal(B.paths, 2);
+	assert_int_equal(A.paths, 2);
 	assert_int_equal(A.path_trusted, t + MS(1) + MS(DSC_TRUST_UDP_MS));
 	/* The history (GetEndpointChanges) holds the change to direct. */
 	struct dsc_peer *pb = dsc_peer_find(&A.d, &B.node);
@@ -203,7 +243,8 @@ static void test_fallback_when_pongs_stop(void **state)
 }
 
 /* No amplification: traffic on every packet sends one CallMeMaybe per
- * interval, and each endpoint is pinged once per ping interval. */
+ * interval, and each endpoint is pinged once per ping interval, and once
+ * more out of turn. */
 static void test_no_amplification(void **state)
 {
 	(void)state;
@@ -216,8 +257,9 @@ static void test_no_amplification(void **state)
 		A.out[i].derp ? cmm++ : pings++;
 	assert_int_equal(cmm, 1);
 	assert_int_equal(pings, 0); /* no endpoint of B known yet */
-	/* A CallMeMaybe received 100 times: A's endpoint pinged once, one
-	 * CallMeMaybe back. */
+	/* A CallMeMaybe received 100 times: A's endpoint pinged in turn by
+	 * the first, once out of turn by the second (the first ping is
+	 * unanswered), then nothing more; one CallMeMaybe back. */
 	struct pkt c = A.out[0];
 	for (int i = 0; i < 100; i++)
 		dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t + (uint64_t)i);
@@ -225,8 +267,221 @@ static void test_no_amplification(void **state)
 	cmm = 0;
 	for (size_t i = 0; i < B.n_out; i++)
 		B.out[i].derp ? cmm++ : pings++;
-	assert_int_equal(pings, 1);
+	assert_int_equal(pings, 2);
 	assert_int_equal(cmm, 1);
+	/* Until an interval after the second ping (t + 1): still nothing.
+	 * Then one ping (due in turn, not out of turn as well), and one out
+	 * of turn with the next CallMeMaybe; then nothing again. */
+	uint64_t t2 = t + 1 + MS(DSC_PING_INTERVAL_MS);
+	B.n_out = 0;
+	dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t2 - 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 0);
+	dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t2);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	for (int i = 1; i <= 100; i++)
+		dsc_on_derp(&B.d, &A.node, 900, c.p, c.len, t2 + (uint64_t)i);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 2);
+}
+
+/* ---- Pings out of turn ---- */
+
+/* Both start at once behind NATs that drop what they have no mapping for:
+ * B's ping to A (listed in A's CallMeMaybe) is dropped, A's to B gets
+ * through (B's ping opened B's NAT to A). A's ping, from the endpoint
+ * whose ping from B is unanswered, makes B ping it again at once, not
+ * when the 5 s ping interval ends. */
+static void test_reping_on_ping(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	flush(&A, &B, t, true); /* B: A's CallMeMaybe; B pings A, sends its own */
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	flush(&B, &A, t + MS(5), false); /* the ping is dropped; A pings B */
+	assert_int_equal(count_msgs(&A, &B, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(A.n_out, 1);
+	flush(&A, &B, t + MS(10), true);
+	/* B: the pong, and a ping out of turn; nothing else. */
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(B.n_out, 2);
+	assert_int_equal(pa->pings_sent, 2);
+	assert_int_equal(B.paths, 0);
+	exchange(t + MS(15), true);
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	assert_int_equal(B.path_trusted, t + MS(15) + MS(DSC_TRUST_UDP_MS));
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_int_equal(pa->pings_sent, 2);
+}
+
+/* B's CallMeMaybe and its ping to A are lost (A's DERP connection and NAT
+ * not ready yet). A's next CallMeMaybe (its retry after 1 s) lists the
+ * endpoint B pinged in vain: B pings it again at once, out of turn, and
+ * sends nothing else (its own CallMeMaybe waits for its interval). */
+static void test_reping_on_cmm(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	flush(&A, &B, t, true);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	B.n_out = 0; /* lost */
+	dsc_tick(&A.d, t + MS(DSC_CMM_RETRY_MS));
+	assert_int_equal(count_msgs(&A, &B, true, DISCO_TYPE_CALL_ME_MAYBE), 1);
+	assert_int_equal(A.n_out, 1);
+	flush(&A, &B, t + MS(DSC_CMM_RETRY_MS), true);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(B.n_out, 1);
+	assert_int_equal(pa->pings_sent, 2);
+	assert_int_equal(pa->cmm_sent, 1);
+}
+
+/* No amplification: once B has pinged an endpoint out of turn on A's
+ * ping, more pings from it within the ping interval get pongs and nothing
+ * else; a CallMeMaybe listing it gets one more ping out of turn (its own
+ * allowance), and more CallMeMaybes and pings nothing. Three pings in the
+ * interval for hundreds of packets. Once the interval since the first ping
+ * out of turn has passed, A's ping gets one again. */
+static void test_reping_once_per_interval(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000), t2;
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+	struct pkt cmm, ping;
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	cmm = A.out[0];
+	assert_true(cmm.derp);
+	flush(&A, &B, t, true);		 /* B pings A in turn */
+	flush(&B, &A, t + MS(5), false); /* lost; A pings B */
+	assert_int_equal(A.n_out, 1);
+	ping = A.out[0];
+	assert_false(ping.derp);
+	flush(&A, &B, t + MS(10), true); /* B pongs, and pings out of turn */
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	B.n_out = 0; /* lost too */
+	for (uint64_t i = 0; i < 100; i++)
+		assert_int_equal(
+			dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t + MS(20) + i * MS(20)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 100);
+	assert_int_equal(B.n_out, 100);
+	B.n_out = 0;
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, cmm.p, cmm.len, t + MS(2100)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(B.n_out, 1);
+	B.n_out = 0;
+	for (uint64_t i = 0; i < 100; i++) {
+		uint64_t at = t + MS(2200) + i * MS(20);
+		assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, cmm.p, cmm.len, at), 0);
+		assert_int_equal(dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, at + 1), 0);
+	}
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 100);
+	assert_int_equal(B.n_out, 100); /* no ping, no CallMeMaybe (within its interval) */
+	assert_int_equal(pa->pings_sent, 3);
+	/* The first ping out of turn went at t + 10 ms. */
+	t2 = t + MS(10) + MS(DSC_PING_INTERVAL_MS);
+	B.n_out = 0;
+	dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t2 - 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 0);
+	dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t2);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t2 + 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 3);
+	assert_int_equal(pa->pings_sent, 4);
+}
+
+/* The two allowances are apart: a CallMeMaybe that comes while UDP is
+ * down (an outage: the pings it announces were lost too) spends one ping
+ * out of turn, in vain; the peer's first ping to get through afterwards
+ * still gets its own, at once. */
+static void test_reping_on_cmm_then_ping(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+	struct pkt cmm, ping;
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	cmm = A.out[0];
+	flush(&A, &B, t, true);		 /* B pings A in turn, sends its CallMeMaybe */
+	deliver_derp(&B, &A, t + MS(5)); /* the ping is lost; A pings B */
+	assert_int_equal(A.n_out, 1);
+	ping = A.out[0];
+	assert_false(ping.derp);
+	A.n_out = 0; /* held up: UDP is down */
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, cmm.p, cmm.len, t + MS(1000)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1); /* out of turn */
+	assert_int_equal(B.n_out, 1);
+	B.n_out = 0; /* lost */
+	/* UDP is back: A's ping gets through. */
+	assert_int_equal(dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t + MS(1500)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 1);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(B.n_out, 2);
+	assert_int_equal(pa->pings_sent, 3);
+	exchange(t + MS(1501), true);
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+}
+
+/* An endpoint that answered is not pinged out of turn: with the path
+ * direct both ways, A's ping and its CallMeMaybe get a pong (and, past its
+ * interval, B's CallMeMaybe) but no ping; nor while B's heartbeat to it is
+ * on its way (pinged, that pong not back yet, but the last one within the
+ * trust period). Both an interval after B's last ping out of turn, which
+ * would not hold them back. */
+static void test_no_reping_when_answered(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+	struct pkt cmm, ping;
+	uint64_t pings;
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	cmm = A.out[0];
+	exchange(t + MS(1), true); /* B's ping out of turn: at t + 1 ms (the crossing) */
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	dsc_ping_now(&A.d, &B.node, t + MS(1000)); /* direct now */
+	assert_int_equal(A.n_out, 1);
+	ping = A.out[0];
+	exchange(t + MS(1000), true);
+	/* B's heartbeats at 3.1 and 6.2 s, answered. */
+	for (uint64_t k = 1; k <= 2; k++) {
+		dsc_on_traffic(&B.d, &A.node, t + k * MS(3100));
+		dsc_tick(&B.d, t + k * MS(3100));
+		assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+		exchange(t + k * MS(3100), true);
+	}
+	assert_int_equal(A.n_out + B.n_out, 0);
+	/* B's pings so far: two at the start (the crossing), one per
+	 * heartbeat; A's pings (at 1 s, and in turn at 6.2 s, after B's
+	 * heartbeat was answered) got pongs only. */
+	pings = pa->pings_sent;
+	assert_int_equal(pings, 4);
+	assert_int_equal(dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t + MS(6300)), 0);
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, cmm.p, cmm.len, t + MS(6301)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 1);
+	assert_int_equal(count_msgs(&B, &A, true, DISCO_TYPE_CALL_ME_MAYBE), 1);
+	assert_int_equal(B.n_out, 2);
+	assert_int_equal(pa->pings_sent, pings);
+	/* B's heartbeat at 9.3 s; A's ping comes before its pong. */
+	B.n_out = 0;
+	dsc_on_traffic(&B.d, &A.node, t + MS(9300));
+	dsc_tick(&B.d, t + MS(9300));
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PING), 1);
+	assert_int_equal(B.n_out, 1);
+	B.n_out = 0;
+	assert_int_equal(dsc_on_udp(&B.d, 0, &A.addr, ping.p, ping.len, t + MS(9301)), 0);
+	assert_int_equal(count_msgs(&B, &A, false, DISCO_TYPE_PONG), 1);
+	assert_int_equal(B.n_out, 1);
+	assert_int_equal(pa->pings_sent, pings + 1);
 }
 
 /* Bad input: dropped, counted, no path change. */
@@ -334,11 +589,15 @@ static void test_ping_now(void **state)
 	assert_int_equal(A.pongs_udp, 0);
 	assert_int_equal(A.paths, 0);
 	/* Discovery ran meanwhile; with UDP working the path is found, and
-	 * discovery's own pongs are not reported. */
+	 * discovery's own pongs are not reported. A's ping in turn was on
+	 * its way when B's CallMeMaybe and then B's ping came: A pinged once
+	 * more out of turn on each, and each of the three pongs published
+	 * the path. */
 	dsc_ping_now(&A.d, &B.node, t + MS(6000));
 	exchange(t + MS(6001), true);
 	assert_int_equal(A.pongs_udp, 0);
-	assert_int_equal(A.paths, 1);
+	assert_int_equal(A.paths, 3);
+	assert_int_equal(dsc_peer_find(&A.d, &B.node)->pings_sent, 6); /* 2 over DERP */
 	/* Now the ping goes direct. */
 	dsc_ping_now(&A.d, &B.node, t + MS(7000));
 	exchange(t + MS(7001), true);
@@ -1082,16 +1341,6 @@ static void test_no_disco_key_path_not_adopted(void **state)
 	assert_int_equal(A.n_out, 0);
 }
 
-/* Delivers everything s sent over DERP to the other side, in order (the
- * DERP path keeps order), and clears s's queue. */
-static void deliver_derp(struct side *s, struct side *to, uint64_t now)
-{
-	for (size_t i = 0; i < s->n_out; i++)
-		if (s->out[i].derp)
-			dsc_on_derp(&to->d, &s->node, 900, s->out[i].p, s->out[i].len, now);
-	s->n_out = 0;
-}
-
 /* The order that lost the first birthday round in the demo: A (hard NAT)
  * starts discovery before netcheck's first report, so its first
  * CallMeMaybe carries only its LAN address; B answers (so A's next
@@ -1133,6 +1382,45 @@ static void test_cmm_when_endpoints_change(void **state)
 	assert_true(pa->bday.probing);
 }
 
+/* B answers A's CallMeMaybe before netcheck's first report, so its own
+ * lists only its LAN address (A cannot reach it); B has no traffic of its
+ * own, so it is not in discovery. When its endpoint set changes, B tells A
+ * at once (not with its next answer, 5 s away); A pings B's public address,
+ * and both go direct. Once, and only while A's call is recent. */
+static void test_cmm_answer_when_endpoints_change(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	struct ipport lan = {.family = AF_INET, .ip = {10, 0, 2, 2}, .port = 41641};
+	struct ipport both[2] = {lan, B.addr};
+	struct dsc_peer *pa = dsc_peer_find(&B.d, &A.node);
+
+	dsc_set_my_endpoints(&B.d, &lan, 1);
+	dsc_on_traffic(&A.d, &B.node, t);
+	deliver_derp(&A, &B, t + MS(5));
+	assert_int_equal(count_msgs(&B, &A, true, DISCO_TYPE_CALL_ME_MAYBE), 1);
+	deliver_derp(&B, &A, t + MS(10));				 /* B's ping to A: lost */
+	assert_int_equal(count_msgs(&A, &B, false, DISCO_TYPE_PING), 0); /* LAN only */
+	A.n_out = 0;
+	dsc_tick(&B.d, t + MS(12));
+	assert_int_equal(B.n_out, 0); /* nothing changed */
+	dsc_set_my_endpoints(&B.d, both, 2);
+	dsc_tick(&B.d, t + MS(15));
+	assert_int_equal(count_msgs(&B, &A, true, DISCO_TYPE_CALL_ME_MAYBE), 1);
+	assert_int_equal(B.n_out, 1);
+	dsc_tick(&B.d, t + MS(20));
+	assert_int_equal(B.n_out, 1); /* once */
+	assert_int_equal(pa->cmm_sent, 2);
+	exchange(t + MS(25), true);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	assert_true(ipport_equal(&B.path_best, &A.addr));
+	/* A change long after A's call (B's last CallMeMaybe): none. */
+	dsc_set_my_endpoints(&B.d, &B.addr, 1);
+	dsc_tick(&B.d, t + MS(25) + MS(DSC_TRUST_UDP_MS) + MS(1));
+	assert_int_equal(B.n_out, 0);
+	assert_int_equal(pa->cmm_sent, 2);
+}
+
 /* Hard, but the public address netcheck found is not in the endpoint set
  * yet (the dataplane has not republished it): no spray, whose ProbeMe the
  * peer would refuse; it goes once the set has it. */
@@ -1162,6 +1450,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discovery_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallback_when_pongs_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_amplification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reping_on_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reping_on_cmm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reping_once_per_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reping_on_cmm_then_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reping_when_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pongs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
@@ -1176,6 +1469,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_heard_addresses_evict_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmm_when_endpoints_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmm_answer_when_endpoints_change, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bday_waits_for_endpoint_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_probe_me_while_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
