@@ -2,18 +2,19 @@
 # Tailscale nodes in the lab (sourced by lib.sh): a real tailscaled with its
 # own magicsock and wireguard-go (kernel TUN in its node's namespace),
 # logged in to tscontrol (tests/interop/cmd/tscontrol: Tailscale's
-# testcontrol in process, the lab's DERP map) on the lab's internet, and
+# testcontrol in process, the lab's DERP map) on the lab's internet
+# (198.18.3.3, HTTP :80 and TLS :443), and
 # msock nodes made its peers through that control server. Programs from
 # tests/interop/build.sh (lab_interop_bin: tailscaled, tailscale,
 # tscontrol).
 #
-#   lab_tscontrol_start SPEC...   control on $LAB_CONTROL_IP:$LAB_CONTROL_PORT
+#   lab_tscontrol_start SPEC...   control on $LAB_CONTROL_IP (HTTP :80, TLS :443)
 #   lab_ts_up NODE NAME           tailscaled in NODE, `tailscale up` as NAME
 #   lab_msock_ts_up NODE TSNAME ID  msock + wireguard-go in NODE, peer TSNAME
 #   lab_tailscale NODE ARGS...    the tailscale CLI against NODE's tailscaled
 
-LAB_CONTROL_IP=198.18.0.2 # in the derp namespace, beside the derper
-LAB_CONTROL_PORT=8080
+LAB_CONTROL_IP=198.18.3.3 # an address of the stun namespace (the derper holds :443 in derp)
+LAB_CONTROL_PORT=80        # and TLS on 443 (tscontrol's -tls-listen)
 LAB_CONTROL_PID=            # tscontrol's pid (lab_tscontrol_start)
 LAB_TS_UP_MS=               # how long the last lab_ts_up took
 declare -gA LAB_TSD_PID=()  # node -> tailscaled pid
@@ -40,7 +41,7 @@ lab_tscontrol_spec() {
     "$(lab_disco_key "$1")" "$3" "$LAB_DERP_REGION"
 }
 
-# Starts tscontrol in the derp namespace with the lab's DERP map and the
+# Starts tscontrol in the stun namespace with the lab's DERP map and the
 # msock peers SPEC... (lab_tscontrol_spec); log $LAB_DIR/control/control.log.
 lab_tscontrol_start() {
   local d=$LAB_DIR/control args=() s
@@ -55,8 +56,9 @@ lab_tscontrol_start() {
   for s in "$@"; do
     args+=(-msock "$s")
   done
-  lab_bg derp "$d/control.log" "$LAB_IB/tscontrol" -listen "$LAB_CONTROL_IP:$LAB_CONTROL_PORT" \
-    -derpmap "$d/derpmap.json" -dir "$d" "${args[@]}"
+  ip -n "$(lab_ns stun)" addr add "$LAB_CONTROL_IP/24" dev "${LAB_PREFIX}s2i" 2>/dev/null || true
+  lab_bg stun "$d/control.log" "$LAB_IB/tscontrol" -listen "$LAB_CONTROL_IP:$LAB_CONTROL_PORT" \
+    -tls-listen "$LAB_CONTROL_IP:443" -derpmap "$d/derpmap.json" -dir "$d" "${args[@]}"
   # shellcheck disable=SC2034 # for a script that stops tscontrol
   LAB_CONTROL_PID=$LAB_LAST_PID
   lab_wait_for 10 test -s "$d/url" ||
@@ -159,7 +161,7 @@ lab_tscontrol_push() {
   local body
   body=$(lab_msockctl "$1" status --json | jq -c --arg k "$(lab_nodekey_hex "$(lab_node_key "$1")")" \
     '{node_key: $k, endpoints: .Self.Endpoints, home_derp: '"$LAB_DERP_REGION"'}')
-  lab_exec derp curl -sf --max-time 5 -d "$body" \
+  lab_exec stun curl -sf --max-time 5 -d "$body" \
     "http://$LAB_CONTROL_IP:$LAB_CONTROL_PORT/lab/msock" >/dev/null ||
     lab_fail "tscontrol refused msock node $1's endpoints ($body)"
 }

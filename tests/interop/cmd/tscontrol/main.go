@@ -7,8 +7,16 @@
 // has (its keys, and later its endpoints) it pushes to every real node as
 // a peer, as Tailscale's control server would.
 //
-//	tscontrol -listen 198.18.0.2:8080 -derpmap MAP.json -dir DIR \
+//	tscontrol -listen 198.18.3.3:80 [-tls-listen 198.18.3.3:443] \
+//	    -derpmap MAP.json -dir DIR \
 //	    [-msock name,nodekey:<hex>,discokey:<hex>,ID[,HOMEDERP] ...]
+//
+// tailscaled reaches control over plain HTTP on port 80 first; a second
+// Noise dial within two minutes of the last (a reconnect) is forced to
+// port 443 over TLS (controlhttp's forceNoise443, for networks that break
+// port 80), whatever port the URL names: -tls-listen serves the same on
+// TLS with a self-signed certificate (Noise authenticates the server; the
+// client only warns about the certificate).
 //
 // Each -msock adds a peer node: ID (> 100, not used by tailscaled's
 // registrations, which count from 1) gives its address 100.64.ID/32.
@@ -29,11 +37,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -146,6 +161,33 @@ func describe(n *tailcfg.Node) realNode {
 	return r
 }
 
+// selfSigned makes a throwaway certificate for the host of hostport.
+func selfSigned(hostport string) (tls.Certificate, error) {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(48 * time.Hour),
+		DNSNames:     []string{host},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}, nil
+}
+
 // writeAtomic writes b to path through a temporary file and a rename, so
 // a reader never sees half a file.
 func writeAtomic(path string, b []byte) error {
@@ -159,6 +201,7 @@ func writeAtomic(path string, b []byte) error {
 func main() {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	listen := flag.String("listen", "", "address:port to serve on")
+	tlsListen := flag.String("tls-listen", "", "address:port to serve on over TLS too")
 	mapPath := flag.String("derpmap", "", "the lab's DERP map (Tailscale's JSON)")
 	dir := flag.String("dir", "", "directory for url and nodes/*.json")
 	var specs msockFlags
@@ -264,6 +307,18 @@ func main() {
 	}()
 	if err := writeAtomic(filepath.Join(*dir, "url"), []byte(base+"\n")); err != nil {
 		log.Fatal(err)
+	}
+	if *tlsListen != "" {
+		cert, err := selfSigned(*tlsListen)
+		if err != nil {
+			log.Fatalf("tls: %v", err)
+		}
+		tln, err := tls.Listen("tcp", *tlsListen, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			log.Fatalf("tls listen: %v", err)
+		}
+		go func() { log.Fatal(http.Serve(tln, mux)) }()
+		log.Printf("serving TLS on %s", tln.Addr())
 	}
 	log.Printf("serving %s", base)
 	log.Fatal(http.Serve(ln, mux))
