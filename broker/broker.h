@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "proctab.h"
 #include "state_cache.h"
 #include "supervise.h"
 
@@ -29,6 +30,7 @@ enum {
 
 struct child {
 	struct cfg_component comp; /* args are strdup'd: the child owns them */
+	const struct proc *proc;   /* comp.program's row of the process table, or NULL */
 	struct sup_child sup;
 	bool wanted;		 /* false: stop it and forget it (removed by reload) */
 	bool restart_after_stop; /* msockctl restart of a running component */
@@ -116,6 +118,8 @@ void broker_children_stop_all(struct broker *b);
 bool broker_children_all_stopped(const struct broker *b);
 uint64_t broker_children_next_deadline(const struct broker *b);
 struct child *broker_child_find(struct broker *b, const char *name);
+/* Does row p (NULL: no row) take the dataplane's UDP sockets the broker keeps? */
+bool broker_takes_sockets(const struct proc *p);
 int broker_child_restart(struct broker *b, const char *name, char *err, size_t errcap);
 int broker_check_programs(const struct broker *b, const struct msock_config *cfg, char *err,
 			  size_t errcap);
@@ -126,8 +130,9 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg);
 int broker_reload(struct broker *b, char *err, size_t errcap);
 /* Notes the key files as they are now (at start-up). */
 void broker_stamp_keys(struct broker *b);
-/* The owner ("derp", "disco") published SelfKeys: it has loaded (or made)
- * its key file as it is now. */
+/* A component published SelfKeys under key `owner`, its program ("derp",
+ * "disco"): if that row holds a key, it has loaded (or made) the key file
+ * as it is now. */
 void broker_key_loaded(struct broker *b, const char *owner);
 
 /* sockets.c */

@@ -261,15 +261,16 @@ static void refuse(struct broker *b, const struct bus_span *f, const char *fmt, 
 		   (size_t[]){3, strlen(text)}, 2);
 }
 
-/* May component `who` set state topic t? One owner per piece of state. */
+/* May component `who` set state topic t? One owner per piece of state: the
+ * row of the process table for the program the broker runs as `who`. */
 static bool may_set(struct broker *b, const struct bus_topic *t, const char *who)
 {
 	struct child *ch;
 
-	if (!t->owner)
+	if (t->owner == BUS_OWNER_ANY)
 		return true;
 	ch = broker_child_find(b, who);
-	return ch && strcmp(ch->comp.program, t->owner) == 0;
+	return ch && bus_topic_may_set(t, ch->proc);
 }
 
 /* [id][SET][topic][key][body] or [id][DEL][topic][key] */
@@ -288,7 +289,7 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const char
 	if (!t || t->kind != BUS_TOPIC_STATE)
 		return refuse(b, f, "%s is not a state topic", topic);
 	if (!may_set(b, t, who))
-		return refuse(b, f, "%s is owned by %s", topic, t->owner);
+		return refuse(b, f, "%s is owned by %s", topic, bus_topic_owner_name(t));
 	if (del) {
 		broker_state_del(b, topic, key);
 		return;

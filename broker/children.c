@@ -30,6 +30,11 @@ struct child *broker_child_find(struct broker *b, const char *name)
 	return 0;
 }
 
+bool broker_takes_sockets(const struct proc *p)
+{
+	return p && (p->hands & PROC_HANDS_UDP_SOCKETS);
+}
+
 static void program_path(const struct broker *b, const char *program, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/msock-%s", b->bin_dir, program);
@@ -68,12 +73,29 @@ static void publish_service_state(struct broker *b, struct child *ch)
 	broker_state_set(b, "ServiceState", ch->comp.name, buf, len);
 }
 
-/* The environment of a component (component.h lists the variables). */
+/* The file of the key row p holds (its `key`), or NULL. */
+static const char *key_file(const struct broker *b, const struct proc *p)
+{
+	if (!p)
+		return 0;
+	switch (p->key) {
+	case PROC_KEY_NODE:
+		return b->cfg->private_key_file;
+	case PROC_KEY_DISCO:
+		return b->cfg->disco_key_file;
+	default:
+		return 0;
+	}
+}
+
+/* The environment of a component (component.h lists the variables; its
+ * row of the process table adds the rest). */
 static int build_env(const struct broker *b, const struct child *ch, char **env, char *store,
 		     size_t cap)
 {
 	size_t n = 0, used = 0;
 	const char *asan = getenv("ASAN_OPTIONS");
+	const struct proc *p = ch->proc;
 
 #define PUT(...)                                                                \
 	do {                                                                    \
@@ -94,15 +116,11 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
 	/* The process that owns a secret opens its file itself, before its
 	 * sandbox (the broker never opens a private key). */
-	if (strcmp(ch->comp.program, "derp") == 0) {
-		PUT("MSOCK_KEY_FILE=%s", b->cfg->private_key_file);
+	if (key_file(b, p))
+		PUT("MSOCK_KEY_FILE=%s", key_file(b, p));
+	if (p && (p->hands & PROC_HANDS_CA_FILE))
 		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
-	} else if (strcmp(ch->comp.program, "netcheck") == 0) {
-		/* Its HTTPS latency probe verifies DERP servers as derp does. */
-		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
-	} else if (strcmp(ch->comp.program, "disco") == 0) {
-		PUT("MSOCK_KEY_FILE=%s", b->cfg->disco_key_file);
-	} else if (strcmp(ch->comp.program, "dataplane") == 0) {
+	if (p && (p->hands & PROC_HANDS_UDP_SOCKETS)) {
 		/* The sockets the broker keeps (sockets.c), inherited at exec. */
 		PUT("MSOCK_UDP4_FD=%d", b->dp.udp4);
 		PUT("MSOCK_UDP6_FD=%d", b->dp.udp6);
@@ -137,7 +155,7 @@ static int spawn(struct broker *b, struct child *ch)
 {
 	char path[PATH_MAX + 64], store[32768], err[256];
 	char *argv[CFG_MAX_COMPONENT_ARGS + 2], *env[CHILD_ENV_MAX];
-	bool dataplane = strcmp(ch->comp.program, "dataplane") == 0;
+	bool dataplane = broker_takes_sockets(ch->proc);
 	sigset_t all;
 	pid_t pid;
 
@@ -193,6 +211,7 @@ static void child_copy_comp(struct child *ch, const struct cfg_component *c)
 {
 	child_free(ch);
 	ch->comp = *c;
+	ch->proc = proctab_find(c->program);
 	for (size_t i = 0; i < c->n_args; i++)
 		ch->comp.args[i] = strdup(c->args[i]);
 }
@@ -390,7 +409,7 @@ int broker_rebind(struct broker *b, char *err, size_t errcap)
 	b->dp.rebind = true;
 	for (size_t i = 0; i < b->n_children; i++) {
 		struct child *ch = &b->children[i];
-		if (ch->wanted && strcmp(ch->comp.program, "dataplane") == 0) {
+		if (ch->wanted && broker_takes_sockets(ch->proc)) {
 			broker_child_restart(b, ch->comp.name, err, errcap);
 			restarting = true;
 		}

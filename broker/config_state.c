@@ -260,9 +260,11 @@ void broker_stamp_keys(struct broker *b)
 
 void broker_key_loaded(struct broker *b, const char *owner)
 {
-	if (strcmp(owner, "derp") == 0)
+	const struct proc *p = proctab_find(owner);
+
+	if (p && p->key == PROC_KEY_NODE)
 		b->node_key = stamp_of(b->cfg->private_key_file);
-	else if (strcmp(owner, "disco") == 0)
+	else if (p && p->key == PROC_KEY_DISCO)
 		b->disco_key = stamp_of(b->cfg->disco_key_file);
 }
 
@@ -271,7 +273,7 @@ void broker_key_loaded(struct broker *b, const char *owner)
  * new key (magicsock's SetPrivateKey). A file that merely appeared was made
  * by the component itself on its first start. */
 static void restart_on_key_change(struct broker *b, const char *old_path, const char *path,
-				  struct key_stamp *stamp, const char *program)
+				  struct key_stamp *stamp, enum proc_key key)
 {
 	struct key_stamp now = stamp_of(path);
 	bool changed = strcmp(old_path, path) != 0 || (stamp->exists && !same_stamp(stamp, &now));
@@ -282,7 +284,7 @@ static void restart_on_key_change(struct broker *b, const char *old_path, const 
 		return;
 	for (size_t i = 0; i < b->n_children; i++) {
 		struct child *ch = &b->children[i];
-		if (!ch->wanted || strcmp(ch->comp.program, program) != 0)
+		if (!ch->wanted || !ch->proc || ch->proc->key != key)
 			continue;
 		log_info("reload: %s changed: restarting %s with the new key", path, ch->comp.name);
 		broker_child_restart(b, ch->comp.name, err, sizeof(err));
@@ -329,8 +331,8 @@ int broker_reload(struct broker *b, char *err, size_t errcap)
 		if (broker_rebind(b, rerr, sizeof(rerr)) < 0)
 			log_error("reload: rebind: %s", rerr);
 	}
-	restart_on_key_change(b, old_node, cfg->private_key_file, &b->node_key, "derp");
-	restart_on_key_change(b, old_disco, cfg->disco_key_file, &b->disco_key, "disco");
+	restart_on_key_change(b, old_node, cfg->private_key_file, &b->node_key, PROC_KEY_NODE);
+	restart_on_key_change(b, old_disco, cfg->disco_key_file, &b->disco_key, PROC_KEY_DISCO);
 	snprintf(err, errcap, "reloaded %s", cfg->path);
 	log_info("reloaded %s", cfg->path);
 	return 0;

@@ -91,6 +91,17 @@ static ProtobufCMessage *cached(struct broker *b, const char *topic, const char 
 	return e ? protobuf_c_message_unpack(d, 0, e->len, e->body) : 0;
 }
 
+/* The SelfKeys its holder published: keyed by the program of the row that
+ * holds key k (lib/proctab.h). */
+static Msock__SelfKeys *self_keys(struct broker *b, enum proc_key k)
+{
+	const struct proc *p = proctab_key_holder(k);
+
+	return p ? (Msock__SelfKeys *)cached(b, "SelfKeys", p->program,
+					     &msock__self_keys__descriptor)
+		 : 0;
+}
+
 /* Self.DERP: one entry per region the derp service knows, keyed by id. */
 static void derp_region_json(void *arg, const struct state_entry *e)
 {
@@ -169,10 +180,7 @@ static json_t *self_json(struct broker *b)
 {
 	json_t *self = json_object(), *eps = json_array(), *types = json_array(),
 	       *derp = json_object();
-	Msock__SelfKeys *nk =
-		(Msock__SelfKeys *)cached(b, "SelfKeys", "derp", &msock__self_keys__descriptor);
-	Msock__SelfKeys *dk =
-		(Msock__SelfKeys *)cached(b, "SelfKeys", "disco", &msock__self_keys__descriptor);
+	Msock__SelfKeys *nk = self_keys(b, PROC_KEY_NODE), *dk = self_keys(b, PROC_KEY_DISCO);
 	Msock__Endpoints *ep =
 		(Msock__Endpoints *)cached(b, "Endpoints", "self", &msock__endpoints__descriptor);
 	Msock__HomeDERP *home =

@@ -290,8 +290,8 @@ int main(int argc, char **argv)
 	/* The dataplane's sockets exist before any dataplane starts, so a port
 	 * that cannot be had stops the broker here, with the reason. */
 	for (size_t i = 0; i < b.cfg->n_components; i++)
-		if (strcmp(b.cfg->components[i].program, "dataplane") == 0 && b.dp.udp4 < 0 &&
-		    broker_sockets_open(&b, err, sizeof(err)) < 0) {
+		if (broker_takes_sockets(proctab_find(b.cfg->components[i].program)) &&
+		    b.dp.udp4 < 0 && broker_sockets_open(&b, err, sizeof(err)) < 0) {
 			log_error("%s: %s; nothing started", config, err);
 			rc = 2;
 			goto out;

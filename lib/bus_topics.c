@@ -1,4 +1,6 @@
-/* bus_topics: the topic table (see proto/netmap.proto for the marks). */
+/* bus_topics: the topic table (see proto/netmap.proto for the marks). A
+ * topic owned by a component names no program here: the process table
+ * (lib/proctab.c) says which row sets it. */
 #include "bus_topics.h"
 
 #include <string.h>
@@ -10,38 +12,44 @@
 
 static const struct bus_topic topics[] = {
 	/* magicsock's eventbus topics */
-	{"NodeViewsUpdate", BUS_TOPIC_STATE, &msock__node_views_update__descriptor, "broker"},
-	{"NodeMutationsUpdate", BUS_TOPIC_EVENT, &msock__node_mutations_update__descriptor, 0},
-	{"FilterUpdate", BUS_TOPIC_EVENT, &msock__filter_update__descriptor, 0},
-	{"NewDiscoKeyAvailable", BUS_TOPIC_EVENT, &msock__new_disco_key_available__descriptor, 0},
-	{"UDPRelayAllocReq", BUS_TOPIC_EVENT, &msock__udprelay_alloc_req__descriptor, 0},
-	{"UDPRelayAllocResp", BUS_TOPIC_EVENT, &msock__udprelay_alloc_resp__descriptor, 0},
+	{"NodeViewsUpdate", BUS_TOPIC_STATE, &msock__node_views_update__descriptor,
+	 BUS_OWNER_BROKER},
+	{"NodeMutationsUpdate", BUS_TOPIC_EVENT, &msock__node_mutations_update__descriptor,
+	 BUS_OWNER_ANY},
+	{"FilterUpdate", BUS_TOPIC_EVENT, &msock__filter_update__descriptor, BUS_OWNER_ANY},
+	{"NewDiscoKeyAvailable", BUS_TOPIC_EVENT, &msock__new_disco_key_available__descriptor,
+	 BUS_OWNER_ANY},
+	{"UDPRelayAllocReq", BUS_TOPIC_EVENT, &msock__udprelay_alloc_req__descriptor,
+	 BUS_OWNER_ANY},
+	{"UDPRelayAllocResp", BUS_TOPIC_EVENT, &msock__udprelay_alloc_resp__descriptor,
+	 BUS_OWNER_ANY},
 	/* msock's own */
-	{"DERPMap", BUS_TOPIC_STATE, &msock__derpmap__descriptor, "broker"},
-	{"Prefs", BUS_TOPIC_STATE, &msock__prefs__descriptor, "broker"},
-	{"SelfConfig", BUS_TOPIC_STATE, &msock__self_config__descriptor, "broker"},
-	{"SelfKeys", BUS_TOPIC_STATE, &msock__self_keys__descriptor, 0},
-	{"NetcheckReport", BUS_TOPIC_STATE, &msock__netcheck_report__descriptor, "netcheck"},
-	{"Endpoints", BUS_TOPIC_STATE, &msock__endpoints__descriptor, "dataplane"},
-	{"PathChanged", BUS_TOPIC_STATE, &msock__path_changed__descriptor, "disco"},
-	{"HomeDERP", BUS_TOPIC_STATE, &msock__home_derp__descriptor, "derp"},
-	{"DERPRegionState", BUS_TOPIC_STATE, &msock__derpregion_state__descriptor, "derp"},
-	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, "portmapper"},
-	{"PortmapProbe", BUS_TOPIC_STATE, &msock__portmap_probe__descriptor, "portmapper"},
-	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, 0},
-	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, "broker"},
-	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, "dataplane"},
-	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, "dataplane"},
-	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, 0},
-	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, 0},
-	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, 0},
-	{"DiscoPong", BUS_TOPIC_STATE, &msock__disco_pong__descriptor, "disco"},
-	{"PathHistory", BUS_TOPIC_STATE, &msock__path_history__descriptor, "disco"},
-	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, "dataplane"},
+	{"DERPMap", BUS_TOPIC_STATE, &msock__derpmap__descriptor, BUS_OWNER_BROKER},
+	{"Prefs", BUS_TOPIC_STATE, &msock__prefs__descriptor, BUS_OWNER_BROKER},
+	{"SelfConfig", BUS_TOPIC_STATE, &msock__self_config__descriptor, BUS_OWNER_BROKER},
+	{"SelfKeys", BUS_TOPIC_STATE, &msock__self_keys__descriptor, BUS_OWNER_ANY},
+	{"NetcheckReport", BUS_TOPIC_STATE, &msock__netcheck_report__descriptor, BUS_OWNER_PROCTAB},
+	{"Endpoints", BUS_TOPIC_STATE, &msock__endpoints__descriptor, BUS_OWNER_PROCTAB},
+	{"PathChanged", BUS_TOPIC_STATE, &msock__path_changed__descriptor, BUS_OWNER_PROCTAB},
+	{"HomeDERP", BUS_TOPIC_STATE, &msock__home_derp__descriptor, BUS_OWNER_PROCTAB},
+	{"DERPRegionState", BUS_TOPIC_STATE, &msock__derpregion_state__descriptor,
+	 BUS_OWNER_PROCTAB},
+	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, BUS_OWNER_PROCTAB},
+	{"PortmapProbe", BUS_TOPIC_STATE, &msock__portmap_probe__descriptor, BUS_OWNER_PROCTAB},
+	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, BUS_OWNER_ANY},
+	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, BUS_OWNER_BROKER},
+	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, BUS_OWNER_PROCTAB},
+	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, BUS_OWNER_PROCTAB},
+	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, BUS_OWNER_ANY},
+	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, BUS_OWNER_ANY},
+	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, BUS_OWNER_ANY},
+	{"DiscoPong", BUS_TOPIC_STATE, &msock__disco_pong__descriptor, BUS_OWNER_PROCTAB},
+	{"PathHistory", BUS_TOPIC_STATE, &msock__path_history__descriptor, BUS_OWNER_PROCTAB},
+	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, BUS_OWNER_PROCTAB},
 	/* the test component's */
-	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, "testcomp"},
-	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, 0},
-	{"TestPong", BUS_TOPIC_EVENT, &msock__test_pong__descriptor, 0},
+	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, BUS_OWNER_PROCTAB},
+	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, BUS_OWNER_ANY},
+	{"TestPong", BUS_TOPIC_EVENT, &msock__test_pong__descriptor, BUS_OWNER_ANY},
 };
 
 const struct bus_topic *bus_topic_find(const char *name, size_t len)
@@ -56,4 +64,33 @@ const struct bus_topic *bus_topic_all(size_t *n)
 {
 	*n = sizeof(topics) / sizeof(topics[0]);
 	return topics;
+}
+
+bool bus_topic_may_set(const struct bus_topic *t, const struct proc *p)
+{
+	switch (t->owner) {
+	case BUS_OWNER_ANY:
+		return true;
+	case BUS_OWNER_PROCTAB:
+		return p && p == proctab_state_owner(t->name);
+	default:
+		return false;
+	}
+}
+
+const char *bus_topic_owner_name(const struct bus_topic *t)
+{
+	const struct proc *p;
+
+	switch (t->owner) {
+	case BUS_OWNER_ANY:
+		return "any component";
+	case BUS_OWNER_BROKER:
+		return "broker";
+	case BUS_OWNER_PROCTAB:
+		p = proctab_state_owner(t->name);
+		return p ? p->program : "no one (no row of the process table)";
+	default:
+		return "no one";
+	}
 }

@@ -31,14 +31,15 @@ static int parse_keep_fds(struct component *c, const char *s)
 	return 0;
 }
 
-int component_init(struct component *c, const char *default_name, int *argc, char **argv)
+int component_init(struct component *c, const char *program, int *argc, char **argv)
 {
 	const char *lvl = getenv("MSOCK_LOG_LEVEL"), *pid = getenv("MSOCK_BROKER_PID");
 	int out = 1;
 
 	memset(c, 0, sizeof(*c));
 	c->sigfd = -1;
-	set_str(c->name, sizeof(c->name), default_name);
+	c->proc = proctab_find(program);
+	set_str(c->name, sizeof(c->name), program);
 	set_str(c->name, sizeof(c->name), getenv("MSOCK_NAME"));
 	set_str(c->bus_dir, sizeof(c->bus_dir), getenv("MSOCK_BUS_DIR"));
 	set_str(c->user, sizeof(c->user), getenv("MSOCK_USER"));
@@ -67,6 +68,10 @@ int component_init(struct component *c, const char *default_name, int *argc, cha
 			  getenv("MSOCK_KEEP_FDS"));
 		return -EINVAL;
 	}
+	if (!c->proc) {
+		log_error("%s: no row in the process table (lib/proctab.c)", program);
+		return -EINVAL;
+	}
 	if (!c->bus_dir[0]) {
 		log_error("no bus directory: set MSOCK_BUS_DIR or pass --bus DIR");
 		return -EINVAL;
@@ -74,7 +79,7 @@ int component_init(struct component *c, const char *default_name, int *argc, cha
 	return 0;
 }
 
-int component_sandbox(struct component *c, unsigned flags, const int *extra, size_t n_extra)
+int component_sandbox(struct component *c, const int *extra, size_t n_extra)
 {
 	struct sandbox_spec spec = {
 		.name = c->name,
@@ -82,7 +87,7 @@ int component_sandbox(struct component *c, unsigned flags, const int *extra, siz
 		.parent = c->broker_pid,
 		.keep_fds = c->keep_fds,
 		.n_keep_fds = c->n_keep_fds,
-		.flags = flags,
+		.flags = c->proc->sandbox,
 		.extra_syscalls = extra,
 		.n_extra_syscalls = n_extra,
 	};

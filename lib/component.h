@@ -17,9 +17,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "proctab.h"
 #include "sandbox.h"
 
 struct component {
+	const struct proc *proc; /* the program's row of the process table */
 	char name[32];
 	char bus_dir[256];
 	char user[64];
@@ -30,12 +32,14 @@ struct component {
 	const char *selftest; /* --sandbox-selftest CALL (tests) */
 };
 
-/* Reads the environment and the common options (--name, --bus, --user,
+/* Finds the row of `program` (which is also the default name), reads the
+ * environment and the common options (--name, --bus, --user,
  * --sandbox-selftest), removing them from argv (argc updated). Sets the log
  * tag. Returns 0, or -EINVAL with a message. */
-int component_init(struct component *c, const char *default_name, int *argc, char **argv);
-/* Drops privileges and applies the sandbox; on failure the caller exits. */
-int component_sandbox(struct component *c, unsigned flags, const int *extra, size_t n_extra);
+int component_init(struct component *c, const char *program, int *argc, char **argv);
+/* Drops privileges and applies the sandbox of the row's profile; on
+ * failure the caller exits. */
+int component_sandbox(struct component *c, const int *extra, size_t n_extra);
 /* Blocks SIGTERM/SIGINT/SIGHUP (before libzmq starts its threads, which
  * inherit the mask) and opens a signalfd for the poll loop. */
 int component_signals(struct component *c);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proctab.h"
+
 enum {
 	CFG_SUN_PATH_MAX = 108,	 /* sizeof(((struct sockaddr_un *)0)->sun_path), NUL included */
 	CFG_USER_MAX_CHARS = 32, /* useradd's limit */
@@ -21,9 +23,6 @@ enum {
  * 10-letter placeholder, which let an 88-byte run_dir through: the
  * dataplane then failed on "File name too long" and restarted forever. */
 #define CFG_BUS_SOCKET_SUFFIX "/bus/pkt-netcheck-down.ipc"
-
-static const char *const default_components[] = {"dataplane", "disco", "derp", "netcheck",
-						 "portmapper"};
 
 /* Each pref, whether what it switches on is built, and what that is. When
  * a feature lands, its flag flips here and the warning goes away. */
@@ -392,21 +391,32 @@ static void check_sockets(struct cfg_ctx *c, const json_t *root, const struct ms
 	}
 }
 
+/* The rows of the process table started by default, in their start order. */
+static void default_components(struct msock_config *cfg)
+{
+	size_t n;
+	const struct proc *procs = proctab_all(&n);
+
+	cfg->n_components = 0;
+	for (unsigned order = 1; order <= n; order++)
+		for (size_t i = 0; i < n && cfg->n_components < CFG_MAX_COMPONENTS; i++) {
+			struct cfg_component *comp = &cfg->components[cfg->n_components];
+			if (!procs[i].by_default || procs[i].order != order)
+				continue;
+			snprintf(comp->name, sizeof(comp->name), "%s", procs[i].program);
+			snprintf(comp->program, sizeof(comp->program), "%s", procs[i].program);
+			cfg->n_components++;
+		}
+}
+
 static void finish(struct cfg_ctx *c, const json_t *root, struct msock_config *cfg)
 {
 	derive(c, cfg->control_socket, cfg->run_dir, "run_dir", "control.sock");
 	derive(c, cfg->private_key_file, cfg->state_dir, "state_dir", "node.key");
 	derive(c, cfg->disco_key_file, cfg->state_dir, "state_dir", "disco.key");
 	check_sockets(c, root, cfg);
-	if (!json_object_get(root, "components")) {
-		for (size_t i = 0; i < sizeof(default_components) / sizeof(default_components[0]);
-		     i++) {
-			struct cfg_component *comp = &cfg->components[i];
-			snprintf(comp->name, sizeof(comp->name), "%s", default_components[i]);
-			snprintf(comp->program, sizeof(comp->program), "%s", default_components[i]);
-		}
-		cfg->n_components = sizeof(default_components) / sizeof(default_components[0]);
-	}
+	if (!json_object_get(root, "components"))
+		default_components(cfg);
 }
 
 static void set_defaults(struct msock_config *cfg)

@@ -18,7 +18,7 @@ enum {
 /* What a component needs beyond the base set (which covers glibc, libzmq
  * and protobuf-c: memory, threads, poll/epoll, AF_UNIX sockets). */
 enum sandbox_flags {
-	SANDBOX_INET = 1 << 0,	  /* AF_INET/AF_INET6 sockets (dataplane, derp, portmapper) */
+	SANDBOX_INET = 1 << 0,	  /* AF_INET/AF_INET6 sockets (which rows: lib/proctab.c) */
 	SANDBOX_NETLINK = 1 << 1, /* AF_NETLINK route sockets (link monitoring) */
 };
 

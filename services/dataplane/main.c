@@ -597,7 +597,7 @@ int main(int argc, char **argv)
 		x.comp.keep_fds[x.comp.n_keep_fds++] = netmon_fd(x.nm);
 	}
 	x.net_up = true;
-	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
 		return sandbox_selftest(x.comp.selftest);

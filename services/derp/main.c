@@ -178,13 +178,15 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	}
 }
 
-static void publish_keys(struct derp_svc *s)
+/* Keyed by our program: the broker and disco find the key's holder by it
+ * in the process table (lib/proctab.h). */
+static void publish_keys(struct derp_svc *s, const char *program)
 {
 	Msock__SelfKeys k = MSOCK__SELF_KEYS__INIT;
 
 	k.node_key.data = s->pub.b;
 	k.node_key.len = KEY_LEN;
-	bus_state_set(s->bus, "SelfKeys", "derp", &k.base);
+	bus_state_set(s->bus, "SelfKeys", program, &k.base);
 }
 
 static void drain_dataplane(struct derp_svc *s)
@@ -260,7 +262,7 @@ int main(int argc, char **argv)
 	/* Privileged opens: the node key and the CA bundles. */
 	if (load_key(s, getenv("MSOCK_KEY_FILE")) < 0 || load_tls(s, getenv("MSOCK_CA_FILE")) < 0)
 		return 1;
-	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
 		return sandbox_selftest(x.comp.selftest);
@@ -283,7 +285,7 @@ int main(int argc, char **argv)
 		log_error("no state from the broker");
 		goto out;
 	}
-	publish_keys(s);
+	publish_keys(s, x.comp.proc->program);
 	log_info("node key nodekey:%02x%02x%02x%02x..., %zu DERP regions, home %u", s->pub.b[0],
 		 s->pub.b[1], s->pub.b[2], s->pub.b[3], s->n_regions, s->home);
 	rc = loop(&x) < 0 ? 1 : 0;

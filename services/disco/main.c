@@ -245,6 +245,15 @@ static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
 		       (uint64_t)pc->latency_us * 1000, now);
 }
 
+/* SelfKeys is keyed by the program of the key's holder: our node key is
+ * the one its row publishes. */
+static bool is_node_key_holder(const char *key)
+{
+	const struct proc *p = proctab_key_holder(PROC_KEY_NODE);
+
+	return p && strcmp(key, p->program) == 0;
+}
+
 static void on_msg(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
@@ -285,7 +294,7 @@ static void on_msg(void *arg, const struct bus_msg *m)
 		if (silent != x->d.silent)
 			log_info("silent_disco %s", silent ? "on: no heartbeats" : "off");
 		x->d.silent = silent;
-	} else if (strcmp(t, "SelfKeys") == 0 && !m->deleted && strcmp(m->key, "derp") == 0) {
+	} else if (strcmp(t, "SelfKeys") == 0 && !m->deleted && is_node_key_holder(m->key)) {
 		const Msock__SelfKeys *k = (const Msock__SelfKeys *)m->msg;
 		if (k->node_key.len == KEY_LEN) {
 			memcpy(x->d.self_node_key.b, k->node_key.data, KEY_LEN);
@@ -390,7 +399,7 @@ int main(int argc, char **argv)
 	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
 	if (load_key(getenv("MSOCK_KEY_FILE"), &priv) < 0 || key_public(&priv, &pub) < 0)
 		return 1;
-	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
 		return sandbox_selftest(x.comp.selftest);
@@ -407,7 +416,8 @@ int main(int argc, char **argv)
 	}
 	sk.disco_key.data = pub.b;
 	sk.disco_key.len = KEY_LEN;
-	bus_state_set(x.bus, "SelfKeys", "disco", &sk.base);
+	/* Keyed by our program, the key's holder in the process table. */
+	bus_state_set(x.bus, "SelfKeys", x.comp.proc->program, &sk.base);
 	/* Peers first, then the paths we had published (adopted as they are),
 	 * then what moves. */
 	x.adopting = true;

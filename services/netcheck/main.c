@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 	x.svc.tls = load_tls(getenv("MSOCK_CA_FILE"));
 	if (!x.svc.tls)
 		return 1;
-	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
 		return sandbox_selftest(x.comp.selftest);

@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (x.comp.n_keep_fds < SANDBOX_MAX_KEEP_FDS)
 		x.comp.keep_fds[x.comp.n_keep_fds++] = x.fd;
-	if (component_sandbox(&x.comp, SANDBOX_INET, 0, 0) < 0)
+	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)
 		return sandbox_selftest(x.comp.selftest);

@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (parse_args(&c, argc, argv) < 0)
 		return 2;
-	if (component_sandbox(&c.comp, 0, 0, 0) < 0)
+	if (component_sandbox(&c.comp, 0, 0) < 0)
 		return 1;
 	if (c.comp.selftest)
 		return sandbox_selftest(c.comp.selftest);

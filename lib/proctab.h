@@ -1,0 +1,80 @@
+/* proctab: the process table, one row per component program (OpenBSD
+ * iked's procs[]): what makes each component special, in one place. The
+ * broker's spawning (broker/children.c, broker/main.c), its key handling
+ * (broker/config_state.c), the bus proxy's ownership check
+ * (broker/bus_proxy.c, through lib/bus_topics.c) and each component's
+ * sandbox (lib/component.c) read it; docs/design.md shows it.
+ *
+ * A program with no row (a config may name any bin/msock-<program>) is
+ * started with nothing special: no key, no fds, owner of no topic. */
+#ifndef MSOCK_PROCTAB_H
+#define MSOCK_PROCTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The private key a component may hold; its file is opened by the
+ * component itself, before its sandbox (the broker never opens a key). */
+enum proc_key {
+	PROC_KEY_INVALID = 0,
+	PROC_KEY_NONE,
+	PROC_KEY_NODE,	/* the config's private_key_file */
+	PROC_KEY_DISCO, /* the config's disco_key_file */
+};
+
+/* What the broker hands a component at start, beyond the common
+ * environment (lib/component.h). */
+enum proc_hands {
+	/* The dataplane's UDP sockets (IPv4, IPv6, the WireGuard-facing one),
+	 * which the broker creates and keeps (broker/sockets.c), inherited at
+	 * exec: MSOCK_UDP4_FD, MSOCK_UDP6_FD, MSOCK_WG_FD, MSOCK_KEEP_FDS. */
+	PROC_HANDS_UDP_SOCKETS = 1 << 0,
+	/* The path of the CA bundle that verifies DERP servers: MSOCK_CA_FILE. */
+	PROC_HANDS_CA_FILE = 1 << 1,
+};
+
+/* Its packet channels (docs/packet-channels.md): ipc:// files in the bus
+ * directory, not fds, but what item 3 of issue 15 will restrict. */
+enum proc_pktchan {
+	PROC_PKTCHAN_INVALID = 0,
+	PROC_PKTCHAN_NONE,
+	PROC_PKTCHAN_BINDS_ALL, /* binds every service's pkt-<program>-{up,down}.ipc */
+	PROC_PKTCHAN_CONNECTS,	/* connects to its own pkt-<program>-{up,down}.ipc */
+};
+
+enum {
+	PROCTAB_MAX_TOPICS = 8, /* per row and kind; NULL ends a shorter list */
+};
+
+struct proc {
+	const char *program; /* runs bin/msock-<program>; the config's "program" */
+	/* The user it drops to; NULL: the config's `user`, shared by all
+	 * (issue 15 item 3 will give each row its own). Not read yet. */
+	const char *user;
+	unsigned sandbox; /* enum sandbox_flags, for component_sandbox */
+	enum proc_key key;
+	unsigned hands; /* enum proc_hands */
+	enum proc_pktchan pktchan;
+	/* State topics it may set; the bus proxy checks them. */
+	const char *states[PROCTAB_MAX_TOPICS];
+	/* Event topics it publishes; not checked yet (issue 15 item 2). */
+	const char *events[PROCTAB_MAX_TOPICS];
+	/* Start order: 1 first. The rows with `by_default` make the default
+	 * `components` (lib/config.c) in this order; a config that names its
+	 * components starts them in the order it names them. */
+	unsigned order;
+	bool by_default;
+};
+
+/* The row of `program`, or NULL. */
+const struct proc *proctab_find(const char *program);
+/* All rows, for iteration; *n gets the count. */
+const struct proc *proctab_all(size_t *n);
+/* The one row that holds key k (PROC_KEY_NODE or PROC_KEY_DISCO), or NULL. */
+const struct proc *proctab_key_holder(enum proc_key k);
+/* Does row p list `topic` among its states (or, with event, its events)? */
+bool proctab_publishes(const struct proc *p, const char *topic, bool event);
+/* The one row listing state topic `topic`, or NULL (none, or several). */
+const struct proc *proctab_state_owner(const char *topic);
+
+#endif
