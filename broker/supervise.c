@@ -112,8 +112,11 @@ void sup_describe_exit(int status, char *buf, size_t cap)
 	if (WIFEXITED(status))
 		snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(buf, cap, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
+		/* SIGSYS is what the seccomp filter kills with (lib/sandbox.c):
+		 * say so; the component's log names the call in test builds. */
+		snprintf(buf, cap, "killed by signal %d (SIG%s)%s%s", WTERMSIG(status),
 			 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?",
+			 WTERMSIG(status) == SIGSYS ? " (seccomp)" : "",
 			 WCOREDUMP(status) ? ", core dumped" : "");
 	else
 		snprintf(buf, cap, "wait status 0x%x", status);

@@ -87,7 +87,7 @@ int component_sandbox(struct component *c, const int *extra, size_t n_extra)
 		.parent = c->broker_pid,
 		.keep_fds = c->keep_fds,
 		.n_keep_fds = c->n_keep_fds,
-		.flags = c->proc->sandbox,
+		.flags = proctab_sandbox_flags(c->proc),
 		.extra_syscalls = extra,
 		.n_extra_syscalls = n_extra,
 	};

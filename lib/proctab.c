@@ -8,11 +8,31 @@
 
 #include "sandbox.h"
 
+/* The seccomp profiles. Every component gets lib/sandbox.c's base set:
+ * memory, threads (clone with CLONE_THREAD only), signals to itself,
+ * clocks, getrandom, poll/epoll/eventfd/signalfd, I/O on fds it holds,
+ * socket(AF_UNIX) and the socket calls on any fd it holds (libzmq's bus).
+ * open and openat answer EPERM rather than kill, in every profile, on
+ * purpose: glibc and ASan probe files (/proc/self/maps on a report) and
+ * carry on when refused, and an EPERM opens nothing; each component opens
+ * its files before its sandbox. No profile gets execve, fork, ptrace,
+ * AF_PACKET or AF_NETLINK sockets (the dataplane opens its netlink socket
+ * before the sandbox and keeps it). Below, each row's .profile lists what
+ * it gets on top, each with its reason; what a row does not list it
+ * cannot do (the sandbox tests in tests/integration/sandbox_testcomp_test.c
+ * check one such call per row). */
 static const struct proc procs[] = {
 	{
 		/* First: it binds the packet channels the others connect to. */
 		.program = "dataplane",
-		.sandbox = SANDBOX_INET, /* its UDP sockets; netlink is opened before */
+		.profile =
+			{
+				{SANDBOX_INET_DGRAM, "UDP: its disco-probe sockets (probe.c); the "
+						     "broker hands it the others, and it opens "
+						     "netlink before the sandbox"},
+				{SANDBOX_UNLINK, "libzmq unlinks the packet channels' ipc files "
+						 "it binds (before bind, at close)"},
+			},
 		.key = PROC_KEY_NONE,
 		.hands = PROC_HANDS_UDP_SOCKETS,
 		.pktchan = PROC_PKTCHAN_BINDS_ALL,
@@ -23,7 +43,9 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "disco",
-		.sandbox = SANDBOX_INET, /* today's filter; item 4 of issue 15 takes it away */
+		/* No inet socket: its packets go through the dataplane's packet
+		 * channel and derp. */
+		.profile = {{0, 0}},
 		.key = PROC_KEY_DISCO,
 		.pktchan = PROC_PKTCHAN_CONNECTS,
 		.states = {"PathChanged", "DiscoPong", "PathHistory", "SelfKeys"},
@@ -32,8 +54,11 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "derp",
-		.sandbox = SANDBOX_INET, /* TCP/TLS to DERP servers */
-		.key = PROC_KEY_NODE,	 /* used only to log in to DERP servers */
+		.profile =
+			{
+				{SANDBOX_INET_STREAM, "TCP (TLS) to DERP servers"},
+			},
+		.key = PROC_KEY_NODE, /* used only to log in to DERP servers */
 		.hands = PROC_HANDS_CA_FILE,
 		.pktchan = PROC_PKTCHAN_CONNECTS,
 		.states = {"HomeDERP", "DERPRegionState", "SelfKeys"},
@@ -42,7 +67,12 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "netcheck",
-		.sandbox = SANDBOX_INET, /* HTTPS latency and captive-portal checks */
+		.profile =
+			{
+				{SANDBOX_INET_STREAM, "TCP for its HTTPS latency and "
+						      "captive-portal checks (nc_http.c); no "
+						      "UDP: STUN goes through the dataplane"},
+			},
 		.key = PROC_KEY_NONE,
 		.hands = PROC_HANDS_CA_FILE, /* it verifies DERP servers as derp does */
 		.pktchan = PROC_PKTCHAN_CONNECTS,
@@ -52,7 +82,13 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "portmapper",
-		.sandbox = SANDBOX_INET, /* NAT-PMP, PCP, SSDP and UPnP's HTTP to the gateway */
+		.profile =
+			{
+				{SANDBOX_INET_STREAM, "TCP for UPnP's description and SOAP "
+						      "requests to the gateway; its one UDP "
+						      "socket (NAT-PMP, PCP, SSDP) is opened "
+						      "before the sandbox"},
+			},
 		.key = PROC_KEY_NONE,
 		.pktchan = PROC_PKTCHAN_NONE,
 		.states = {"PortMapping", "PortmapProbe"},
@@ -62,7 +98,7 @@ static const struct proc procs[] = {
 	{
 		/* The integration tests' component (tests/testcomp). */
 		.program = "testcomp",
-		.sandbox = 0, /* AF_UNIX only */
+		.profile = {{0, 0}}, /* the base set alone */
 		.key = PROC_KEY_NONE,
 		.pktchan = PROC_PKTCHAN_NONE,
 		.states = {"TestCounter"},
@@ -83,6 +119,15 @@ const struct proc *proctab_all(size_t *n)
 {
 	*n = sizeof(procs) / sizeof(procs[0]);
 	return procs;
+}
+
+unsigned proctab_sandbox_flags(const struct proc *p)
+{
+	unsigned flags = 0;
+
+	for (size_t i = 0; i < PROCTAB_MAX_ALLOWS && p->profile[i].flag; i++)
+		flags |= p->profile[i].flag;
+	return flags;
 }
 
 const struct proc *proctab_key_holder(enum proc_key k)

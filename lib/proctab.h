@@ -44,6 +44,14 @@ enum proc_pktchan {
 
 enum {
 	PROCTAB_MAX_TOPICS = 8, /* per row and kind; NULL ends a shorter list */
+	PROCTAB_MAX_ALLOWS = 4, /* per row's profile; a zero flag ends a shorter list */
+};
+
+/* One line of a component's seccomp profile: what it may do beyond the
+ * base set of lib/sandbox.c, and why (as iked writes its pledges). */
+struct proc_allow {
+	unsigned flag; /* one enum sandbox_flags */
+	const char *why;
 };
 
 struct proc {
@@ -51,7 +59,9 @@ struct proc {
 	/* The user it drops to; NULL: the config's `user`, shared by all
 	 * (issue 15 item 3 will give each row its own). Not read yet. */
 	const char *user;
-	unsigned sandbox; /* enum sandbox_flags, for component_sandbox */
+	/* Its seccomp profile: the base set plus these; an empty list is
+	 * the base set alone (AF_UNIX sockets, no unlink). */
+	struct proc_allow profile[PROCTAB_MAX_ALLOWS];
 	enum proc_key key;
 	unsigned hands; /* enum proc_hands */
 	enum proc_pktchan pktchan;
@@ -70,6 +80,8 @@ struct proc {
 const struct proc *proctab_find(const char *program);
 /* All rows, for iteration; *n gets the count. */
 const struct proc *proctab_all(size_t *n);
+/* The enum sandbox_flags of row p's profile, for component_sandbox. */
+unsigned proctab_sandbox_flags(const struct proc *p);
 /* The one row that holds key k (PROC_KEY_NODE or PROC_KEY_DISCO), or NULL. */
 const struct proc *proctab_key_holder(enum proc_key k);
 /* Does row p list `topic` among its states (or, with event, its events)? */

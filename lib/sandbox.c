@@ -25,6 +25,12 @@
 
 #include "log.h"
 
+enum {
+	/* The type bits of socket()'s second argument; the rest are
+	 * SOCK_NONBLOCK and SOCK_CLOEXEC (the kernel's SOCK_TYPE_MASK). */
+	SANDBOX_SOCK_TYPE_MASK = 0xf,
+};
+
 static bool kept(const struct sandbox_spec *s, int fd)
 {
 	for (size_t i = 0; i < s->n_keep_fds; i++)
@@ -130,8 +136,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 
 static int add_base_rules(scmp_filter_ctx ctx, const struct sandbox_spec *s)
 {
-	static const int families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
-	int nfam = 1;
+	static const int inet[] = {AF_INET, AF_INET6};
 
 	/* Memory: malloc, libzmq's allocations, ASan's shadow in test builds. */
 	ALLOW(brk);
@@ -161,6 +166,10 @@ static int add_base_rules(scmp_filter_ctx ctx, const struct sandbox_spec *s)
 	ALLOW(sched_setscheduler);
 	ALLOW(exit);
 	ALLOW(exit_group);
+	/* The kernel's own restart of a sleep or poll a stop/continue or a
+	 * handled signal interrupted (-ERESTART_RESTARTBLOCK): refusing it
+	 * kills a process for having been stopped. */
+	ALLOW(restart_syscall);
 	ALLOW(gettid);
 	ALLOW(getpid);
 	ALLOW(getppid);
@@ -212,13 +221,26 @@ static int add_base_rules(scmp_filter_ctx ctx, const struct sandbox_spec *s)
 	ALLOW(lseek);
 	ALLOW(fcntl);
 	/* Sockets: libzmq reconnects ipc:// (AF_UNIX) on its own; other
-	 * families only for components that ask. AF_PACKET never. */
-	if (s->flags & SANDBOX_INET)
-		nfam = 3;
-	for (int i = 0; i < nfam; i++)
-		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i])) < 0)
+	 * families and types only for the profiles that ask (lib/proctab.c),
+	 * matched on socket(domain, type) with the type's SOCK_NONBLOCK and
+	 * SOCK_CLOEXEC bits masked off. AF_PACKET never. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+			     SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) < 0)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		if ((s->flags & SANDBOX_INET_STREAM) &&
+		    seccomp_rule_add(
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)inet[i]),
+			    SCMP_A1(SCMP_CMP_MASKED_EQ, SANDBOX_SOCK_TYPE_MASK, SOCK_STREAM)) < 0)
 			goto fail;
+		if ((s->flags & SANDBOX_INET_DGRAM) &&
+		    seccomp_rule_add(
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)inet[i]),
+			    SCMP_A1(SCMP_CMP_MASKED_EQ, SANDBOX_SOCK_TYPE_MASK, SOCK_DGRAM)) < 0)
+			goto fail;
+	}
 	if ((s->flags & SANDBOX_NETLINK) &&
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 			     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK)) < 0)
@@ -241,12 +263,16 @@ static int add_base_rules(scmp_filter_ctx ctx, const struct sandbox_spec *s)
 	ALLOW(sendmmsg);
 	ALLOW(recvmmsg);
 	ALLOW(shutdown);
-	/* libzmq unlinks a stale ipc file before binding (dataplane's packet
-	 * channels). */
-	ALLOW(unlink);
+	/* libzmq unlinks a stale ipc file before it binds one and the file
+	 * when it closes it: only the profile that binds (the dataplane's
+	 * packet channels) gets unlink. */
+	if (s->flags & SANDBOX_UNLINK)
+		ALLOW(unlink);
 	/* Files: a component opens what it needs before the sandbox. glibc
 	 * and ASan still probe files now and then (/proc/self/maps on a
-	 * report); refusing with EPERM lets them carry on. */
+	 * report); refusing with EPERM lets them carry on. A deliberate
+	 * choice, kept for every profile: killing on open would turn a
+	 * harmless probe into a crash, and an EPERM opens nothing. */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(openat), 0) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(open), 0) < 0)
 		goto fail;
@@ -344,6 +370,12 @@ int sandbox_selftest(const char *what)
 		rc = open("/etc/shadow", O_RDONLY);
 	} else if (strcmp(what, "af-packet") == 0) {
 		rc = socket(AF_PACKET, SOCK_RAW, 0);
+	} else if (strcmp(what, "tcp-socket") == 0) {
+		rc = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	} else if (strcmp(what, "udp-socket") == 0) {
+		rc = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	} else if (strcmp(what, "unlink") == 0) {
+		rc = unlink("/nonexistent/msock-sandbox-selftest");
 	} else if (strcmp(what, "fork") == 0) {
 		rc = fork();
 		if (rc == 0)

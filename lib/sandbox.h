@@ -16,10 +16,17 @@ enum {
 };
 
 /* What a component needs beyond the base set (which covers glibc, libzmq
- * and protobuf-c: memory, threads, poll/epoll, AF_UNIX sockets). */
+ * and protobuf-c: memory, threads, poll/epoll, AF_UNIX sockets). Which
+ * component gets which, and why: the profiles in lib/proctab.c. */
 enum sandbox_flags {
-	SANDBOX_INET = 1 << 0,	  /* AF_INET/AF_INET6 sockets (which rows: lib/proctab.c) */
-	SANDBOX_NETLINK = 1 << 1, /* AF_NETLINK route sockets (link monitoring) */
+	SANDBOX_INET_STREAM = 1 << 0, /* socket(AF_INET or AF_INET6, SOCK_STREAM): TCP */
+	SANDBOX_INET_DGRAM = 1 << 1,  /* socket(AF_INET or AF_INET6, SOCK_DGRAM): UDP */
+	SANDBOX_NETLINK = 1 << 2,     /* socket(AF_NETLINK): route sockets (no row today) */
+	SANDBOX_UNLINK = 1 << 3,      /* unlink: libzmq removes the ipc file it binds */
+	SANDBOX_ALL_FLAGS = (1 << 4) - 1,
+	/* Both: the standalone msock-derper's filter (services/derp/server/
+	 * derper_sandbox.c); the components' rows list one or the other. */
+	SANDBOX_INET = SANDBOX_INET_STREAM | SANDBOX_INET_DGRAM,
 };
 
 struct sandbox_spec {
@@ -37,10 +44,12 @@ struct sandbox_spec {
  * the caller must exit on error. */
 int sandbox_enter(const struct sandbox_spec *spec);
 
-/* Test hook, after sandbox_enter: make one forbidden call ("execve",
- * "ptrace", "open-shadow", "af-packet", "fork"); the filter kills the
- * process, or the call fails and this returns 0 (having printed the error),
- * or it was allowed and this returns 1. "id" prints the uid, gid and
+/* Test hook, after sandbox_enter: make one call that may be forbidden
+ * ("execve", "ptrace", "open-shadow", "af-packet", "fork", and for the
+ * per-component profiles "tcp-socket", "udp-socket", "unlink" (of a file
+ * that does not exist)); the filter kills the process, or the call fails
+ * and this returns 0 (having printed the error), or it was allowed and
+ * this returns 1. "id" prints the uid, gid and
  * capability sets and returns 0. 2: unknown call. */
 int sandbox_selftest(const char *what);
 

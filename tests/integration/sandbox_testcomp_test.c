@@ -1,8 +1,10 @@
-/* sandbox_testcomp: the sandbox bites, for each component (msock-testcomp,
- * msock-derp, msock-dataplane): started as root with MSOCK_USER=nobody, it enters the
- * sandbox as it does under the broker, then
- * makes one forbidden call: it must be killed (SIGSYS) or the call must
- * fail with EPERM. Also: after the sandbox it is nobody with no caps. */
+/* sandbox_testcomp: the sandbox bites, for each component (msock-testcomp
+ * and every row of lib/proctab.c): started as root with MSOCK_USER=nobody,
+ * it enters the sandbox as it does under the broker, then makes one
+ * forbidden call: it must be killed (SIGSYS) or the call must fail with
+ * EPERM. Also: after the sandbox it is nobody with no caps; and each
+ * component's own profile (lib/proctab.c) kills the calls it does not list
+ * while those it lists still work. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +42,11 @@ static int run_selftest(const char *what, char *out, size_t cap)
 		setenv("MSOCK_BUS_DIR", "/nonexistent", 1);
 		setenv("MSOCK_USER", "nobody", 1);
 		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		/* msock-derp opens (creates) its key before the sandbox. */
-		setenv("MSOCK_KEY_FILE", "/tmp/msock-sandbox-test.key", 1);
+		/* msock-derp and msock-disco open (create) their keys before
+		 * the sandbox; one file each. */
+		snprintf(path, sizeof(path), "/tmp/msock-sandbox-test-%s.key", program);
+		setenv("MSOCK_KEY_FILE", path, 1);
+		snprintf(path, sizeof(path), "%s/%s", getenv("MSOCK_BIN_DIR"), program);
 		/* msock-dataplane gets its UDP sockets from the broker. */
 		if (strcmp(program, "msock-dataplane") == 0) {
 			char v[16], keep[32];
@@ -125,6 +130,51 @@ static void test_runs_as_nobody_without_caps(void **state)
 	assert_non_null(strstr(out, "capeff=0000000000000000 capprm=0000000000000000"));
 }
 
+/* Each component's profile: the calls it must die of, and those it must
+ * still be able to make (lib/proctab.c says why). */
+struct profile_case {
+	const char *program;
+	const char *killed[3];
+	const char *allowed[3];
+};
+
+static const struct profile_case profiles[] = {
+	{"msock-testcomp", {"tcp-socket", "udp-socket", "unlink"}, {0}},
+	{"msock-dataplane", {"tcp-socket"}, {"udp-socket", "unlink"}},
+	{"msock-disco", {"tcp-socket", "udp-socket", "unlink"}, {0}},
+	{"msock-derp", {"udp-socket", "unlink"}, {"tcp-socket"}},
+	{"msock-netcheck", {"udp-socket", "unlink"}, {"tcp-socket"}},
+	{"msock-portmapper", {"udp-socket", "unlink"}, {"tcp-socket"}},
+};
+
+static void test_profile(void **state)
+{
+	const struct profile_case *pc = 0;
+	char out[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		if (strcmp(profiles[i].program, program) == 0)
+			pc = &profiles[i];
+	assert_non_null(pc);
+	for (size_t i = 0; i < 3 && pc->killed[i]; i++) {
+		int st = run_selftest(pc->killed[i], out, sizeof(out));
+		print_message("%s %s: %s\n", program, pc->killed[i],
+			      WIFSIGNALED(st) ? "killed" : "not killed");
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(WTERMSIG(st), SIGSYS);
+	}
+	for (size_t i = 0; i < 3 && pc->allowed[i]; i++) {
+		int st = run_selftest(pc->allowed[i], out, sizeof(out));
+		/* Allowed: it returns (1 if the call succeeded, 0 if it failed
+		 * for its own reason, e.g. unlink of a missing file). */
+		print_message("%s %s: %s", program, pc->allowed[i], out);
+		assert_true(WIFEXITED(st));
+		assert_true(WEXITSTATUS(st) <= 1);
+		assert_null(strstr(out, "Operation not permitted"));
+	}
+}
+
 #ifdef MSOCK_TEST_BUILD
 /* Test builds name the refused call before dying. */
 static void test_sigsys_names_the_call(void **state)
@@ -147,12 +197,16 @@ int main(void)
 		cmocka_unit_test(test_af_packet),
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_runs_as_nobody_without_caps),
+		cmocka_unit_test(test_profile),
 #ifdef MSOCK_TEST_BUILD
 		cmocka_unit_test(test_sigsys_names_the_call),
 #endif
 	};
 
-	static const char *const programs[] = {"msock-testcomp", "msock-derp", "msock-dataplane"};
+	static const char *const programs[] = {"msock-testcomp", "msock-dataplane",
+					       "msock-disco",	 "msock-derp",
+					       "msock-netcheck", "msock-portmapper"};
+	char key[128];
 	int failed = 0;
 
 	if (geteuid() != 0) {
@@ -163,6 +217,9 @@ int main(void)
 		program = programs[i];
 		failed += cmocka_run_group_tests_name(programs[i], tests, 0, 0);
 	}
-	unlink("/tmp/msock-sandbox-test.key");
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		snprintf(key, sizeof(key), "/tmp/msock-sandbox-test-%s.key", programs[i]);
+		unlink(key);
+	}
 	return failed ? 1 : 0;
 }

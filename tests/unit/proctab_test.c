@@ -103,7 +103,13 @@ static void test_rows_are_complete(void **state)
 		assert_ptr_equal(proctab_find(p->program), p);
 		assert_int_not_equal(p->key, PROC_KEY_INVALID);
 		assert_int_not_equal(p->pktchan, PROC_PKTCHAN_INVALID);
-		assert_int_equal(p->sandbox & ~(unsigned)(SANDBOX_INET | SANDBOX_NETLINK), 0);
+		/* Each line of a profile is one known flag with its reason. */
+		for (size_t j = 0; j < PROCTAB_MAX_ALLOWS && p->profile[j].flag; j++) {
+			unsigned f = p->profile[j].flag;
+			assert_int_equal(f & ~(unsigned)SANDBOX_ALL_FLAGS, 0);
+			assert_int_equal(f & (f - 1), 0);
+			assert_non_null(p->profile[j].why);
+		}
 		assert_int_equal(
 			p->hands & ~(unsigned)(PROC_HANDS_UDP_SOCKETS | PROC_HANDS_CA_FILE), 0);
 		/* Not used before item 3 of issue 15: the config's user for all. */

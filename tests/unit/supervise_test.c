@@ -400,6 +400,9 @@ static void test_describe_exit(void **state)
 	assert_string_equal(buf, "exited with status 0");
 	sup_describe_exit(status_sigkill, buf, sizeof(buf));
 	assert_string_equal(buf, "killed by signal 9 (SIGKILL)");
+	/* The seccomp filter's signal says where it came from. */
+	sup_describe_exit(SIGSYS, buf, sizeof(buf));
+	assert_string_equal(buf, "killed by signal 31 (SIGSYS) (seccomp)");
 	/* Truncated, still a string. */
 	memset(small, 'x', sizeof(small));
 	sup_describe_exit(status_exit3, small, sizeof(small));
