@@ -32,13 +32,6 @@ secs() {
   if [ -n "$1" ] && [ "$1" != - ]; then awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; else echo -; fi
 }
 
-# Prints the median of the numbers on stdin ("-" when none).
-median() {
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (!NR) { print "-"; exit }
-    print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 declare -A res=() # "NAT|PAIR|what" -> newline-separated ms figures
 
 # The table key of NAT_A NAT_B KIND_A KIND_B STARTER: "easy x easy|ts (starts) <-> msock".
@@ -100,7 +93,7 @@ for nat in "${nats[@]}"; do
     key=$(keyof $nat $p)
     row=()
     for w in first na nb; do
-      m=$(printf '%s' "${res[$key|$w]}" | grep -v '^$' | median)
+      m=$(printf '%s' "${res[$key|$w]}" | grep -v '^$' | lab_median)
       n=$(printf '%s' "${res[$key|$w]}" | grep -c . || true)
       row+=("$(secs "$m") ($n/$rounds)")
     done

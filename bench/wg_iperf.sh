@@ -275,8 +275,6 @@ ts_use() {
 # ---------------------------------------------------------------------------
 # Measuring.
 
-# Prints the median of the numbers on stdin.
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Applies jq FILTER to the newest iperf3 JSON in LAB_DIR (lab_iperf's last).
 last_iperf() {
@@ -365,7 +363,7 @@ bench_pair() {
 # Prints the median of RES[KEY] without failed runs ("-" when none).
 res_median() {
   local v
-  v=$(tr ' ' '\n' <<<"${RES[$1]:-}" | grep -v '^-\?$' | median || true)
+  v=$(tr ' ' '\n' <<<"${RES[$1]:-}" | grep -v '^-\?$' | lab_median || true)
   echo "${v:--}"
 }
 

@@ -47,11 +47,7 @@ lab_wait_for 20 lab_dead "$ping_pid" || lab_fail "the ping flood did not end wit
 wait "$ping_pid" 2>/dev/null || true
 
 # Outage: the longest time between two consecutive replies (ping -D stamps).
-read -r got outage_ms last_ms < <(awk '/bytes from/ {
-    gsub(/[\[\]]/, "", $1); t = $1 * 1000
-    if (n++ && t - prev > gap) gap = t - prev
-    prev = t
-  } END { printf "%d %.0f %.0f\n", n, gap, prev }' "$flood")
+read -r got outage_ms last_ms _ < <(lab_flood_gap "$flood")
 lost=$((800 - got))
 lab_log "outage: ${outage_ms} ms without replies; $lost of 800 pings lost (interval ${interval}s)"
 

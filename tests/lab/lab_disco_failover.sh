@@ -30,8 +30,7 @@ lab_wait_for 30 lab_msock_is_direct na || lab_fail "na: not direct again within 
 lab_log "unblocked: na direct again after $(lab_ms_since "$t") ms"
 lab_wait_for 30 lab_dead "$ping_pid" || lab_fail "the flood did not end"
 wait "$ping_pid" 2>/dev/null || true
-read -r got gap_ms gap_at < <(awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
-  if (n++ && t - p > g) { g = t - p; at = p } p = t } END { printf "%d %.0f %.0f\n", n, g, at }' "$flood")
+read -r got gap_ms _ gap_at < <(lab_flood_gap "$flood")
 sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
 lab_log "failover: longest gap between replies $gap_ms ms (it began $((gap_at - t_block)) ms after the block); $((sent - got)) of $sent pings lost"
 [ "$got" -gt 0 ] || lab_fail "no reply at all"

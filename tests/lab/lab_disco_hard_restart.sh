@@ -46,8 +46,7 @@ lab_wait_for 20 punched || lab_fail "not direct through a probe socket again wit
 lab_log "direct again $(lab_ms_since "$t") ms after the kill: nb -> $(lab_msock_peer_field nb DirectAddr)" \
   "from probe socket $(lab_msock_peer_field nb LocalSocket), port $(lab_msock_peer_field nb LocalPort)"
 lab_wait_for 20 lab_dead "$ping_pid" || lab_fail "the flood did not end"
-gap=$(awk '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 * 1000
-  if (n++ && t - p > g) g = t - p; p = t } END { printf "%.0f", g }' "$flood")
+read -r _ gap _ _ < <(lab_flood_gap "$flood")
 sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
 got=$(awk '/packets transmitted/ { print $4 }' "$flood")
 lab_log "ping flood across the kill: longest gap $gap ms, $got of $sent replies ($((sent - got)) lost)"

@@ -957,6 +957,13 @@ lab_flood_gap() {
     END { printf "%d %.0f %.0f %.0f\n", n, g, p, at }' "$1"
 }
 
+# Prints the median of the numbers on stdin, one a line ("-" when none).
+lab_median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (!NR) { print "-"; exit }
+    print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # Prints the average rtt (ms) from ping -q output on stdin.
 lab_ping_avg() {
   awk -F/ '/^rtt|^round-trip/ { print $5 }'
