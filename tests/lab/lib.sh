@@ -855,6 +855,7 @@ lab_iperf() {
 
 LAB_WG_PORT=51820 # wireguard-go's listen port on each node (msock's wg_listen_port)
 declare -gA LAB_TUN=([na]=10.99.0.1 [nb]=10.99.0.2) # tunnel addresses
+LAB_DISCO_COMPONENTS='["dataplane","derp","netcheck","disco"]' # a msock node with disco
 
 # Prints the other node of NODE (na <-> nb).
 lab_other() {
@@ -977,7 +978,7 @@ lab_ping_avg() {
 # routers' NAT modes are whatever lab_init / lab_nat set.
 lab_disco_pair_up() {
   local timeout=${1:-20} n
-  export LAB_DISCO=1 LAB_COMPONENTS='["dataplane","derp","netcheck","disco"]'
+  export LAB_DISCO=1 LAB_COMPONENTS=$LAB_DISCO_COMPONENTS
   lab_node_up na
   lab_node_up nb
   lab_wait_for 15 lab_tunnel_ping na 1 0.2 1 || lab_fail "no ping reply through WireGuard"

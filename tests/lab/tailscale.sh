@@ -134,7 +134,7 @@ lab_msock_ts_up() {
   f=$(lab_ts_file "$ts")
   ifc=$(lab_wg_iface "$node")
   LAB_TS_ADDR[$node]=100.64.$((id >> 8)).$((id & 255))
-  LAB_COMPONENTS=${LAB_COMPONENTS:-'["dataplane","derp","netcheck","disco"]'} \
+  LAB_COMPONENTS=${LAB_COMPONENTS:-$LAB_DISCO_COMPONENTS} \
     LAB_MSOCK_JQ=".peers[0].endpoints = $(jq -c .endpoints "$f") | .peers[0].home_derp = $(jq .home_derp "$f")" \
     lab_msock_config "$node" "$LAB_PORT" "$LAB_WG_PORT" "$ts" "$(jq -r .node_key "$f")" "" \
     "$(jq -r .disco_key "$f")"
@@ -203,10 +203,9 @@ lab_pair_up() {
   LAB_KIND[na]=$1
   LAB_KIND[nb]=$2
   if [ "$1" = msock ] && [ "$2" = msock ]; then
-    LAB_DISCO=1 LAB_COMPONENTS=${LAB_COMPONENTS:-'["dataplane","derp","netcheck","disco"]'} \
-      lab_node_up na
-    LAB_DISCO=1 LAB_COMPONENTS=${LAB_COMPONENTS:-'["dataplane","derp","netcheck","disco"]'} \
-      lab_node_up nb
+    for n in na nb; do
+      LAB_DISCO=1 LAB_COMPONENTS=${LAB_COMPONENTS:-$LAB_DISCO_COMPONENTS} lab_node_up "$n"
+    done
     LAB_TS_ADDR[na]=${LAB_TUN[na]}
     LAB_TS_ADDR[nb]=${LAB_TUN[nb]}
     return 0
