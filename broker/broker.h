@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <zmq.h>
+
+#include "bus_topics.h"
 #include "config.h"
 #include "log.h"
 #include "proctab.h"
@@ -26,6 +29,7 @@ enum {
 	/* Rebinds asked for by link changes: at most one per 5 s, so a
 	 * flapping link cannot keep the dataplane restarting. */
 	BROKER_LINK_REBIND_MIN_MS = 5000,
+	BROKER_MAX_ROWS = 16, /* rows of the process table with a user of their own */
 };
 
 struct child {
@@ -44,8 +48,27 @@ struct bus_counters {
 	uint64_t wrong_channel; /* a state topic published as an event, or the reverse */
 	uint64_t state_set, state_unchanged, state_deleted, state_refused;
 	uint64_t snapshots;
-	uint64_t disconnects; /* peers libzmq dropped (also those over ZMQ_MAXMSGSIZE) */
+	uint64_t disconnects;  /* peers libzmq dropped (also those over ZMQ_MAXMSGSIZE) */
+	uint64_t unknown_peer; /* connections refused by the ZAP handler (identity.c) */
+	uint64_t wrong_owner;  /* events and state requests from a sender that does not own them */
 };
+
+/* Who the components run as (identity.c, main.c's setup_user). */
+enum broker_users {
+	BROKER_USERS_UNPRIVILEGED = 0, /* the broker is not root: all as its user */
+	BROKER_USERS_SHARED,	       /* the config's `user`, one for all */
+	BROKER_USERS_PER_COMPONENT,    /* each row its own (proctab.h's .user) */
+};
+
+/* With a user per component, a program with no user of its own (a
+ * config may name any bin/msock-<program>; the tests' testcomp) runs as
+ * this one, in group msock too (MSOCK_BUS_GID) to reach the bus; the bus
+ * knows it by the pid the broker started. */
+#define BROKER_USER_NO_ROW "nobody"
+
+/* The ZAP domains of the bus sockets and of the control socket. */
+#define BROKER_ZAP_BUS	   "msock-bus"
+#define BROKER_ZAP_CONTROL "msock-control"
 
 /* A key file's identity, from stat(2) only: the broker never opens a
  * private key, but it can tell that the file was replaced or rewritten. */
@@ -71,11 +94,19 @@ struct broker {
 	struct msock_config *cfg;
 	char bin_dir[PATH_MAX];
 	char bus_dir[PATH_MAX];
-	uid_t uid; /* the components' user, when the broker runs as root */
-	gid_t gid;
-	bool drop;
+	enum broker_users users;
+	uid_t uid; /* BROKER_USERS_SHARED: the components' user */
+	gid_t gid; /* the group of the bus directory and its sockets (msock, or uid's) */
+	bool drop; /* the broker is root and components drop to their users */
+	struct {
+		const struct proc *proc;
+		uid_t uid;
+		gid_t gid;
+	} row_uids[BROKER_MAX_ROWS]; /* the rows' users as this system has them */
+	size_t n_row_uids;
 	void *zctx;
 	void *xsub, *xpub, *router, *control;
+	void *zap;    /* REP on inproc://zeromq.zap.01: identity.c */
 	void *mon[3]; /* monitors of xsub, xpub, router: disconnects */
 	int n_mon;
 	struct state_cache *cache;
@@ -110,6 +141,17 @@ int broker_state_set(struct broker *b, const char *topic, const char *key, const
 int broker_state_del(struct broker *b, const char *topic, const char *key);
 void broker_heartbeat(struct broker *b);
 
+/* identity.c */
+int broker_zap_open(struct broker *b);
+/* Makes every connection to socket s pass the ZAP handler, in `domain`. */
+int broker_zap_require(void *s, const char *domain);
+void broker_on_zap(struct broker *b);
+/* The sender of message m (a frame of a message that came in on a socket
+ * with ZAP required), from the User-Id the handler gave its connection. */
+void broker_sender(zmq_msg_t *m, struct bus_sender *s);
+/* Looks up the users of the process table's rows on this system. */
+int broker_users_setup(struct broker *b);
+
 /* children.c */
 int broker_children_sync(struct broker *b); /* start wanted, stop unwanted (after config changes) */
 void broker_children_tick(struct broker *b); /* due restarts, SIGKILL deadlines */
@@ -118,6 +160,7 @@ void broker_children_stop_all(struct broker *b);
 bool broker_children_all_stopped(const struct broker *b);
 uint64_t broker_children_next_deadline(const struct broker *b);
 struct child *broker_child_find(struct broker *b, const char *name);
+const char *broker_child_user(const struct broker *b, const struct proc *p);
 /* Does row p (NULL: no row) take the dataplane's UDP sockets the broker keeps? */
 bool broker_takes_sockets(const struct proc *p);
 int broker_child_restart(struct broker *b, const char *name, char *err, size_t errcap);

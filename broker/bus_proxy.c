@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "bus_ident.h"
 #include "bus_frames.h"
 #include "bus_topics.h"
 #include "bus_wire.h"
@@ -57,12 +58,13 @@ static int bind_ep(struct broker *b, void *s, const char *ep)
 		log_error("bus: cannot bind %s: %s", addr, zmq_strerror(errno));
 		return -1;
 	}
-	/* Components connect after dropping to their user. */
-	if (b->drop && chown(path, b->uid, b->gid) < 0) {
+	/* Components connect after dropping to their users, all in group
+	 * b->gid; connecting to a unix socket needs write access to it. */
+	if (b->drop && chown(path, (uid_t)-1, b->gid) < 0) {
 		log_error("bus: chown %s: %s", path, strerror(errno));
 		return -1;
 	}
-	chmod(path, 0600);
+	chmod(path, b->drop ? 0660 : 0600);
 	return 0;
 }
 
@@ -86,12 +88,17 @@ int broker_bus_open(struct broker *b)
 	int hwm_pub = BUS_PUB_HWM_MSGS, hwm_req = BUS_REQ_HWM_MSGS;
 
 	b->zctx = zmq_ctx_new();
-	if (!b->zctx)
+	if (!b->zctx || broker_zap_open(b) < 0)
 		return -1;
 	b->xsub = bus_socket(b->zctx, ZMQ_XSUB, BUS_MAX_MSG_BYTES);
 	b->xpub = bus_socket(b->zctx, ZMQ_XPUB, BUS_MAX_MSG_BYTES);
 	b->router = bus_socket(b->zctx, ZMQ_ROUTER, BUS_MAX_MSG_BYTES);
 	if (!b->xsub || !b->xpub || !b->router)
+		return -1;
+	/* Every connection is named by the kernel's credentials (identity.c). */
+	if (broker_zap_require(b->xsub, BROKER_ZAP_BUS) < 0 ||
+	    broker_zap_require(b->xpub, BROKER_ZAP_BUS) < 0 ||
+	    broker_zap_require(b->router, BROKER_ZAP_BUS) < 0)
 		return -1;
 	zmq_setsockopt(b->xsub, ZMQ_RCVHWM, &hwm_pub, sizeof(hwm_pub));
 	zmq_setsockopt(b->xpub, ZMQ_SNDHWM, &hwm_pub, sizeof(hwm_pub));
@@ -114,7 +121,7 @@ int broker_bus_open(struct broker *b)
 
 void broker_bus_close(struct broker *b)
 {
-	void **socks[] = {&b->xsub, &b->xpub, &b->router, &b->control};
+	void **socks[] = {&b->xsub, &b->xpub, &b->router, &b->control, &b->zap};
 
 	for (int i = 0; i < b->n_mon; i++)
 		zmq_close(b->mon[i]);
@@ -130,7 +137,8 @@ void broker_bus_close(struct broker *b)
 }
 
 /* Events from components' PUB sockets: forwarded unchanged when they are a
- * known event topic with a body that decodes as its type. */
+ * known event topic with a body that decodes as its type, from a sender
+ * that may publish it. */
 void broker_on_xsub(struct broker *b)
 {
 	struct bus_frames fr;
@@ -138,11 +146,18 @@ void broker_on_xsub(struct broker *b)
 
 	while (bus_frames_recv(b->xsub, &fr) == 0) {
 		const struct bus_topic *t;
+		struct bus_sender who;
 		int n = bus_frames_spans(&fr, f, BUS_MAX_FRAMES);
 		int rc = bus_check_event(f, n, &t, 0);
 
+		broker_sender(&fr.f[0], &who);
 		if (rc < 0) {
 			drop(b, counter_for(b, rc), "event", f, n, 0, bus_check_str(rc));
+		} else if (!bus_topic_may_publish(t, &who)) {
+			char why[200];
+			snprintf(why, sizeof(why), "sent by %s; %s is published by %s", who.name,
+				 t->name, bus_topic_owner_name(t));
+			drop(b, &b->ctr.wrong_owner, "event", f, n, 0, why);
 		} else {
 			if (strcmp(t->name, "LinkChange") == 0)
 				broker_on_link_change(b, f[1].p, f[1].len);
@@ -242,39 +257,27 @@ static void send_reply(struct broker *b, const uint8_t *id, size_t idlen, const 
 			 (i < n - 1 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
 }
 
-static void refuse(struct broker *b, const struct bus_span *f, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void refuse(struct broker *b, const struct bus_span *f, const struct bus_sender *who,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void refuse(struct broker *b, const struct bus_span *f, const char *fmt, ...)
+static void refuse(struct broker *b, const struct bus_span *f, const struct bus_sender *who,
+		   const char *fmt, ...)
 {
-	char text[256], who[40];
+	char text[256];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	bus_span_sanitize(f[0], who, sizeof(who));
 	b->ctr.state_refused++;
-	log_rl(&b->rl_refused, b->now_ns, LOG_LEVEL_WARN, "bus: refused request from \"%s\": %s",
-	       who, text);
+	log_rl(&b->rl_refused, b->now_ns, LOG_LEVEL_WARN, "bus: refused request from %s: %s",
+	       who->name, text);
 	send_reply(b, f[0].p, f[0].len, (const void *[]){BUS_VERB_ERR, text},
 		   (size_t[]){3, strlen(text)}, 2);
 }
 
-/* May component `who` set state topic t? One owner per piece of state: the
- * row of the process table for the program the broker runs as `who`. */
-static bool may_set(struct broker *b, const struct bus_topic *t, const char *who)
-{
-	struct child *ch;
-
-	if (t->owner == BUS_OWNER_ANY)
-		return true;
-	ch = broker_child_find(b, who);
-	return ch && bus_topic_may_set(t, ch->proc);
-}
-
 /* [id][SET][topic][key][body] or [id][DEL][topic][key] */
-static void on_set(struct broker *b, const struct bus_span *f, int n, const char *who)
+static void on_set(struct broker *b, const struct bus_span *f, int n, const struct bus_sender *who)
 {
 	char topic[BUS_TOPIC_NAME_MAX + 1], key[BUS_KEY_MAX + 1];
 	bool del = bus_span_is(f[1], BUS_VERB_DEL);
@@ -282,14 +285,18 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const char
 
 	if (n != (del ? 4 : 5) || bus_span_str(f[2], topic, BUS_TOPIC_NAME_MAX, false) < 0 ||
 	    bus_span_str(f[3], key, BUS_KEY_MAX, false) < 0)
-		return refuse(b, f,
+		return refuse(b, f, who,
 			      "malformed %s: want [topic][key]%s with a printable, non-empty key",
 			      del ? "DEL" : "SET", del ? "" : "[body]");
 	t = bus_topic_find(topic, strlen(topic));
 	if (!t || t->kind != BUS_TOPIC_STATE)
-		return refuse(b, f, "%s is not a state topic", topic);
-	if (!may_set(b, t, who))
-		return refuse(b, f, "%s is owned by %s", topic, bus_topic_owner_name(t));
+		return refuse(b, f, who, "%s is not a state topic", topic);
+	if (!bus_topic_may_set(t, who, key)) {
+		b->ctr.wrong_owner++;
+		return refuse(b, f, who, "%s%s%s is owned by %s", topic,
+			      t->owner == BUS_OWNER_BROKER ? "" : "/",
+			      t->owner == BUS_OWNER_BROKER ? "" : key, bus_topic_owner_name(t));
+	}
 	if (del) {
 		broker_state_del(b, topic, key);
 		return;
@@ -298,7 +305,7 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const char
 	ProtobufCMessage *msg = protobuf_c_message_unpack(t->desc, 0, f[4].len, f[4].p);
 	if (!msg) {
 		b->ctr.bad_body++;
-		return refuse(b, f, "%s/%s: body does not decode as the topic's protobuf type",
+		return refuse(b, f, who, "%s/%s: body does not decode as the topic's protobuf type",
 			      topic, key);
 	}
 	protobuf_c_message_free_unpacked(msg, 0);
@@ -325,7 +332,7 @@ static void snap_entry(void *arg, const struct state_entry *e)
 }
 
 /* [id][SNAP][prefix] */
-static void on_snap(struct broker *b, const struct bus_span *f, int n)
+static void on_snap(struct broker *b, const struct bus_span *f, int n, const struct bus_sender *who)
 {
 	char prefix[BUS_TOPIC_NAME_MAX + 1];
 	struct snap_ctx s = {b, &f[0]};
@@ -333,7 +340,8 @@ static void on_snap(struct broker *b, const struct bus_span *f, int n)
 	size_t count;
 
 	if (n != 3 || bus_span_str(f[2], prefix, BUS_TOPIC_NAME_MAX, true) < 0)
-		return refuse(b, f, "malformed SNAP: want [prefix] of at most %d printable bytes",
+		return refuse(b, f, who,
+			      "malformed SNAP: want [prefix] of at most %d printable bytes",
 			      BUS_TOPIC_NAME_MAX);
 	b->ctr.snapshots++;
 	/* Every state topic under the prefix gets its sequence number, also
@@ -357,22 +365,27 @@ void broker_on_router(struct broker *b)
 {
 	struct bus_frames fr;
 	struct bus_span f[BUS_MAX_FRAMES];
-	char who[32];
 
 	while (bus_frames_recv(b->router, &fr) == 0) {
 		int n = bus_frames_spans(&fr, f, BUS_MAX_FRAMES);
-		if (n < 2 || n > BUS_MAX_FRAMES)
+		struct bus_sender who;
+
+		/* The routing id is libzmq's own (components set none); who
+		 * asks is in every body frame's User-Id (not in the routing-id
+		 * frame: tests/integration/bus_identity_test.c says why). */
+		if (n < 2 || n > BUS_MAX_FRAMES) {
 			drop(b, &b->ctr.bad_frames, "request", f, n, 1,
 			     "too few or too many frames");
-		else if (bus_span_str(f[0], who, sizeof(who) - 1, false) < 0)
-			drop(b, &b->ctr.bad_frames, "request", f, n, 1,
-			     "the sender's routing id is not a component name");
-		else if (bus_span_is(f[1], BUS_VERB_SET) || bus_span_is(f[1], BUS_VERB_DEL))
-			on_set(b, f, n, who);
+			bus_frames_close(&fr);
+			continue;
+		}
+		broker_sender(&fr.f[1], &who);
+		if (bus_span_is(f[1], BUS_VERB_SET) || bus_span_is(f[1], BUS_VERB_DEL))
+			on_set(b, f, n, &who);
 		else if (bus_span_is(f[1], BUS_VERB_SNAP))
-			on_snap(b, f, n);
+			on_snap(b, f, n, &who);
 		else
-			refuse(b, f, "unknown request verb");
+			refuse(b, f, &who, "unknown request verb");
 		bus_frames_close(&fr);
 	}
 }

@@ -88,6 +88,19 @@ static const char *key_file(const struct broker *b, const struct proc *p)
 	}
 }
 
+/* The user component of row p (NULL: no row) drops to. */
+const char *broker_child_user(const struct broker *b, const struct proc *p)
+{
+	switch (b->users) {
+	case BROKER_USERS_SHARED:
+		return b->cfg->user;
+	case BROKER_USERS_PER_COMPONENT:
+		return p && p->user ? p->user : BROKER_USER_NO_ROW;
+	default:
+		return "";
+	}
+}
+
 /* The environment of a component (component.h lists the variables; its
  * row of the process table adds the rest). */
 static int build_env(const struct broker *b, const struct child *ch, char **env, char *store,
@@ -111,7 +124,9 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 			PUT("%s", *e);
 	PUT("MSOCK_NAME=%s", ch->comp.name);
 	PUT("MSOCK_BUS_DIR=%s", b->bus_dir);
-	PUT("MSOCK_USER=%s", b->drop ? b->cfg->user : "");
+	PUT("MSOCK_USER=%s", broker_child_user(b, p));
+	if (b->users == BROKER_USERS_PER_COMPONENT && !(p && p->user))
+		PUT("MSOCK_BUS_GID=%u", (unsigned)b->gid);
 	PUT("MSOCK_BROKER_PID=%d", (int)getpid());
 	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
 	/* The process that owns a secret opens its file itself, before its

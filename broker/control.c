@@ -35,7 +35,7 @@ int broker_control_open(struct broker *b)
 	int rc;
 
 	b->control = bus_socket(b->zctx, ZMQ_ROUTER, BROKER_CONTROL_MAX_MSG_BYTES);
-	if (!b->control)
+	if (!b->control || broker_zap_require(b->control, BROKER_ZAP_CONTROL) < 0)
 		return -1;
 	snprintf(addr, sizeof(addr), "ipc://%s", b->cfg->control_socket);
 	unlink(b->cfg->control_socket);
@@ -423,14 +423,15 @@ static json_t *bus_json(struct broker *b)
 	const struct bus_counters *c = &b->ctr;
 
 	return json_pack(
-		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsForwarded",
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsForwarded",
 		(json_int_t)c->events_forwarded, "BadFrames", (json_int_t)c->bad_frames,
 		"UnknownTopic", (json_int_t)c->unknown_topic, "BadBody", (json_int_t)c->bad_body,
 		"WrongChannel", (json_int_t)c->wrong_channel, "StateSet", (json_int_t)c->state_set,
 		"StateUnchanged", (json_int_t)c->state_unchanged, "StateDeleted",
 		(json_int_t)c->state_deleted, "StateRefused", (json_int_t)c->state_refused,
 		"Snapshots", (json_int_t)c->snapshots, "Disconnects", (json_int_t)c->disconnects,
-		"StateKeys", (json_int_t)state_cache_count(b->cache));
+		"UnknownPeer", (json_int_t)c->unknown_peer, "WrongOwner",
+		(json_int_t)c->wrong_owner, "StateKeys", (json_int_t)state_cache_count(b->cache));
 }
 
 char *broker_status_json(struct broker *b)

@@ -5,6 +5,7 @@
  * input. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
@@ -73,9 +74,60 @@ static struct msock_config *load(const char *path)
 	return cfg;
 }
 
-/* Directories: run_dir (0755), the bus directory inside it (0700, owned by
- * the components' user so only they and root reach the bus), state_dir
- * (0700). */
+/* One directory per packet channel in the bus directory, ch-<program>: the
+ * dataplane's (it binds there), of the channel's group, mode 2750, so that
+ * only the dataplane and that component reach the channel (the component
+ * is the group's only other member; the socket files the dataplane binds
+ * with umask 0007 inherit the group). */
+static int setup_channel_dirs(struct broker *b)
+{
+	size_t n;
+	const struct proc *procs = proctab_all(&n), *binder = 0;
+	uid_t owner = b->uid;
+
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pktchan == PROC_PKTCHAN_BINDS_ALL)
+			binder = &procs[i];
+	for (size_t i = 0; b->users == BROKER_USERS_PER_COMPONENT && i < b->n_row_uids; i++)
+		if (b->row_uids[i].proc == binder)
+			owner = b->row_uids[i].uid;
+	for (size_t i = 0; i < n; i++) {
+		char dir[PATH_MAX + 64], group[64];
+		const struct group *gr;
+		gid_t gid = b->gid;
+
+		if (proctab_ch_group(&procs[i], group, sizeof(group)) < 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/ch-%s", b->bus_dir, procs[i].program);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			log_error("%s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		if (!b->drop)
+			continue;
+		if (b->users == BROKER_USERS_PER_COMPONENT) {
+			gr = getgrnam(group);
+			if (!gr) {
+				log_error("group %s does not exist: run `msockctl setup-users` "
+					  "(docs/design.md, \"Who is who on the bus\")",
+					  group);
+				return -ENOENT;
+			}
+			gid = gr->gr_gid;
+		}
+		/* chmod after chown: chown clears the setgid bit. */
+		if (chown(dir, owner, gid) < 0 || chmod(dir, 02750) < 0) {
+			log_error("%s: %s", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Directories: run_dir (0755), the bus directory inside it (root's, mode
+ * 0750, group b->gid: the components' group), with one directory per
+ * packet channel, and state_dir (0700). An unprivileged broker keeps them
+ * all to itself (0700). */
 static int setup_dirs(struct broker *b)
 {
 	const struct msock_config *cfg = b->cfg;
@@ -90,31 +142,70 @@ static int setup_dirs(struct broker *b)
 			  cfg->state_dir, strerror(-rc));
 		return rc;
 	}
-	if (chmod(b->bus_dir, 0700) < 0 || (b->drop && chown(b->bus_dir, b->uid, b->gid) < 0)) {
+	if ((b->drop && chown(b->bus_dir, 0, b->gid) < 0) ||
+	    chmod(b->bus_dir, b->drop ? 0750 : 0700) < 0) {
 		log_error("%s: %s", b->bus_dir, strerror(errno));
 		return -errno;
 	}
-	return 0;
+	return setup_channel_dirs(b);
 }
 
+/* The components' users: one per row (proctab.h) unless the config names
+ * one for all; none when the broker is not root. */
 static int setup_user(struct broker *b)
 {
-	struct passwd *pw;
+	const struct msock_config *cfg = b->cfg;
+	const struct passwd *pw;
+	const struct group *gr;
 
 	if (geteuid() != 0) {
+		b->users = BROKER_USERS_UNPRIVILEGED;
 		log_info("not running as root: components run as this user (config \"user\" "
 			 "ignored)");
 		return 0;
 	}
-	pw = getpwnam(b->cfg->user);
-	if (!pw) {
-		log_error("%s: user: no user named \"%s\" on this system", b->cfg->path,
-			  b->cfg->user);
+	b->drop = true;
+	broker_users_setup(b);
+	if (cfg->user[0]) {
+		pw = getpwnam(cfg->user);
+		if (!pw) {
+			log_error("%s: user: no user named \"%s\" on this system", cfg->path,
+				  cfg->user);
+			return -ENOENT;
+		}
+		b->users = BROKER_USERS_SHARED;
+		b->uid = pw->pw_uid;
+		b->gid = pw->pw_gid;
+		log_warn(
+			"%s: user: every component runs as %s, so each can reach the others' "
+			"packet channels, and the bus tells them apart only by the pids the broker "
+			"started; remove \"user\" to give each its own (`msockctl setup-users`, "
+			"docs/design.md)",
+			cfg->path, cfg->user);
+		return 0;
+	}
+	b->users = BROKER_USERS_PER_COMPONENT;
+	gr = getgrnam(PROCTAB_GROUP);
+	if (!gr) {
+		log_error("group %s does not exist: run `msockctl setup-users` (docs/design.md, "
+			  "\"Who is who on the bus\"), or set \"user\" in %s to run every "
+			  "component as one user",
+			  PROCTAB_GROUP, cfg->path);
 		return -ENOENT;
 	}
-	b->uid = pw->pw_uid;
-	b->gid = pw->pw_gid;
-	b->drop = true;
+	b->gid = gr->gr_gid;
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct proc *p = proctab_find(cfg->components[i].program);
+		const char *user = broker_child_user(b, p);
+		if (!getpwnam(user)) {
+			log_error(
+				"user %s (of component %s) does not exist: run `msockctl "
+				"setup-users` (docs/design.md, \"Who is who on the bus\"), or set "
+				"\"user\" in %s to run every component as one user",
+				user, cfg->components[i].name, cfg->path);
+			return -ENOENT;
+		}
+	}
 	return 0;
 }
 
@@ -186,14 +277,15 @@ static long poll_timeout_ms(const struct broker *b)
 static int loop(struct broker *b)
 {
 	for (;;) {
-		zmq_pollitem_t it[8] = {
+		zmq_pollitem_t it[10] = {
 			{.socket = b->xsub, .events = ZMQ_POLLIN},
 			{.socket = b->xpub, .events = ZMQ_POLLIN},
 			{.socket = b->router, .events = ZMQ_POLLIN},
 			{.socket = b->control, .events = ZMQ_POLLIN},
 			{.fd = b->sigfd, .events = ZMQ_POLLIN},
+			{.socket = b->zap, .events = ZMQ_POLLIN},
 		};
-		int n = 5;
+		int n = 6;
 
 		for (int i = 0; i < b->n_mon; i++)
 			it[n++] = (zmq_pollitem_t){.socket = b->mon[i], .events = ZMQ_POLLIN};
@@ -206,6 +298,8 @@ static int loop(struct broker *b)
 		}
 		b->now_ns = clock_mono_ns();
 		on_signals(b);
+		/* Before the bus: a connection waiting for its name. */
+		broker_on_zap(b);
 		/* Subscriptions before requests: a SNAP right after a subscribe
 		 * then finds the subscription in place. */
 		broker_on_xpub(b);

@@ -85,8 +85,10 @@ struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, vo
 	zmq_setsockopt(b->sub, ZMQ_RCVHWM, &hwm_pub, sizeof(hwm_pub));
 	zmq_setsockopt(b->req, ZMQ_SNDHWM, &hwm_req, sizeof(hwm_req));
 	zmq_setsockopt(b->req, ZMQ_RCVHWM, &hwm_req, sizeof(hwm_req));
-	/* The broker knows who asks by this id (and checks state ownership). */
-	zmq_setsockopt(b->req, ZMQ_ROUTING_ID, b->name, strlen(b->name));
+	/* No ZMQ_ROUTING_ID: the broker knows who asks from the kernel (its
+	 * ZAP handler, broker/identity.c), and a chosen id would let another
+	 * process take ours first (a ROUTER refuses a second peer with an id
+	 * already in use). */
 	if (connect_ep(b->pub, dir, BUS_EP_PUB) < 0 || connect_ep(b->sub, dir, BUS_EP_SUB) < 0 ||
 	    connect_ep(b->req, dir, BUS_EP_REQ) < 0)
 		goto fail;

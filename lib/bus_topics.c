@@ -3,6 +3,7 @@
  * (lib/proctab.c) says which row sets it. */
 #include "bus_topics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "control.pb-c.h"
@@ -15,19 +16,19 @@ static const struct bus_topic topics[] = {
 	{"NodeViewsUpdate", BUS_TOPIC_STATE, &msock__node_views_update__descriptor,
 	 BUS_OWNER_BROKER},
 	{"NodeMutationsUpdate", BUS_TOPIC_EVENT, &msock__node_mutations_update__descriptor,
-	 BUS_OWNER_ANY},
-	{"FilterUpdate", BUS_TOPIC_EVENT, &msock__filter_update__descriptor, BUS_OWNER_ANY},
+	 BUS_OWNER_BROKER},
+	{"FilterUpdate", BUS_TOPIC_EVENT, &msock__filter_update__descriptor, BUS_OWNER_BROKER},
 	{"NewDiscoKeyAvailable", BUS_TOPIC_EVENT, &msock__new_disco_key_available__descriptor,
-	 BUS_OWNER_ANY},
+	 BUS_OWNER_BROKER},
 	{"UDPRelayAllocReq", BUS_TOPIC_EVENT, &msock__udprelay_alloc_req__descriptor,
-	 BUS_OWNER_ANY},
+	 BUS_OWNER_BROKER},
 	{"UDPRelayAllocResp", BUS_TOPIC_EVENT, &msock__udprelay_alloc_resp__descriptor,
-	 BUS_OWNER_ANY},
+	 BUS_OWNER_BROKER},
 	/* msock's own */
 	{"DERPMap", BUS_TOPIC_STATE, &msock__derpmap__descriptor, BUS_OWNER_BROKER},
 	{"Prefs", BUS_TOPIC_STATE, &msock__prefs__descriptor, BUS_OWNER_BROKER},
 	{"SelfConfig", BUS_TOPIC_STATE, &msock__self_config__descriptor, BUS_OWNER_BROKER},
-	{"SelfKeys", BUS_TOPIC_STATE, &msock__self_keys__descriptor, BUS_OWNER_ANY},
+	{"SelfKeys", BUS_TOPIC_STATE, &msock__self_keys__descriptor, BUS_OWNER_PROCTAB},
 	{"NetcheckReport", BUS_TOPIC_STATE, &msock__netcheck_report__descriptor, BUS_OWNER_PROCTAB},
 	{"Endpoints", BUS_TOPIC_STATE, &msock__endpoints__descriptor, BUS_OWNER_PROCTAB},
 	{"PathChanged", BUS_TOPIC_STATE, &msock__path_changed__descriptor, BUS_OWNER_PROCTAB},
@@ -40,16 +41,16 @@ static const struct bus_topic topics[] = {
 	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, BUS_OWNER_BROKER},
 	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, BUS_OWNER_PROCTAB},
 	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, BUS_OWNER_PROCTAB},
-	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, BUS_OWNER_ANY},
-	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, BUS_OWNER_ANY},
-	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, BUS_OWNER_ANY},
+	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, BUS_OWNER_PROCTAB},
+	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, BUS_OWNER_PROCTAB},
+	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, BUS_OWNER_BROKER},
 	{"DiscoPong", BUS_TOPIC_STATE, &msock__disco_pong__descriptor, BUS_OWNER_PROCTAB},
 	{"PathHistory", BUS_TOPIC_STATE, &msock__path_history__descriptor, BUS_OWNER_PROCTAB},
 	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, BUS_OWNER_PROCTAB},
 	/* the test component's */
 	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, BUS_OWNER_PROCTAB},
-	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, BUS_OWNER_ANY},
-	{"TestPong", BUS_TOPIC_EVENT, &msock__test_pong__descriptor, BUS_OWNER_ANY},
+	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, BUS_OWNER_BROKER},
+	{"TestPong", BUS_TOPIC_EVENT, &msock__test_pong__descriptor, BUS_OWNER_PROCTAB},
 };
 
 const struct bus_topic *bus_topic_find(const char *name, size_t len)
@@ -66,13 +67,39 @@ const struct bus_topic *bus_topic_all(size_t *n)
 	return topics;
 }
 
-bool bus_topic_may_set(const struct bus_topic *t, const struct proc *p)
+/* "<program>" or "<program>/...". */
+static bool own_key(const char *key, const char *program)
+{
+	size_t n = strlen(program);
+
+	return strncmp(key, program, n) == 0 && (key[n] == 0 || key[n] == '/');
+}
+
+bool bus_topic_may_set(const struct bus_topic *t, const struct bus_sender *s, const char *key)
+{
+	switch (t->owner) {
+	case BUS_OWNER_ANY:
+		return s->admin || (s->proc && own_key(key, s->proc->program));
+	case BUS_OWNER_PROCTAB:
+		if (!s->proc || !proctab_publishes(s->proc, t->name, false))
+			return false;
+		/* Several rows set it: each its own key. */
+		return proctab_state_owner(t->name) == s->proc ||
+		       strcmp(key, s->proc->program) == 0;
+	default:
+		return false;
+	}
+}
+
+bool bus_topic_may_publish(const struct bus_topic *t, const struct bus_sender *s)
 {
 	switch (t->owner) {
 	case BUS_OWNER_ANY:
 		return true;
+	case BUS_OWNER_BROKER:
+		return s->admin;
 	case BUS_OWNER_PROCTAB:
-		return p && p == proctab_state_owner(t->name);
+		return s->proc && proctab_publishes(s->proc, t->name, true);
 	default:
 		return false;
 	}
@@ -80,7 +107,9 @@ bool bus_topic_may_set(const struct bus_topic *t, const struct proc *p)
 
 const char *bus_topic_owner_name(const struct bus_topic *t)
 {
-	const struct proc *p;
+	static char names[128];
+	size_t n, len = 0;
+	const struct proc *procs = proctab_all(&n);
 
 	switch (t->owner) {
 	case BUS_OWNER_ANY:
@@ -88,8 +117,13 @@ const char *bus_topic_owner_name(const struct bus_topic *t)
 	case BUS_OWNER_BROKER:
 		return "broker";
 	case BUS_OWNER_PROCTAB:
-		p = proctab_state_owner(t->name);
-		return p ? p->program : "no one (no row of the process table)";
+		names[0] = 0;
+		for (size_t i = 0; i < n; i++)
+			if (proctab_publishes(&procs[i], t->name, t->kind == BUS_TOPIC_EVENT) &&
+			    len < sizeof(names))
+				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+							len ? " and " : "", procs[i].program);
+		return names[0] ? names : "no one (no row of the process table)";
 	default:
 		return "no one";
 	}

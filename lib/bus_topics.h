@@ -1,6 +1,6 @@
 /* bus_topics: the table of bus topics: name, protobuf type, state or event,
- * and who owns a state topic: the broker, any component, or the one row of
- * the process table (lib/proctab.h) that lists it. The .proto files
+ * and who owns it: the broker, any component, or the rows of the process
+ * table (lib/proctab.h) that list it. The .proto files
  * document the same marks; this table is what the code checks. */
 #ifndef MSOCK_BUS_TOPICS_H
 #define MSOCK_BUS_TOPICS_H
@@ -22,13 +22,30 @@ enum {
 	BUS_KEY_MAX = 128,
 };
 
-/* Who may set a state topic (one owner per piece of state). Events are
- * BUS_OWNER_ANY: the rows name who publishes them, unchecked as yet. */
+/* Who may set a state topic or publish an event. The broker checks it
+ * against the sender its ZAP handler named from the connection's peer
+ * credentials (broker/identity.c), never against what the sender says. */
 enum bus_topic_owner {
 	BUS_OWNER_INVALID = 0,
-	BUS_OWNER_ANY,	   /* any component (SelfKeys, Health; every event) */
-	BUS_OWNER_BROKER,  /* config-derived state: no component */
-	BUS_OWNER_PROCTAB, /* the one row of the process table that lists it */
+	/* State: any component, under keys of its own ("<program>" or
+	 * "<program>/..."), or a tool running as the broker's user (any key).
+	 * Events: anyone on the bus. (Health; no event.) */
+	BUS_OWNER_ANY,
+	/* State: the broker alone (what it derives from the config). Events:
+	 * the broker and tools running as its user (msockctl's PingRequest),
+	 * no component. */
+	BUS_OWNER_BROKER,
+	/* The rows of the process table that list it (proctab.h's .states or
+	 * .events). A state topic listed by several rows (SelfKeys) is keyed
+	 * by program: each sets only the key of its own name. */
+	BUS_OWNER_PROCTAB,
+};
+
+/* Who sent a message, as the broker knows it from the kernel. */
+struct bus_sender {
+	const struct proc *proc; /* its row, or NULL (a tool, or a program with no row) */
+	const char *name;	 /* its program, or "@admin": for messages */
+	bool admin;		 /* runs as the broker's user (or root) and is no component */
 };
 
 struct bus_topic {
@@ -42,9 +59,12 @@ struct bus_topic {
 const struct bus_topic *bus_topic_find(const char *name, size_t len);
 /* All topics, for iteration; *n gets the count. */
 const struct bus_topic *bus_topic_all(size_t *n);
-/* May a component of row p (NULL: a program with no row) set state topic t? */
-bool bus_topic_may_set(const struct bus_topic *t, const struct proc *p);
-/* The owner of t for messages: "broker", a program, or "any component". */
+/* May sender s set (or delete) state topic t's key `key`? */
+bool bus_topic_may_set(const struct bus_topic *t, const struct bus_sender *s, const char *key);
+/* May sender s publish event topic t? */
+bool bus_topic_may_publish(const struct bus_topic *t, const struct bus_sender *s);
+/* The owner of t for messages: "broker", a program or programs, or "any
+ * component". */
 const char *bus_topic_owner_name(const struct bus_topic *t);
 
 #endif

@@ -1,13 +1,16 @@
 /* bus_wire: how messages are laid out on the bus (docs/bus.md). Shared by
  * the client (lib/bus.c) and the broker.
  *
- * Sockets, all ipc:// files in the bus directory (<run_dir>/bus, 0700):
+ * Sockets, all ipc:// files in the bus directory (<run_dir>/bus, root's,
+ * 0750, group msock):
  *   pub.ipc  broker XSUB binds; components PUB connect.  Events:
  *            [topic][protobuf body]
  *   sub.ipc  broker XPUB binds; components SUB connect.  Events as above,
  *            state as [topic][body][key][meta]
- *   req.ipc  broker ROUTER binds; components DEALER connect with their
- *            component name as routing id. Requests and replies:
+ *   req.ipc  broker ROUTER binds; components DEALER connect (no routing
+ *            id of their own: the broker's ZAP handler names each
+ *            connection from its peer credentials, broker/identity.c).
+ *            Requests and replies:
  *            [SET][topic][key][body]   set a state key (the broker numbers,
  *                                      caches and republishes it)
  *            [DEL][topic][key]         delete a state key

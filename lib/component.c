@@ -45,6 +45,8 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 	set_str(c->user, sizeof(c->user), getenv("MSOCK_USER"));
 	if (pid)
 		c->broker_pid = (pid_t)atoi(pid);
+	if (getenv("MSOCK_BUS_GID"))
+		c->bus_gid = (gid_t)strtoul(getenv("MSOCK_BUS_GID"), 0, 10);
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : 0;
 		if (strcmp(a, "--name") == 0 && v)
@@ -72,6 +74,7 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 		log_error("%s: no row in the process table (lib/proctab.c)", program);
 		return -EINVAL;
 	}
+	snprintf(c->bus_path, sizeof(c->bus_path), "%s", c->bus_dir);
 	if (!c->bus_dir[0]) {
 		log_error("no bus directory: set MSOCK_BUS_DIR or pass --bus DIR");
 		return -EINVAL;
@@ -84,6 +87,8 @@ int component_sandbox(struct component *c, const int *extra, size_t n_extra)
 	struct sandbox_spec spec = {
 		.name = c->name,
 		.user = c->user,
+		.extra_gid = c->bus_gid,
+		.chroot_dir = ".",
 		.parent = c->broker_pid,
 		.keep_fds = c->keep_fds,
 		.n_keep_fds = c->n_keep_fds,
@@ -91,8 +96,17 @@ int component_sandbox(struct component *c, const int *extra, size_t n_extra)
 		.extra_syscalls = extra,
 		.n_extra_syscalls = n_extra,
 	};
+	int rc;
 
-	return sandbox_enter(&spec);
+	if (chdir(c->bus_dir) < 0) {
+		rc = -errno;
+		log_error("bus directory %s: %s", c->bus_dir, strerror(errno));
+		return rc;
+	}
+	if ((rc = sandbox_enter(&spec)) < 0)
+		return rc;
+	snprintf(c->bus_dir, sizeof(c->bus_dir), ".");
+	return 0;
 }
 
 int component_signals(struct component *c)

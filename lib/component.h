@@ -6,6 +6,8 @@
  *   MSOCK_NAME        the component's name (bus identity, log tag)
  *   MSOCK_BUS_DIR     the bus directory (ipc:// files)
  *   MSOCK_USER        the user to drop to when started as root
+ *   MSOCK_BUS_GID     a group to keep beside the user's own (a program with
+ *                     no user of its own needs the bus's group), or unset
  *   MSOCK_BROKER_PID  the broker's pid: exit if it is not our parent
  *   MSOCK_LOG_LEVEL   error|warn|info|debug
  *   MSOCK_KEEP_FDS    comma-separated fds handed over on purpose
@@ -23,8 +25,13 @@
 struct component {
 	const struct proc *proc; /* the program's row of the process table */
 	char name[32];
+	/* The bus directory: as given until component_sandbox, which makes it
+	 * the working directory (and, as root, the root) and this ".", so that
+	 * libzmq's reconnects by path work inside the chroot. */
 	char bus_dir[256];
+	char bus_path[256]; /* the bus directory as given, for messages */
 	char user[64];
+	gid_t bus_gid; /* MSOCK_BUS_GID, or 0 */
 	pid_t broker_pid;
 	int keep_fds[SANDBOX_MAX_KEEP_FDS];
 	size_t n_keep_fds;
@@ -37,8 +44,10 @@ struct component {
  * --sandbox-selftest), removing them from argv (argc updated). Sets the log
  * tag. Returns 0, or -EINVAL with a message. */
 int component_init(struct component *c, const char *program, int *argc, char **argv);
-/* Drops privileges and applies the sandbox of the row's profile; on
- * failure the caller exits. */
+/* Changes to the bus directory, drops privileges (as root: chroot into
+ * the bus directory, which holds only sockets and the channel directories)
+ * and applies the sandbox of the row's profile; on failure the caller
+ * exits. */
 int component_sandbox(struct component *c, const int *extra, size_t n_extra);
 /* Blocks SIGTERM/SIGINT/SIGHUP (before libzmq starts its threads, which
  * inherit the mask) and opens a signalfd for the poll loop. */

@@ -18,11 +18,13 @@ enum {
 };
 
 /* The longest socket made under run_dir: netcheck's packet channel
- * (lib/pktchan.c names them <run_dir>/bus/pkt-<service>-<up|down>.ipc, and
- * netcheck is the longest name among derp, disco and netcheck). It was a
+ * (lib/pktchan.c names them <run_dir>/bus/ch-<service>/pkt-<service>-
+ * <up|down>.ipc, and netcheck is the longest name among derp, disco and
+ * netcheck). Components reach it by a path relative to the bus directory,
+ * but tools and tests from outside use this one. It was a
  * 10-letter placeholder, which let an 88-byte run_dir through: the
  * dataplane then failed on "File name too long" and restarted forever. */
-#define CFG_BUS_SOCKET_SUFFIX "/bus/pkt-netcheck-down.ipc"
+#define CFG_BUS_SOCKET_SUFFIX "/bus/ch-netcheck/pkt-netcheck-down.ipc"
 
 /* Each pref, whether what it switches on is built, and what that is. When
  * a feature lands, its flag flips here and the warning goes away. */
@@ -424,7 +426,7 @@ static void set_defaults(struct msock_config *cfg)
 	cfg->listen_port = CFG_DEFAULT_LISTEN_PORT;
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", "/var/lib/msock");
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", "/run/msock");
-	snprintf(cfg->user, sizeof(cfg->user), "%s", "nobody");
+	cfg->user[0] = 0; /* a user per component (lib/proctab.c) */
 }
 
 static void plain_error(struct cfg_ctx *c, const char *text)

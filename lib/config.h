@@ -115,7 +115,7 @@ struct msock_config {
 	char state_dir[CFG_PATH_MAX];	   /* default /var/lib/msock */
 	char run_dir[CFG_PATH_MAX];	   /* default /run/msock */
 	char control_socket[CFG_PATH_MAX]; /* default <run_dir>/control.sock */
-	char user[CFG_NAME_MAX];	   /* default "nobody" */
+	char user[CFG_NAME_MAX];	   /* one user for all; default "": a user per component */
 };
 
 /* Messages from parsing, in file order. Caller owns; free with cfg_diag_free. */

@@ -226,7 +226,7 @@ static bool service_ok(const char *s)
 
 static int endpoint(char *buf, size_t cap, const char *dir, const char *service, const char *link)
 {
-	int n = snprintf(buf, cap, "ipc://%s/pkt-%s-%s.ipc", dir, service, link);
+	int n = snprintf(buf, cap, "ipc://%s/ch-%s/pkt-%s-%s.ipc", dir, service, service, link);
 
 	if (n < 0 || (size_t)n >= cap)
 		return -ENAMETOOLONG;

@@ -3,10 +3,11 @@
  * header codec and point-to-point ZeroMQ PUSH/PULL links over ipc://.
  *
  * Links. A service S and the dataplane are joined by two one-way links in
- * the bus directory (mode 0700, created by the broker, not by us):
+ * the channel's directory in the bus directory (ch-S, 2750 of group
+ * msock-ch-S, created by the broker, not by us; docs/packet-channels.md):
  *
- *   <dir>/pkt-S-up.ipc    S -> dataplane: dataplane binds PULL, S connects PUSH
- *   <dir>/pkt-S-down.ipc  dataplane -> S: dataplane binds PUSH, S connects PULL
+ *   <dir>/ch-S/pkt-S-up.ipc    S -> dataplane: dataplane binds PULL, S connects PUSH
+ *   <dir>/ch-S/pkt-S-down.ipc  dataplane -> S: dataplane binds PUSH, S connects PULL
  *
  * The dataplane binds everything and services only connect, so either side
  * may restart: a bind replaces a stale socket file, and ZeroMQ reconnects a

@@ -4,6 +4,7 @@
  * the broker sets from the config are in no row (lib/bus_topics.c). */
 #include "proctab.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sandbox.h"
@@ -25,6 +26,8 @@ static const struct proc procs[] = {
 	{
 		/* First: it binds the packet channels the others connect to. */
 		.program = "dataplane",
+		.user = "msock-dataplane",
+		.uid = 61001,
 		.profile =
 			{
 				{SANDBOX_INET_DGRAM, "UDP: its disco-probe sockets (probe.c); the "
@@ -43,6 +46,9 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "disco",
+		.user = "msock-disco",
+		.uid = 61002,
+		.ch_gid = 61102,
 		/* No inet socket: its packets go through the dataplane's packet
 		 * channel and derp. */
 		.profile = {{0, 0}},
@@ -54,6 +60,9 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "derp",
+		.user = "msock-derp",
+		.uid = 61003,
+		.ch_gid = 61103,
 		.profile =
 			{
 				{SANDBOX_INET_STREAM, "TCP (TLS) to DERP servers"},
@@ -67,6 +76,9 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "netcheck",
+		.user = "msock-netcheck",
+		.uid = 61004,
+		.ch_gid = 61104,
 		.profile =
 			{
 				{SANDBOX_INET_STREAM, "TCP for its HTTPS latency and "
@@ -82,6 +94,8 @@ static const struct proc procs[] = {
 	},
 	{
 		.program = "portmapper",
+		.user = "msock-portmapper",
+		.uid = 61005,
 		.profile =
 			{
 				{SANDBOX_INET_STREAM, "TCP for UPnP's description and SOAP "
@@ -106,6 +120,24 @@ static const struct proc procs[] = {
 		.order = 6,
 	},
 };
+
+const struct proc *proctab_by_user(const char *user)
+{
+	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+		if (procs[i].user && strcmp(procs[i].user, user) == 0)
+			return &procs[i];
+	return 0;
+}
+
+int proctab_ch_group(const struct proc *p, char *buf, size_t cap)
+{
+	int n;
+
+	if (p->pktchan != PROC_PKTCHAN_CONNECTS)
+		return -1;
+	n = snprintf(buf, cap, "%s%s", PROCTAB_CH_GROUP_PREFIX, p->program);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
 
 const struct proc *proctab_find(const char *program)
 {

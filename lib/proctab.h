@@ -42,6 +42,17 @@ enum proc_pktchan {
 	PROC_PKTCHAN_CONNECTS,	/* connects to its own pkt-<program>-{up,down}.ipc */
 };
 
+/* Every component user is also in this group, which may reach the bus's
+ * sockets (the bus directory is root's, mode 0750, of this group). */
+#define PROCTAB_GROUP	  "msock"
+#define PROCTAB_GROUP_GID 61000u
+/* The channel group of a row: PROCTAB_CH_GROUP_PREFIX + program. */
+#define PROCTAB_CH_GROUP_PREFIX "msock-ch-"
+/* msock-derper's user (docs/derper.md): not a component of a node, but made
+ * by the same step with a fixed uid of the same range. */
+#define PROCTAB_DERPER_USER "msock-derper"
+#define PROCTAB_DERPER_UID  61006u
+
 enum {
 	PROCTAB_MAX_TOPICS = 8, /* per row and kind; NULL ends a shorter list */
 	PROCTAB_MAX_ALLOWS = 4, /* per row's profile; a zero flag ends a shorter list */
@@ -56,9 +67,21 @@ struct proc_allow {
 
 struct proc {
 	const char *program; /* runs bin/msock-<program>; the config's "program" */
-	/* The user it drops to; NULL: the config's `user`, shared by all
-	 * (issue 15 item 3 will give each row its own). Not read yet. */
+	/* The user it drops to and its fixed uid (the same number in every
+	 * container image and on every host; `msockctl setup-users` and
+	 * deploy/sysusers.d/msock.conf make it, its primary group has the same
+	 * name and number). The bus knows the component by this uid
+	 * (docs/design.md, "Who is who on the bus"). NULL: none of its own; it
+	 * runs as the config's `user` (or nobody) and the broker knows it only
+	 * by the pid it started. A config with `user` runs every row as that
+	 * one user. */
 	const char *user;
+	unsigned uid;
+	/* Its packet channel's group, msock-ch-<program>, and fixed gid, when
+	 * pktchan is PROC_PKTCHAN_CONNECTS: the channel's directory in the bus
+	 * directory is the dataplane's, mode 2750, of this group; the
+	 * component is its only other member. */
+	unsigned ch_gid;
 	/* Its seccomp profile: the base set plus these; an empty list is
 	 * the base set alone (AF_UNIX sockets, no unlink). */
 	struct proc_allow profile[PROCTAB_MAX_ALLOWS];
@@ -88,5 +111,10 @@ const struct proc *proctab_key_holder(enum proc_key k);
 bool proctab_publishes(const struct proc *p, const char *topic, bool event);
 /* The one row listing state topic `topic`, or NULL (none, or several). */
 const struct proc *proctab_state_owner(const char *topic);
+/* The row whose own user is `user`, or NULL. */
+const struct proc *proctab_by_user(const char *user);
+/* Writes the name of row p's channel group ("msock-ch-<program>") into
+ * buf; returns -1 if p has no channel or buf is too small. */
+int proctab_ch_group(const struct proc *p, char *buf, size_t cap);
 
 #endif

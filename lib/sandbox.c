@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,10 +63,20 @@ static int close_inherited(const struct sandbox_spec *s)
 	return 0;
 }
 
-static int drop_user(const char *user)
+struct target {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64]; /* getgrouplist's answer, looked up before any chroot */
+	int n_groups;
+};
+
+/* Looks up the user and its groups while /etc is still in sight. */
+static int find_user(const char *user, gid_t extra_gid, struct target *t)
 {
 	struct passwd *pw;
 
+	memset(t, 0, sizeof(*t));
 	if (getuid() != 0 && geteuid() != 0)
 		return 0; /* nothing to drop; already unprivileged */
 	if (!user || !*user) {
@@ -74,15 +85,35 @@ static int drop_user(const char *user)
 	}
 	pw = getpwnam(user);
 	if (!pw) {
-		log_error("sandbox: user \"%s\" does not exist", user);
+		log_error("sandbox: user \"%s\" does not exist (msockctl setup-users makes the "
+			  "components' users)",
+			  user);
 		return -ENOENT;
 	}
 	if (pw->pw_uid == 0) {
 		log_error("sandbox: refusing to run as user \"%s\": it is uid 0", user);
 		return -EPERM;
 	}
-	if (setgroups(0, 0) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+	t->drop = true;
+	t->uid = pw->pw_uid;
+	t->gid = pw->pw_gid;
+	t->n_groups = (int)(sizeof(t->groups) / sizeof(t->groups[0])) - 1; /* extra_gid's */
+	if (getgrouplist(user, pw->pw_gid, t->groups, &t->n_groups) < 0) {
+		log_error("sandbox: user \"%s\" is in more than %zu groups", user,
+			  sizeof(t->groups) / sizeof(t->groups[0]) - 1);
+		return -E2BIG;
+	}
+	if (extra_gid && t->n_groups < (int)(sizeof(t->groups) / sizeof(t->groups[0])))
+		t->groups[t->n_groups++] = extra_gid;
+	return 0;
+}
+
+static int drop_user(const char *user, const struct target *t)
+{
+	if (!t->drop)
+		return 0;
+	if (setgroups((size_t)t->n_groups, t->groups) < 0 ||
+	    setresgid(t->gid, t->gid, t->gid) < 0 || setresuid(t->uid, t->uid, t->uid) < 0) {
 		int e = errno;
 		log_error("sandbox: cannot drop to user %s: %s", user, strerror(e));
 		return -e;
@@ -91,6 +122,21 @@ static int drop_user(const char *user)
 	if (setuid(0) == 0) {
 		log_error("sandbox: could regain root after dropping to %s", user);
 		return -EPERM;
+	}
+	return 0;
+}
+
+/* As root only: an unprivileged start cannot chroot and needs no
+ * reminder that it did not. */
+static int enter_chroot(const struct sandbox_spec *s, const struct target *t)
+{
+	if (!s->chroot_dir || !t->drop)
+		return 0;
+	if (chroot(s->chroot_dir) < 0 || chdir("/") < 0) {
+		int e = errno;
+		log_error("sandbox: %s: cannot chroot to %s: %s", s->name, s->chroot_dir,
+			  strerror(e));
+		return -e;
 	}
 	return 0;
 }
@@ -314,14 +360,17 @@ out:
 
 int sandbox_enter(const struct sandbox_spec *s)
 {
+	struct target t;
 	int rc;
 
 	if ((rc = close_inherited(s)) < 0) {
 		log_error("sandbox: %s: cannot list open fds: %s", s->name, strerror(-rc));
 		return rc;
 	}
-	if ((rc = drop_user(s->user)) < 0)
+	if ((rc = find_user(s->user, s->extra_gid, &t)) < 0 || (rc = enter_chroot(s, &t)) < 0 ||
+	    (rc = drop_user(s->user, &t)) < 0)
 		return rc;
+	umask(0007);
 	/* setuid clears the parent-death signal: set it after the drop, then
 	 * check the parent did not die before we set it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)

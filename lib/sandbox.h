@@ -1,5 +1,6 @@
 /* sandbox: what every component does before it reads any input: drop to
- * the unprivileged user, die with the broker, close inherited fds (except
+ * the unprivileged user (umask 0007: what it binds is its group's too),
+ * chroot, die with the broker, close inherited fds (except
  * those handed over on purpose), no_new_privs, no capabilities, and a
  * libseccomp allowlist that kills the process on anything else
  * (SCMP_ACT_KILL_PROCESS; in test builds SCMP_ACT_TRAP with a SIGSYS
@@ -31,7 +32,17 @@ enum sandbox_flags {
 
 struct sandbox_spec {
 	const char *name; /* for messages */
-	const char *user; /* drop to this user when running as root; NULL/"" = no drop */
+	/* Drop to this user when running as root, with the supplementary
+	 * groups /etc/group gives it (initgroups: the channel groups of
+	 * `msockctl setup-users`); NULL/"" = no drop. */
+	const char *user;
+	/* One more supplementary group (0: none): the bus's, for a program
+	 * with no user of its own (docs/design.md, "Who is who on the bus"). */
+	gid_t extra_gid;
+	/* When running as root: chroot here (after the user and its groups are
+	 * looked up, before the drop). NULL = none. Components pass "." after
+	 * changing to the bus directory (docs/design.md, "Filesystem"). */
+	const char *chroot_dir;
 	pid_t parent; /* exit if the parent is not this pid after PDEATHSIG is set; 0 = no check */
 	const int *keep_fds; /* fds handed over on purpose, kept open */
 	size_t n_keep_fds;

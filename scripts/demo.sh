@@ -35,6 +35,10 @@ cmake --build build/release -j"$(nproc)" >/dev/null
 export MSOCK_BIN_DIR=$PWD/build/release/bin MSOCK_SOURCE_DIR=$PWD
 . tests/lab/lib.sh
 lab_skip_unless_root
+# The components' users and groups (docs/design.md, "Users and groups"):
+# made if missing, left alone if there.
+echo "== users"
+build/release/bin/msockctl setup-users >/dev/null
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "the lab: an internet (198.18.0.0/15), msock-derper at $LAB_DERP_IP, two NAT routers, two nodes"

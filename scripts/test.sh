@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests, in phases: deps, go, WireGuard implementations, formatting,
 # every script through shellcheck, a sanitized gcc build
-# (build/test), the release build the demo uses, a clang build whose
+# (build/test), the release build the demo uses, the components' users
+# (msockctl setup-users, as root), a clang build whose
 # libFuzzer targets each run briefly (nproc at once), then every ctest test
 # except the slow ones. Ends with a table of seconds per phase and per ctest
 # label, also when a phase failed (a failure of format, shellcheck or fuzz
@@ -68,6 +69,18 @@ build_release() {
     cmake --build "$root/release" -j"$jobs"
 }
 
+# Prints only what it made; not root, what it would make (the tests that
+# need these users need root anyway).
+setup_users() {
+  local ctl=$root/release/bin/msockctl
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "users: not root, none made; missing here:"
+    "$ctl" setup-users --dry-run | { grep -v ': exists$' || true; }
+    return 0
+  fi
+  "$ctl" setup-users | { grep -v ': exists$' || true; }
+}
+
 build_fuzz() {
   CC=clang cmake -S . -B "$root/fuzz" -DCMAKE_BUILD_TYPE=Debug -DMSOCK_FUZZ=ON \
     -DMSOCK_TEST_BUILD=ON >/dev/null &&
@@ -122,7 +135,7 @@ report() {
       "$([ "${results[i]}" = 0 ] || echo "  FAILED (exit ${results[i]})")"
   done
   [ -z "$current" ] || printf '  %-14s %8s\n' "$current" interrupted
-  for i in deps go "wg impls" format shellcheck "build test" "build release" "build fuzz" fuzz ctest; do
+  for i in deps go "wg impls" format shellcheck "build test" "build release" users "build fuzz" fuzz ctest; do
     [[ $ran == *" $i "* ]] || [ "$i" = "$current" ] || printf '  %-14s %8s\n' "$i" "not run"
   done
   printf '  %-14s %8s\n' total "$(secs "$total")"
@@ -161,6 +174,10 @@ phase format ./scripts/check-format.sh || true
 phase shellcheck run_shellcheck || true
 phase "build test" build_test || exit
 phase "build release" build_release || exit
+# The components' users and groups on this host (docs/design.md, "Users and
+# groups"), before any test runs a component: made if missing, left alone if
+# there; one with another uid ends the run, named.
+phase users setup_users || exit
 phase "build fuzz" build_fuzz || exit
 phase fuzz env MSOCK_FUZZ_BUILD="$root/fuzz" ./scripts/fuzz.sh "$fuzz_secs" || true
 phase ctest run_ctest || exit

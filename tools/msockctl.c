@@ -1,6 +1,7 @@
 /* msockctl: the command line for a running msock-broker (over its control
- * socket) and for key files. Exit status: 0 ok, 1 the command failed, 2
- * usage or config error, 3 the broker could not be reached. */
+ * socket), for key files and for the components' users and groups. Exit
+ * status: 0 ok, 1 the command failed, 2 usage or config error, 3 the
+ * broker could not be reached. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -16,6 +17,7 @@
 #include "control.pb-c.h"
 #include "key.h"
 #include "log.h"
+#include "setup_users.h"
 #include "wg_apply.h"
 
 enum {
@@ -59,6 +61,13 @@ static void usage(FILE *f)
 		"base64)\n"
 		"                         and print its nodekey: (--disco: its discokey:)\n"
 		"  pubkey [--disco] FILE  print the public key of a private key file\n"
+		"\n"
+		"Users and groups (as root; no broker needed):\n"
+		"  setup-users [--root DIR] [--dry-run] [--print-sysusers]\n"
+		"                         make the components' users and groups with their\n"
+		"                         fixed ids (lib/proctab.c), those missing only; --root:\n"
+		"                         in DIR/etc instead of this host's; --print-sysusers:\n"
+		"                         print them as a sysusers.d(5) file\n"
 		"\n"
 		"The control socket is --socket, else $MSOCK_SOCKET, else the control_socket of\n"
 		"--config, else " CTL_DEFAULT_SOCKET ".\n");
@@ -249,14 +258,17 @@ static void print_status(json_t *st)
 	}
 	bus = json_object_get(st, "Bus");
 	printf("\nBus: %lld events forwarded, %lld state keys cached; dropped: %lld bad frames, "
-	       "%lld unknown topic, %lld bad body, %lld wrong channel; %lld disconnects\n",
+	       "%lld unknown topic, %lld bad body, %lld wrong channel, %lld wrong owner; %lld "
+	       "disconnects, %lld unknown peers refused\n",
 	       json_integer_value(json_object_get(bus, "EventsForwarded")),
 	       json_integer_value(json_object_get(bus, "StateKeys")),
 	       json_integer_value(json_object_get(bus, "BadFrames")),
 	       json_integer_value(json_object_get(bus, "UnknownTopic")),
 	       json_integer_value(json_object_get(bus, "BadBody")),
 	       json_integer_value(json_object_get(bus, "WrongChannel")),
-	       json_integer_value(json_object_get(bus, "Disconnects")));
+	       json_integer_value(json_object_get(bus, "WrongOwner")),
+	       json_integer_value(json_object_get(bus, "Disconnects")),
+	       json_integer_value(json_object_get(bus, "UnknownPeer")));
 }
 
 static int cmd_broker(const char *sock, const char *command, char **args, size_t n, bool json)
@@ -566,6 +578,44 @@ static int cmd_key(bool gen, bool disco, const char *file)
 	return 0;
 }
 
+#define SETUP_USERS_USAGE \
+	"usage: msockctl setup-users [--root DIR] [--dry-run] [--print-sysusers]\n"
+
+/* Exit 1 if any entry could not be made as the table says (each said). */
+static int cmd_setup_users(int argc, char **argv)
+{
+	struct su_opts o = {0};
+	bool sysusers = false;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--root") == 0) {
+			if (i + 1 >= argc || !*argv[i + 1]) {
+				fprintf(stderr, "msockctl setup-users: --root needs a "
+						"directory\n" SETUP_USERS_USAGE);
+				return 2;
+			}
+			o.root = argv[++i];
+		} else if (strcmp(argv[i], "--dry-run") == 0) {
+			o.dry_run = true;
+		} else if (strcmp(argv[i], "--print-sysusers") == 0) {
+			sysusers = true;
+		} else {
+			fprintf(stderr,
+				"msockctl setup-users: unknown argument \"%s\"\n" SETUP_USERS_USAGE,
+				argv[i]);
+			return 2;
+		}
+	}
+	if (sysusers)
+		return su_write_sysusers(stdout) < 0 ? 1 : 0;
+	rc = su_apply(&o, stdout, stderr);
+	if (rc > 0)
+		fprintf(stderr, "msockctl setup-users: %d entr%s not as the table says (above)\n",
+			rc, rc == 1 ? "y" : "ies");
+	return rc == 0 ? 0 : 1;
+}
+
 /* magicsock's RotateDiscoKey: msockctl (root, outside any sandbox) writes
  * the new key beside disco_key_file and renames it over (the broker never
  * opens a private key); disco, restarted, loads it and publishes it. */
@@ -658,6 +708,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_key(strcmp(cmd, "keygen") == 0, disco, args[disco]);
 	}
+	if (strcmp(cmd, "setup-users") == 0)
+		return cmd_setup_users(rest, args);
 	if (socket_path(opt_socket, opt_config, sock, sizeof(sock)) < 0)
 		return 2;
 	if (strcmp(cmd, "status") == 0) {

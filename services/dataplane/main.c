@@ -609,14 +609,14 @@ int main(int argc, char **argv)
 	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
 	x.zctx = zmq_ctx_new();
 	if (!x.bus || !x.zctx) {
-		log_error("cannot open the bus in %s", x.comp.bus_dir);
+		log_error("cannot open the bus in %s", x.comp.bus_path);
 		goto out;
 	}
 	d->chan_derp = pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_DATAPLANE);
 	d->chan_disco = pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_DATAPLANE);
 	d->chan_netcheck = pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_DATAPLANE);
 	if (!d->chan_derp || !d->chan_disco || !d->chan_netcheck) {
-		log_error("cannot open the packet channels in %s: %s", x.comp.bus_dir,
+		log_error("cannot open the packet channels in %s: %s", x.comp.bus_path,
 			  strerror(errno));
 		goto out;
 	}

@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 	x.zctx = zmq_ctx_new();
 	s->pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_SERVICE) : 0;
 	if (!s->bus || !s->pc) {
-		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
+		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_path);
 		goto out;
 	}
 	/* The snapshot below may dial the home region: deadlines need a clock. */

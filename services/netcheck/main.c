@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 	x.zctx = zmq_ctx_new();
 	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_SERVICE) : 0;
 	if (!x.bus || !x.pc) {
-		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_dir);
+		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_path);
 		goto out;
 	}
 	if (bus_subscribe(x.bus, "DERPMap") < 0 || bus_subscribe(x.bus, "PortmapProbe") < 0 ||

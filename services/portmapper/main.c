@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	x.pm.lifetime_req = (uint32_t)lifetime;
 	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
 	if (!x.bus) {
-		log_error("cannot open the bus in %s", x.comp.bus_dir);
+		log_error("cannot open the bus in %s", x.comp.bus_path);
 		goto out;
 	}
 	if (bus_subscribe(x.bus, "NetworkState") < 0 ||

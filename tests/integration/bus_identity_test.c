@@ -72,6 +72,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "bus_ident.h"
 #include "harness.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -290,33 +291,6 @@ static int child_main(int argc, char **argv)
 
 /* ---- the ZAP handler (what the broker would run) ----------------------- */
 
-/* Parses libzmq's ipc:// peer address "<host>:<uid>:<gid>:<pid>" from the
- * end, strictly (decimal, no sign, no empty field). Returns 0 or -1. */
-static int peer_creds_parse(const char *addr, uid_t *uid, gid_t *gid, pid_t *pid)
-{
-	unsigned long v[3];
-	const char *end = addr + strlen(addr);
-
-	for (int i = 2; i >= 0; i--) {
-		const char *p = end;
-		char *stop;
-
-		while (p > addr && p[-1] >= '0' && p[-1] <= '9')
-			p--;
-		if (p == end || p == addr || p[-1] != ':' || end - p > 10)
-			return -1;
-		errno = 0;
-		v[i] = strtoul(p, &stop, 10);
-		if (errno || stop != end || v[i] > UINT32_MAX)
-			return -1;
-		end = p - 1;
-	}
-	*uid = (uid_t)v[0];
-	*gid = (gid_t)v[1];
-	*pid = (pid_t)v[2];
-	return 0;
-}
-
 static const char *user_name(uid_t uid)
 {
 	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
@@ -343,9 +317,8 @@ static void zap_answer(struct fix *f)
 	const char *name = NULL;
 	char status[4];
 	int n = 0, more = 1;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
+	struct bus_peer_creds creds;
+	const char *why;
 
 	while (more && n < ZAP_FRAMES_MAX) {
 		size_t len = sizeof(more);
@@ -364,8 +337,9 @@ static void zap_answer(struct fix *f)
 	frame_copy(r.addr, sizeof(r.addr), &fr[3]);
 	frame_copy(r.identity, sizeof(r.identity), &fr[4]);
 	frame_copy(r.mechanism, sizeof(r.mechanism), &fr[5]);
-	if (strcmp(r.domain, ZAP_DOMAIN) == 0 && peer_creds_parse(r.addr, &uid, &gid, &pid) == 0)
-		name = user_name(uid);
+	if (strcmp(r.domain, ZAP_DOMAIN) == 0 &&
+	    bus_peer_creds_parse(r.addr, strlen(r.addr), &creds, &why) == 0)
+		name = user_name(creds.uid);
 	if (name)
 		r.status = 200;
 	snprintf(status, sizeof(status), "%d", r.status);
@@ -753,7 +727,7 @@ static int teardown(void **state)
 
 	children_stop(f);
 	bus_close(f);
-	th_remove_flat_dir(f->dir);
+	th_remove_tree(f->dir);
 	free(f->rxlog);
 	free(f);
 	return 0;

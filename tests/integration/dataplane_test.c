@@ -509,7 +509,7 @@ static void test_bad_input(void **state)
 	/* Garbage on a packet channel: a raw PUSH to the derp up-link. */
 	void *raw = zmq_socket(w->zctx, ZMQ_PUSH);
 	char addr[600];
-	snprintf(addr, sizeof(addr), "ipc://%s/pkt-derp-up.ipc", w->b.bus_dir);
+	snprintf(addr, sizeof(addr), "ipc://%s/ch-derp/pkt-derp-up.ipc", w->b.bus_dir);
 	assert_int_equal(zmq_connect(raw, addr), 0);
 	for (int i = 0; i < 5; i++)
 		zmq_send(raw, "not a packet", 12, 0);

@@ -40,6 +40,8 @@ struct fix {
 static uint8_t rxbuf[PKTCHAN_MAX_PAYLOAD_BYTES];
 static uint8_t big[PKTCHAN_MAX_MSG_BYTES + 1];
 
+static const char *const services[] = {"derp", "disco", "netcheck"};
+
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
@@ -48,6 +50,13 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/pktchan-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	chmod(f->dir, 0700);
+	/* The broker makes a directory per channel (broker/main.c); here the
+	 * test does, for the services it uses. */
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+		char ch[128];
+		snprintf(ch, sizeof(ch), "%s/ch-%s", f->dir, services[i]);
+		assert_int_equal(mkdir(ch, 0700), 0);
+	}
 	f->ctx = zmq_ctx_new();
 	assert_non_null(f->ctx);
 	*state = f;
@@ -69,7 +78,7 @@ static int teardown(void **state)
 	if (f->raw)
 		zmq_close(f->raw);
 	zmq_ctx_term(f->ctx);
-	th_remove_flat_dir(f->dir);
+	th_remove_tree(f->dir);
 	free(f);
 	return 0;
 }
@@ -314,7 +323,7 @@ static void *raw_peer(struct fix *f, const char *service)
 
 	assert_non_null(s);
 	assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)), 0);
-	snprintf(ep, sizeof(ep), "ipc://%s/pkt-%s-up.ipc", f->dir, service);
+	snprintf(ep, sizeof(ep), "ipc://%s/ch-%s/pkt-%s-up.ipc", f->dir, service, service);
 	assert_int_equal(zmq_connect(s, ep), 0);
 	return s;
 }

@@ -12,16 +12,33 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proctab.h"
+
 /* The component under test: testcomp, then each real component. */
 static const char *program = "msock-testcomp";
+
+/* An empty directory to be the bus directory: components change into it
+ * (and chroot there) before their sandbox. */
+static char bus_dir[64];
+
+/* The row's own user when this system has it (msockctl setup-users),
+ * else nobody. */
+static const char *user(void)
+{
+	const struct proc *p = proctab_find(program + strlen("msock-"));
+
+	return p && p->user && getpwnam(p->user) ? p->user : "nobody";
+}
 
 /* Runs PROGRAM --sandbox-selftest what; returns the wait status and its
  * stderr in out. */
@@ -39,8 +56,8 @@ static int run_selftest(const char *what, char *out, size_t cap)
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
 		close(pipefd[0]);
-		setenv("MSOCK_BUS_DIR", "/nonexistent", 1);
-		setenv("MSOCK_USER", "nobody", 1);
+		setenv("MSOCK_BUS_DIR", bus_dir, 1);
+		setenv("MSOCK_USER", user(), 1);
 		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		/* msock-derp and msock-disco open (create) their keys before
 		 * the sandbox; one file each. */
@@ -118,15 +135,19 @@ static void test_fork(void **state)
 	assert_refused("fork");
 }
 
-static void test_runs_as_nobody_without_caps(void **state)
+static void test_runs_as_its_user_without_caps(void **state)
 {
-	char out[4096];
+	char out[4096], want[64];
 	int st = run_selftest("id", out, sizeof(out));
+	const struct passwd *pw = getpwnam(user());
 
 	(void)state;
+	assert_non_null(pw);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	assert_non_null(strstr(out, "uid=65534 euid=65534"));
+	snprintf(want, sizeof(want), "uid=%u euid=%u", (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
+	print_message("%s runs as %s: %s", program, user(), out);
+	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, "capeff=0000000000000000 capprm=0000000000000000"));
 }
 
@@ -196,7 +217,7 @@ int main(void)
 		cmocka_unit_test(test_open_shadow),
 		cmocka_unit_test(test_af_packet),
 		cmocka_unit_test(test_fork),
-		cmocka_unit_test(test_runs_as_nobody_without_caps),
+		cmocka_unit_test(test_runs_as_its_user_without_caps),
 		cmocka_unit_test(test_profile),
 #ifdef MSOCK_TEST_BUILD
 		cmocka_unit_test(test_sigsys_names_the_call),
@@ -210,9 +231,13 @@ int main(void)
 	int failed = 0;
 
 	if (geteuid() != 0) {
-		print_message("sandbox tests drop to nobody and need root; skipped\n");
+		print_message("sandbox tests drop to the components' users and need root; "
+			      "skipped\n");
 		return 77;
 	}
+	snprintf(bus_dir, sizeof(bus_dir), "/tmp/msock-sandbox-bus-XXXXXX");
+	if (!mkdtemp(bus_dir) || chmod(bus_dir, 0755) < 0)
+		return 1;
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
 		program = programs[i];
 		failed += cmocka_run_group_tests_name(programs[i], tests, 0, 0);
@@ -221,5 +246,6 @@ int main(void)
 		snprintf(key, sizeof(key), "/tmp/msock-sandbox-test-%s.key", programs[i]);
 		unlink(key);
 	}
+	rmdir(bus_dir);
 	return failed ? 1 : 0;
 }

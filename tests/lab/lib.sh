@@ -753,7 +753,6 @@ lab_msock_config() {
       state_dir: ($d + "/state"),
       run_dir: ($d + "/run"),
       control_socket: ($d + "/run/control.sock"),
-      user: "nobody",
       listen_port: $port
     }
     + (if $wg > 0 then {wg_listen_port: $wg} else {} end)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +48,6 @@ int th_write_config(struct th_broker *b, const char *components_json, const char
 		 "  \"run_dir\": \"%s/run\",\n"
 		 "  \"state_dir\": \"%s/state\",\n"
 		 "  \"control_socket\": \"%s\",\n"
-		 "  \"user\": \"nobody\",\n"
 		 "  \"components\": %s%s\n"
 		 "}\n",
 		 b->dir, b->dir, b->control, components_json, extra_json);
@@ -72,7 +72,8 @@ int th_broker_start(struct th_broker *b, const char *components_json, const char
 	snprintf(b->dir, sizeof(b->dir), "/tmp/msock-test-XXXXXX");
 	if (!mkdtemp(b->dir))
 		return -1;
-	/* The components run as nobody and must reach run/bus below here. */
+	/* The components run as their own users (or the "user" extra_json
+	 * names) and must reach run/bus below here. */
 	chmod(b->dir, 0755);
 	snprintf(b->config, sizeof(b->config), "%s/msock.json", b->dir);
 	snprintf(b->control, sizeof(b->control), "%s/control.sock", b->dir);
@@ -295,23 +296,20 @@ bool th_pid_alive(pid_t pid)
 	return state != 'Z' && state != 0;
 }
 
-void th_remove_flat_dir(const char *dir)
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[1024];
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
 }
 
+void th_remove_tree(const char *dir)
+{
+	/* Depth first, not following links: the files before their directory. */
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 uint64_t th_ms_since(uint64_t t0_ns)
 {
 	return (clock_mono_ns() - t0_ns) / NS_PER_MS;

@@ -57,8 +57,8 @@ long long th_bus_counter(const struct th_broker *b, const char *name);
 bool th_wait(bool (*pred)(void *arg), void *arg);
 /* True when the broker's log contains needle. */
 bool th_log_contains(const struct th_broker *b, const char *needle);
-/* Removes a directory and the files directly in it (test scratch dirs). */
-void th_remove_flat_dir(const char *dir);
+/* Removes a directory and everything under it (test scratch dirs). */
+void th_remove_tree(const char *dir);
 /* Milliseconds of CLOCK_MONOTONIC since t0_ns. */
 uint64_t th_ms_since(uint64_t t0_ns);
 /* True while a process with that pid exists (and is not a zombie of ours). */

@@ -216,7 +216,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->private_key_file, "/var/lib/msock/node.key");
 	assert_string_equal(c->disco_key_file, "/var/lib/msock/disco.key");
 	assert_string_equal(c->derp_ca_file, "");
-	assert_string_equal(c->user, "nobody");
+	assert_string_equal(c->user, ""); /* a user per component */
 	assert_int_equal(c->listen_port, CFG_DEFAULT_LISTEN_PORT);
 	assert_int_equal(c->wg_listen_port, 0);
 	assert_int_equal(c->home_derp, 0);
@@ -638,18 +638,20 @@ static void test_control_socket_too_long(void **state)
 static void test_run_dir_too_long(void **state)
 {
 	(void)state;
-	char text[512], p[83];
+	char text[512], p[71];
 
 	memset(p, 'r', sizeof(p) - 1);
 	p[0] = '/';
 	p[sizeof(p) - 1] = 0;
 	snprintf(text, sizeof(text), "{\n  \"run_dir\": \"%s\"\n}", p);
-	expect_error(text, "msock.json:2:14: run_dir: 82 bytes long; the bus sockets under it "
-			   "(<run_dir>/bus/pkt-netcheck-down.ipc) need it to be at most 81 to fit "
-			   "in a 108-byte sun_path");
-	/* 81 bytes fits: <run_dir>/bus/pkt-netcheck-down.ipc is 107 bytes. */
-	p[81] = 0;
-	snprintf(text, sizeof(text), "%s/bus/pkt-netcheck-down.ipc", p);
+	expect_error(text,
+		     "msock.json:2:14: run_dir: 70 bytes long; the bus sockets under it "
+		     "(<run_dir>/bus/ch-netcheck/pkt-netcheck-down.ipc) need it to be at most "
+		     "69 to fit in a 108-byte sun_path");
+	/* 69 bytes fits: <run_dir>/bus/ch-netcheck/pkt-netcheck-down.ipc is 107
+	 * bytes. */
+	p[69] = 0;
+	snprintf(text, sizeof(text), "%s/bus/ch-netcheck/pkt-netcheck-down.ipc", p);
 	assert_int_equal(strlen(text), 107);
 	snprintf(text, sizeof(text), "{\n  \"run_dir\": \"%s\"\n}", p);
 	config_free(parse_ok(text, "m.json"));

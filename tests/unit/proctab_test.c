@@ -32,42 +32,90 @@ static void for_each_listed(void (*fn)(const struct proc *p, const char *topic, 
 		}
 }
 
-static void test_owned_state_has_one_row(void **state)
+static struct bus_sender row_sender(const struct proc *p)
 {
-	size_t n;
+	return (struct bus_sender){.proc = p, .name = p->program};
+}
+
+/* A topic the rows own: only those that list it may set it (each under its
+ * own name when several do) or publish it; no tool, no stranger. */
+static void check_row_owned(const struct bus_topic *t, size_t rows)
+{
+	size_t nprocs;
+	const struct proc *procs = proctab_all(&nprocs);
+	const struct bus_sender admin = {.name = "@admin", .admin = true}, none = {.name = "x"};
+	bool event = t->kind == BUS_TOPIC_EVENT;
+
+	if (rows == 0)
+		fail_msg("%s: owned by the rows, but no row lists it", t->name);
+	if (!event && rows == 1)
+		assert_string_equal(bus_topic_owner_name(t), proctab_state_owner(t->name)->program);
+	for (size_t k = 0; k < nprocs; k++) {
+		struct bus_sender s = row_sender(&procs[k]);
+		bool listed = proctab_publishes(&procs[k], t->name, event);
+		if (event) {
+			assert_true(bus_topic_may_publish(t, &s) == listed);
+			continue;
+		}
+		assert_true(bus_topic_may_set(t, &s, procs[k].program) == listed);
+		/* Someone else's key: only a single owner may use any key. */
+		assert_true(bus_topic_may_set(t, &s, "otherkey") == (listed && rows == 1));
+		if (listed)
+			assert_non_null(strstr(bus_topic_owner_name(t), procs[k].program));
+	}
+	assert_false(event ? bus_topic_may_publish(t, &admin) : bus_topic_may_set(t, &admin, "k"));
+	assert_false(event ? bus_topic_may_publish(t, &none) : bus_topic_may_set(t, &none, "k"));
+}
+
+/* Every topic has an owner; no event is anyone's. */
+static void test_every_topic_has_an_owner(void **state)
+{
+	size_t n, nprocs;
 	const struct bus_topic *t = bus_topic_all(&n);
+	const struct proc *procs = proctab_all(&nprocs);
+	const struct bus_sender admin = {.name = "@admin", .admin = true};
 
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
-		const struct proc *owner = proctab_state_owner(t[i].name);
-		size_t rows = 0, nprocs;
-		const struct proc *procs = proctab_all(&nprocs);
+		bool event = t[i].kind == BUS_TOPIC_EVENT;
+		size_t rows = 0;
 
 		assert_int_not_equal(t[i].owner, BUS_OWNER_INVALID);
 		for (size_t k = 0; k < nprocs; k++)
-			rows += proctab_publishes(&procs[k], t[i].name, false);
-		if (t[i].kind == BUS_TOPIC_EVENT) {
-			/* Events are not owned yet (issue 15 item 2). */
-			assert_int_equal(t[i].owner, BUS_OWNER_ANY);
-			assert_int_equal(rows, 0);
-		} else if (t[i].owner == BUS_OWNER_PROCTAB) {
-			if (rows != 1)
-				fail_msg("%s: owned by a row, but %zu rows list it", t[i].name,
-					 rows);
-			assert_non_null(owner);
-			assert_string_equal(bus_topic_owner_name(&t[i]), owner->program);
-			assert_true(bus_topic_may_set(&t[i], owner));
-			for (size_t k = 0; k < nprocs; k++)
-				assert_true(bus_topic_may_set(&t[i], &procs[k]) ==
-					    (&procs[k] == owner));
-			assert_false(bus_topic_may_set(&t[i], 0));
-		} else if (t[i].owner == BUS_OWNER_BROKER) {
+			rows += proctab_publishes(&procs[k], t[i].name, event);
+		switch (t[i].owner) {
+		case BUS_OWNER_PROCTAB:
+			check_row_owned(&t[i], rows);
+			break;
+		case BUS_OWNER_BROKER:
 			if (rows != 0)
-				fail_msg("%s: set by the broker, but a row lists it", t[i].name);
-			for (size_t k = 0; k < nprocs; k++)
-				assert_false(bus_topic_may_set(&t[i], &procs[k]));
-		} else {
-			assert_true(bus_topic_may_set(&t[i], 0));
+				fail_msg("%s: the broker's, but a row lists it", t[i].name);
+			for (size_t k = 0; k < nprocs; k++) {
+				struct bus_sender s = row_sender(&procs[k]);
+				assert_false(
+					event ? bus_topic_may_publish(&t[i], &s)
+					      : bus_topic_may_set(&t[i], &s, procs[k].program));
+			}
+			/* Tools publish the broker's events (msockctl ping), never
+			 * its state. */
+			assert_true(event ? bus_topic_may_publish(&t[i], &admin)
+					  : !bus_topic_may_set(&t[i], &admin, "k"));
+			break;
+		case BUS_OWNER_ANY:
+			if (event)
+				fail_msg("%s: an event anyone may publish", t[i].name);
+			for (size_t k = 0; k < nprocs; k++) {
+				struct bus_sender s = row_sender(&procs[k]);
+				char own[64];
+				snprintf(own, sizeof(own), "%s/x", procs[k].program);
+				assert_true(bus_topic_may_set(&t[i], &s, procs[k].program));
+				assert_true(bus_topic_may_set(&t[i], &s, own));
+				assert_false(bus_topic_may_set(&t[i], &s, "zzz/x"));
+			}
+			assert_true(bus_topic_may_set(&t[i], &admin, "anything"));
+			break;
+		default:
+			fail_msg("%s: owner %d", t[i].name, t[i].owner);
 		}
 	}
 }
@@ -81,8 +129,8 @@ static void check_listed(const struct proc *p, const char *topic, bool event)
 	if (t->kind != (event ? BUS_TOPIC_EVENT : BUS_TOPIC_STATE))
 		fail_msg("%s lists %s as %s, but it is not", p->program, topic,
 			 event ? "an event" : "state");
-	if (!event && t->owner != BUS_OWNER_PROCTAB && t->owner != BUS_OWNER_ANY)
-		fail_msg("%s lists %s, which only the broker sets", p->program, topic);
+	if (t->owner != BUS_OWNER_PROCTAB)
+		fail_msg("%s lists %s, which is not the rows' to send", p->program, topic);
 }
 
 static void test_listed_topics_exist(void **state)
@@ -112,8 +160,32 @@ static void test_rows_are_complete(void **state)
 		}
 		assert_int_equal(
 			p->hands & ~(unsigned)(PROC_HANDS_UDP_SOCKETS | PROC_HANDS_CA_FILE), 0);
-		/* Not used before item 3 of issue 15: the config's user for all. */
-		assert_null(p->user);
+		/* A user of its own: "msock-<program>", a fixed uid in the range
+		 * of msock's group, unique; a channel group exactly for those
+		 * that connect to a channel. */
+		if (p->user) {
+			char want[64];
+			snprintf(want, sizeof(want), "msock-%s", p->program);
+			assert_string_equal(p->user, want);
+			assert_true(p->uid > PROCTAB_GROUP_GID && p->uid < PROCTAB_GROUP_GID + 100);
+			assert_ptr_equal(proctab_by_user(p->user), p);
+			for (size_t k = 0; k < n; k++)
+				assert_true(k == i || procs[k].uid != p->uid);
+			assert_int_not_equal(p->uid, PROCTAB_DERPER_UID);
+		} else {
+			assert_int_equal(p->uid, 0);
+		}
+		assert_true((p->ch_gid != 0) == (p->pktchan == PROC_PKTCHAN_CONNECTS));
+		if (p->ch_gid)
+			assert_non_null(p->user);
+	}
+	{
+		char g[64];
+		assert_int_equal(proctab_ch_group(proctab_find("disco"), g, sizeof(g)), 0);
+		assert_string_equal(g, "msock-ch-disco");
+		assert_int_equal(proctab_ch_group(proctab_find("dataplane"), g, sizeof(g)), -1);
+		assert_int_equal(proctab_ch_group(proctab_find("disco"), g, 8), -1);
+		assert_null(proctab_by_user("nobody"));
 	}
 	assert_null(proctab_find("broker"));
 	assert_null(proctab_find("derper"));
@@ -218,7 +290,7 @@ static void test_keys_match_config_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_owned_state_has_one_row),
+		cmocka_unit_test(test_every_topic_has_an_owner),
 		cmocka_unit_test(test_listed_topics_exist),
 		cmocka_unit_test(test_rows_are_complete),
 		cmocka_unit_test(test_start_orders_unique),
