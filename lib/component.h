@@ -49,6 +49,12 @@ int component_init(struct component *c, const char *program, int *argc, char **a
  * and applies the sandbox of the row's profile; on failure the caller
  * exits. */
 int component_sandbox(struct component *c, const int *extra, size_t n_extra);
+#ifdef MSOCK_TEST_BUILD
+/* lib/compromised.c: after the sandbox, tries everything the row forbids,
+ * reports each on stderr, and dies of the forbidden internet socket
+ * (`--sandbox-selftest compromised`, test builds only). */
+void component_compromised(const struct component *c) __attribute__((noreturn));
+#endif
 /* Blocks SIGTERM/SIGINT/SIGHUP (before libzmq starts its threads, which
  * inherit the mask) and opens a signalfd for the poll loop. */
 int component_signals(struct component *c);
