@@ -225,19 +225,9 @@ static void expect_counter(const struct th_broker *b, const char *name, long lon
 
 static long rss_kb(pid_t pid)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return th_proc_status(pid, "VmRSS", v, sizeof(v)) ? strtol(v, 0, 10) : -1;
 }
 
 /* An observer on the bus (the test runs as root: a tool). */

@@ -141,28 +141,6 @@ static void test_each_component_compromised(void **state)
 	}
 }
 
-/* "Uid:\t61002\t61002\t61002\t61002" and the like from /proc/<pid>/status. */
-static bool status_line(pid_t pid, const char *field, char *out, size_t cap)
-{
-	char path[64], line[512];
-	size_t len = strlen(field);
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		if (strncmp(line, field, len) == 0 && line[len] == ':') {
-			snprintf(out, cap, "%s", line + len + 1);
-			out[strcspn(out, "\n")] = 0;
-			found = true;
-		}
-	fclose(f);
-	return found;
-}
-
 static bool all_running(void *arg)
 {
 	const struct th_broker *b = arg;
@@ -211,17 +189,17 @@ static void test_running_components_as_seen_in_proc(void **state)
 		assert_true(pid > 0);
 		/* Give it the moment between exec and its sandbox. */
 		for (int k = 0; k < 100; k++) {
-			if (status_line(pid, "Seccomp", sec, sizeof(sec)) &&
+			if (th_proc_status(pid, "Seccomp", sec, sizeof(sec)) &&
 			    strcmp(sec, "\t2") == 0)
 				break;
 			usleep(20 * 1000);
 		}
-		assert_true(status_line(pid, "Uid", uid, sizeof(uid)));
-		assert_true(status_line(pid, "Gid", gid, sizeof(gid)));
-		assert_true(status_line(pid, "Groups", groups, sizeof(groups)));
-		assert_true(status_line(pid, "CapEff", cap, sizeof(cap)));
-		assert_true(status_line(pid, "NoNewPrivs", nnp, sizeof(nnp)));
-		assert_true(status_line(pid, "Seccomp", sec, sizeof(sec)));
+		assert_true(th_proc_status(pid, "Uid", uid, sizeof(uid)));
+		assert_true(th_proc_status(pid, "Gid", gid, sizeof(gid)));
+		assert_true(th_proc_status(pid, "Groups", groups, sizeof(groups)));
+		assert_true(th_proc_status(pid, "CapEff", cap, sizeof(cap)));
+		assert_true(th_proc_status(pid, "NoNewPrivs", nnp, sizeof(nnp)));
+		assert_true(th_proc_status(pid, "Seccomp", sec, sizeof(sec)));
 		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
 		n = readlink(link, root, sizeof(root) - 1);
 		assert_true(n > 0);

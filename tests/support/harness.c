@@ -296,6 +296,27 @@ bool th_pid_alive(pid_t pid)
 	return state != 'Z' && state != 0;
 }
 
+bool th_proc_status(pid_t pid, const char *field, char *out, size_t cap)
+{
+	char path[64], line[512];
+	size_t len = strlen(field);
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			snprintf(out, cap, "%s", line + len + 1);
+			out[strcspn(out, "\n")] = 0;
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

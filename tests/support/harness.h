@@ -57,6 +57,9 @@ long long th_bus_counter(const struct th_broker *b, const char *name);
 bool th_wait(bool (*pred)(void *arg), void *arg);
 /* True when the broker's log contains needle. */
 bool th_log_contains(const struct th_broker *b, const char *needle);
+/* The value of `field` ("Uid", "VmRSS", …) in /proc/<pid>/status, after
+ * its colon (tabs kept, newline cut), into out. False if absent. */
+bool th_proc_status(pid_t pid, const char *field, char *out, size_t cap);
 /* Removes a directory and everything under it (test scratch dirs). */
 void th_remove_tree(const char *dir);
 /* Milliseconds of CLOCK_MONOTONIC since t0_ns. */
