@@ -371,9 +371,12 @@ int sandbox_enter(const struct sandbox_spec *s)
 	    (rc = drop_user(s->user, &t)) < 0)
 		return rc;
 	umask(0007);
-	/* setuid clears the parent-death signal: set it after the drop, then
-	 * check the parent did not die before we set it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+	/* A component dies with the broker that started it (s->parent);
+	 * setuid clears the parent-death signal: set it after the drop, then
+	 * check the parent did not die before we set it. A program with no
+	 * such parent (msock-derper, a component run by hand) keeps running
+	 * when whatever started it exits. */
+	if (s->parent && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		return -errno;
 	if (s->parent && getppid() != s->parent) {
 		log_error("sandbox: %s: the broker (pid %d) is gone; exiting", s->name,

@@ -343,6 +343,35 @@ static int server_argv(const char **argv, const char *exe, bool tls, const char 
 	return i;
 }
 
+/* msock-derper is measured as it runs in production: sandboxed
+ * (services/derp/server/derper_sandbox.h). It listens before it enters the
+ * sandbox; true once /proc shows its seccomp filter, with its uid. */
+static bool sandboxed(pid_t pid, uint64_t end)
+{
+	char path[64], line[256];
+	int seccomp = -1, uid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Seccomp: %d", &seccomp) == 1)
+				break;
+			sscanf(line, "Uid: %d", &uid);
+		}
+		if (f)
+			fclose(f);
+		if (seccomp == 2 && (uid != 0 || geteuid() != 0)) {
+			printf("bench-derp: msock-derper (pid %d) runs sandboxed as uid %d\n",
+			       (int)pid, uid);
+			return true;
+		}
+		if (clock_mono_ns() >= end)
+			return false;
+		usleep(10000);
+	}
+}
+
 static pid_t start_derper(enum bd_server kind, bool tls, const char *ts_path, int *port)
 {
 	char exe[BD_PATH_MAX], addr[64], key[128], log[128];
@@ -404,6 +433,11 @@ static pid_t start_derper(enum bd_server kind, bool tls, const char *ts_path, in
 			return -1;
 		}
 		usleep(10000);
+	}
+	if (kind == BD_MSOCK && !sandboxed(pid, end)) {
+		fprintf(stderr, "bench-derp: %s did not enter its sandbox\n", exe);
+		bd_stop(pid);
+		return -1;
 	}
 	return pid;
 }

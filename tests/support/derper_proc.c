@@ -113,13 +113,17 @@ static pid_t spawn(struct derper_proc *p, const char *extra)
 	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (p->small_quarantine) {
-			char asan[ASAN_OPTS_MAX_BYTES];
-			const char *cur = getenv("ASAN_OPTIONS");
-			snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=1", cur ? cur : "",
-				 cur && cur[0] ? ":" : "");
-			setenv("ASAN_OPTIONS", asan, 1);
-		}
+		/* LeakSanitizer cannot check a sandboxed server at exit
+		 * (derper_sandbox.h); with it on, the server checks before
+		 * its sandbox, which costs each start a scan of its memory:
+		 * off unless asked for, as the broker turns it off for its
+		 * sandboxed components. */
+		char asan[ASAN_OPTS_MAX_BYTES];
+		const char *cur = getenv("ASAN_OPTIONS");
+		snprintf(asan, sizeof(asan), "%s%sdetect_leaks=%d%s", cur ? cur : "",
+			 cur && cur[0] ? ":" : "", p->leak_check ? 1 : 0,
+			 p->small_quarantine ? ":quarantine_size_mb=1" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)0);
 		_exit(127);
 	}

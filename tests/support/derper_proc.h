@@ -29,6 +29,10 @@ struct derper_proc {
 	 * that VmRSS measures the server's memory, not ASan's delayed frees
 	 * (256 MiB by default). No effect on a build without ASan. */
 	bool small_quarantine;
+	/* Started with LeakSanitizer on, as ctest's ASAN_OPTIONS has it (the
+	 * server then checks before its sandbox: derper_sandbox.c); off
+	 * otherwise, for a quicker start. No effect on a build without ASan. */
+	bool leak_check;
 };
 
 /* Makes the temporary directory and, when tls, the certificate. Returns 0

@@ -123,6 +123,8 @@ static void test_defaults(void **state)
 	assert_int_equal(d.tcp_keepalive_time_ns, INT64_C(600000000000));
 	assert_int_equal(d.tcp_user_timeout_ns, INT64_C(15000000000));
 	assert_int_equal(d.tcp_write_timeout_ns, INT64_C(2000000000));
+	assert_string_equal(d.user, "msock-derper");
+	assert_string_equal(d.chroot_dir, "/run/msock-derper");
 	/* Tailscale's default :443 with letsencrypt serves TLS. */
 	assert_true(derper_opts_tls(&d));
 }
@@ -191,6 +193,8 @@ static void test_every_flag_every_syntax(void **state)
 		{"per-client-rate-limit", "1250000"},
 		{"per-client-rate-burst", "2500000"},
 		{"handshake-timeout-ms", "250"},
+		{"user", "derp"},
+		{"chroot", "/var/empty"},
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -251,6 +255,12 @@ static void test_every_flag_every_syntax(void **state)
 			case 13:
 				assert_int_equal(o.handshake_timeout_ms, 250);
 				break;
+			case 14:
+				assert_string_equal(o.user, "derp");
+				break;
+			case 15:
+				assert_string_equal(o.chroot_dir, "/var/empty");
+				break;
 			}
 		}
 	}
@@ -260,6 +270,7 @@ static void test_every_flag_every_syntax(void **state)
 	assert_int_equal(ok("-a", ":80", "-stun-port", "1", "-stun-port=2", NULL).stun_port, 2);
 	/* An empty value is a value. */
 	assert_string_equal(ok("-a", ":80", "-hostname=", NULL).hostname, "");
+	assert_string_equal(ok("-a", ":80", "-user", "", NULL).user, "");
 }
 
 static void test_booleans(void **state)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "derp/derp_handshake.h"
@@ -138,7 +139,42 @@ int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64
 	return rc;
 }
 
-int derper_load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap)
+/* The whole file from offset 0 through fd (kept open across the sandbox:
+ * the reread on SIGHUP cannot open the path). */
+static char *pread_small_file(int fd, const char *path, size_t max, size_t *len, char *err,
+			      size_t errcap)
+{
+	char *buf = malloc(max + 1);
+	size_t got = 0;
+
+	if (!buf) {
+		errbuf_set(err, errcap, "%s: out of memory", path);
+		return 0;
+	}
+	while (got < max + 1) {
+		ssize_t r = pread(fd, buf + got, max + 1 - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			errbuf_set(err, errcap, "%s: %s", path, strerror(errno));
+			free(buf);
+			return 0;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got > max) {
+		errbuf_set(err, errcap, "%s: larger than %zu bytes", path, max);
+		free(buf);
+		return 0;
+	}
+	*len = got;
+	return buf;
+}
+
+int derper_load_rate(struct derper *s, const struct derper_opts *o, int fd, char *err,
+		     size_t errcap)
 {
 	uint64_t bps = o->per_client_rate_limit, burst = derper_opts_rate_burst(o);
 	char why[256];
@@ -146,7 +182,10 @@ int derper_load_rate(struct derper *s, const struct derper_opts *o, char *err, s
 	char *text;
 
 	if (o->rate_config[0]) {
-		text = read_small_file(o->rate_config, 4096, &len, err, errcap);
+		text = fd >= 0 ? pread_small_file(fd, o->rate_config, DERPER_RATE_CONFIG_MAX_BYTES,
+						  &len, err, errcap)
+			       : read_small_file(o->rate_config, DERPER_RATE_CONFIG_MAX_BYTES, &len,
+						 err, errcap);
 		if (!text)
 			return -EINVAL;
 		if (derper_rate_config_parse(text, len, &bps, &burst, why, sizeof(why)) < 0) {
@@ -170,7 +209,7 @@ int derper_load_mesh_and_allowlist(struct derper *s, const struct derper_opts *o
 	size_t len;
 	char *text;
 
-	if (derper_load_rate(s, o, err, errcap) < 0)
+	if (derper_load_rate(s, o, -1, err, errcap) < 0)
 		return -EINVAL;
 
 	if (o->mesh_psk_file[0]) {

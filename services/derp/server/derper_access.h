@@ -17,6 +17,7 @@
 enum {
 	DERPER_MAX_ALLOWED_KEYS = 1000000,
 	DERPER_ACCESS_FILE_MAX_BYTES = 128 << 20, /* a million nodekey lines */
+	DERPER_RATE_CONFIG_MAX_BYTES = 4096,	  /* two numbers in JSON */
 };
 
 /* Pure: "64 hex" (trimmed) -> 32 bytes. Returns 0 or -EINVAL. */
@@ -31,11 +32,13 @@ int derper_allowlist_parse(const char *text, size_t len, struct key32 **keys, si
  * ignoring case as Go does). Returns 0 or -EINVAL with err. */
 int derper_rate_config_parse(const char *text, size_t len, uint64_t *bps, uint64_t *burst,
 			     char *err, size_t errcap);
-/* The per-client rate limit into s: -rate-config, else
+/* The per-client rate limit into s: -rate-config (read through fd from
+ * offset 0 when fd >= 0, else opened by its path), else
  * -per-client-rate-limit/-burst; a burst below one SendPacket frame is
  * raised to DERPER_RATE_MIN_BUCKET_BYTES. On error s is left as it was (a
  * reload on SIGHUP keeps the limit in force, as Tailscale's). */
-int derper_load_rate(struct derper *s, const struct derper_opts *o, char *err, size_t errcap);
+int derper_load_rate(struct derper *s, const struct derper_opts *o, int fd, char *err,
+		     size_t errcap);
 /* Reads both files as the options say into s, and the per-client rate
  * limit (-rate-config, else -per-client-rate-limit/-burst); a burst below
  * one SendPacket frame is raised to DERPER_RATE_MIN_BUCKET_BYTES. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "derper_duration.h"
+#include "derper_sandbox.h"
 #include "errbuf.h"
 
 enum {
@@ -52,6 +53,9 @@ static const struct flag flags[] = {
 	 "-certmode manual"},
 	{"certmode", STR(certmode),
 	 "how to get the TLS certificate; msock-derper supports only manual (files in -certdir)"},
+	{"chroot", STR(chroot_dir),
+	 "msock: empty directory, root's and writable by no one else, to chroot to after "
+	 "start-up when started as root (created 0755 if missing); \"\" for none"},
 	{"dev", BOOL(dev),
 	 "run in localhost development mode: listen on :3340 with a throwaway key (overrides -a)"},
 	{"handshake-timeout-ms",
@@ -87,6 +91,10 @@ static const struct flag flags[] = {
 	{"tcp-write-timeout", DURATION(tcp_write_timeout_ns),
 	 "how long a client may leave our output unread before it is closed (mesh peers: 30s); "
 	 "0 is no timeout"},
+	{"user", STR(user),
+	 "msock: user to run as after start-up when started as root (nobody, with a warning, if "
+	 "the default " DERPER_SANDBOX_USER_DEFAULT " does not exist: msockctl setup-users "
+	 "makes it); \"\" keeps the user of an unprivileged start"},
 	{"verify-clients", BOOL(verify_clients),
 	 "admit only the clients listed in -verify-clients-file"},
 	{"verify-clients-file", STR(verify_clients_file),
@@ -208,6 +216,8 @@ void derper_opts_defaults(struct derper_opts *o)
 	o->tcp_keepalive_time_ns = DERPER_TCP_KEEPALIVE_TIME_NS_DEFAULT;
 	o->tcp_user_timeout_ns = DERPER_TCP_USER_TIMEOUT_NS_DEFAULT;
 	o->tcp_write_timeout_ns = DERPER_TCP_WRITE_TIMEOUT_NS_DEFAULT;
+	set_str(o->user, sizeof(o->user), DERPER_SANDBOX_USER_DEFAULT);
+	set_str(o->chroot_dir, sizeof(o->chroot_dir), DERPER_SANDBOX_CHROOT_DEFAULT);
 
 	/* tsweb.DefaultCertDir("derper-certs"): os.UserCacheDir() on Unix is
 	 * $XDG_CACHE_HOME if set and absolute (relative is an error), else

@@ -18,6 +18,8 @@ enum {
 	DERPER_FLAGS_HOSTNAME_MAX_BYTES = 253,
 	/* File and directory flags. Ours (PATH_MAX is 4096); longer is refused. */
 	DERPER_FLAGS_PATH_MAX_BYTES = 1024,
+	/* -user: a user name (useradd's 32 bytes, with room). Ours. */
+	DERPER_FLAGS_USER_MAX_BYTES = 64,
 	/* -mesh-with: a comma-separated list of hostnames. Ours. */
 	DERPER_FLAGS_LIST_MAX_BYTES = 4096,
 	/* -certmode: "manual", "letsencrypt", "gcp". */
@@ -80,6 +82,10 @@ struct derper_opts {
 	uint64_t per_client_rate_limit;
 	uint64_t per_client_rate_burst;
 	int handshake_timeout_ms; /* -handshake-timeout-ms 10000 (msock's own) */
+	/* msock's own: the sandbox (derper_sandbox.h). */
+	char user[DERPER_FLAGS_USER_MAX_BYTES + 1]; /* -user "msock-derper"; "": no drop */
+	char chroot_dir[DERPER_FLAGS_PATH_MAX_BYTES +
+			1]; /* -chroot "/run/msock-derper"; "": none */
 	/* Go durations (derper_duration.h), nanoseconds. */
 	int64_t tcp_keepalive_time_ns; /* -tcp-keepalive-time 10m; 0: 15s; < 0: off */
 	int64_t tcp_user_timeout_ns;   /* -tcp-user-timeout 15s; <= 0: the kernel's */

@@ -24,6 +24,7 @@
 #include "derper_front.h"
 #include "derper_keyfile.h"
 #include "derper_mesh.h"
+#include "derper_sandbox.h"
 #include "derper_stun.h"
 #include "derper_tls.h"
 
@@ -46,6 +47,7 @@ struct ctx {
 	int keepalive_idle_s; /* TCP_KEEPIDLE of accepted sockets; < 0: no keepalive */
 	struct evsrc src[DERPER_MAX_LISTENERS + 2];
 	size_t n_src;
+	int rate_fd; /* -rate-config, open for the reread on SIGHUP; -1: none */
 	bool stop;
 };
 
@@ -165,7 +167,7 @@ static void reload_rate(struct ctx *x)
 	char err[512];
 
 	log_info("derper: SIGHUP: reloading the rate config from %s", x->opts.rate_config);
-	if (derper_load_rate(&x->s, &x->opts, err, sizeof(err)) < 0)
+	if (derper_load_rate(&x->s, &x->opts, x->rate_fd, err, sizeof(err)) < 0)
 		log_warn("derper: rate config reload failed (the old one stays): %s", err);
 	else
 		log_info("derper: rate config applied: client-rate=%llu bytes/sec, "
@@ -252,7 +254,8 @@ static int run(struct ctx *x)
 	return 0;
 }
 
-/* Frees everything, so a sanitized build checks for leaks at exit. */
+/* Frees everything. (LeakSanitizer cannot check at exit in the sandbox; it
+ * checks before it: derper_sandbox.c.) */
 static void teardown(struct ctx *x)
 {
 	struct derper *s = &x->s;
@@ -263,6 +266,8 @@ static void teardown(struct ctx *x)
 	for (size_t i = 0; i < x->n_src; i++)
 		close(x->src[i].fd);
 	close(s->epfd);
+	if (x->rate_fd >= 0)
+		close(x->rate_fd);
 	mesh_free(s);
 	SSL_CTX_free(s->tls);
 	SSL_CTX_free(s->mesh_tls);
@@ -407,9 +412,63 @@ static int setup(struct ctx *x, char *err, size_t errcap)
 	return 0;
 }
 
+/* After setup: everything the server reads from files is read, or (the
+ * -rate-config for SIGHUP) held open; what it holds is listed and kept. An
+ * editor that replaces -rate-config by a new file (rename) leaves the old
+ * one behind this fd: docs/derper.md says to rewrite it in place. */
+static int enter_sandbox(struct ctx *x, char *err, size_t errcap)
+{
+	int fds[DERPER_SANDBOX_MAX_FDS];
+	size_t n = 0;
+
+	if (x->opts.rate_config[0]) {
+		x->rate_fd = open(x->opts.rate_config, O_RDONLY | O_CLOEXEC);
+		if (x->rate_fd < 0) {
+			snprintf(err, errcap, "-rate-config %.900s: %s", x->opts.rate_config,
+				 strerror(errno));
+			return -1;
+		}
+		fds[n++] = x->rate_fd;
+	}
+	fds[n++] = x->s.epfd;
+	for (size_t i = 0; i < x->n_src && n < DERPER_SANDBOX_MAX_FDS; i++)
+		fds[n++] = x->src[i].fd;
+	return derper_sandbox_enter(x->opts.user, x->opts.chroot_dir, fds, n, x->s.n_links > 0, err,
+				    errcap);
+}
+
+#ifdef MSOCK_TEST_BUILD
+/* $MSOCK_DERPER_SELFTEST (derper_sandbox.h): the paths the server was
+ * given must be out of reach now. */
+static int selftest(const struct ctx *x, const char *what)
+{
+	const char *paths[] = {x->opts.rate_config, x->opts.config_path, x->opts.certdir,
+			       x->opts.verify_clients_file, x->opts.mesh_psk_file};
+	const char *given[5];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 5; i++)
+		if (paths[i][0])
+			given[n++] = paths[i];
+	return derper_sandbox_selftest(what, given, n);
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+/* LeakSanitizer's check at exit needs ptrace and a non-thread clone, which
+ * the seccomp filter (derper_sandbox.h) refuses. Off by default, so a start
+ * does not pay for a check; an ASAN_OPTIONS that turns it on gets it before
+ * the sandbox instead, in place of the one at exit (derper_sandbox.c). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
 int main(int argc, char **argv)
 {
-	static struct ctx x;
+	static struct ctx x = {.rate_fd = -1};
 	char err[1024] = "";
 	int rc;
 
@@ -426,10 +485,14 @@ int main(int argc, char **argv)
 		derper_flags_usage(stderr);
 		return 2;
 	}
-	if (setup(&x, err, sizeof(err)) < 0) {
+	if (setup(&x, err, sizeof(err)) < 0 || enter_sandbox(&x, err, sizeof(err)) < 0) {
 		log_error("%s", err[0] ? err : strerror(errno));
 		return 1;
 	}
+#ifdef MSOCK_TEST_BUILD
+	if (getenv(DERPER_SANDBOX_SELFTEST_ENV))
+		return selftest(&x, getenv(DERPER_SANDBOX_SELFTEST_ENV));
+#endif
 	rc = run(&x);
 	log_info("derper: exiting");
 	teardown(&x);
