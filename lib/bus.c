@@ -99,6 +99,11 @@ fail:
 	return 0;
 }
 
+void *bus_zmq_ctx(struct bus *b)
+{
+	return b->zctx;
+}
+
 void bus_free(struct bus *b)
 {
 	if (!b)

@@ -52,6 +52,9 @@ struct bus;
  * valid message. Caller frees with bus_free. */
 struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, void *arg);
 void bus_free(struct bus *b);
+/* The bus's ZeroMQ context, for the process's other sockets (one per
+ * process). */
+void *bus_zmq_ctx(struct bus *b);
 
 /* Subscribes to events and state whose topic starts with `prefix` (up to
  * BUS_TOPIC_NAME_MAX printable bytes, else -EINVAL; at most

@@ -8,7 +8,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "bus_wire.h"
 
 static void set_str(char *dst, size_t cap, const char *src)
 {
@@ -134,4 +136,77 @@ int component_read_signal(struct component *c)
 	if (read(c->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return 0;
 	return (int)si.ssi_signo;
+}
+
+int component_connect(struct component *c, bus_on_msg_fn on_msg, void *arg)
+{
+	c->bus = bus_open(c->bus_dir, c->name, on_msg, arg);
+	if (c->bus && c->proc->pktchan == PROC_PKTCHAN_CONNECTS)
+		c->chan = pktchan_open(bus_zmq_ctx(c->bus), c->bus_dir, c->proc->program,
+				       PKTCHAN_ROLE_SERVICE);
+	if (!c->bus || (c->proc->pktchan == PROC_PKTCHAN_CONNECTS && !c->chan)) {
+		log_error("cannot open the bus%s in %s",
+			  c->chan || !c->bus ? "" : "'s packet channel", c->bus_path);
+		return -1;
+	}
+	return 0;
+}
+
+int component_subscribe(struct component *c, const char *const *prefixes)
+{
+	for (size_t i = 0; prefixes[i]; i++)
+		if (bus_subscribe(c->bus, prefixes[i]) < 0) {
+			log_error("cannot subscribe to %s", prefixes[i]);
+			return -1;
+		}
+	if (bus_wait_synced(c->bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
+		log_error("no state from the broker within %d ms", BUS_SNAPSHOT_TIMEOUT_MS);
+		return -1;
+	}
+	return 0;
+}
+
+int component_run(struct component *c, const struct component_ops *ops, void *arg)
+{
+	for (;;) {
+		zmq_pollitem_t it[COMPONENT_MAX_POLLITEMS];
+		int n = bus_pollitems(c->bus, it, 2), first = 0, sig;
+		uint64_t now = clock_mono_ns();
+		uint64_t next = ops->deadline ? ops->deadline(arg, now) : UINT64_MAX;
+
+		it[n++] = (zmq_pollitem_t){.fd = c->sigfd, .events = ZMQ_POLLIN};
+		if (c->chan)
+			it[n++] = (zmq_pollitem_t){.socket = pktchan_socket_rx(c->chan),
+						   .events = ZMQ_POLLIN};
+		first = n;
+		if (ops->pollitems)
+			n += ops->pollitems(arg, it + n, COMPONENT_MAX_POLLITEMS - n);
+		if (zmq_poll(it, n, clock_poll_ms(now, next, COMPONENT_MAX_WAIT_MS)) < 0 &&
+		    errno != EINTR) {
+			int e = errno;
+			log_error("poll: %s", zmq_strerror(e));
+			return -e;
+		}
+		now = clock_mono_ns();
+		while ((sig = component_read_signal(c)))
+			if (!ops->signal || ops->signal(arg, sig)) {
+				log_info("signal %d: exiting", sig);
+				return 0;
+			}
+		bus_dispatch(c->bus, now);
+		if (c->chan && ops->packets)
+			ops->packets(arg, now);
+		if (ops->ready)
+			ops->ready(arg, it + first, n - first, now);
+		if (ops->tick)
+			ops->tick(arg, clock_mono_ns());
+	}
+}
+
+void component_close(struct component *c)
+{
+	pktchan_free(c->chan);
+	c->chan = 0;
+	bus_free(c->bus);
+	c->bus = 0;
 }

@@ -19,8 +19,19 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "pktchan.h"
 #include "proctab.h"
 #include "sandbox.h"
+
+enum {
+	/* The loop wakes at least this often, deadline or not. */
+	COMPONENT_MAX_WAIT_MS = 1000,
+	COMPONENT_MAX_POLLITEMS = 128, /* derp polls up to 64 DERP connections */
+};
 
 struct component {
 	const struct proc *proc; /* the program's row of the process table */
@@ -37,6 +48,28 @@ struct component {
 	size_t n_keep_fds;
 	int sigfd;	      /* signalfd for SIGTERM, SIGINT, SIGHUP */
 	const char *selftest; /* --sandbox-selftest CALL (tests) */
+	struct bus *bus;      /* component_connect */
+	/* Its own packet channel, for a row that connects to one (the
+	 * dataplane binds all of them itself, on bus_zmq_ctx(bus)). */
+	struct pktchan *chan;
+};
+
+/* What makes a component itself, for component_run's loop; every member
+ * may be NULL. `arg` is the component's own context. */
+struct component_ops {
+	/* Descriptors or sockets to poll beyond the bus, the signalfd and the
+	 * packet channel: fills at most cap items, returns how many. */
+	int (*pollitems)(void *arg, zmq_pollitem_t *it, int cap);
+	/* Those items after the poll, in the order pollitems gave them. */
+	void (*ready)(void *arg, const zmq_pollitem_t *it, int n, uint64_t now_ns);
+	/* Packets may be waiting on c->chan: read them all. */
+	void (*packets)(void *arg, uint64_t now_ns);
+	/* When tick wants to run next (UINT64_MAX: no deadline). */
+	uint64_t (*deadline)(void *arg, uint64_t now_ns);
+	/* Timers, after every wake-up. */
+	void (*tick)(void *arg, uint64_t now_ns);
+	/* A signal arrived: true to exit (without it, every signal exits). */
+	bool (*signal)(void *arg, int sig);
 };
 
 /* Finds the row of `program` (which is also the default name), reads the
@@ -60,5 +93,19 @@ void component_compromised(const struct component *c) __attribute__((noreturn));
 int component_signals(struct component *c);
 /* Reads one pending signal from the signalfd; returns its number or 0. */
 int component_read_signal(struct component *c);
+/* After the sandbox and the signals: opens the bus (messages to on_msg)
+ * and, for a row that connects to a packet channel, that channel, on the
+ * bus's ZeroMQ context (one per process). Logs and returns -1 on failure. */
+int component_connect(struct component *c, bus_on_msg_fn on_msg, void *arg);
+/* Subscribes to each prefix of the NULL-terminated list and waits for
+ * their snapshots. Logs and returns -1 when the broker does not answer. */
+int component_subscribe(struct component *c, const char *const *prefixes);
+/* The loop: poll (bus, signalfd, packet channel, ops->pollitems) until the
+ * nearest deadline (at most COMPONENT_MAX_WAIT_MS), then signals, bus
+ * messages, packets, the extra items and the tick, in that order. Returns
+ * 0 on an exit signal, -errno if polling fails. */
+int component_run(struct component *c, const struct component_ops *ops, void *arg);
+/* Closes the channel and the bus. */
+void component_close(struct component *c);
 
 #endif

@@ -23,9 +23,8 @@
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
 
 struct ctx {
-	struct component comp;
+	struct component comp; /* its bus and packet channel, which svc uses too */
 	struct derp_svc svc;
-	void *zctx;
 	bool map_syncing; /* a DERPMap snapshot is arriving: apply at its end */
 };
 
@@ -157,6 +156,8 @@ static void on_msg(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
 
+	/* What it starts (a dial, a region's timers) runs on this clock. */
+	x->svc.now_ns = clock_mono_ns();
 	switch (m->kind) {
 	case BUS_MSG_SNAPSHOT_BEGIN:
 		if (strcmp(m->topic->name, "DERPMap") == 0) {
@@ -189,10 +190,12 @@ static void publish_keys(struct derp_svc *s, const char *program)
 	bus_state_set(s->bus, "SelfKeys", program, &k.base);
 }
 
-static void drain_dataplane(struct derp_svc *s)
+static void on_packets(void *arg, uint64_t now)
 {
 	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
+	s->now_ns = now;
 	for (int i = 0; i < 1024; i++) {
 		struct pktchan_hdr h;
 		size_t n;
@@ -204,50 +207,51 @@ static void drain_dataplane(struct derp_svc *s)
 	}
 }
 
-static int loop(struct ctx *x)
+/* One item per DERP connection, in slot order. */
+static int pollitems(void *arg, zmq_pollitem_t *it, int cap)
 {
-	struct derp_svc *s = &x->svc;
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+	int n = 0;
 
-	for (;;) {
-		zmq_pollitem_t it[4 + DERP_SVC_MAX_CONNS];
-		int n = bus_pollitems(s->bus, it, 2), first_conn;
-		uint64_t next;
-		long timeout;
-
-		it[n++] =
-			(zmq_pollitem_t){.socket = pktchan_socket_rx(s->pc), .events = ZMQ_POLLIN};
-		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		first_conn = n;
-		for (size_t i = 0; i < s->n_conns; i++) {
-			struct rconn *c = s->conns[i];
-			uint32_t ev = c->dc ? derp_client_events(c->dc) : 0;
-			it[n++] = (zmq_pollitem_t){
-				.fd = c->dc ? derp_client_fd(c->dc) : -1,
-				.events = (short)((ev & EPOLLIN ? ZMQ_POLLIN : 0) |
-						  (ev & EPOLLOUT ? ZMQ_POLLOUT : 0))};
-		}
-		s->now_ns = clock_mono_ns();
-		next = svc_next_deadline(s);
-		timeout = clock_poll_ms(s->now_ns, next, 1000);
-		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		s->now_ns = clock_mono_ns();
-		if (component_read_signal(&x->comp)) {
-			log_info("signal: exiting");
-			return 0;
-		}
-		bus_dispatch(s->bus, s->now_ns);
-		drain_dataplane(s);
-		/* Connections may have been added or closed above: only those
-		 * still in the same slot get their readiness. */
-		for (int i = first_conn; i < n; i++) {
-			size_t k = (size_t)(i - first_conn);
-			if (k < s->n_conns && s->conns[k]->dc && it[i].revents &&
-			    derp_client_fd(s->conns[k]->dc) == it[i].fd)
-				derp_client_on_io(s->conns[k]->dc, s->now_ns);
-		}
-		svc_tick(s);
+	for (size_t i = 0; i < s->n_conns && n < cap; i++) {
+		struct rconn *c = s->conns[i];
+		uint32_t ev = c->dc ? derp_client_events(c->dc) : 0;
+		it[n++] = (zmq_pollitem_t){.fd = c->dc ? derp_client_fd(c->dc) : -1,
+					   .events = (short)((ev & EPOLLIN ? ZMQ_POLLIN : 0) |
+							     (ev & EPOLLOUT ? ZMQ_POLLOUT : 0))};
 	}
+	return n;
+}
+
+static void ready(void *arg, const zmq_pollitem_t *it, int n, uint64_t now)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	s->now_ns = now;
+	/* Connections may have been added or closed since the poll: only
+	 * those still in the same slot get their readiness. */
+	for (int i = 0; i < n; i++) {
+		size_t k = (size_t)i;
+		if (k < s->n_conns && s->conns[k]->dc && it[i].revents &&
+		    derp_client_fd(s->conns[k]->dc) == it[i].fd)
+			derp_client_on_io(s->conns[k]->dc, now);
+	}
+}
+
+static uint64_t deadline(void *arg, uint64_t now)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	s->now_ns = now;
+	return svc_next_deadline(s);
+}
+
+static void tick(void *arg, uint64_t now)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	s->now_ns = now;
+	svc_tick(s);
 }
 
 int main(int argc, char **argv)
@@ -268,33 +272,31 @@ int main(int argc, char **argv)
 		return sandbox_selftest(x.comp.selftest);
 	if (component_signals(&x.comp) < 0)
 		return 1;
-	s->bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
-	x.zctx = zmq_ctx_new();
-	s->pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_SERVICE) : 0;
-	if (!s->bus || !s->pc) {
-		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_path);
-		goto out;
-	}
 	/* The snapshot below may dial the home region: deadlines need a clock. */
 	s->now_ns = clock_mono_ns();
-	if (bus_subscribe(s->bus, "Prefs") < 0 || bus_subscribe(s->bus, "SelfConfig") < 0 ||
-	    bus_subscribe(s->bus, "DERPMap") < 0 || bus_subscribe(s->bus, "NodeViewsUpdate") < 0 ||
-	    bus_subscribe(s->bus, "NetcheckReport") < 0 ||
-	    bus_subscribe(s->bus, "NetworkState") < 0 ||
-	    bus_wait_synced(s->bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
+	if (component_connect(&x.comp, on_msg, &x) < 0)
 		goto out;
-	}
+	s->bus = x.comp.bus;
+	s->pc = x.comp.chan;
+	if (component_subscribe(&x.comp, (const char *const[]){"Prefs", "SelfConfig", "DERPMap",
+							       "NodeViewsUpdate", "NetcheckReport",
+							       "NetworkState", 0}) < 0)
+		goto out;
 	publish_keys(s, x.comp.proc->program);
 	log_info("node key nodekey:%02x%02x%02x%02x..., %zu DERP regions, home %u", s->pub.b[0],
 		 s->pub.b[1], s->pub.b[2], s->pub.b[3], s->n_regions, s->home);
-	rc = loop(&x) < 0 ? 1 : 0;
+	rc = component_run(&x.comp,
+			   &(const struct component_ops){.pollitems = pollitems,
+							 .ready = ready,
+							 .packets = on_packets,
+							 .deadline = deadline,
+							 .tick = tick},
+			   &x) < 0
+		     ? 1
+		     : 0;
 out:
 	svc_free(s);
-	pktchan_free(s->pc);
-	bus_free(s->bus);
-	if (x.zctx)
-		zmq_ctx_term(x.zctx);
+	component_close(&x.comp);
 	SSL_CTX_free(s->tls);
 	sodium_memzero(&s->priv, sizeof(s->priv));
 	return rc;

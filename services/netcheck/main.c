@@ -36,10 +36,7 @@ enum {
 };
 
 struct ctx {
-	struct component comp;
-	struct bus *bus;
-	void *zctx;
-	struct pktchan *pc;
+	struct component comp; /* its bus and packet channel too */
 	struct nc_svc svc;
 	struct log_ratelimit rl;
 	bool map_syncing;
@@ -50,7 +47,7 @@ static void send_stun(void *arg, const struct ipport *to, const uint8_t *p, size
 	struct ctx *x = arg;
 	struct pktchan_hdr h = {.kind = PKTCHAN_UDP_SEND, .addr = *to};
 
-	pktchan_send(x->pc, &h, p, len);
+	pktchan_send(x->comp.chan, &h, p, len);
 }
 
 static bool opt_true(enum nc_opt o)
@@ -95,7 +92,7 @@ static void publish_report(void *arg, const struct nc_report *r)
 	m.pmp = opt_true(r->pmp);
 	m.pcp = opt_true(r->pcp);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
-	bus_state_set(x->bus, "NetcheckReport", "last", &m.base);
+	bus_state_set(x->comp.bus, "NetcheckReport", "last", &m.base);
 	log_info("report: udp=%s v4=%s global_v4=%s global_v6=%s hard_nat=%s derp=%u "
 		 "(%zu regions measured)%s",
 		 r->udp ? "yes" : "no", r->ipv4 ? "yes" : "no", g4, g6,
@@ -160,19 +157,20 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	}
 }
 
-static void drain_chan(struct ctx *x)
+static void on_packets(void *arg, uint64_t now)
 {
 	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+	struct ctx *x = arg;
 
 	for (int i = 0; i < CHAN_DRAIN; i++) {
 		struct pktchan_hdr h;
 		size_t n;
-		int rc = pktchan_recv(x->pc, &h, buf, sizeof(buf), &n);
+		int rc = pktchan_recv(x->comp.chan, &h, buf, sizeof(buf), &n);
 		if (rc == -EAGAIN)
 			return;
 		if (rc < 0 || h.kind != PKTCHAN_UDP_RECV)
 			continue;
-		uint64_t now = clock_mono_ns();
+		now = clock_mono_ns();
 		rc = nc_svc_on_packet(&x->svc, &h.addr, buf, n, now);
 		if (rc < 0) {
 			char from[ADDR_TEXT_MAX];
@@ -183,36 +181,35 @@ static void drain_chan(struct ctx *x)
 	}
 }
 
-static int loop(struct ctx *x)
+/* The HTTP probes' sockets. */
+static int pollitems(void *arg, zmq_pollitem_t *it, int cap)
 {
-	for (;;) {
-		zmq_pollitem_t it[4 + MAX_HTTP_FDS];
-		int fds[MAX_HTTP_FDS];
-		short ev[MAX_HTTP_FDS];
-		int n = bus_pollitems(x->bus, it, 2);
-		size_t nh = nc_svc_http_fds(&x->svc, fds, ev, MAX_HTTP_FDS);
-		uint64_t now = clock_mono_ns();
-		long timeout = clock_poll_ms(now, nc_svc_deadline(&x->svc), 1000);
+	struct ctx *x = arg;
+	int fds[MAX_HTTP_FDS];
+	short ev[MAX_HTTP_FDS];
+	size_t nh =
+		nc_svc_http_fds(&x->svc, fds, ev, cap < MAX_HTTP_FDS ? (size_t)cap : MAX_HTTP_FDS);
 
-		it[n++] =
-			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
-		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		for (size_t i = 0; i < nh; i++)
-			it[n++] = (zmq_pollitem_t){
-				.fd = fds[i],
-				.events = (short)((ev[i] & POLLOUT ? ZMQ_POLLOUT : 0) |
-						  (ev[i] & POLLIN ? ZMQ_POLLIN : 0))};
-		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		now = clock_mono_ns();
-		if (component_read_signal(&x->comp)) {
-			log_info("signal: exiting");
-			return 0;
-		}
-		bus_dispatch(x->bus, now);
-		drain_chan(x);
-		nc_svc_tick(&x->svc, clock_mono_ns());
-	}
+	for (size_t i = 0; i < nh; i++)
+		it[i] = (zmq_pollitem_t){.fd = fds[i],
+					 .events = (short)((ev[i] & POLLOUT ? ZMQ_POLLOUT : 0) |
+							   (ev[i] & POLLIN ? ZMQ_POLLIN : 0))};
+	return (int)nh;
+}
+
+static uint64_t deadline(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
+
+	(void)now;
+	return nc_svc_deadline(&x->svc);
+}
+
+static void tick(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
+
+	nc_svc_tick(&x->svc, now);
 }
 
 static SSL_CTX *load_tls(const char *ca_file)
@@ -253,29 +250,24 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
-	x.zctx = zmq_ctx_new();
-	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_SERVICE) : 0;
-	if (!x.bus || !x.pc) {
-		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_path);
+	if (component_connect(&x.comp, on_msg, &x) < 0 ||
+	    component_subscribe(&x.comp,
+				(const char *const[]){"DERPMap", "PortmapProbe", "DataplaneState",
+						      "ReSTUN", "NetworkState", 0}) < 0)
 		goto out;
-	}
-	if (bus_subscribe(x.bus, "DERPMap") < 0 || bus_subscribe(x.bus, "PortmapProbe") < 0 ||
-	    bus_subscribe(x.bus, "DataplaneState") < 0 || bus_subscribe(x.bus, "ReSTUN") < 0 ||
-	    bus_subscribe(x.bus, "NetworkState") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
-		goto out;
-	}
 	log_info("%zu DERP regions; first report now, then every %d-%d s", x.svc.dm.n_regions,
 		 NC_SVC_PERIOD_MIN_MS / 1000, NC_SVC_PERIOD_MAX_MS / 1000);
-	rc = loop(&x) < 0 ? 1 : 0;
+	rc = component_run(&x.comp,
+			   &(const struct component_ops){.pollitems = pollitems,
+							 .packets = on_packets,
+							 .deadline = deadline,
+							 .tick = tick},
+			   &x) < 0
+		     ? 1
+		     : 0;
 out:
 	nc_svc_free(&x.svc);
-	pktchan_free(x.pc);
-	bus_free(x.bus);
-	if (x.zctx)
-		zmq_ctx_term(x.zctx);
+	component_close(&x.comp);
 	SSL_CTX_free(x.svc.tls);
 	return rc;
 }

@@ -38,10 +38,10 @@ enum {
 };
 
 struct ctx {
-	struct component comp;
-	struct bus *bus;
+	struct component comp; /* its bus too */
 	int fd;
 	struct pm pm;
+	char last_error[sizeof(((struct pm *)0)->last_error)]; /* the last one said */
 	struct log_ratelimit rl;
 	struct ipport gw, self;
 	uint16_t port;
@@ -190,7 +190,7 @@ static void on_mapped(void *arg, enum pm_proto p, const struct ipport *ext, uint
 	m.external = &e;
 	m.internal_port = internal;
 	m.expires_mono_ns = expires_ns;
-	bus_state_set(x->bus, "PortMapping", pm_proto_name(p), &m.base);
+	bus_state_set(x->comp.bus, "PortMapping", pm_proto_name(p), &m.base);
 	ipport_format(ext, a, sizeof(a));
 	log_info("%s: port %u mapped to %s for %u s", pm_proto_name(p), internal, a,
 		 x->pm.lifetime_s);
@@ -200,7 +200,7 @@ static void on_unmapped(void *arg, enum pm_proto p)
 {
 	struct ctx *x = arg;
 
-	bus_state_del(x->bus, "PortMapping", pm_proto_name(p));
+	bus_state_del(x->comp.bus, "PortMapping", pm_proto_name(p));
 	log_info("%s: mapping gone", pm_proto_name(p));
 }
 
@@ -216,7 +216,7 @@ static void publish_probe(struct ctx *x)
 		m.gateway.len = 4;
 	}
 	m.last_error = x->pm.last_error;
-	bus_state_set(x->bus, "PortmapProbe", "self", &m.base);
+	bus_state_set(x->comp.bus, "PortmapProbe", "self", &m.base);
 }
 
 static void on_probed(void *arg, bool pmp, bool pcp, bool upnp)
@@ -295,34 +295,51 @@ static void drain(struct ctx *x)
 	}
 }
 
-static int loop(struct ctx *x)
+/* Its one UDP socket (NAT-PMP, PCP, SSDP). */
+static int pollitems(void *arg, zmq_pollitem_t *it, int cap)
 {
-	char last_error[sizeof(x->pm.last_error)] = "";
+	struct ctx *x = arg;
 
-	for (;;) {
-		zmq_pollitem_t it[4];
-		int n = bus_pollitems(x->bus, it, 2);
-		uint64_t now = clock_mono_ns();
-		long timeout = clock_poll_ms(now, pm_deadline(&x->pm), 1000);
+	if (cap < 1)
+		return 0;
+	it[0] = (zmq_pollitem_t){.fd = x->fd, .events = ZMQ_POLLIN};
+	return 1;
+}
 
-		it[n++] = (zmq_pollitem_t){.fd = x->fd, .events = ZMQ_POLLIN};
-		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		now = clock_mono_ns();
-		if (component_read_signal(&x->comp)) {
-			log_info("signal: deleting our mapping and exiting");
-			return 0;
-		}
-		bus_dispatch(x->bus, now);
-		drain(x);
-		pm_tick(&x->pm, clock_mono_ns());
-		if (strcmp(last_error, x->pm.last_error) != 0) {
-			log_warn("%s", x->pm.last_error);
-			snprintf(last_error, sizeof(last_error), "%s", x->pm.last_error);
-			publish_probe(x);
-		}
+static void ready(void *arg, const zmq_pollitem_t *it, int n, uint64_t now)
+{
+	(void)it;
+	(void)n;
+	(void)now;
+	drain(arg);
+}
+
+static uint64_t deadline(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
+
+	(void)now;
+	return pm_deadline(&x->pm);
+}
+
+/* Timers, and a new last error said once and published. */
+static void tick(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
+
+	pm_tick(&x->pm, now);
+	if (strcmp(x->last_error, x->pm.last_error) != 0) {
+		log_warn("%s", x->pm.last_error);
+		snprintf(x->last_error, sizeof(x->last_error), "%s", x->pm.last_error);
+		publish_probe(x);
 	}
+}
+
+static bool on_signal(void *arg, int sig)
+{
+	(void)arg;
+	log_info("signal %d: deleting our mapping", sig);
+	return true;
 }
 
 /* At exit: the mapping is deleted on the gateway (RFC 6886 section 3.4), and
@@ -406,22 +423,23 @@ int main(int argc, char **argv)
 		return 1;
 	pm_init(&x.pm, &io, forced);
 	x.pm.lifetime_req = (uint32_t)lifetime;
-	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
-	if (!x.bus) {
-		log_error("cannot open the bus in %s", x.comp.bus_path);
+	if (component_connect(&x.comp, on_msg, &x) < 0 ||
+	    component_subscribe(&x.comp, (const char *const[]){"NetworkState", "DataplaneState",
+							       "Prefs", 0}) < 0)
 		goto out;
-	}
-	if (bus_subscribe(x.bus, "NetworkState") < 0 ||
-	    bus_subscribe(x.bus, "DataplaneState") < 0 || bus_subscribe(x.bus, "Prefs") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
-		goto out;
-	}
 	log_info("protocols: %s", forced ? pm_proto_name(forced) : "nat-pmp, pcp, upnp");
-	rc = loop(&x) < 0 ? 1 : 0;
+	rc = component_run(&x.comp,
+			   &(const struct component_ops){.pollitems = pollitems,
+							 .ready = ready,
+							 .deadline = deadline,
+							 .tick = tick,
+							 .signal = on_signal},
+			   &x) < 0
+		     ? 1
+		     : 0;
 	release(&x);
 out:
-	bus_free(x.bus);
+	component_close(&x.comp);
 	close(x.fd);
 	return rc;
 }

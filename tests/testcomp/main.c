@@ -22,10 +22,9 @@
 #include "testcomp.pb-c.h"
 
 struct ctx {
-	struct component comp;
-	struct bus *bus;
-	uint64_t generation; /* from the cache, before we publish ours */
-	uint64_t replayed;   /* state keys received in snapshots */
+	struct component comp; /* its bus too */
+	uint64_t generation;   /* from the cache, before we publish ours */
+	uint64_t replayed;     /* state keys received in snapshots */
 	uint64_t crash_at_ns;
 	bool ignore_sigterm;
 	bool synced;
@@ -38,7 +37,7 @@ static void on_ping(struct ctx *c, const Msock__TestPing *ping)
 	pong.seq = ping->seq;
 	pong.from = c->comp.name;
 	pong.generation = c->generation;
-	bus_publish(c->bus, "TestPong", &pong.base);
+	bus_publish(c->comp.bus, "TestPong", &pong.base);
 }
 
 static void on_msg(void *arg, const struct bus_msg *m)
@@ -73,7 +72,7 @@ static int publish_counter(struct ctx *c)
 	tc.name = c->comp.name;
 	tc.generation = c->generation;
 	tc.replayed_keys = c->replayed;
-	return bus_state_set(c->bus, "TestCounter", c->comp.name, &tc.base);
+	return bus_state_set(c->comp.bus, "TestCounter", c->comp.name, &tc.base);
 }
 
 static int parse_args(struct ctx *c, int argc, char **argv)
@@ -93,34 +92,33 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
-static int loop(struct ctx *c)
+static uint64_t deadline(void *arg, uint64_t now)
 {
-	for (;;) {
-		zmq_pollitem_t items[3];
-		int n = bus_pollitems(c->bus, items, 2);
-		long timeout = -1;
-		uint64_t now = clock_mono_ns();
+	struct ctx *c = arg;
 
-		items[n++] = (zmq_pollitem_t){.fd = c->comp.sigfd, .events = ZMQ_POLLIN};
-		if (c->crash_at_ns)
-			timeout = now >= c->crash_at_ns
-					  ? 0
-					  : (long)((c->crash_at_ns - now) / NS_PER_MS) + 1;
-		if (zmq_poll(items, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		if (c->crash_at_ns && clock_mono_ns() >= c->crash_at_ns) {
-			log_warn("crashing on purpose (--crash-after-ms)");
-			abort();
-		}
-		int sig = component_read_signal(&c->comp);
-		if (sig == SIGTERM && c->ignore_sigterm) {
-			log_warn("ignoring SIGTERM (--ignore-sigterm)");
-		} else if (sig) {
-			log_info("signal %d: exiting", sig);
-			return 0;
-		}
-		bus_dispatch(c->bus, clock_mono_ns());
+	(void)now;
+	return c->crash_at_ns ? c->crash_at_ns : UINT64_MAX;
+}
+
+static void tick(void *arg, uint64_t now)
+{
+	struct ctx *c = arg;
+
+	if (c->crash_at_ns && now >= c->crash_at_ns) {
+		log_warn("crashing on purpose (--crash-after-ms)");
+		abort();
 	}
+}
+
+static bool on_signal(void *arg, int sig)
+{
+	struct ctx *c = arg;
+
+	if (sig == SIGTERM && c->ignore_sigterm) {
+		log_warn("ignoring SIGTERM (--ignore-sigterm)");
+		return false;
+	}
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -138,21 +136,19 @@ int main(int argc, char **argv)
 		return sandbox_selftest(c.comp.selftest);
 	if (component_signals(&c.comp) < 0)
 		return 1;
-	c.bus = bus_open(c.comp.bus_dir, c.comp.name, on_msg, &c);
-	if (!c.bus)
-		return 1;
-	if (bus_subscribe(c.bus, "TestCounter") < 0 || bus_subscribe(c.bus, "TestPing") < 0 ||
-	    bus_wait_synced(c.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state snapshot from the broker within %d ms",
-			  BUS_SNAPSHOT_TIMEOUT_MS);
-		bus_free(c.bus);
+	if (component_connect(&c.comp, on_msg, &c) < 0 ||
+	    component_subscribe(&c.comp, (const char *const[]){"TestCounter", "TestPing", 0}) < 0) {
+		component_close(&c.comp);
 		return 1;
 	}
 	c.synced = true;
 	publish_counter(&c);
 	log_info("started: generation %llu (replayed %llu state keys from the broker's cache)",
 		 (unsigned long long)c.generation, (unsigned long long)c.replayed);
-	rc = loop(&c);
-	bus_free(c.bus);
+	rc = component_run(&c.comp,
+			   &(const struct component_ops){
+				   .deadline = deadline, .tick = tick, .signal = on_signal},
+			   &c);
+	component_close(&c.comp);
 	return rc < 0 ? 1 : 0;
 }
