@@ -81,13 +81,28 @@ const char *dsc_strerror(int err)
 	}
 }
 
+static void sodium_buf(void *arg, void *p, size_t n)
+{
+	(void)arg;
+	randombytes_buf(p, n);
+}
+
+static uint32_t sodium_uniform(void *arg, uint32_t upper)
+{
+	(void)arg;
+	return randombytes_uniform(upper);
+}
+
+const struct dsc_rng dsc_rng_sodium = {.buf = sodium_buf, .uniform = sodium_uniform};
+
 void dsc_init(struct dsc *d, const struct key32 *priv, const struct key32 *pub,
-	      const struct dsc_io *io)
+	      const struct dsc_io *io, const struct dsc_rng *rng)
 {
 	memset(d, 0, sizeof(*d));
 	d->priv = *priv;
 	d->pub = *pub;
 	d->io = *io;
+	d->rng = *rng;
 	keymap_init(&d->by_node, KEY_LEN);
 	keymap_init(&d->by_disco, KEY_LEN);
 }
@@ -371,7 +386,7 @@ static void send_ping_as(struct dsc *d, struct dsc_peer *p, struct dsc_ep *e, ui
 			slot = &p->pings[i];
 	if (!slot)
 		return; /* DSC_MAX_PINGS in flight: the next round */
-	randombytes_buf(m.u.ping.txid, DISCO_TXID_LEN);
+	d->rng.buf(d->rng.arg, m.u.ping.txid, DISCO_TXID_LEN);
 	/* Our node key: the peer checks the ping came from the node it
 	 * expects (disco learns it from the derp component's SelfKeys). */
 	m.u.ping.has_node_key = d->has_self_node_key;
@@ -999,7 +1014,7 @@ static void bday_spray(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	b->next_spray_ns = now + (ms(DSC_BDAY_RESPRAY_MS) << (b->rounds < 3 ? b->rounds : 3));
 	if (b->rounds < UINT8_MAX)
 		b->rounds++;
-	randombytes_buf(b->spray_id, sizeof(b->spray_id));
+	d->rng.buf(d->rng.arg, b->spray_id, sizeof(b->spray_id));
 	b->spray_ns = now;
 	b->spray_decided = false;
 	m.u.ping.has_node_key = d->has_self_node_key;
@@ -1031,7 +1046,7 @@ static void bday_probe(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	m.u.ping.node_key = d->self_node_key;
 	for (int i = 0; i < DSC_BDAY_PROBES_PER_TICK && b->probes_sent < DSC_BDAY_PROBES; i++) {
 		struct ipport to = b->probe_ip;
-		to.port = (uint16_t)(1024 + randombytes_uniform(65536 - 1024));
+		to.port = (uint16_t)(1024 + d->rng.uniform(d->rng.arg, 65536 - 1024));
 		txid_make(m.u.ping.txid, b->probe_id, to.port, since);
 		send_msg(d, p, 0, &to, &m);
 		b->probes_sent++;
@@ -1085,7 +1100,7 @@ static void on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_ms
 	}
 	b->probe_ip = *a;
 	b->probe_ip.port = 0;
-	randombytes_buf(b->probe_id, sizeof(b->probe_id));
+	d->rng.buf(d->rng.arg, b->probe_id, sizeof(b->probe_id));
 	b->probe_start_ns = now;
 	b->probe_decided = false;
 	b->probes_sent = 0;

@@ -192,6 +192,18 @@ struct dsc_io {
 	void *arg;
 };
 
+/* Where dsc's random numbers come from (ping tx ids, a birthday round's
+ * id, the ports it probes), injected as the time is: libsodium's in the
+ * service (dsc_rng_sodium), a seeded generator in tests, so that a test
+ * sees the same ids and ports in every run. */
+struct dsc_rng {
+	void (*buf)(void *arg, void *p, size_t n);	/* n random bytes into p */
+	uint32_t (*uniform)(void *arg, uint32_t upper); /* uniform in [0, upper) */
+	void *arg;
+};
+/* libsodium's randombytes_buf and randombytes_uniform. */
+extern const struct dsc_rng dsc_rng_sodium;
+
 struct dsc_stats {
 	uint64_t rx_unknown_sender, rx_bad_packet, rx_bad_box, rx_bad_msg, rx_unknown_type;
 	uint64_t rx_zero_key, rx_wrong_node_key, rx_unsolicited_pong, rx_pong_wrong_addr;
@@ -209,6 +221,7 @@ struct dsc {
 	struct key32 self_node_key;
 	bool has_self_node_key;
 	struct dsc_io io;
+	struct dsc_rng rng;
 	struct dsc_peer *peers;
 	size_t n_peers, cap_peers;
 	/* Indexes into peers (they survive its realloc; pointers would not):
@@ -229,7 +242,7 @@ struct dsc {
 };
 
 void dsc_init(struct dsc *d, const struct key32 *priv, const struct key32 *pub,
-	      const struct dsc_io *io);
+	      const struct dsc_io *io, const struct dsc_rng *rng);
 void dsc_free(struct dsc *d);
 
 /* A peer from the netmap: its disco key (NULL: none known, so no disco:

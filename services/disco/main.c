@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 		return sandbox_selftest(x.comp.selftest);
 	if (component_signals(&x.comp) < 0)
 		return 1;
-	dsc_init(&x.d, &priv, &pub, &io);
+	dsc_init(&x.d, &priv, &pub, &io, &dsc_rng_sodium);
 	sodium_memzero(&priv, sizeof(priv));
 	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
 	x.zctx = zmq_ctx_new();
