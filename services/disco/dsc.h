@@ -4,7 +4,13 @@
  * constants. Disco packets go out through the caller's functions (UDP via
  * the dataplane's socket, DERP via the derp component) and come in through
  * dsc_on_udp / dsc_on_derp; the chosen path goes out through io.path
- * (PathChanged on the bus, applied by the dataplane).
+ * (PathChanged on the bus, applied by the dataplane). Files:
+ *   dsc.c        state, what the dataplane tells us, the timers (dsc_tick)
+ *   dsc_peer.c   the peer table (by node and by disco key), endpoints
+ *   dsc_ping.c   pings and CallMeMaybes out, discovery, packets in
+ *   dsc_path.c   betterAddr, a pong's confirmation, publishing the path
+ *   dsc_punch.c  birthday punching behind hard NATs
+ *   dsc_internal.h  what they share; main.c is the process around them.
  *
  * Timers (dsc_deadline gives the nearest), per active peer:
  *   - discovery while no direct path is trusted: CallMeMaybe over DERP at
@@ -88,7 +94,7 @@ struct dsc_ep {
 	struct ipport addr;
 	uint16_t sock; /* sent to from: 0 our main socket, else a probe socket */
 	uint64_t last_ping_ns, last_pong_ns, latency_ns;
-	/* Our last pings to it out of turn (dsc.c, ping_out_of_turn): on a
+	/* Our last pings to it out of turn (dsc_ping.c, ping_out_of_turn): on a
 	 * ping from it, on a CallMeMaybe listing it. */
 	uint64_t reping_on_ping_ns, reping_on_cmm_ns;
 	uint64_t heard_ns;    /* a disco ping or pong came from it: it is the peer's */

@@ -154,7 +154,7 @@ static void test_keymap_growth(void **state)
 	keymap_free(&m);
 }
 
-/* What keymap.h promises about allocation (disco's dsc.c relies on it to
+/* What keymap.h promises about allocation (disco's dsc_peer.c relies on it to
  * renumber a peer without failing): at half load a replace grows the map,
  * but a put right after a del that found its key does not. */
 static void test_keymap_put_after_del(void **state)
