@@ -6,6 +6,7 @@
  *   io.c        batched socket I/O: recvmmsg/sendmmsg, UDP GSO/GRO
  *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
  *   probe.c     probe sockets for birthday-paradox hole punching
+ *   netmon*.c   the link monitor (netmon.h lists its files)
  *   main.c      start-up, the bus, the poll loop, publishing state
  * The packet path never waits on the bus: everything it needs is in the
  * forwarding table, which the bus only updates between batches. */

@@ -5,6 +5,11 @@
  * netmon_change). Two layers: a pure core (struct netmon_state and
  * netmon_parse: no I/O, no logging, no allocation) that tests and the fuzzer
  * drive with crafted buffers, and the socket (struct netmon) that feeds it.
+ * Files:
+ *   netmon_parse.c  netlink messages into the tables, dumps and their sweep
+ *   netmon_state.c  what we use of the tables, and what changed
+ *   netmon.c        the socket: open, dumps asked for, reads
+ *   netmon_internal.h  what they share.
  *
  * Timers (netmon_deadline_ns): a dump not finished NETMON_DUMP_TIMEOUT_MS
  * after its request is abandoned and asked for again; a request the kernel

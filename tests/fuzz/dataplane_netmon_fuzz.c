@@ -4,7 +4,7 @@
  * (corpus/dataplane_netmon: dumps and events of this machine and of a
  * network namespace, and truncated copies). After each pass the state must
  * stay within its limits and consistent, and what it reports must follow
- * the rules of netmon.c. */
+ * the rules of netmon_state.c. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
