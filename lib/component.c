@@ -193,11 +193,13 @@ int component_run(struct component *c, const struct component_ops *ops, void *ar
 				log_info("signal %d: exiting", sig);
 				return 0;
 			}
-		bus_dispatch(c->bus, now);
-		if (c->chan && ops->packets)
-			ops->packets(arg, now);
+		/* Its own descriptors and packets before the bus: a packet
+		 * waits for no control message. */
 		if (ops->ready)
 			ops->ready(arg, it + first, n - first, now);
+		if (c->chan && ops->packets)
+			ops->packets(arg, now);
+		bus_dispatch(c->bus, now);
 		if (ops->tick)
 			ops->tick(arg, clock_mono_ns());
 	}

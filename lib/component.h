@@ -101,8 +101,8 @@ int component_connect(struct component *c, bus_on_msg_fn on_msg, void *arg);
  * their snapshots. Logs and returns -1 when the broker does not answer. */
 int component_subscribe(struct component *c, const char *const *prefixes);
 /* The loop: poll (bus, signalfd, packet channel, ops->pollitems) until the
- * nearest deadline (at most COMPONENT_MAX_WAIT_MS), then signals, bus
- * messages, packets, the extra items and the tick, in that order. Returns
+ * nearest deadline (at most COMPONENT_MAX_WAIT_MS), then signals, the
+ * extra items, packets, bus messages and the tick, in that order. Returns
  * 0 on an exit signal, -errno if polling fails. */
 int component_run(struct component *c, const struct component_ops *ops, void *arg);
 /* Closes the channel and the bus. */

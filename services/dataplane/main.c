@@ -33,10 +33,8 @@ enum {
 };
 
 struct ctx {
-	struct component comp;
+	struct component comp; /* its bus too; it binds the packet channels itself */
 	struct dp d;
-	struct bus *bus;
-	void *zctx;
 	bool peers_syncing;	  /* NodeViewsUpdate snapshot in progress */
 	uint64_t started_ns;	  /* CLOCK_MONOTONIC at start (DataplaneState) */
 	uint64_t next_publish_ns; /* counters */
@@ -129,7 +127,7 @@ static void forget_peer(struct ctx *x, struct dp_peer *p)
 	char hex[65];
 
 	key_hex_format(p->key, hex);
-	bus_state_del(x->bus, "DataplanePeer", hex);
+	bus_state_del(x->comp.bus, "DataplanePeer", hex);
 	dp_peer_remove(&x->d, p);
 }
 
@@ -267,7 +265,7 @@ static void publish_network(struct ctx *x, const char *summary)
 	m.up = x->net_up;
 	m.summary = (char *)summary;
 	m.changes = x->link_changes;
-	bus_state_set(x->bus, "NetworkState", "self", &m.base);
+	bus_state_set(x->comp.bus, "NetworkState", "self", &m.base);
 }
 
 /* magicsock's link-change handling: a minor change re-STUNs, a major one
@@ -289,12 +287,12 @@ static void on_link_change(struct ctx *x, enum netmon_change c)
 	log_info("link change (%s): %s", netmon_change_name(c), text);
 	ev.change = (char *)netmon_change_name(c);
 	ev.summary = text;
-	bus_publish(x->bus, "LinkChange", &ev.base);
+	bus_publish(x->comp.bus, "LinkChange", &ev.base);
 	publish_network(x, text);
 	if (x->net_up) {
 		snprintf(why, sizeof(why), "link change (%s)", netmon_change_name(c));
 		rs.why = why;
-		bus_publish(x->bus, "ReSTUN", &rs.base);
+		bus_publish(x->comp.bus, "ReSTUN", &rs.base);
 	}
 }
 
@@ -316,7 +314,7 @@ static void publish_endpoints(struct ctx *x)
 	}
 	m.n_endpoints = set.n;
 	m.endpoints = epp;
-	if (bus_state_set(x->bus, "Endpoints", "self", &m.base) == 0)
+	if (bus_state_set(x->comp.bus, "Endpoints", "self", &m.base) == 0)
 		x->ep_published = set;
 }
 
@@ -383,7 +381,7 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.tx_derp_packets = p->tx_derp;
 	m.rx_derp_packets = p->rx_derp;
 	key_hex_format(p->key, hex);
-	bus_state_set(x->bus, "DataplanePeer", hex, &m.base);
+	bus_state_set(x->comp.bus, "DataplanePeer", hex, &m.base);
 	p->published_path = path;
 	p->published_direct = direct ? *direct : (struct ipport){0};
 	p->published_tx = p->tx_packets;
@@ -424,7 +422,7 @@ static void publish_self(struct ctx *x)
 	s.probe_opened = d->c.probe_opened;
 	s.probe_errors = d->c.probe_errors;
 	s.started_mono_ns = x->started_ns;
-	bus_state_set(x->bus, "DataplaneState", "self", &s.base);
+	bus_state_set(x->comp.bus, "DataplaneState", "self", &s.base);
 	x->published = d->c;
 }
 
@@ -493,67 +491,94 @@ static void drain_chan(struct ctx *x, struct pktchan *c)
 	dp_flush_all(d);
 }
 
-static int loop(struct ctx *x)
+/* Its own descriptors, in this order: the three UDP sockets, the three
+ * packet channels it binds, the probe epoll, the link monitor. */
+enum { IT_SOCK = 0, IT_CHAN = 3, IT_PROBE = 6, IT_NETMON = 7, IT_N = 8 };
+
+static int pollitems(void *arg, zmq_pollitem_t *it, int cap)
 {
+	struct ctx *x = arg;
+	struct dp *d = &x->d;
+	struct pktchan *chans[3] = {d->chan_derp, d->chan_disco, d->chan_netcheck};
+	int socks[3] = {d->udp4, d->udp6, d->wg};
+
+	if (cap < IT_N)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		it[IT_SOCK + i] = (zmq_pollitem_t){.fd = socks[i], .events = ZMQ_POLLIN};
+		it[IT_CHAN + i] = (zmq_pollitem_t){.socket = pktchan_socket_rx(chans[i]),
+						   .events = ZMQ_POLLIN};
+	}
+	/* A negative fd is never ready (poll(2) ignores it). */
+	it[IT_PROBE] = (zmq_pollitem_t){.fd = d->probe_ep, .events = ZMQ_POLLIN};
+	it[IT_NETMON] = (zmq_pollitem_t){.fd = x->nm ? netmon_fd(x->nm) : -1, .events = ZMQ_POLLIN};
+	return IT_N;
+}
+
+/* Packets first, a bounded amount of each; the bus after them
+ * (component_run). */
+static void ready(void *arg, const zmq_pollitem_t *it, int n, uint64_t now)
+{
+	struct ctx *x = arg;
+	struct dp *d = &x->d;
+	struct pktchan *chans[3] = {d->chan_derp, d->chan_disco, d->chan_netcheck};
+	int socks[3] = {d->udp4, d->udp6, d->wg};
+
+	d->now_ns = now;
+	if (n < IT_N)
+		return;
+	if (x->nm && ((it[IT_NETMON].revents & ZMQ_POLLIN) || now >= netmon_deadline_ns(x->nm)))
+		on_link_change(x, netmon_on_readable(x->nm, now));
+	for (int i = 0; i < 3; i++) {
+		if (socks[i] < 0 || !(it[IT_SOCK + i].revents & ZMQ_POLLIN))
+			continue;
+		for (int k = 0; k < 8; k++) {
+			int got = dp_rx_batch(d, socks[i], i == 2, i == 2 ? dp_on_wg : dp_on_udp);
+			dp_flush_all(d);
+			if (got < DP_BATCH / 2)
+				break;
+		}
+	}
+	if (d->probe_ep >= 0 && (it[IT_PROBE].revents & ZMQ_POLLIN))
+		dp_probe_rx(d); /* flushes after each socket's read */
+	for (int i = 0; i < 3; i++)
+		if (it[IT_CHAN + i].revents & ZMQ_POLLIN)
+			drain_chan(x, chans[i]);
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Its real deadlines: the link monitor's, the next counters publication,
+ * the next trust scan, the probe sockets' clean-up; now when a
+ * publication pass is unfinished. */
+static uint64_t deadline(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
+	struct dp *d = &x->d;
+	uint64_t next = earliest(x->next_publish_ns, x->next_scan_ns);
+
+	if (x->nm)
+		next = earliest(next, netmon_deadline_ns(x->nm));
+	if (d->n_probe_open)
+		next = earliest(next, d->probe_next_gc_ns);
+	if (!x->peers_syncing && (d->stats_dirty || x->publish_counters || x->ep_dirty))
+		next = now;
+	return next;
+}
+
+static void tick(void *arg, uint64_t now)
+{
+	struct ctx *x = arg;
 	struct dp *d = &x->d;
 
-	for (;;) {
-		zmq_pollitem_t it[12];
-		int n = bus_pollitems(x->bus, it, 2), i_sock = n;
-		struct pktchan *chans[3] = {d->chan_derp, d->chan_disco, d->chan_netcheck};
-		int socks[3] = {d->udp4, d->udp6, d->wg};
-
-		for (int i = 0; i < 3; i++)
-			it[n++] = (zmq_pollitem_t){.fd = socks[i], .events = ZMQ_POLLIN};
-		int i_chan = n;
-		for (int i = 0; i < 3; i++)
-			it[n++] = (zmq_pollitem_t){.socket = pktchan_socket_rx(chans[i]),
-						   .events = ZMQ_POLLIN};
-		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		int i_probe = -1;
-		if (d->probe_ep >= 0) {
-			i_probe = n;
-			it[n++] = (zmq_pollitem_t){.fd = d->probe_ep, .events = ZMQ_POLLIN};
-		}
-		int i_nm = n;
-		long timeout = 500;
-		if (x->nm) {
-			it[n++] = (zmq_pollitem_t){.fd = netmon_fd(x->nm), .events = ZMQ_POLLIN};
-			timeout = clock_poll_ms(clock_mono_ns(), netmon_deadline_ns(x->nm), 500);
-		}
-		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		d->now_ns = clock_mono_ns();
-		if (x->nm &&
-		    ((it[i_nm].revents & ZMQ_POLLIN) || d->now_ns >= netmon_deadline_ns(x->nm)))
-			on_link_change(x, netmon_on_readable(x->nm, d->now_ns));
-		if (component_read_signal(&x->comp)) {
-			log_info("signal: exiting");
-			return 0;
-		}
-		/* Packets first, a bounded amount of each, then the bus. */
-		for (int i = 0; i < 3; i++) {
-			if (socks[i] < 0 || !(it[i_sock + i].revents & ZMQ_POLLIN))
-				continue;
-			for (int k = 0; k < 8; k++) {
-				int got = dp_rx_batch(d, socks[i], i == 2,
-						      i == 2 ? dp_on_wg : dp_on_udp);
-				dp_flush_all(d);
-				if (got < DP_BATCH / 2)
-					break;
-			}
-		}
-		if (i_probe >= 0 && (it[i_probe].revents & ZMQ_POLLIN))
-			dp_probe_rx(d); /* flushes after each socket's read */
-		for (int i = 0; i < 3; i++)
-			if (it[i_chan + i].revents & ZMQ_POLLIN)
-				drain_chan(x, chans[i]);
-		dp_probe_gc(d);
-		bus_dispatch(x->bus, d->now_ns);
-		publish_tick(x);
-		if (x->ep_dirty)
-			publish_endpoints(x);
-	}
+	d->now_ns = now;
+	dp_probe_gc(d);
+	publish_tick(x);
+	if (x->ep_dirty)
+		publish_endpoints(x);
 }
 
 int main(int argc, char **argv)
@@ -606,15 +631,14 @@ int main(int argc, char **argv)
 	d->port = sock_port(d->udp4);
 	d->wg_port = sock_port(d->wg);
 	dp_io_setup(d);
-	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
-	x.zctx = zmq_ctx_new();
-	if (!x.bus || !x.zctx) {
-		log_error("cannot open the bus in %s", x.comp.bus_path);
+	if (component_connect(&x.comp, on_msg, &x) < 0)
 		goto out;
-	}
-	d->chan_derp = pktchan_open(x.zctx, x.comp.bus_dir, "derp", PKTCHAN_ROLE_DATAPLANE);
-	d->chan_disco = pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_DATAPLANE);
-	d->chan_netcheck = pktchan_open(x.zctx, x.comp.bus_dir, "netcheck", PKTCHAN_ROLE_DATAPLANE);
+	d->chan_derp = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "derp",
+				    PKTCHAN_ROLE_DATAPLANE);
+	d->chan_disco = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "disco",
+				     PKTCHAN_ROLE_DATAPLANE);
+	d->chan_netcheck = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "netcheck",
+					PKTCHAN_ROLE_DATAPLANE);
 	if (!d->chan_derp || !d->chan_disco || !d->chan_netcheck) {
 		log_error("cannot open the packet channels in %s: %s", x.comp.bus_path,
 			  strerror(errno));
@@ -622,15 +646,11 @@ int main(int argc, char **argv)
 	}
 	d->now_ns = clock_mono_ns();
 	/* Our endpoints from before a restart first, then the netmap. */
-	if (bus_subscribe(x.bus, "DataplanePeer") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
-	    bus_subscribe(x.bus, "SelfConfig") < 0 || bus_subscribe(x.bus, "NodeViewsUpdate") < 0 ||
-	    bus_subscribe(x.bus, "PathChanged") < 0 || bus_subscribe(x.bus, "NetcheckReport") < 0 ||
-	    bus_subscribe(x.bus, "PortMapping") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
+	if (component_subscribe(&x.comp, (const char *const[]){"DataplanePeer", 0}) < 0 ||
+	    component_subscribe(&x.comp, (const char *const[]){"SelfConfig", "NodeViewsUpdate",
+							       "PathChanged", "NetcheckReport",
+							       "PortMapping", 0}) < 0)
 		goto out;
-	}
 	log_info("udp port %u%s, wireguard endpoints 127.64.0.0/10 port %u, wireguard at "
 		 "127.0.0.1:%u, gso %s, gro %s, rcvbuf %d",
 		 d->port, d->udp6 >= 0 ? " (v4+v6)" : " (v4 only)", d->wg_port, d->wg_listen_port,
@@ -647,15 +667,21 @@ int main(int argc, char **argv)
 	}
 	set_local_addrs(&x);
 	publish_endpoints(&x);
-	rc = loop(&x) < 0 ? 1 : 0;
+	rc = component_run(&x.comp,
+			   &(const struct component_ops){.pollitems = pollitems,
+							 .ready = ready,
+							 .deadline = deadline,
+							 .tick = tick},
+			   &x) < 0
+		     ? 1
+		     : 0;
 out:
 	netmon_free(x.nm);
+	/* On the bus's context: closed before it. */
 	pktchan_free(d->chan_derp);
 	pktchan_free(d->chan_disco);
 	pktchan_free(d->chan_netcheck);
-	bus_free(x.bus);
-	if (x.zctx)
-		zmq_ctx_term(x.zctx);
+	component_close(&x.comp);
 	dp_free(d);
 	return rc;
 }

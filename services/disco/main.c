@@ -31,10 +31,7 @@ enum {
 };
 
 struct ctx {
-	struct component comp;
-	struct bus *bus;
-	void *zctx;
-	struct pktchan *pc;
+	struct component comp; /* its bus and packet channel too */
 	struct dsc d;
 	struct log_ratelimit rl;
 	bool adopting;		/* the PathChanged snapshot at start: adopt */
@@ -50,7 +47,7 @@ static void send_udp(void *arg, uint16_t sock, const struct ipport *to, const ui
 
 	ipport_format(to, a, sizeof(a));
 	log_debug("send %zu bytes to %s from socket %u", len, a, sock);
-	pktchan_send(x->pc, &h, p, len);
+	pktchan_send(x->comp.chan, &h, p, len);
 }
 
 static void send_derp(void *arg, const struct key32 *node_key, uint16_t region, const uint8_t *p,
@@ -61,7 +58,7 @@ static void send_derp(void *arg, const struct key32 *node_key, uint16_t region, 
 
 	memcpy(h.key, node_key->b, KEY_LEN);
 	log_debug("send %zu bytes over DERP", len);
-	pktchan_send(x->pc, &h, p, len);
+	pktchan_send(x->comp.chan, &h, p, len);
 }
 
 /* DiscoPong (key: the peer's node key in hex): `msockctl ping` reads it. */
@@ -83,7 +80,7 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
 	key_hex_format(p->node_key.b, hex);
-	bus_state_set(x->bus, "DiscoPong", hex, &m.base);
+	bus_state_set(x->comp.bus, "DiscoPong", hex, &m.base);
 }
 
 /* PathHistory (key: the peer's node key in hex): GetEndpointChanges. */
@@ -111,7 +108,7 @@ static void publish_history(struct ctx *x, const struct dsc_peer *p, const char 
 	h.node_key.len = KEY_LEN;
 	h.n_changes = p->n_history;
 	h.changes = chp;
-	bus_state_set(x->bus, "PathHistory", hex, &h.base);
+	bus_state_set(x->comp.bus, "PathHistory", hex, &h.base);
 }
 
 /* PathChanged (key: the peer's node key in hex), applied by the dataplane. */
@@ -130,7 +127,7 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 		m.direct = &e;
 		ipport_format(best, a, sizeof(a));
 	}
-	/* Every address heard from, for receiving (dsc.c, pick_rx). */
+	/* Every address heard from, for receiving (dsc_path.c, pick_rx). */
 	Msock__Endpoint rx[DSC_RX_ADDRS], *rxp[DSC_RX_ADDRS];
 	size_t n_rx = 0;
 	for (; n_rx < p->n_rx; n_rx++) {
@@ -145,7 +142,7 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	key_hex_format(p->node_key.b, hex);
-	bus_state_set(x->bus, "PathChanged", hex, &m.base);
+	bus_state_set(x->comp.bus, "PathChanged", hex, &m.base);
 	if (changed) {
 		char via[32] = "";
 		if (best && p->best_sock)
@@ -303,14 +300,16 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	}
 }
 
-static void drain(struct ctx *x)
+static void on_packets(void *arg, uint64_t now_ns)
 {
 	static uint8_t buf[PKTCHAN_MAX_PAYLOAD_BYTES];
+	struct ctx *x = arg;
 
+	(void)now_ns; /* each packet takes the clock as it is read */
 	for (int i = 0; i < CHAN_DRAIN; i++) {
 		struct pktchan_hdr h;
 		size_t n;
-		int rc = pktchan_recv(x->pc, &h, buf, sizeof(buf), &n);
+		int rc = pktchan_recv(x->comp.chan, &h, buf, sizeof(buf), &n);
 		uint64_t now = clock_mono_ns();
 		char from[ADDR_TEXT_MAX] = "DERP";
 		if (rc == -EAGAIN)
@@ -336,28 +335,14 @@ static void drain(struct ctx *x)
 	}
 }
 
-static int loop(struct ctx *x)
+static uint64_t deadline(void *arg, uint64_t now)
 {
-	for (;;) {
-		zmq_pollitem_t it[4];
-		int n = bus_pollitems(x->bus, it, 2);
-		uint64_t now = clock_mono_ns();
-		long timeout = clock_poll_ms(now, dsc_deadline(&x->d, now), 1000);
+	return dsc_deadline(&((struct ctx *)arg)->d, now);
+}
 
-		it[n++] =
-			(zmq_pollitem_t){.socket = pktchan_socket_rx(x->pc), .events = ZMQ_POLLIN};
-		it[n++] = (zmq_pollitem_t){.fd = x->comp.sigfd, .events = ZMQ_POLLIN};
-		if (zmq_poll(it, n, timeout) < 0 && errno != EINTR)
-			return -errno;
-		now = clock_mono_ns();
-		if (component_read_signal(&x->comp)) {
-			log_info("signal: exiting");
-			return 0;
-		}
-		bus_dispatch(x->bus, now);
-		drain(x);
-		dsc_tick(&x->d, clock_mono_ns());
-	}
+static void tick(void *arg, uint64_t now)
+{
+	dsc_tick(&((struct ctx *)arg)->d, now);
 }
 
 static int load_key(const char *path, struct key32 *priv)
@@ -407,44 +392,34 @@ int main(int argc, char **argv)
 		return 1;
 	dsc_init(&x.d, &priv, &pub, &io, &dsc_rng_sodium);
 	sodium_memzero(&priv, sizeof(priv));
-	x.bus = bus_open(x.comp.bus_dir, x.comp.name, on_msg, &x);
-	x.zctx = zmq_ctx_new();
-	x.pc = x.zctx ? pktchan_open(x.zctx, x.comp.bus_dir, "disco", PKTCHAN_ROLE_SERVICE) : 0;
-	if (!x.bus || !x.pc) {
-		log_error("cannot open the bus or the packet channel in %s", x.comp.bus_path);
+	if (component_connect(&x.comp, on_msg, &x) < 0)
 		goto out;
-	}
 	sk.disco_key.data = pub.b;
 	sk.disco_key.len = KEY_LEN;
 	/* Keyed by our program, the key's holder in the process table. */
-	bus_state_set(x.bus, "SelfKeys", x.comp.proc->program, &sk.base);
+	bus_state_set(x.comp.bus, "SelfKeys", x.comp.proc->program, &sk.base);
 	/* Peers first, then the paths we had published (adopted as they are),
 	 * then what moves. */
 	x.adopting = true;
-	if (bus_subscribe(x.bus, "NodeViewsUpdate") < 0 || bus_subscribe(x.bus, "SelfKeys") < 0 ||
-	    bus_subscribe(x.bus, "Prefs") < 0 || bus_subscribe(x.bus, "Endpoints") < 0 ||
-	    bus_subscribe(x.bus, "NetcheckReport") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0 ||
-	    bus_subscribe(x.bus, "PathChanged") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
+	if (component_subscribe(&x.comp,
+				(const char *const[]){"NodeViewsUpdate", "SelfKeys", "Prefs",
+						      "Endpoints", "NetcheckReport", 0}) < 0 ||
+	    component_subscribe(&x.comp, (const char *const[]){"PathChanged", 0}) < 0)
 		goto out;
-	}
 	x.adopting = false;
-	if (bus_subscribe(x.bus, "DataplanePeer") < 0 || bus_subscribe(x.bus, "PingRequest") < 0 ||
-	    bus_subscribe(x.bus, "DataplaneState") < 0 ||
-	    bus_wait_synced(x.bus, BUS_SNAPSHOT_TIMEOUT_MS) < 0) {
-		log_error("no state from the broker");
+	if (component_subscribe(&x.comp, (const char *const[]){"DataplanePeer", "PingRequest",
+							       "DataplaneState", 0}) < 0)
 		goto out;
-	}
 	key_format(KEY_KIND_DISCO_PUBLIC, &pub, text, sizeof(text));
 	log_info("disco key %.20s..., %zu peers", text, x.d.n_peers);
-	rc = loop(&x) < 0 ? 1 : 0;
+	rc = component_run(&x.comp,
+			   &(const struct component_ops){
+				   .packets = on_packets, .deadline = deadline, .tick = tick},
+			   &x) < 0
+		     ? 1
+		     : 0;
 out:
 	dsc_free(&x.d);
-	pktchan_free(x.pc);
-	bus_free(x.bus);
-	if (x.zctx)
-		zmq_ctx_term(x.zctx);
+	component_close(&x.comp);
 	return rc;
 }
