@@ -1,4 +1,5 @@
-/* addr: parse and print IP:port values. */
+/* addr: parse and print IP:port values; the kinds of address (Go's
+ * net/netip) and the one rule for a usable unicast address. */
 #include "addr.h"
 
 #include <arpa/inet.h>
@@ -154,4 +155,99 @@ int ipport_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct ipport
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* The address bytes to judge and their family: a v4-mapped IPv6 address
+ * as the IPv4 inside, as Go's netip methods Unmap first. */
+static int unmapped(const struct ipport *a, const uint8_t **ip)
+{
+	if (!a)
+		return 0;
+	if (ip_is_v4_mapped(a)) {
+		*ip = a->ip + 12;
+		return AF_INET;
+	}
+	*ip = a->ip;
+	return a->family == AF_INET || a->family == AF_INET6 ? a->family : 0;
+}
+
+bool ip_is_v4_mapped(const struct ipport *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return a && a->family == AF_INET6 && memcmp(a->ip, prefix, sizeof(prefix)) == 0;
+}
+
+bool ip_is_loopback(const struct ipport *a)
+{
+	static const uint8_t lo6[16] = {[15] = 1};
+	const uint8_t *ip;
+
+	switch (unmapped(a, &ip)) {
+	case AF_INET:
+		return ip[0] == 127;
+	case AF_INET6:
+		return memcmp(ip, lo6, sizeof(lo6)) == 0;
+	}
+	return false;
+}
+
+bool ip_is_multicast(const struct ipport *a)
+{
+	const uint8_t *ip;
+
+	switch (unmapped(a, &ip)) {
+	case AF_INET:
+		return (ip[0] & 0xf0) == 224;
+	case AF_INET6:
+		return ip[0] == 0xff;
+	}
+	return false;
+}
+
+bool ip_is_link_local(const struct ipport *a)
+{
+	const uint8_t *ip;
+
+	switch (unmapped(a, &ip)) {
+	case AF_INET:
+		return ip[0] == 169 && ip[1] == 254;
+	case AF_INET6:
+		return ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80;
+	}
+	return false;
+}
+
+bool ip_is_private(const struct ipport *a)
+{
+	const uint8_t *ip;
+
+	switch (unmapped(a, &ip)) {
+	case AF_INET:
+		return ip[0] == 10 || (ip[0] == 172 && (ip[1] & 0xf0) == 16) ||
+		       (ip[0] == 192 && ip[1] == 168);
+	case AF_INET6:
+		return (ip[0] & 0xfe) == 0xfc;
+	}
+	return false;
+}
+
+bool ip_unicast_usable(const struct ipport *a)
+{
+	static const uint8_t zero[16], broadcast[4] = {255, 255, 255, 255};
+	const uint8_t *ip;
+
+	switch (unmapped(a, &ip)) {
+	case AF_INET:
+		if (ip[0] == 0 || memcmp(ip, broadcast, sizeof(broadcast)) == 0)
+			return false;
+		break;
+	case AF_INET6:
+		if (memcmp(ip, zero, sizeof(zero)) == 0)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return !ip_is_loopback(a) && !ip_is_multicast(a);
 }

@@ -30,4 +30,34 @@ bool ip_equal(const struct ipport *a, const struct ipport *b);
 socklen_t ipport_to_sockaddr(const struct ipport *a, struct sockaddr_storage *ss);
 int ipport_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct ipport *out);
 
+/* Kinds of address, as Go's net/netip Addr methods of the same names
+ * (IsLoopback, IsMulticast, IsLinkLocalUnicast, IsPrivate), so code ported
+ * from Tailscale keeps its meaning. As in Go, an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is judged by the IPv4 inside; no family is none of them.
+ *   loopback    127/8, ::1
+ *   multicast   224/4, ff00::/8
+ *   link_local  169.254/16, fe80::/10 (unicast)
+ *   private     10/8, 172.16/12, 192.168/16 (RFC 1918), fc00::/7 (RFC 4193) */
+bool ip_is_loopback(const struct ipport *a);
+bool ip_is_multicast(const struct ipport *a);
+bool ip_is_link_local(const struct ipport *a);
+bool ip_is_private(const struct ipport *a);
+/* IPv6 ::ffff:0:0/96 (RFC 4291 section 2.5.5.2). */
+bool ip_is_v4_mapped(const struct ipport *a);
+
+/* The one rule for an address a peer, a gateway or a URL gave us: whether
+ * it can be the unicast destination (or source) of packets that leave this
+ * host. False for NULL or no family, "this network" 0/8 (RFC 1122 section
+ * 3.2.1.3: never a destination) and :: (RFC 4291 section 2.5.2), loopback,
+ * multicast, and the limited broadcast 255.255.255.255 (our sockets have no
+ * SO_BROADCAST); a v4-mapped address is judged by its IPv4. Private, CGNAT
+ * and reserved ranges are usable: a gateway behind another NAT has one,
+ * LAN peers have them, and 198.18.0.0/15 is our lab's internet. Tailscale
+ * checks fewer cases (net/portmapper's upnp.go: unspecified and loopback
+ * external IPs); the callers add what their protocol needs:
+ *   NAT-PMP, PCP: this rule (natpmp.c, pcp.c)
+ *   UPnP:         and not v4-mapped (upnp_addr_usable)
+ *   disco:        and not link-local, port not 0 (disco_endpoint_usable) */
+bool ip_unicast_usable(const struct ipport *a);
+
 #endif

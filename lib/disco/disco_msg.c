@@ -421,40 +421,12 @@ int disco_msg_check_keys(const struct disco_msg *m)
 	return ok ? 0 : DISCO_ERR_ZERO_KEY;
 }
 
-static bool v4_usable(const uint8_t *ip)
-{
-	static const uint8_t broadcast[4] = {255, 255, 255, 255};
-
-	if (ip[0] == 0 || ip[0] == 127) /* 0/8 "this network", 127/8 loopback */
-		return false;
-	if (ip[0] == 169 && ip[1] == 254) /* 169.254/16 link-local */
-		return false;
-	if ((ip[0] & 0xf0) == 224) /* 224/4 multicast */
-		return false;
-	/* Limited broadcast: our sockets have no SO_BROADCAST to send it. */
-	return memcmp(ip, broadcast, 4) != 0;
-}
-
 bool disco_endpoint_usable(const struct ipport *a)
 {
-	static const uint8_t zero15[15] = {0};
-
-	if (!a || a->port == 0)
-		return false;
-	if (a->family == AF_INET)
-		return v4_usable(a->ip);
-	if (a->family != AF_INET6)
-		return false;
-	if (a->ip[0] == 0xff) /* ff00::/8 multicast */
-		return false;
-	if (a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
-		return false;
-	if (memcmp(a->ip, zero15, sizeof(zero15)) == 0 && a->ip[15] <= 1) /* :: and ::1 */
-		return false;
-	/* A v4-mapped address built by hand: judge the IPv4 inside. */
-	if (memcmp(a->ip, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0)
-		return v4_usable(a->ip + sizeof(v4_mapped_prefix));
-	return true;
+	/* Beyond the shared rule: a link-local address is on the peer's
+	 * link, not ours (Tailscale's handleCallMeMaybe skips IPv6 ones), and
+	 * port 0 is no destination. */
+	return a && a->port != 0 && ip_unicast_usable(a) && !ip_is_link_local(a);
 }
 
 /* ---- Names ---- */

@@ -64,24 +64,6 @@ size_t natpmp_request_encode(const struct natpmp_request *req, uint8_t *buf, siz
 	return n;
 }
 
-bool natpmp_external_usable(const struct ipport *a)
-{
-	const uint8_t *ip;
-
-	if (!a || a->family != AF_INET)
-		return false;
-	ip = a->ip;
-	if (ip[0] == 0)
-		return false; /* "this network", RFC 1122 section 3.2.1.3: never a destination */
-	if (ip[0] == 127)
-		return false; /* loopback */
-	if ((ip[0] & 0xf0) == 224)
-		return false; /* multicast, RFC 5771 */
-	if (ip[0] == 255 && ip[1] == 255 && ip[2] == 255 && ip[3] == 255)
-		return false; /* limited broadcast */
-	return true;
-}
-
 /* The map-specific checks of a success answer: RFC 6886 section 3.3 for a
  * create (a lifetime and a port, or there is no mapping), section 3.4 for
  * a delete (lifetime 0; the port, 0 by the RFC, is not looked at). */
@@ -153,7 +135,7 @@ int natpmp_response_parse(const uint8_t *p, size_t len, const struct natpmp_requ
 	r.external.family = AF_INET;
 	for (size_t i = 0; i < 4; i++)
 		r.external.ip[i] = p[OFF_EXTERNAL_ADDR + i];
-	if (!natpmp_external_usable(&r.external))
+	if (!ip_unicast_usable(&r.external))
 		return NATPMP_ERR_EXTERNAL_ADDR;
 	*out = r;
 	return 0;

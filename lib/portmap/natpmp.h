@@ -102,7 +102,7 @@ size_t natpmp_request_encode(const struct natpmp_request *req, uint8_t *buf, siz
  * natpmp_request_encode): exact length, version 0, the matching opcode,
  * result 0, the same internal port; on a create, a mapped port and a
  * lifetime; on a delete, lifetime 0; an external address that
- * natpmp_external_usable accepts. Returns 0 or a negative enum natpmp_err.
+ * ip_unicast_usable (lib/addr.h) accepts. Returns 0 or a negative enum natpmp_err.
  * On NATPMP_ERR_RESULT, out->opcode, out->result and out->epoch_s are
  * filled (the epoch of an error answer still counts, RFC 6886 section
  * 3.5) and the rest of *out is zero; on any other error *out is untouched.
@@ -110,12 +110,6 @@ size_t natpmp_request_encode(const struct natpmp_request *req, uint8_t *buf, siz
  * them apart (NATPMP_ERR_OPCODE). */
 int natpmp_response_parse(const uint8_t *p, size_t len, const struct natpmp_request *sent,
 			  struct natpmp_response *out);
-
-/* Whether an IPv4 address (AF_INET) can be a gateway's external address:
- * not 0.0.0.0/8, 127.0.0.0/8, multicast 224.0.0.0/4 or 255.255.255.255.
- * Private, CGNAT and benchmark (198.18.0.0/15, where our lab's internet
- * lives) addresses are fine: a gateway behind another NAT has one. */
-bool natpmp_external_usable(const struct ipport *a);
 
 /* The RFC 6886 name of a result code ("Not Authorized/Refused"); static. */
 const char *natpmp_result_name(uint16_t result);

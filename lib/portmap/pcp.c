@@ -127,28 +127,6 @@ size_t pcp_request_encode(const struct pcp_request *req, uint8_t *buf, size_t ca
 	return n;
 }
 
-bool pcp_external_usable(const struct ipport *a)
-{
-	static const uint8_t zero[ADDR_BYTES] = {0};
-	static const uint8_t loopback[ADDR_BYTES] = {0, 0, 0, 0, 0, 0, 0, 0,
-						     0, 0, 0, 0, 0, 0, 0, 1};
-	struct ipport v4;
-
-	if (!a)
-		return false;
-	if (a->family == AF_INET)
-		return natpmp_external_usable(a);
-	if (a->family != AF_INET6)
-		return false;
-	if (bytes_equal(a->ip, v4mapped_prefix, sizeof(v4mapped_prefix))) {
-		get_addr(a->ip, a->port, &v4);
-		return natpmp_external_usable(&v4);
-	}
-	if (bytes_equal(a->ip, zero, ADDR_BYTES) || bytes_equal(a->ip, loopback, ADDR_BYTES))
-		return false;	 /* unspecified, loopback: RFC 4291 section 2.5.2, 2.5.3 */
-	return a->ip[0] != 0xff; /* multicast, RFC 4291 section 2.7 */
-}
-
 /* Walks the options from off to len: each is a 4-byte header and its
  * data padded to 4 (section 7.3). Counts them into *n. len - off is a
  * multiple of 4, so a header either fits or nothing is left. */
@@ -199,7 +177,7 @@ static int check_map_success(const uint8_t *map, const struct pcp_request *sent,
 		return PCP_ERR_LIFETIME;
 	if (r->external.port == 0)
 		return PCP_ERR_EXTERNAL_PORT;
-	if (!pcp_external_usable(&r->external))
+	if (!ip_unicast_usable(&r->external))
 		return PCP_ERR_EXTERNAL_ADDR;
 	return 0;
 }

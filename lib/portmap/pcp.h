@@ -121,7 +121,7 @@ size_t pcp_request_encode(const struct pcp_request *req, uint8_t *buf, size_t ca
  * (24 to 1100 bytes, a multiple of 4), version 2, R set, the same opcode,
  * options walked by their lengths; for MAP the same nonce, protocol and
  * internal port, then result 0; on a create a lifetime, an external port
- * and an external address pcp_external_usable accepts; on a delete,
+ * and an external address ip_unicast_usable (lib/addr.h) accepts; on a delete,
  * lifetime 0. A NAT-PMP "Unsupported Version" answer (version 0, result
  * 1: the server speaks only NAT-PMP, section 9) is PCP_ERR_NATPMP.
  * Returns 0 or a negative enum pcp_err. On PCP_ERR_RESULT, out->opcode,
@@ -129,10 +129,6 @@ size_t pcp_request_encode(const struct pcp_request *req, uint8_t *buf, size_t ca
  * of *out is zero; on any other error *out is untouched. */
 int pcp_response_parse(const uint8_t *p, size_t len, const struct pcp_request *sent,
 		       struct pcp_response *out);
-
-/* Whether an address can be a server's external address: IPv4 as
- * natpmp_external_usable; IPv6 not ::, ::1 or multicast ff00::/8. */
-bool pcp_external_usable(const struct ipport *a);
 
 /* The RFC 6887 section 7.4 name of a result code ("NOT_AUTHORIZED"); static. */
 const char *pcp_result_name(uint8_t result);

@@ -5,8 +5,6 @@
  * section 3 and the URL syntax of RFC 3986 that upnp_desc shares. */
 #include "upnp_ssdp.h"
 
-#include "portmap/natpmp.h"
-
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,21 +57,9 @@ size_t upnp_ssdp_msearch(enum upnp_ssdp_target st, uint8_t *buf, size_t cap)
 
 bool upnp_addr_usable(const struct ipport *a)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	static const uint8_t zero[16];
-
-	if (!a)
-		return false;
-	if (a->family == AF_INET)
-		return natpmp_external_usable(a); /* the same rule as NAT-PMP's */
-	if (a->family == AF_INET6) {
-		if (memcmp(a->ip, zero, 15) == 0 && (a->ip[15] == 0 || a->ip[15] == 1))
-			return false; /* :: and ::1 */
-		if (a->ip[0] == 0xff || memcmp(a->ip, mapped, sizeof(mapped)) == 0)
-			return false;
-		return true;
-	}
-	return false;
+	/* A v4-mapped host is a second spelling of an IPv4 address: refused,
+	 * so a URL names the gateway one way only (upnp_url_check_gateway). */
+	return ip_unicast_usable(a) && !ip_is_v4_mapped(a);
 }
 
 static bool is_alpha(char c)

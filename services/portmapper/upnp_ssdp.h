@@ -151,10 +151,10 @@ struct upnp_url {
 	char path[UPNP_URL_MAX_BYTES]; /* path and query, starts with '/', NUL-terminated */
 };
 
-/* Whether a can be a gateway or the host of its URLs: IPv4 not in
- * 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or 255.255.255.255; IPv6 not ::,
- * ::1, ff00::/8 or IPv4-mapped. Private, CGNAT and 198.18.0.0/15 (the
- * lab's internet) are fine. */
+/* Whether a can be a gateway or the host of its URLs: ip_unicast_usable
+ * (lib/addr.h: not 0.0.0.0/8, ::, loopback, multicast or 255.255.255.255;
+ * private, CGNAT and 198.18.0.0/15, the lab's internet, are fine) and not
+ * IPv4-mapped IPv6. */
 bool upnp_addr_usable(const struct ipport *a);
 
 /* Parses an absolute URL: "http://" (any case), an IPv4 literal or a

@@ -68,7 +68,8 @@ static void check(const uint8_t *data, size_t size, const struct natpmp_request 
 		if (size != want || data[0] != NATPMP_VERSION || out.result != 0 ||
 		    out.opcode != NATPMP_OP_REPLY + sent->opcode)
 			abort();
-		if (!map && (!natpmp_external_usable(&out.external) || out.external.port != 0))
+		if (!map && (out.external.family != AF_INET || !ip_unicast_usable(&out.external) ||
+			     out.external.port != 0))
 			abort();
 		if (map && (out.internal_port != sent->internal_port || out.external.family != 0))
 			abort();

@@ -76,7 +76,7 @@ static void check_success(const uint8_t *data, size_t size, const struct pcp_req
 		return;
 	}
 	if (out->lifetime_s == 0 || out->external.port == 0 ||
-	    out->external.port != get16(data + 42) || !pcp_external_usable(&out->external))
+	    out->external.port != get16(data + 42) || !ip_unicast_usable(&out->external))
 		abort();
 	addr16(&out->external, ext);
 	if (memcmp(ext, data + 44, 16) != 0)

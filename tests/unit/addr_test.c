@@ -1,5 +1,6 @@
 /* addr_test: IP:port values (lib/addr.h): parsing valid forms, one test per
- * malformed form, formatting, sockaddr conversion and equality. */
+ * malformed form, formatting, sockaddr conversion and equality; the kinds
+ * of address and the usable-unicast rule. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -369,6 +370,85 @@ static void test_equal(void **state)
 	assert_false(ip_equal(&a, &b));
 }
 
+/* The rule NAT-PMP's and PCP's external addresses meet (it was
+ * pcp_external_usable); UPnP's and disco's add to it (their tests). */
+static void test_unicast_usable(void **state)
+{
+	(void)state;
+	static const char *const ok[] = {"198.18.0.1:1",    "10.0.0.1:1",  "100.64.0.1:1",
+					 "[2001:db8::1]:1", "[fe80::1]:1", "[::ffff:198.18.0.2]:1"};
+	static const char *const bad[] = {
+		"0.0.0.0:1", "127.0.0.1:1", "224.0.0.1:1", "255.255.255.255:1",
+		"[::]:1",    "[::1]:1",	    "[ff02::1]:1", "[::ffff:127.0.0.1]:1"};
+	struct ipport a;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(ipport_parse(ok[i], &a), 0);
+		if (!ip_unicast_usable(&a))
+			fail_msg("%s refused", ok[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ipport_parse(bad[i], &a), 0);
+		if (ip_unicast_usable(&a))
+			fail_msg("%s accepted", bad[i]);
+	}
+	assert_false(ip_unicast_usable(NULL));
+	a.family = AF_UNIX;
+	assert_false(ip_unicast_usable(&a));
+}
+
+/* Go's netip IsLoopback, IsMulticast, IsLinkLocalUnicast, IsPrivate, with
+ * a v4-mapped address judged by its IPv4 as Go does. */
+static void test_kinds(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ip;
+		bool loopback, multicast, link_local, private, mapped;
+	} v[] = {
+		{"127.0.0.1", true, false, false, false, false},
+		{"127.255.255.254", true, false, false, false, false},
+		{"::1", true, false, false, false, false},
+		{"::ffff:127.0.0.1", true, false, false, false, true},
+		{"224.0.0.1", false, true, false, false, false},
+		{"239.255.255.250", false, true, false, false, false},
+		{"ff02::1", false, true, false, false, false},
+		{"169.254.1.1", false, false, true, false, false},
+		{"fe80::1", false, false, true, false, false},
+		{"febf::1", false, false, true, false, false},
+		{"fec0::1", false, false, false, false, false},
+		{"::ffff:169.254.0.1", false, false, true, false, true},
+		{"10.0.0.1", false, false, false, true, false},
+		{"172.16.0.1", false, false, false, true, false},
+		{"172.31.255.255", false, false, false, true, false},
+		{"172.32.0.1", false, false, false, false, false},
+		{"192.168.1.1", false, false, false, true, false},
+		{"fc00::1", false, false, false, true, false},
+		{"fd7a::1", false, false, false, true, false},
+		{"::ffff:192.168.0.1", false, false, false, true, true},
+		{"100.64.0.1", false, false, false, false, false},
+		{"198.18.0.1", false, false, false, false, false},
+		{"2001:db8::1", false, false, false, false, false},
+		{"::", false, false, false, false, false},
+		{"::7f00:1", false, false, false, false, false}, /* IPv4-compatible, not mapped */
+	};
+	struct ipport a;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(ip_parse(v[i].ip, &a), 0);
+		if (ip_is_loopback(&a) != v[i].loopback || ip_is_multicast(&a) != v[i].multicast ||
+		    ip_is_link_local(&a) != v[i].link_local || ip_is_private(&a) != v[i].private ||
+		    ip_is_v4_mapped(&a) != v[i].mapped)
+			fail_msg("%s: loopback %d multicast %d link_local %d private %d mapped %d",
+				 v[i].ip, ip_is_loopback(&a), ip_is_multicast(&a),
+				 ip_is_link_local(&a), ip_is_private(&a), ip_is_v4_mapped(&a));
+	}
+	a = (struct ipport){.ip = {127, 0, 0, 1}}; /* no family */
+	assert_false(ip_is_loopback(&a));
+	assert_false(ip_is_loopback(NULL) || ip_is_multicast(NULL) || ip_is_link_local(NULL) ||
+		     ip_is_private(NULL) || ip_is_v4_mapped(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +477,8 @@ int main(void)
 		cmocka_unit_test(test_sockaddr_v4_mapped),
 		cmocka_unit_test(test_sockaddr_bad),
 		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_unicast_usable),
+		cmocka_unit_test(test_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

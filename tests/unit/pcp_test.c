@@ -445,31 +445,6 @@ static void test_round_trip(void **state)
 	assert_int_equal(r.opcode, PCP_OP_ANNOUNCE);
 }
 
-static void test_external_usable(void **state)
-{
-	(void)state;
-	static const char *const ok[] = {"198.18.0.1:1",    "10.0.0.1:1",  "100.64.0.1:1",
-					 "[2001:db8::1]:1", "[fe80::1]:1", "[::ffff:198.18.0.2]:1"};
-	static const char *const bad[] = {
-		"0.0.0.0:1", "127.0.0.1:1", "224.0.0.1:1", "255.255.255.255:1",
-		"[::]:1",    "[::1]:1",	    "[ff02::1]:1", "[::ffff:127.0.0.1]:1"};
-	struct ipport a;
-
-	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
-		assert_int_equal(ipport_parse(ok[i], &a), 0);
-		if (!pcp_external_usable(&a))
-			fail_msg("%s refused", ok[i]);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		assert_int_equal(ipport_parse(bad[i], &a), 0);
-		if (pcp_external_usable(&a))
-			fail_msg("%s accepted", bad[i]);
-	}
-	assert_false(pcp_external_usable(NULL));
-	a.family = AF_UNIX;
-	assert_false(pcp_external_usable(&a));
-}
-
 static void test_result_names(void **state)
 {
 	(void)state;
@@ -841,7 +816,6 @@ int main(void)
 		cmocka_unit_test(test_map_answer_max_length),
 		cmocka_unit_test(test_delete_answer),
 		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_external_usable),
 		cmocka_unit_test(test_result_names),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_err_truncated_every_length),
