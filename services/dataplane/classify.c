@@ -13,22 +13,24 @@
 
 #include <string.h>
 
-static const uint8_t disco_magic[DP_DISCO_MAGIC_LEN] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
+#include "be.h"
+#include "disco/disco.h"
+#include "stun/stun.h"
 
 static bool looks_like_stun_binding(const uint8_t *p, size_t len)
 {
-	return len >= 20 && (p[0] & 0xc0) == 0 && p[1] == 0x01 && p[4] == 0x21 && p[5] == 0x12 &&
-	       p[6] == 0xa4 && p[7] == 0x42;
+	return len >= STUN_HEADER_BYTES && (p[0] & 0xc0) == 0 && p[1] == 0x01 &&
+	       be_get32(p + 4) == STUN_MAGIC_COOKIE;
 }
 
 static bool looks_like_disco(const uint8_t *p, size_t len)
 {
-	return len >= DP_DISCO_HEADER_LEN && memcmp(p, disco_magic, DP_DISCO_MAGIC_LEN) == 0;
+	return len >= DISCO_HEADER_LEN && memcmp(p, disco_magic, DISCO_MAGIC_LEN) == 0;
 }
 
 static void disco_or_junk(const uint8_t *p, size_t len, bool geneve, struct dp_classified *out)
 {
-	out->cls = len < DP_DISCO_MIN_LEN ? DP_CLASS_DISCO_JUNK : DP_CLASS_DISCO;
+	out->cls = len < DISCO_SEALED_HEADER_LEN ? DP_CLASS_DISCO_JUNK : DP_CLASS_DISCO;
 	out->geneve = geneve;
 	out->p = p;
 	out->len = len;

@@ -46,16 +46,15 @@ enum {
 	DP_MAX_RX_ADDRS = 32, /* addresses disco vouched for as the peer's (receive only) */
 	DP_PROBE_SOCKS = PKTCHAN_MAX_SOCK, /* probe sockets (probe.c) */
 	DP_PROBE_IDLE_MS = 60000,	   /* a probe socket unused this long is closed */
-	DP_DISCO_MAGIC_LEN = 6,
-	DP_DISCO_HEADER_LEN = 6 + 32,	/* magic + sender key: looks like disco */
-	DP_DISCO_MIN_LEN = 6 + 32 + 24, /* + nonce: shorter is junk (62) */
-	DP_GENEVE_HEADER_LEN = 8,	/* RFC 8926 fixed header */
-	DP_GENEVE_PROTO_DISCO = 0x7A11, /* Tailscale's net/packet/geneve.go */
+	DP_GENEVE_HEADER_LEN = 8,	   /* RFC 8926 fixed header */
+	DP_GENEVE_PROTO_DISCO = 0x7A11,	   /* Tailscale's net/packet/geneve.go */
 	DP_GENEVE_PROTO_WIREGUARD = 0x7A12,
 };
 
 /* What a UDP payload looks like (magicsock's packetLooksLike, plus the
- * junk check of handleDiscoMessage). */
+ * junk check of handleDiscoMessage). The disco lengths are lib/disco's:
+ * DISCO_HEADER_LEN (magic + sender key) looks like disco, shorter than
+ * DISCO_SEALED_HEADER_LEN (+ nonce, 62) is junk. */
 enum dp_class {
 	DP_CLASS_WIREGUARD = 1,
 	DP_CLASS_STUN,	     /* STUN binding (method 0x001), any class */

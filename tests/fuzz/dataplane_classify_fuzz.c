@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disco/disco.h"
 #include "dp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,8 +18,6 @@ enum {
 	ABSENT = UINT32_MAX,
 };
 
-static const uint8_t disco_magic[DP_DISCO_MAGIC_LEN] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
-
 static bool is_stun_binding(const uint8_t *p, size_t len)
 {
 	return len >= 20 && (p[0] & 0xc0) == 0 && p[1] == 0x01 && p[4] == 0x21 && p[5] == 0x12 &&
@@ -27,7 +26,7 @@ static bool is_stun_binding(const uint8_t *p, size_t len)
 
 static bool is_disco(const uint8_t *p, size_t len)
 {
-	return len >= DP_DISCO_HEADER_LEN && memcmp(p, disco_magic, DP_DISCO_MAGIC_LEN) == 0;
+	return len >= DISCO_HEADER_LEN && memcmp(p, disco_magic, DISCO_MAGIC_LEN) == 0;
 }
 
 static void check_classify(const uint8_t *data, size_t size)
@@ -59,7 +58,7 @@ static void check_classify(const uint8_t *data, size_t size)
 	case DP_CLASS_DISCO:
 	case DP_CLASS_DISCO_JUNK:
 		if (!is_disco(c.p, c.len) ||
-		    (c.len >= DP_DISCO_MIN_LEN) != (c.cls == DP_CLASS_DISCO))
+		    (c.len >= DISCO_SEALED_HEADER_LEN) != (c.cls == DP_CLASS_DISCO))
 			abort();
 		break;
 	case DP_CLASS_WIREGUARD:

@@ -10,13 +10,14 @@
 
 #include <cmocka.h>
 
+#include "disco/disco.h"
 #include "dp.h"
 #include "stun/stun.h"
 
 enum {
 	BUF_BYTES = 256,
 	/* Tailscale's naked disco: magic + key, no nonce, no box. */
-	NAKED_DISCO_BYTES = DP_DISCO_HEADER_LEN,
+	NAKED_DISCO_BYTES = DISCO_HEADER_LEN,
 	/* Tailscale sizes its naked WireGuard packets as the Geneve disco. */
 	WG_TEST_BYTES = DP_GENEVE_HEADER_LEN + NAKED_DISCO_BYTES,
 	/* device.MessageInitiationType etc. (wireguard-go), little-endian. */
@@ -26,17 +27,15 @@ enum {
 	WG_TRANSPORT = 4,
 };
 
-static const uint8_t disco_magic[DP_DISCO_MAGIC_LEN] = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
-
 /* disco magic, then the key {1: 1, 30: 30, 31: 31} of the Go test, then
  * zeros up to len (len >= NAKED_DISCO_BYTES). */
 static size_t put_disco(uint8_t *b, size_t len)
 {
 	memset(b, 0, len);
 	memcpy(b, disco_magic, sizeof(disco_magic));
-	b[DP_DISCO_MAGIC_LEN + 1] = 1;
-	b[DP_DISCO_MAGIC_LEN + 30] = 30;
-	b[DP_DISCO_MAGIC_LEN + 31] = 31;
+	b[DISCO_MAGIC_LEN + 1] = 1;
+	b[DISCO_MAGIC_LEN + 30] = 30;
+	b[DISCO_MAGIC_LEN + 31] = 31;
 	return len;
 }
 
@@ -118,7 +117,7 @@ static void test_naked_disco(void **state)
 
 	(void)state;
 	check(b, put_disco(b, NAKED_DISCO_BYTES), DP_CLASS_DISCO_JUNK, false);
-	check(b, put_disco(b, DP_DISCO_MIN_LEN), DP_CLASS_DISCO, false);
+	check(b, put_disco(b, DISCO_SEALED_HEADER_LEN), DP_CLASS_DISCO, false);
 	check(b, put_disco(b, 200), DP_CLASS_DISCO, false);
 }
 
@@ -128,7 +127,7 @@ static void test_geneve_encap_disco(void **state)
 
 	(void)state;
 	check(b, put_geneve_disco(b, NAKED_DISCO_BYTES), DP_CLASS_DISCO_JUNK, true);
-	check(b, put_geneve_disco(b, DP_DISCO_MIN_LEN), DP_CLASS_DISCO, true);
+	check(b, put_geneve_disco(b, DISCO_SEALED_HEADER_LEN), DP_CLASS_DISCO, true);
 	check(b, put_geneve_disco(b, 200), DP_CLASS_DISCO, true);
 	/* The Control bit is not looked at. */
 	b[1] = 0;
@@ -333,18 +332,18 @@ static void test_disco_length_boundaries(void **state)
 	uint8_t b[BUF_BYTES];
 
 	(void)state;
-	assert_int_equal(DP_DISCO_MIN_LEN, 62);
-	check(b, put_disco(b, DP_DISCO_MIN_LEN - 1), DP_CLASS_DISCO_JUNK, false);
-	check(b, put_disco(b, DP_DISCO_MIN_LEN), DP_CLASS_DISCO, false);
-	check(b, put_disco(b, DP_DISCO_MIN_LEN + 1), DP_CLASS_DISCO, false);
+	assert_int_equal(DISCO_SEALED_HEADER_LEN, 62);
+	check(b, put_disco(b, DISCO_SEALED_HEADER_LEN - 1), DP_CLASS_DISCO_JUNK, false);
+	check(b, put_disco(b, DISCO_SEALED_HEADER_LEN), DP_CLASS_DISCO, false);
+	check(b, put_disco(b, DISCO_SEALED_HEADER_LEN + 1), DP_CLASS_DISCO, false);
 	put_disco(b, 100);
-	check(b, DP_DISCO_HEADER_LEN, DP_CLASS_DISCO_JUNK, false);
-	check(b, DP_DISCO_HEADER_LEN - 1, DP_CLASS_WIREGUARD, false);
-	check(b, DP_DISCO_MAGIC_LEN, DP_CLASS_WIREGUARD, false);
-	check(b, put_geneve_disco(b, DP_DISCO_MIN_LEN - 1), DP_CLASS_DISCO_JUNK, true);
-	check(b, put_geneve_disco(b, DP_DISCO_MIN_LEN), DP_CLASS_DISCO, true);
+	check(b, DISCO_HEADER_LEN, DP_CLASS_DISCO_JUNK, false);
+	check(b, DISCO_HEADER_LEN - 1, DP_CLASS_WIREGUARD, false);
+	check(b, DISCO_MAGIC_LEN, DP_CLASS_WIREGUARD, false);
+	check(b, put_geneve_disco(b, DISCO_SEALED_HEADER_LEN - 1), DP_CLASS_DISCO_JUNK, true);
+	check(b, put_geneve_disco(b, DISCO_SEALED_HEADER_LEN), DP_CLASS_DISCO, true);
 	/* Every byte of the magic counts. */
-	for (size_t i = 0; i < DP_DISCO_MAGIC_LEN; i++) {
+	for (size_t i = 0; i < DISCO_MAGIC_LEN; i++) {
 		put_disco(b, 100);
 		b[i] ^= 0x01;
 		check(b, 100, DP_CLASS_WIREGUARD, false);
