@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "portmap/natpmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,38 +20,19 @@ static const struct natpmp_request fixed[] = {
 	{.opcode = NATPMP_OP_MAP_UDP},			       /* delete all */
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void put_answer(uint8_t *b, const struct natpmp_response *r)
 {
 	memset(b, 0, NATPMP_MAP_RESPONSE_BYTES);
 	b[1] = r->opcode;
-	b[2] = (uint8_t)(r->result >> 8);
-	b[3] = (uint8_t)r->result;
-	b[4] = (uint8_t)(r->epoch_s >> 24);
-	b[5] = (uint8_t)(r->epoch_s >> 16);
-	b[6] = (uint8_t)(r->epoch_s >> 8);
-	b[7] = (uint8_t)r->epoch_s;
+	be_put16(b + 2, r->result);
+	be_put32(b + 4, r->epoch_s);
 	if (r->opcode == NATPMP_OP_REPLY + NATPMP_OP_EXTERNAL_ADDR) {
 		memcpy(b + 8, r->external.ip, 4);
 		return;
 	}
-	b[8] = (uint8_t)(r->internal_port >> 8);
-	b[9] = (uint8_t)r->internal_port;
-	b[10] = (uint8_t)(r->external_port >> 8);
-	b[11] = (uint8_t)r->external_port;
-	b[12] = (uint8_t)(r->lifetime_s >> 24);
-	b[13] = (uint8_t)(r->lifetime_s >> 16);
-	b[14] = (uint8_t)(r->lifetime_s >> 8);
-	b[15] = (uint8_t)r->lifetime_s;
+	be_put16(b + 8, r->internal_port);
+	be_put16(b + 10, r->external_port);
+	be_put32(b + 12, r->lifetime_s);
 }
 
 static void check(const uint8_t *data, size_t size, const struct natpmp_request *sent)
@@ -82,8 +64,8 @@ static void check(const uint8_t *data, size_t size, const struct natpmp_request 
 		if (memcmp(rebuilt, data, want) != 0)
 			abort();
 	} else if (rc == NATPMP_ERR_RESULT) {
-		if (out.result == 0 || out.result != get16(data + 2) ||
-		    out.epoch_s != get32(data + 4) || out.opcode != data[1] ||
+		if (out.result == 0 || out.result != be_get16(data + 2) ||
+		    out.epoch_s != be_get32(data + 4) || out.opcode != data[1] ||
 		    (size != NATPMP_HEADER_BYTES && size != want) || out.lifetime_s != 0 ||
 		    out.external_port != 0 || out.external.family != 0)
 			abort();
@@ -105,8 +87,8 @@ static bool claimed_request(const uint8_t *data, size_t size, struct natpmp_requ
 	if (q->opcode == NATPMP_OP_EXTERNAL_ADDR)
 		return true;
 	if (size >= 10)
-		q->internal_port = get16(data + 8);
-	if (size >= 16 && get32(data + 12) != 0)
+		q->internal_port = be_get16(data + 8);
+	if (size >= 16 && be_get32(data + 12) != 0)
 		q->lifetime_s = NATPMP_LIFETIME_S;
 	if (q->internal_port == 0)
 		q->lifetime_s = 0;
@@ -126,9 +108,9 @@ static void round_trip(const uint8_t *data, size_t size)
 		return;
 	q = (struct natpmp_request){
 		.opcode = (uint8_t)(data[0] % 4),
-		.internal_port = get16(data + 1),
-		.suggested_external_port = get16(data + 3),
-		.lifetime_s = get32(data + 5),
+		.internal_port = be_get16(data + 1),
+		.suggested_external_port = be_get16(data + 3),
+		.lifetime_s = be_get32(data + 5),
 	};
 	n = natpmp_request_encode(&q, req, sizeof(req));
 	if (n == 0) {
@@ -147,9 +129,9 @@ static void round_trip(const uint8_t *data, size_t size)
 	if (q.opcode == NATPMP_OP_EXTERNAL_ADDR) {
 		memcpy(r.external.ip, "\xc6\x12\x00\x01", 4);
 	} else {
-		r.internal_port = get16(req + 4);
-		r.external_port = q.lifetime_s ? (get16(req + 6) ? get16(req + 6) : 1) : 0;
-		r.lifetime_s = get32(req + 8);
+		r.internal_port = be_get16(req + 4);
+		r.external_port = q.lifetime_s ? (be_get16(req + 6) ? be_get16(req + 6) : 1) : 0;
+		r.lifetime_s = be_get32(req + 8);
 	}
 	put_answer(ans, &r);
 	if (natpmp_response_parse(ans, q.opcode ? 16 : 12, &q, &got) != 0)

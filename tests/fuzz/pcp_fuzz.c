@@ -8,22 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "portmap/pcp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t ts_nonce[12] = {129, 112, 9, 24, 241, 208, 251, 45, 157, 76, 10, 188};
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static struct pcp_request map_request(const uint8_t nonce[12], uint16_t port, uint32_t life)
 {
@@ -57,8 +48,8 @@ static void check_success(const uint8_t *data, size_t size, const struct pcp_req
 
 	if (size < PCP_HEADER_BYTES + data_bytes || size > PCP_MAX_MESSAGE_BYTES || size % 4 ||
 	    data[0] != PCP_VERSION || data[1] != (PCP_R_BIT | sent->opcode) || data[3] != 0 ||
-	    out->result != 0 || out->opcode != sent->opcode || out->lifetime_s != get32(data + 4) ||
-	    out->epoch_s != get32(data + 8) ||
+	    out->result != 0 || out->opcode != sent->opcode ||
+	    out->lifetime_s != be_get32(data + 4) || out->epoch_s != be_get32(data + 8) ||
 	    out->noptions > (size - PCP_HEADER_BYTES - data_bytes) / PCP_OPTION_HEADER_BYTES)
 		abort();
 	if (sent->opcode == PCP_OP_ANNOUNCE) {
@@ -68,7 +59,7 @@ static void check_success(const uint8_t *data, size_t size, const struct pcp_req
 	}
 	if (memcmp(data + 24, sent->nonce, 12) != 0 || data[36] != PCP_PROTO_UDP ||
 	    out->protocol != PCP_PROTO_UDP || out->internal_port != sent->internal_port ||
-	    get16(data + 40) != sent->internal_port)
+	    be_get16(data + 40) != sent->internal_port)
 		abort();
 	if (sent->lifetime_s == 0) {
 		if (out->lifetime_s != 0)
@@ -76,7 +67,7 @@ static void check_success(const uint8_t *data, size_t size, const struct pcp_req
 		return;
 	}
 	if (out->lifetime_s == 0 || out->external.port == 0 ||
-	    out->external.port != get16(data + 42) || !ip_unicast_usable(&out->external))
+	    out->external.port != be_get16(data + 42) || !ip_unicast_usable(&out->external))
 		abort();
 	addr16(&out->external, ext);
 	if (memcmp(ext, data + 44, 16) != 0)
@@ -95,7 +86,7 @@ static void check(const uint8_t *data, size_t size, const struct pcp_request *se
 		check_success(data, size, sent, &out);
 	} else if (rc == PCP_ERR_RESULT) {
 		if (size < PCP_HEADER_BYTES || out.result == 0 || out.result != data[3] ||
-		    out.lifetime_s != get32(data + 4) || out.epoch_s != get32(data + 8) ||
+		    out.lifetime_s != be_get32(data + 4) || out.epoch_s != be_get32(data + 8) ||
 		    out.opcode != sent->opcode || out.external.family != 0 || out.noptions != 0)
 			abort();
 	} else if (memcmp(&out, &canary, sizeof(out)) != 0 || rc < PCP_ERR_BAD_REQUEST || rc > 0 ||
@@ -121,8 +112,8 @@ static bool claimed_request(const uint8_t *data, size_t size, struct pcp_request
 	}
 	if ((data[1] & 0x7f) != PCP_OP_MAP || size < PCP_MAP_REQUEST_BYTES)
 		return false;
-	port = get16(data + 40);
-	*q = map_request(data + 24, port ? port : 1, get32(data + 4) ? PCP_LIFETIME_S : 0);
+	port = be_get16(data + 40);
+	*q = map_request(data + 24, port ? port : 1, be_get32(data + 4) ? PCP_LIFETIME_S : 0);
 	return true;
 }
 
@@ -139,10 +130,10 @@ static void round_trip(const uint8_t *data, size_t size)
 		return;
 	q = (struct pcp_request){
 		.opcode = (uint8_t)(data[0] % 3),
-		.lifetime_s = get32(data + 1),
+		.lifetime_s = be_get32(data + 1),
 		.client = {.family = data[5] & 1 ? AF_INET6 : AF_INET},
-		.internal_port = get16(data + 6),
-		.suggested_external_port = get16(data + 8),
+		.internal_port = be_get16(data + 6),
+		.suggested_external_port = be_get16(data + 8),
 		.suggested_external = {.family = (uint8_t)(data[10] % 3 == 2 ? AF_INET6
 							   : data[10] % 3    ? AF_INET
 									     : 0)},
@@ -177,7 +168,7 @@ static void round_trip(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < nopt; i++, len += PCP_OPTION_HEADER_BYTES)
 		ans[len] = (uint8_t)(0x80 + i);
 	if (pcp_response_parse(ans, len, &q, &got) != 0 || got.noptions != nopt ||
-	    got.lifetime_s != get32(req + 4) || got.epoch_s != (uint32_t)data[39] << 24)
+	    got.lifetime_s != be_get32(req + 4) || got.epoch_s != (uint32_t)data[39] << 24)
 		abort();
 	if (q.opcode == PCP_OP_MAP && q.lifetime_s && got.external.port != 4242)
 		abort();

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "derp/derp_frame.h"
 #include "derper.h"
 #include "derper_heard.h"
@@ -90,8 +91,7 @@ static int gone_frames(struct fx *f, int i, uint8_t about)
 	dconn_flush_pending(f->s);
 	n = read(f->peer[i], buf, sizeof(buf));
 	for (ssize_t off = 0; n > 0 && off + DERP_FRAME_HEADER_LEN <= n;) {
-		uint32_t len = (uint32_t)buf[off + 1] << 24 | (uint32_t)buf[off + 2] << 16 |
-			       (uint32_t)buf[off + 3] << 8 | buf[off + 4];
+		uint32_t len = be_get32(buf + off + 1);
 		if (buf[off] == DERP_FRAME_PEER_GONE && len == KEY_LEN + 1 &&
 		    buf[off + 5] == about && buf[off + 5 + KEY_LEN] == DERP_PEER_GONE_DISCONNECTED)
 			found++;

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "be.h"
 #include "portmap/natpmp.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -52,20 +53,11 @@ static size_t map_answer(uint8_t buf[16], uint8_t opcode, uint16_t result, uint3
 {
 	buf[0] = 0;
 	buf[1] = opcode;
-	buf[2] = (uint8_t)(result >> 8);
-	buf[3] = (uint8_t)result;
-	buf[4] = (uint8_t)(epoch >> 24);
-	buf[5] = (uint8_t)(epoch >> 16);
-	buf[6] = (uint8_t)(epoch >> 8);
-	buf[7] = (uint8_t)epoch;
-	buf[8] = (uint8_t)(internal >> 8);
-	buf[9] = (uint8_t)internal;
-	buf[10] = (uint8_t)(external >> 8);
-	buf[11] = (uint8_t)external;
-	buf[12] = (uint8_t)(lifetime >> 24);
-	buf[13] = (uint8_t)(lifetime >> 16);
-	buf[14] = (uint8_t)(lifetime >> 8);
-	buf[15] = (uint8_t)lifetime;
+	be_put16(buf + 2, result);
+	be_put32(buf + 4, epoch);
+	be_put16(buf + 8, internal);
+	be_put16(buf + 10, external);
+	be_put32(buf + 12, lifetime);
 	return NATPMP_MAP_RESPONSE_BYTES;
 }
 
@@ -107,7 +99,7 @@ static void expect_result(const uint8_t *p, size_t len, const struct natpmp_requ
 	assert_int_equal(natpmp_response_parse(p, len, sent, &out), NATPMP_ERR_RESULT);
 	assert_int_equal(out.result, code);
 	assert_int_equal(out.opcode, NATPMP_OP_REPLY + sent->opcode);
-	assert_int_equal(out.epoch_s, (uint32_t)p[4] << 24 | p[5] << 16 | p[6] << 8 | p[7]);
+	assert_int_equal(out.epoch_s, be_get32(p + 4));
 	/* Nothing else of an error answer is trusted. */
 	assert_int_equal(out.external.family, 0);
 	assert_int_equal(out.internal_port, 0);
@@ -337,9 +329,9 @@ static void test_round_trip(void **state)
 			uint32_t lifetime;
 
 			assert_int_equal(natpmp_request_encode(&q, req, sizeof(req)), 12);
-			internal = (uint16_t)(req[4] << 8 | req[5]);
-			suggested = (uint16_t)(req[6] << 8 | req[7]);
-			lifetime = (uint32_t)req[8] << 24 | req[9] << 16 | req[10] << 8 | req[11];
+			internal = be_get16(req + 4);
+			suggested = be_get16(req + 6);
+			lifetime = be_get32(req + 8);
 			map_answer(ans, NATPMP_OP_REPLY + req[1], 0, (uint32_t)i, internal,
 				   suggested, lifetime);
 			parse_ok(ans, sizeof(ans), &q, &r);

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "be.h"
 #include "portmap/pcp.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -63,14 +64,6 @@ static struct pcp_request announce_req(void)
 
 /* ---- helpers ---- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* A MAP answer as RFC 6887 sections 7.2 and 11.2 lay it out. ext: 16 bytes. */
 static size_t map_answer(uint8_t buf[60], uint8_t result, uint32_t lifetime, uint32_t epoch,
 			 const uint8_t nonce[12], uint8_t proto, uint16_t internal,
@@ -80,8 +73,8 @@ static size_t map_answer(uint8_t buf[60], uint8_t result, uint32_t lifetime, uin
 	buf[0] = 2;
 	buf[1] = 0x80 | PCP_OP_MAP;
 	buf[3] = result;
-	put32(buf + 4, lifetime);
-	put32(buf + 8, epoch);
+	be_put32(buf + 4, lifetime);
+	be_put32(buf + 8, epoch);
 	memcpy(buf + 24, nonce, 12);
 	buf[36] = proto;
 	buf[40] = (uint8_t)(internal >> 8);
@@ -119,7 +112,7 @@ static void expect_result(const uint8_t *p, size_t len, const struct pcp_request
 	assert_int_equal(out.result, code);
 	assert_int_equal(out.opcode, sent->opcode);
 	assert_int_equal(out.lifetime_s, lifetime); /* how long the error holds */
-	assert_int_equal(out.epoch_s, (uint32_t)p[8] << 24 | p[9] << 16 | p[10] << 8 | p[11]);
+	assert_int_equal(out.epoch_s, be_get32(p + 8));
 	assert_int_equal(out.external.family, 0);
 	assert_int_equal(out.internal_port, 0);
 	assert_int_equal(out.noptions, 0);
@@ -425,7 +418,7 @@ static void test_round_trip(void **state)
 		memset(ans, 0, sizeof(ans));
 		ans[0] = 2;
 		ans[1] = req[1] | 0x80;
-		put32(ans + 4, 1u << 30);
+		be_put32(ans + 4, 1u << 30);
 		memcpy(ans + 24, req + 24, 13);
 		memcpy(ans + 40, req + 40, 2);
 		ans[42] = 0x10;
@@ -661,7 +654,7 @@ static void test_err_lifetime_zero_on_create(void **state)
 	uint8_t buf[60];
 
 	memcpy(buf, ts_map_response, sizeof(buf));
-	put32(buf + 4, 0);
+	be_put32(buf + 4, 0);
 	expect_err(buf, sizeof(buf), &sent, PCP_ERR_LIFETIME);
 }
 
@@ -712,7 +705,7 @@ static void test_err_external_v4_loopback(void **state)
 	assert_int_equal(pcp_request_encode(&sent, req, sizeof(req)), 60);
 	ans[0] = 2;
 	ans[1] = req[1] | 0x80;
-	put32(ans + 4, 1u << 30);
+	be_put32(ans + 4, 1u << 30);
 	memcpy(ans + 24, req + 24, 13);
 	memcpy(ans + 40, req + 40, 2);
 	ans[42] = 0x10;

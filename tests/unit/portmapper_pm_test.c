@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "be.h"
 #include "clock.h"
 #include "pm.h"
 
@@ -99,25 +100,13 @@ static const struct ipport SELF = {.family = AF_INET, .ip = {10, 0, 1, 2}};
 static const struct ipport PXP = {.family = AF_INET, .ip = {10, 0, 1, 1}, .port = 5351};
 static const uint64_t T0 = 1000 * NS_PER_SEC;
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* NAT-PMP external address answer (RFC 6886 section 3.2). */
 static size_t pmp_addr(uint8_t *b, uint16_t result, uint32_t epoch, const uint8_t ip[4])
 {
 	memset(b, 0, 12);
 	b[1] = 128;
-	put16(b + 2, result);
-	put32(b + 4, epoch);
+	be_put16(b + 2, result);
+	be_put32(b + 4, epoch);
 	memcpy(b + 8, ip, 4);
 	return 12;
 }
@@ -128,11 +117,11 @@ static size_t pmp_map(uint8_t *b, uint16_t result, uint32_t epoch, uint16_t in, 
 {
 	memset(b, 0, 16);
 	b[1] = 129;
-	put16(b + 2, result);
-	put32(b + 4, epoch);
-	put16(b + 8, in);
-	put16(b + 10, ext);
-	put32(b + 12, life);
+	be_put16(b + 2, result);
+	be_put32(b + 4, epoch);
+	be_put16(b + 8, in);
+	be_put16(b + 10, ext);
+	be_put32(b + 12, life);
 	return 16;
 }
 
@@ -144,12 +133,12 @@ static size_t pcp_map(uint8_t *b, const uint8_t *req, uint8_t result, uint32_t l
 	b[0] = 2;
 	b[1] = 0x81;
 	b[3] = result;
-	put32(b + 4, life);
-	put32(b + 8, epoch);
+	be_put32(b + 4, life);
+	be_put32(b + 8, epoch);
 	memcpy(b + 24, req + 24, 12); /* nonce */
 	b[36] = 17;
 	memcpy(b + 40, req + 40, 2); /* internal port */
-	put16(b + 42, ext);
+	be_put16(b + 42, ext);
 	b[54] = b[55] = 0xff;
 	memcpy(b + 56, ip, 4);
 	return 60;

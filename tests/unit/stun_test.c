@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "be.h"
 #include "stun/stun.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -235,10 +236,7 @@ static size_t build(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *attr
 		p[1] = 0x28;
 		p[2] = 0;
 		p[3] = 4;
-		p[4] = (uint8_t)(fp >> 24);
-		p[5] = (uint8_t)(fp >> 16);
-		p[6] = (uint8_t)(fp >> 8);
-		p[7] = (uint8_t)fp;
+		be_put32(p + 4, fp);
 	}
 	return len;
 }
@@ -701,18 +699,12 @@ static void test_err_fingerprint_not_last(void **state)
 	memcpy(attrs + 8, xor_v4_attr, sizeof(xor_v4_attr));
 	n = build(msg, sizeof(msg), STUN_BINDING_SUCCESS_RESPONSE, attrs, sizeof(attrs), false);
 	fp = stun_fingerprint(msg, STUN_HEADER_BYTES);
-	msg[24] = (uint8_t)(fp >> 24);
-	msg[25] = (uint8_t)(fp >> 16);
-	msg[26] = (uint8_t)(fp >> 8);
-	msg[27] = (uint8_t)fp;
+	be_put32(msg + 24, fp);
 	expect_response_err(msg, n, STUN_ERR_BAD_FINGERPRINT);
 	/* Two FINGERPRINTs: the first is not last. */
 	n = build(msg, sizeof(msg), STUN_BINDING_SUCCESS_RESPONSE, attrs, 8, true);
 	fp = stun_fingerprint(msg, STUN_HEADER_BYTES);
-	msg[24] = (uint8_t)(fp >> 24);
-	msg[25] = (uint8_t)(fp >> 16);
-	msg[26] = (uint8_t)(fp >> 8);
-	msg[27] = (uint8_t)fp;
+	be_put32(msg + 24, fp);
 	expect_response_err(msg, n, STUN_ERR_BAD_FINGERPRINT);
 }
 
