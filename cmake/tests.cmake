@@ -139,6 +139,9 @@ foreach(src ${FUZZ_SRCS})
     add_executable(fuzz-${mod} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
   endif()
   target_link_libraries(fuzz-${mod} broker_core)
+  # Fuzzers do not link test_support (it brings cmocka); they may include its
+  # header-only helpers (tests/support/disco_equal.h).
+  target_include_directories(fuzz-${mod} PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   msock_link_service_core(fuzz-${mod} ${mod})
   if(NOT MSOCK_FUZZ)
     add_test(NAME ${mod}_fuzz COMMAND fuzz-${mod} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${mod})

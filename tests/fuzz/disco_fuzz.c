@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "disco/disco.h"
+#include "disco_equal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,58 +49,6 @@ static bool same_point(const struct key32 *a, const struct key32 *b)
 {
 	return memcmp(a->b, b->b, KEY_LEN - 1) == 0 &&
 	       ((a->b[KEY_LEN - 1] ^ b->b[KEY_LEN - 1]) & 0x7f) == 0;
-}
-
-static bool eps_equal(const struct disco_endpoints *a, const struct disco_endpoints *b)
-{
-	return a->n == b->n && (a->n == 0 || memcmp(a->wire, b->wire, a->n * DISCO_EP_LEN) == 0);
-}
-
-static bool relay_equal(const struct disco_relay_endpoint *a, const struct disco_relay_endpoint *b)
-{
-	return key_equal(&a->server_disco, &b->server_disco) &&
-	       key_equal(&a->client_disco[0], &b->client_disco[0]) &&
-	       key_equal(&a->client_disco[1], &b->client_disco[1]) &&
-	       a->lamport_id == b->lamport_id && a->vni == b->vni &&
-	       a->bind_lifetime_ns == b->bind_lifetime_ns &&
-	       a->steady_state_lifetime_ns == b->steady_state_lifetime_ns &&
-	       eps_equal(&a->addrs, &b->addrs);
-}
-
-/* Field by field: struct padding is not part of the value. */
-static bool msg_equal(const struct disco_msg *a, const struct disco_msg *b)
-{
-	if (a->type != b->type || a->version != b->version)
-		return false;
-	switch (a->type) {
-	case DISCO_TYPE_PING:
-		return memcmp(a->u.ping.txid, b->u.ping.txid, DISCO_TXID_LEN) == 0 &&
-		       a->u.ping.has_node_key == b->u.ping.has_node_key &&
-		       key_equal(&a->u.ping.node_key, &b->u.ping.node_key) &&
-		       a->u.ping.padding == b->u.ping.padding;
-	case DISCO_TYPE_PONG:
-		return memcmp(a->u.pong.txid, b->u.pong.txid, DISCO_TXID_LEN) == 0 &&
-		       ipport_equal(&a->u.pong.src, &b->u.pong.src);
-	case DISCO_TYPE_CALL_ME_MAYBE:
-		return eps_equal(&a->u.call_me_maybe.my_number, &b->u.call_me_maybe.my_number);
-	case DISCO_TYPE_BIND_UDP_RELAY_ENDPOINT:
-	case DISCO_TYPE_BIND_UDP_RELAY_ENDPOINT_CHALLENGE:
-	case DISCO_TYPE_BIND_UDP_RELAY_ENDPOINT_ANSWER:
-		return memcmp(&a->u.bind, &b->u.bind, sizeof(a->u.bind)) == 0;
-	case DISCO_TYPE_CALL_ME_MAYBE_VIA:
-		return relay_equal(&a->u.call_me_maybe_via, &b->u.call_me_maybe_via);
-	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_REQUEST:
-		return memcmp(&a->u.alloc_req.client_disco, &b->u.alloc_req.client_disco,
-			      sizeof(a->u.alloc_req.client_disco)) == 0 &&
-		       a->u.alloc_req.generation == b->u.alloc_req.generation;
-	case DISCO_TYPE_ALLOCATE_UDP_RELAY_ENDPOINT_RESPONSE:
-		return a->u.alloc_resp.generation == b->u.alloc_resp.generation &&
-		       relay_equal(&a->u.alloc_resp.ep, &b->u.alloc_resp.ep);
-	case DISCO_TYPE_MSOCK_PROBE_ME:
-		return a->u.probe_me.ports == b->u.probe_me.ports &&
-		       ipport_equal(&a->u.probe_me.addr, &b->u.probe_me.addr);
-	}
-	return true; /* unknown types carry only type and version */
 }
 
 /* The bytes a canonical encoding of m gives back exactly: all of them,
@@ -188,7 +137,7 @@ static void check_plaintext(const uint8_t *data, size_t size)
 	for (size_t i = exact; i < n; i++)
 		if (enc[i] != 0)
 			abort();
-	if (disco_msg_parse(enc, n, &back) != 0 || !msg_equal(&back, &m))
+	if (disco_msg_parse(enc, n, &back) != 0 || !th_disco_msg_equal(&back, &m))
 		abort();
 }
 
