@@ -6,6 +6,9 @@
 #include <openssl/err.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include "errbuf.h"
 
 static int clamp(size_t n)
 {
@@ -114,4 +117,25 @@ int tls_stream_handshake(struct tls_stream *s, bool *want_write)
 		ERR_clear_error();
 		return first_is_http(s) ? TLS_STREAM_HS_PLAIN_HTTP : TLS_STREAM_HS_FAILED;
 	}
+}
+
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errcap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		errbuf_set(err, errcap, "cannot make a TLS client context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (access(TLS_SYSTEM_CA_BUNDLE, R_OK) == 0)
+		SSL_CTX_load_verify_locations(ctx, TLS_SYSTEM_CA_BUNDLE, 0);
+	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(ctx, ca_file, 0) != 1) {
+		ERR_clear_error();
+		errbuf_set(err, errcap, "derp_ca_file %s: cannot load it as PEM certificates",
+			   ca_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }

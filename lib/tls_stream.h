@@ -1,7 +1,8 @@
 /* tls_stream: a non-blocking byte stream over a socket, with or without
  * TLS (OpenSSL), for event loops: each call does what it can and says
  * whether it would block. Used by msock-derper (server side) and the DERP
- * client (lib/derp/derp_client.c). */
+ * client (lib/derp/derp_client.c); and the one client context of the DERP
+ * and netcheck processes (tls_client_ctx_new). */
 #ifndef MSOCK_TLS_STREAM_H
 #define MSOCK_TLS_STREAM_H
 
@@ -37,5 +38,15 @@ long tls_stream_write(struct tls_stream *s, const void *p, size_t n);
  * ClientHello with "HTTP/" where a TLS record belongs (a plain HTTP server
  * answering 400 to what it read as a request). */
 int tls_stream_handshake(struct tls_stream *s, bool *want_write);
+
+/* The system's trusted roots: Debian's ca-certificates bundle. */
+#define TLS_SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* A client context, TLS 1.2 or newer, that verifies servers against
+ * TLS_SYSTEM_CA_BUNDLE (when readable: a test host may have none) and,
+ * if ca_file is set and not empty, the PEM certificates in it (the
+ * config's derp_ca_file, MSOCK_CA_FILE). Call before the sandbox: it
+ * reads files. Caller frees with SSL_CTX_free; NULL with err filled. */
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errcap);
 
 #endif

@@ -19,8 +19,7 @@
 #include "derp_svc.h"
 #include "netmap.pb-c.h"
 #include "state.pb-c.h"
-
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
+#include "tls_stream.h"
 
 struct ctx {
 	struct component comp; /* its bus and packet channel, which svc uses too */
@@ -49,18 +48,15 @@ static int load_key(struct derp_svc *s, const char *path)
 
 static int load_tls(struct derp_svc *s, const char *ca_file)
 {
-	s->tls = SSL_CTX_new(TLS_client_method());
-	if (!s->tls)
-		return -ENOMEM;
-	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
-	SSL_CTX_set_mode(s->tls, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (access(SYSTEM_CA_BUNDLE, R_OK) == 0)
-		SSL_CTX_load_verify_locations(s->tls, SYSTEM_CA_BUNDLE, 0);
-	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(s->tls, ca_file, 0) != 1) {
-		log_error("derp_ca_file %s: cannot load it as PEM certificates", ca_file);
+	char err[512];
+
+	s->tls = tls_client_ctx_new(ca_file, err, sizeof(err));
+	if (!s->tls) {
+		log_error("%s", err);
 		return -EINVAL;
 	}
+	SSL_CTX_set_mode(s->tls, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	return 0;
 }
 

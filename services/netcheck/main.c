@@ -26,8 +26,7 @@
 #include "netmap.pb-c.h"
 #include "pktchan.h"
 #include "state.pb-c.h"
-
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
+#include "tls_stream.h"
 
 enum {
 	MAX_HTTP_FDS = 64,   /* HTTP probes polled at once; the rest step on the timer */
@@ -212,34 +211,20 @@ static void tick(void *arg, uint64_t now)
 	nc_svc_tick(&x->svc, now);
 }
 
-static SSL_CTX *load_tls(const char *ca_file)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (!ctx)
-		return 0;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (access(SYSTEM_CA_BUNDLE, R_OK) == 0)
-		SSL_CTX_load_verify_locations(ctx, SYSTEM_CA_BUNDLE, 0);
-	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(ctx, ca_file, 0) != 1) {
-		log_error("derp_ca_file %s: cannot load it as PEM certificates", ca_file);
-		SSL_CTX_free(ctx);
-		return 0;
-	}
-	return ctx;
-}
-
 int main(int argc, char **argv)
 {
 	static struct ctx x;
+	char err[512];
 	int rc = 1;
 
 	if (component_init(&x.comp, "netcheck", &argc, argv) < 0 || argc > 1)
 		return 2;
 	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
-	x.svc.tls = load_tls(getenv("MSOCK_CA_FILE"));
-	if (!x.svc.tls)
+	x.svc.tls = tls_client_ctx_new(getenv("MSOCK_CA_FILE"), err, sizeof(err));
+	if (!x.svc.tls) {
+		log_error("%s", err);
 		return 1;
+	}
 	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;
 	if (x.comp.selftest)

@@ -1,7 +1,8 @@
 /* tls_stream_test: a client's TLS handshake (lib/tls_stream.h) against what
  * the other end of a socket pair answers to its ClientHello: plain HTTP
  * (whole, or a byte at a time) is named as such; a TLS alert and other
- * bytes fail as any handshake does. */
+ * bytes fail as any handshake does. And the client context of the DERP and
+ * netcheck processes (tls_client_ctx_new). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -150,10 +152,38 @@ static void test_silence_then_close(void **state)
 	assert_int_equal(step(p), TLS_STREAM_HS_FAILED);
 }
 
+static void test_client_ctx(void **state)
+{
+	(void)state;
+	char err[256] = "";
+	char path[] = "/tmp/tls_stream_test-XXXXXX";
+	SSL_CTX *ctx;
+	int fd;
+
+	ctx = tls_client_ctx_new(NULL, err, sizeof(err));
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+	assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_NONE); /* set per SSL */
+	SSL_CTX_free(ctx);
+	assert_non_null(ctx = tls_client_ctx_new("", err, sizeof(err)));
+	SSL_CTX_free(ctx);
+	/* A CA file that holds no certificate is refused, named. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not PEM\n", 8), 8);
+	close(fd);
+	assert_null(tls_client_ctx_new(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "cannot load it as PEM certificates"));
+	unlink(path);
+	assert_null(tls_client_ctx_new("/nonexistent/ca.pem", NULL, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_client_ctx),
 		cmocka_unit_test_setup_teardown(test_http_in_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_within_the_first_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silence_then_close, setup, teardown),
