@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_head.h"
 
 /* Fails the probe: WHAT, then ": DETAIL" when DETAIL is given. */
 static void fail(struct nc_http *h, const char *what, const char *detail)
@@ -23,89 +24,56 @@ static void fail(struct nc_http *h, const char *what, const char *detail)
 	nc_http_close(h);
 }
 
-/* Header names compare case-insensitively (RFC 9110 section 5.1). */
-static bool header_is(const char *line, size_t len, const char *name, const char **value,
-		      size_t *vlen)
+static int on_header(void *arg, const char *name, size_t nl, const char *v, size_t vl)
 {
-	size_t n = strlen(name);
+	struct nc_http_head *out = arg;
 
-	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
-		return false;
-	line += n + 1;
-	len -= n + 1;
-	while (len && (*line == ' ' || *line == '\t'))
-		line++, len--;
-	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-		len--;
-	*value = line;
-	*vlen = len;
-	return true;
+	/* Header names compare case-insensitively (RFC 9110 section 5.1). */
+	if (nl != strlen("X-Tailscale-Response") ||
+	    strncasecmp(name, "X-Tailscale-Response", nl) != 0)
+		return 0;
+	if (vl >= sizeof(out->ts_response))
+		return -EINVAL;
+	memcpy(out->ts_response, v, vl);
+	out->ts_response[vl] = 0;
+	return 0;
 }
 
 int nc_http_parse_head(const char *p, size_t len, struct nc_http_head *out, const char **why)
 {
-	const char *end = p + len, *line = p;
-	bool first = true;
+	/* A DERP server writes CRLF (Go's net/http); read_head has found
+	 * the empty line within NC_HTTP_HEAD_MAX_BYTES. */
+	static const struct http_head_limits lim = {
+		.max_head_bytes = NC_HTTP_HEAD_MAX_BYTES,
+		.crlf_only = true,
+	};
+	struct http_head h;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0) {
+	rc = http_head_parse((const uint8_t *)p, len, &lim, on_header, out, &h);
+	if (rc == HTTP_HEAD_MORE || rc == HTTP_HEAD_E_TOO_LARGE) {
 		*why = "the head does not end with an empty line";
 		return -EINVAL;
 	}
-	while (line < end) {
-		const char *eol = memchr(line, '\n', (size_t)(end - line));
-		size_t n;
-		if (!eol || eol == line || eol[-1] != '\r') {
-			*why = "a line does not end with CRLF";
-			return -EINVAL;
-		}
-		n = (size_t)(eol - 1 - line);
-		if (memchr(line, 0, n)) {
-			*why = "a NUL byte in the head";
-			return -EINVAL;
-		}
-		if (first) {
-			/* "HTTP/1.x NNN reason" */
-			if (n < 12 || memcmp(line, "HTTP/1.", 7) != 0 ||
-			    (line[7] != '0' && line[7] != '1') || line[8] != ' ' || line[9] < '1' ||
-			    line[9] > '5' || line[10] < '0' || line[10] > '9' || line[11] < '0' ||
-			    line[11] > '9' || (n > 12 && line[12] != ' ')) {
-				*why = "the status line is not HTTP/1.x NNN";
-				return -EINVAL;
-			}
-			out->status =
-				(line[9] - '0') * 100 + (line[10] - '0') * 10 + line[11] - '0';
-			first = false;
-		} else if (n == 0) {
-			if (eol + 1 != end) {
-				*why = "bytes after the empty line";
-				return -EINVAL;
-			}
-			return 0;
-		} else {
-			const char *v;
-			size_t vlen;
-			if (line[0] == ' ' || line[0] == '\t') {
-				*why = "a folded header line (obsolete, RFC 9112 section 5.2)";
-				return -EINVAL;
-			}
-			if (!memchr(line, ':', n)) {
-				*why = "a header line without a colon";
-				return -EINVAL;
-			}
-			if (header_is(line, n, "X-Tailscale-Response", &v, &vlen)) {
-				if (vlen >= sizeof(out->ts_response)) {
-					*why = "X-Tailscale-Response is too long";
-					return -EINVAL;
-				}
-				memcpy(out->ts_response, v, vlen);
-				out->ts_response[vlen] = 0;
-			}
-		}
-		line = eol + 1;
+	if (rc == HTTP_HEAD_E_CALLBACK) {
+		*why = "X-Tailscale-Response is too long";
+		return -EINVAL;
 	}
-	*why = "the head has no empty line";
-	return -EINVAL;
+	if (rc != 0) {
+		*why = http_head_strerror(rc);
+		return -EINVAL;
+	}
+	if (h.status > 599) {
+		*why = "the status line is not HTTP/1.x NNN";
+		return -EINVAL;
+	}
+	if (h.head_len != len) {
+		*why = "bytes after the empty line";
+		return -EINVAL;
+	}
+	out->status = h.status;
+	return 0;
 }
 
 static bool token_ok(const char *s, size_t max)
