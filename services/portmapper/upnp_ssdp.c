@@ -1,8 +1,9 @@
 /* upnp_ssdp: the M-SEARCH requests of Tailscale's net/portmapper
  * (portmapper.go uPnPPacket, uPnPIGDPacket), the answer checks of its
  * parseUPnPDiscoResponse and processUPnPResponses, with the stricter
- * LOCATION rule of docs/upnp.md; the HTTP head syntax of RFC 7230
- * section 3 and the URL syntax of RFC 3986 that upnp_desc shares. */
+ * LOCATION rule of docs/upnp.md; the HTTP heads (lib/http_head.h, with
+ * UPnP's limits and codes) and the URL syntax of RFC 3986 that upnp_desc
+ * shares. */
 #include "upnp_ssdp.h"
 
 #include <arpa/inet.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include <miniupnpc/upnperrors.h>
+
+#include "http_head.h"
 
 #define SSDP_HOST_LINE "HOST: 239.255.255.250:1900\r\n"
 #define SSDP_TAIL      "MAN: \"ssdp:discover\"\r\nMX: 2\r\n\r\n"
@@ -323,58 +326,34 @@ size_t upnp_url_format(const struct upnp_url *u, char *buf, size_t cap)
 
 /* ---- HTTP heads ---- */
 
-/* RFC 7230 section 3.2.6 tchar: what a header name is made of. */
-static bool tchar(char c)
+/* lib/http_head's codes as ours: every fault of a header line is a bad
+ * header, of the first line "not a response". */
+static int upnp_from_http_head(int rc, int cb_rc)
 {
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/* A byte of a header value or reason phrase: HTAB, SP, VCHAR, obs-text. */
-static bool text_byte(uint8_t c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-/* "HTTP/1.0" or "HTTP/1.1", SP, three digits, then nothing or SP reason. */
-static int status_line(const uint8_t *l, size_t n, int *status)
-{
-	static const char v[] = "HTTP/1.";
-
-	if (n < 12 || memcmp(l, v, sizeof(v) - 1) != 0 || (l[7] != '0' && l[7] != '1') ||
-	    l[8] != ' ')
+	switch (rc) {
+	case HTTP_HEAD_OK:
+		return 0;
+	case HTTP_HEAD_MORE:
+		return UPNP_MORE;
+	case HTTP_HEAD_E_CALLBACK:
+		return cb_rc;
+	case HTTP_HEAD_E_STATUS_LINE:
 		return UPNP_ERR_NOT_RESPONSE;
-	if (l[9] < '1' || l[9] > '9' || !is_digit((char)l[10]) || !is_digit((char)l[11]))
-		return UPNP_ERR_NOT_RESPONSE;
-	if (n > 12 && l[12] != ' ')
-		return UPNP_ERR_NOT_RESPONSE;
-	for (size_t i = 13; i < n; i++)
-		if (!text_byte(l[i]))
-			return UPNP_ERR_NOT_RESPONSE;
-	*status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
-	return 0;
-}
-
-static int header_line(const uint8_t *l, size_t n,
-		       int (*fn)(void *, const char *, size_t, const char *, size_t), void *arg)
-{
-	size_t name = 0, v, e;
-
-	/* A line starting with a blank is obs-fold (RFC 7230 section 3.2.4):
-	 * refused, as the empty name it gives. */
-	while (name < n && tchar((char)l[name]))
-		name++;
-	if (name == 0 || name == n || l[name] != ':')
+	case HTTP_HEAD_E_LINE_TOO_LONG:
+		return UPNP_ERR_LINE_TOO_LONG;
+	case HTTP_HEAD_E_TOO_MANY_HEADERS:
+		return UPNP_ERR_TOO_MANY_HEADERS;
+	case HTTP_HEAD_E_TOO_LARGE:
+		return UPNP_ERR_HEAD_TOO_LARGE;
+	case HTTP_HEAD_E_CONTENT_LENGTH:
+		return UPNP_ERR_CONTENT_LENGTH;
+	case HTTP_HEAD_E_TRANSFER_ENCODING:
+		return UPNP_ERR_TRANSFER_ENCODING;
+	case HTTP_HEAD_E_ARG:
+		return UPNP_ERR_INVAL;
+	default:
 		return UPNP_ERR_BAD_HEADER;
-	for (size_t i = name + 1; i < n; i++)
-		if (!text_byte(l[i]))
-			return UPNP_ERR_BAD_HEADER;
-	v = name + 1;
-	while (v < n && (l[v] == ' ' || l[v] == '\t'))
-		v++;
-	e = n;
-	while (e > v && (l[e - 1] == ' ' || l[e - 1] == '\t'))
-		e--;
-	return fn ? fn(arg, (const char *)l, name, (const char *)l + v, e - v) : 0;
+	}
 }
 
 int upnp_head_parse(const uint8_t *p, size_t len, size_t max_head,
@@ -382,43 +361,25 @@ int upnp_head_parse(const uint8_t *p, size_t len, size_t max_head,
 			      size_t value_len),
 		    void *arg, int *status, size_t *head_len)
 {
-	size_t off = 0, headers = 0, lim;
-	int st = 0, rc;
+	/* Routers end lines with a bare LF often enough that miniupnpc
+	 * and Tailscale's goupnp take it. */
+	const struct http_head_limits lim = {
+		.max_head_bytes = max_head,
+		.max_line_bytes = UPNP_MAX_LINE_BYTES,
+		.max_headers = UPNP_MAX_HEADERS,
+		.crlf_only = false,
+	};
+	struct http_head h;
+	int rc;
 
 	if ((!p && len) || !status || !head_len)
 		return UPNP_ERR_INVAL;
-	lim = len < max_head ? len : max_head;
-	for (;;) {
-		const uint8_t *lf = off < lim ? memchr(p + off, '\n', lim - off) : NULL;
-		size_t end, n;
-
-		if (!lf) {
-			/* Room for a line and its CR, then no more. */
-			if (lim - off > UPNP_MAX_LINE_BYTES + 1)
-				return UPNP_ERR_LINE_TOO_LONG;
-			return len >= max_head ? UPNP_ERR_HEAD_TOO_LARGE : UPNP_MORE;
-		}
-		end = (size_t)(lf - p);
-		n = end - off;
-		if (n > 0 && p[end - 1] == '\r')
-			n--;
-		if (n > UPNP_MAX_LINE_BYTES)
-			return UPNP_ERR_LINE_TOO_LONG;
-		if (off == 0) {
-			rc = status_line(p, n, &st);
-		} else if (n == 0) {
-			*status = st;
-			*head_len = end + 1;
-			return 0;
-		} else if (++headers > UPNP_MAX_HEADERS) {
-			rc = UPNP_ERR_TOO_MANY_HEADERS;
-		} else {
-			rc = header_line(p + off, n, fn, arg);
-		}
-		if (rc != 0)
-			return rc;
-		off = end + 1;
-	}
+	rc = http_head_parse(p, len, &lim, fn, arg, &h);
+	if (rc != HTTP_HEAD_OK)
+		return upnp_from_http_head(rc, h.cb_rc);
+	*status = h.status;
+	*head_len = h.head_len;
+	return 0;
 }
 
 /* ---- SSDP answers ---- */

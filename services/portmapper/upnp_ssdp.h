@@ -179,14 +179,13 @@ size_t upnp_url_format(const struct upnp_url *u, char *buf, size_t cap);
 
 /* ---- HTTP heads (shared with upnp_desc) ---- */
 
-/* Parses an HTTP/1.0 or 1.1 response head in p[0..len): the status line,
- * then header lines (CRLF or LF ended) up to the blank line, within
- * max_head bytes, each line within UPNP_MAX_LINE_BYTES, at most
- * UPNP_MAX_HEADERS. For each header calls fn with its name and its value
- * without surrounding blanks (not NUL-terminated); a non-zero return from
- * fn stops the parse and is returned. Returns 0 with *status and
- * *head_len (bytes through the blank line) set, UPNP_MORE if p ends
- * before the blank line within the limits, or a negative enum upnp_err. */
+/* Parses an HTTP/1.0 or 1.1 response head in p[0..len) with lib/http_head
+ * (http_parser): the status line, then header lines (CRLF or LF ended) up
+ * to the blank line, within max_head bytes, each line within
+ * UPNP_MAX_LINE_BYTES, at most UPNP_MAX_HEADERS. For each header calls fn with its name and its
+ * value without surrounding blanks (not NUL-terminated); a non-zero return from fn stops the parse
+ * and is returned. Returns 0 with *status and *head_len (bytes through the blank line) set,
+ * UPNP_MORE if p ends before the blank line within the limits, or a negative enum upnp_err. */
 int upnp_head_parse(const uint8_t *p, size_t len, size_t max_head,
 		    int (*fn)(void *arg, const char *name, size_t name_len, const char *value,
 			      size_t value_len),
