@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_head.h"
 #include "outbuf.h"
 #include "tls_stream.h"
 
@@ -297,17 +298,23 @@ static void on_frame(struct derp_client *c, uint8_t type, const uint8_t *p, size
 	}
 }
 
-/* A server that ignores fast start answers 101 first: skip that head. */
+/* A server that ignores fast start answers 101 first: skip that head
+ * (Tailscale's derper writes it with CRLF, derpserver/handler.go). */
 static long skip_http(struct derp_client *c)
 {
-	uint8_t *end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
+	static const struct http_head_limits lim = {
+		.max_head_bytes = HTTP_HEAD_MAX_BYTES,
+		.crlf_only = true,
+	};
+	struct http_head h;
+	int rc = http_head_parse(c->rbuf, c->rlen, &lim, NULL, NULL, &h);
 
-	if (!end)
-		return c->rlen > HTTP_HEAD_MAX_BYTES ? -1 : 0;
-	if (c->rlen < 12 || memcmp(c->rbuf, "HTTP/1.1 101", 12) != 0)
+	if (rc == HTTP_HEAD_MORE)
+		return 0;
+	if (rc != HTTP_HEAD_OK || h.status != 101 || h.http_minor != 1)
 		return -1;
 	c->skipping_http = false;
-	return end + 4 - c->rbuf;
+	return (long)h.head_len;
 }
 
 static void process(struct derp_client *c)
