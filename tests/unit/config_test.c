@@ -26,6 +26,8 @@
 #define DK1	"discokey:08b024188dc04807cd5b8055c338871343a4cc43c156b2efc6377cf5cec6585c"
 #define DK2	"discokey:3c9f75c937e6a2607b7cf0a64bebd73d38ed25efca990d7afd624d6a6fb07818"
 
+enum { CFG_ROW_MAX_ERRORS = 7 }; /* the most any row of bad_rows expects */
+
 static char *key_text(enum key_kind kind, const struct key32 *k)
 {
 	static char buf[KEY_TEXT_MAX];
@@ -274,136 +276,173 @@ static void test_example_config_loads(void **state)
 	cfg_diag_free(&d);
 }
 
-/* Malformed configs: one test each, the whole message checked. */
+/* Malformed configs, the whole message checked: rows of bad_rows, and
+ * those built by code. */
 
-static void test_bad_json_syntax(void **state)
-{
-	(void)state;
-	expect_error("{\n  \"listen_port\": 1,\n  \"user\": \n}\n",
-		     "msock.json:4:1: unexpected token near '}'");
-}
-
-static void test_duplicate_key(void **state)
-{
-	(void)state;
-	expect_error("{\n  \"user\": \"a\",\n  \"user\": \"b\"\n}\n",
-		     "msock.json:3:8: duplicate object key near '\"user\"'");
-}
-
-static void test_top_level_not_object(void **state)
-{
-	(void)state;
-	expect_error("  [1, 2]",
-		     "msock.json:1:3: expected an object at the top level, got an array");
-}
-
-static void test_wrong_types(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		"msock.json:2:18: listen_port: expected an integer, got a string",
-		"msock.json:3:3: listen_port_x: unknown field; did you mean \"listen_port\"?",
-		"msock.json:4:12: peers: expected an array of peers, got an object",
-		"msock.json:5:16: state_dir: expected a string, got an integer",
-		"msock.json:6:12: prefs: expected an object of booleans, got an array",
-		"msock.json:7:16: home_derp: expected an integer, got a fractional number",
-		("msock.json:8:15: derp_map: expected a DERP map object or the path of a file "
-		 "holding one, got a boolean"),
-	};
-	expect_errors("{\n"
-		      "  \"listen_port\": \"41641\",\n"
-		      "  \"listen_port_x\": 1,\n"
-		      "  \"peers\": {},\n"
-		      "  \"state_dir\": 5,\n"
-		      "  \"prefs\": [],\n"
-		      "  \"home_derp\": 1.0,\n"
-		      "  \"derp_map\": true\n"
-		      "}\n",
-		      want, sizeof(want) / sizeof(want[0]));
-}
-
-static void test_bad_node_key(void **state)
-{
-	(void)state;
-	expect_error(
-		"{\n  \"peers\": [\n    {\"name\": \"a\", \"node_key\": \"nodekey:zz\"}\n  ]\n}\n",
-		"msock.json:3:31: peers[0].node_key: expected nodekey:<64 hex> or a base64 "
-		"WireGuard key (hex part is too short: want 64 characters)");
-}
-
-static void test_node_key_wrong_type(void **state)
-{
-	(void)state;
-	expect_error("{\"peers\": [{\"name\": \"a\", \"node_key\": 7}]}",
-		     "msock.json:1:38: peers[0].node_key: expected nodekey:<64 hex> or a base64 "
-		     "WireGuard key, got an integer");
-}
-
-static void test_zero_node_key(void **state)
-{
-	(void)state;
-	expect_error("{\"peers\": [{\"name\": \"a\", \"node_key\": "
-		     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
-		     "msock.json:1:38: peers[0].node_key: the all-zero key is not a key");
-}
-
-static void test_bad_disco_key(void **state)
-{
-	(void)state;
-	expect_error("{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
-		     "  \"disco_key\": \"" NK2 "\"}]}",
-		     "msock.json:2:16: peers[0].disco_key: expected discokey:<64 hex> or a base64 "
-		     "key (wrong prefix: expected discokey:)");
-}
-
-static void test_duplicate_peer_name(void **state)
-{
-	(void)state;
-	expect_error("{\"peers\": [\n"
-		     "  {\"name\": \"a\", \"node_key\": \"" NK1 "\"},\n"
-		     "  {\"name\": \"a\", \"node_key\": \"" NK2 "\"}\n"
-		     "]}",
-		     "msock.json:3:12: peers[1].name: duplicate peer name (also peers[0])");
-}
-
-static void test_duplicate_peer_key(void **state)
-{
-	(void)state;
+/* Malformed configs written out whole: one row each, {name, text, every
+ * message in order}. Those built by code (limits, long paths, files) are
+ * the test functions around. */
+static const struct {
+	const char *name;
+	const char *text;
+	const char *errors[CFG_ROW_MAX_ERRORS + 1]; /* NULL-terminated */
+} bad_rows[] = {
+	{"bad json syntax",
+	 "{\n  \"listen_port\": 1,\n  \"user\": \n}\n",
+	 {"msock.json:4:1: unexpected token near '}'"}},
+	{"duplicate key",
+	 "{\n  \"user\": \"a\",\n  \"user\": \"b\"\n}\n",
+	 {"msock.json:3:8: duplicate object key near '\"user\"'"}},
+	{"top level not object",
+	 "  [1, 2]",
+	 {"msock.json:1:3: expected an object at the top level, got an array"}},
+	{"wrong types",
+	 "{\n"
+	 "  \"listen_port\": \"41641\",\n"
+	 "  \"listen_port_x\": 1,\n"
+	 "  \"peers\": {},\n"
+	 "  \"state_dir\": 5,\n"
+	 "  \"prefs\": [],\n"
+	 "  \"home_derp\": 1.0,\n"
+	 "  \"derp_map\": true\n"
+	 "}\n",
+	 {"msock.json:2:18: listen_port: expected an integer, got a string",
+	  "msock.json:3:3: listen_port_x: unknown field; did you mean \"listen_port\"?",
+	  "msock.json:4:12: peers: expected an array of peers, got an object",
+	  "msock.json:5:16: state_dir: expected a string, got an integer",
+	  "msock.json:6:12: prefs: expected an object of booleans, got an array",
+	  "msock.json:7:16: home_derp: expected an integer, got a fractional number",
+	  ("msock.json:8:15: derp_map: expected a DERP map object or the path of a file "
+	   "holding one, got a boolean")}},
+	{"bad node key",
+	 "{\n  \"peers\": [\n    {\"name\": \"a\", \"node_key\": \"nodekey:zz\"}\n  ]\n}\n",
+	 {"msock.json:3:31: peers[0].node_key: expected nodekey:<64 hex> or a base64 "
+	  "WireGuard key (hex part is too short: want 64 characters)"}},
+	{"node key wrong type",
+	 "{\"peers\": [{\"name\": \"a\", \"node_key\": 7}]}",
+	 {"msock.json:1:38: peers[0].node_key: expected nodekey:<64 hex> or a base64 "
+	  "WireGuard key, got an integer"}},
+	{"zero node key",
+	 "{\"peers\": [{\"name\": \"a\", \"node_key\": "
+	 "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
+	 {"msock.json:1:38: peers[0].node_key: the all-zero key is not a key"}},
+	{"bad disco key",
+	 "{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
+	 "  \"disco_key\": \"" NK2 "\"}]}",
+	 {"msock.json:2:16: peers[0].disco_key: expected discokey:<64 hex> or a base64 "
+	  "key (wrong prefix: expected discokey:)"}},
+	{"duplicate peer name",
+	 "{\"peers\": [\n"
+	 "  {\"name\": \"a\", \"node_key\": \"" NK1 "\"},\n"
+	 "  {\"name\": \"a\", \"node_key\": \"" NK2 "\"}\n"
+	 "]}",
+	 {"msock.json:3:12: peers[1].name: duplicate peer name (also peers[0])"}},
 	/* The same key in its two forms. */
-	expect_error("{\"peers\": [\n"
-		     "  {\"name\": \"a\", \"node_key\": \"" NK2 "\"},\n"
-		     "  {\"name\": \"b\", \"node_key\": \"" NK2_B64 "\"}\n"
-		     "]}",
-		     "msock.json:3:29: peers[1].node_key: duplicate node key (also peers[0])");
+	{"duplicate peer key",
+	 "{\"peers\": [\n"
+	 "  {\"name\": \"a\", \"node_key\": \"" NK2 "\"},\n"
+	 "  {\"name\": \"b\", \"node_key\": \"" NK2_B64 "\"}\n"
+	 "]}",
+	 {"msock.json:3:29: peers[1].node_key: duplicate node key (also peers[0])"}},
+	{"missing peer fields",
+	 "{\"peers\": [\n  {\"endpoints\": []}\n]}",
+	 {"msock.json:2:3: peers[0].name: required field is missing",
+	  "msock.json:2:3: peers[0].node_key: required field is missing"}},
+	{"bad endpoint",
+	 "{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
+	 "  \"endpoints\": [\"1.2.3.4\", \"2001:db8::1:80\", 5]}]}",
+	 {("msock.json:2:17: peers[0].endpoints[0]: expected ip:port such as "
+	   "198.18.0.5:41641 "
+	   "or [2001:db8::1]:41641"),
+	  ("msock.json:2:28: peers[0].endpoints[1]: expected ip:port such as "
+	   "198.18.0.5:41641 "
+	   "or [2001:db8::1]:41641"),
+	  ("msock.json:2:46: peers[0].endpoints[2]: expected ip:port such as "
+	   "198.18.0.5:41641 "
+	   "or [2001:db8::1]:41641")}},
+	{"bad static endpoints 1",
+	 "{\"static_endpoints\": \"198.18.1.1:41641\"}",
+	 {"msock.json:1:22: static_endpoints: expected an array of \"ip:port\" "
+	  "strings, got a string"}},
+	{"bad static endpoints 2",
+	 "{\"static_endpoints\": [\"198.18.1.1\"]}",
+	 {"msock.json:1:23: static_endpoints[0]: expected ip:port such as "
+	  "198.18.0.5:41641 or [2001:db8::1]:41641"}},
+	{"unknown field did you mean",
+	 "{\n  \"listen_prot\": 1,\n  \"usr\": \"x\",\n  \"Peers\": [],\n"
+	 "  \"frobnicate\": {}\n}",
+	 {"msock.json:2:3: listen_prot: unknown field; did you mean \"listen_port\"?",
+	  "msock.json:3:3: usr: unknown field; did you mean \"user\"?",
+	  "msock.json:4:3: Peers: unknown field; did you mean \"peers\"?",
+	  "msock.json:5:3: frobnicate: unknown field"}},
+	{"unknown nested fields",
+	 "{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
+	 "  \"nodekey\": 2}],\n"
+	 "  \"prefs\": {\"silentdisco\": true},\n"
+	 "  \"components\": [{\"name\": \"a\", \"arg\": []}]}",
+	 {"msock.json:2:3: peers[0].nodekey: unknown field; did you mean \"node_key\"?",
+	  "msock.json:3:13: prefs.silentdisco: unknown field; did you mean \"silent_disco\"?",
+	  "msock.json:4:32: components[0].arg: unknown field; did you mean \"args\"?"}},
+	{"home derp not in map",
+	 "{\"home_derp\": 901,\n"
+	 " \"derp_map\": {\"Regions\": {\"900\": {\"RegionID\": 900}}},\n"
+	 " \"peers\": [{\"name\": \"a\", \"node_key\": \"" NK2_B64 "\", \"home_derp\": 5}]}",
+	 {"msock.json:1:15: home_derp: region 901 is not in derp_map",
+	  "msock.json:3:99: peers[0].home_derp: region 5 is not in derp_map"}},
+	{"home derp negative",
+	 "{\"home_derp\": -1}",
+	 {"msock.json:1:15: home_derp: expected an integer from 0 to 2147483647, got -1"}},
+	{"bad component name",
+	 "{\"components\": [\"Disco\", {\"name\": \"a\", \"program\": \"../x\"},\n"
+	 "  \"abcdefghijklmnopqrstuvwxyz012345\", \"\", 7, {}]}",
+	 {"msock.json:1:17: components[0]: expected a name matching [a-z0-9_-]{1,31}",
+	  "msock.json:1:51: components[1].program: expected a name matching [a-z0-9_-]{1,31}",
+	  "msock.json:2:3: components[2]: expected a name matching [a-z0-9_-]{1,31}",
+	  "msock.json:2:39: components[3]: expected a name matching [a-z0-9_-]{1,31}",
+	  ("msock.json:2:43: components[4]: expected a component name or object, got an "
+	   "integer"),
+	  "msock.json:2:46: components[5].name: required field is missing"}},
+	{"duplicate component",
+	 "{\"components\": [\"disco\", {\"name\": \"disco\"}, \"disco\"]}",
+	 {("msock.json:1:35: components[1].name: duplicate component \"disco\" (also "
+	   "components[0])"),
+	  ("msock.json:1:45: components[2]: duplicate component \"disco\" (also "
+	   "components[0])")}},
+	{"too many component args",
+	 "{\"components\": [{\"name\": \"a\", \"args\": "
+	 "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\","
+	 "\"13\",\"14\",\"15\",\"16\",\"17\"]}]}",
+	 {"msock.json:1:39: components[0].args: 17 arguments; at most 16"}},
+};
+
+/* The config must be refused with exactly want's messages, in order; a
+ * failure names the row. */
+static void expect_row(const char *name, const char *text, const char *const *want)
+{
+	struct cfg_diag d;
+	struct msock_config *cfg = config_parse(text, strlen(text), "msock.json", &d);
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	if (cfg || d.n_errors != n) {
+		for (size_t i = 0; i < d.n_errors; i++)
+			print_message("got: %s\n", d.errors[i]);
+		fail_msg("%s: %s, %zu errors, want %zu", name, cfg ? "accepted" : "refused",
+			 d.n_errors, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d.errors[i], want[i]) != 0)
+			fail_msg("%s: error %zu is\n  %s\nwant\n  %s", name, i, d.errors[i],
+				 want[i]);
+	cfg_diag_free(&d);
 }
 
-static void test_missing_peer_fields(void **state)
+static void test_bad_rows(void **state)
 {
 	(void)state;
-	static const char *const want[] = {
-		"msock.json:2:3: peers[0].name: required field is missing",
-		"msock.json:2:3: peers[0].node_key: required field is missing",
-	};
-	expect_errors("{\"peers\": [\n  {\"endpoints\": []}\n]}", want, 2);
-}
-
-static void test_bad_endpoint(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		("msock.json:2:17: peers[0].endpoints[0]: expected ip:port such as "
-		 "198.18.0.5:41641 "
-		 "or [2001:db8::1]:41641"),
-		("msock.json:2:28: peers[0].endpoints[1]: expected ip:port such as "
-		 "198.18.0.5:41641 "
-		 "or [2001:db8::1]:41641"),
-		("msock.json:2:46: peers[0].endpoints[2]: expected ip:port such as "
-		 "198.18.0.5:41641 "
-		 "or [2001:db8::1]:41641"),
-	};
-	expect_errors("{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
-		      "  \"endpoints\": [\"1.2.3.4\", \"2001:db8::1:80\", 5]}]}",
-		      want, 3);
+	for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++)
+		expect_row(bad_rows[i].name, bad_rows[i].text, bad_rows[i].errors);
 }
 
 static void test_too_many_endpoints(void **state)
@@ -438,46 +477,6 @@ static void test_static_endpoints(void **state)
 	config_free(c);
 }
 
-static void test_bad_static_endpoints(void **state)
-{
-	(void)state;
-	expect_error("{\"static_endpoints\": \"198.18.1.1:41641\"}",
-		     "msock.json:1:22: static_endpoints: expected an array of \"ip:port\" "
-		     "strings, got a string");
-	expect_error("{\"static_endpoints\": [\"198.18.1.1\"]}",
-		     "msock.json:1:23: static_endpoints[0]: expected ip:port such as "
-		     "198.18.0.5:41641 or [2001:db8::1]:41641");
-}
-
-static void test_unknown_field_did_you_mean(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		"msock.json:2:3: listen_prot: unknown field; did you mean \"listen_port\"?",
-		"msock.json:3:3: usr: unknown field; did you mean \"user\"?",
-		"msock.json:4:3: Peers: unknown field; did you mean \"peers\"?",
-		"msock.json:5:3: frobnicate: unknown field",
-	};
-	expect_errors("{\n  \"listen_prot\": 1,\n  \"usr\": \"x\",\n  \"Peers\": [],\n"
-		      "  \"frobnicate\": {}\n}",
-		      want, 4);
-}
-
-static void test_unknown_nested_fields(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		"msock.json:2:3: peers[0].nodekey: unknown field; did you mean \"node_key\"?",
-		"msock.json:3:13: prefs.silentdisco: unknown field; did you mean \"silent_disco\"?",
-		"msock.json:4:32: components[0].arg: unknown field; did you mean \"args\"?",
-	};
-	expect_errors("{\"peers\": [{\"name\": \"a\", \"node_key\": \"" NK1 "\",\n"
-		      "  \"nodekey\": 2}],\n"
-		      "  \"prefs\": {\"silentdisco\": true},\n"
-		      "  \"components\": [{\"name\": \"a\", \"arg\": []}]}",
-		      want, 3);
-}
-
 static void test_ports_out_of_range(void **state)
 {
 	(void)state;
@@ -497,66 +496,6 @@ static void test_ports_out_of_range(void **state)
 		 "0 to 65535, got 70000"),
 	};
 	expect_errors(text, want, 4);
-}
-
-static void test_home_derp_not_in_map(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		"msock.json:1:15: home_derp: region 901 is not in derp_map",
-		"msock.json:3:99: peers[0].home_derp: region 5 is not in derp_map",
-	};
-	expect_errors("{\"home_derp\": 901,\n"
-		      " \"derp_map\": {\"Regions\": {\"900\": {\"RegionID\": 900}}},\n"
-		      " \"peers\": [{\"name\": \"a\", \"node_key\": \"" NK2_B64
-		      "\", \"home_derp\": 5}]}",
-		      want, 2);
-}
-
-static void test_home_derp_negative(void **state)
-{
-	(void)state;
-	expect_error(
-		"{\"home_derp\": -1}",
-		"msock.json:1:15: home_derp: expected an integer from 0 to 2147483647, got -1");
-}
-
-static void test_bad_component_name(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		"msock.json:1:17: components[0]: expected a name matching [a-z0-9_-]{1,31}",
-		"msock.json:1:51: components[1].program: expected a name matching [a-z0-9_-]{1,31}",
-		"msock.json:2:3: components[2]: expected a name matching [a-z0-9_-]{1,31}",
-		"msock.json:2:39: components[3]: expected a name matching [a-z0-9_-]{1,31}",
-		("msock.json:2:43: components[4]: expected a component name or object, got an "
-		 "integer"),
-		"msock.json:2:46: components[5].name: required field is missing",
-	};
-	expect_errors("{\"components\": [\"Disco\", {\"name\": \"a\", \"program\": \"../x\"},\n"
-		      "  \"abcdefghijklmnopqrstuvwxyz012345\", \"\", 7, {}]}",
-		      want, 6);
-}
-
-static void test_duplicate_component(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		("msock.json:1:35: components[1].name: duplicate component \"disco\" (also "
-		 "components[0])"),
-		("msock.json:1:45: components[2]: duplicate component \"disco\" (also "
-		 "components[0])"),
-	};
-	expect_errors("{\"components\": [\"disco\", {\"name\": \"disco\"}, \"disco\"]}", want, 2);
-}
-
-static void test_too_many_component_args(void **state)
-{
-	(void)state;
-	expect_error("{\"components\": [{\"name\": \"a\", \"args\": "
-		     "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\","
-		     "\"13\",\"14\",\"15\",\"16\",\"17\"]}]}",
-		     "msock.json:1:39: components[0].args: 17 arguments; at most 16");
 }
 
 static void test_too_many_components(void **state)
@@ -824,29 +763,10 @@ int main(void)
 		T(test_defaults),
 		T(test_defaults_follow_dirs),
 		T(test_example_config_loads),
-		T(test_bad_json_syntax),
-		T(test_duplicate_key),
-		T(test_top_level_not_object),
-		T(test_wrong_types),
-		T(test_bad_node_key),
-		T(test_node_key_wrong_type),
-		T(test_zero_node_key),
-		T(test_bad_disco_key),
-		T(test_duplicate_peer_name),
-		T(test_duplicate_peer_key),
-		T(test_missing_peer_fields),
-		T(test_bad_endpoint),
+		T(test_bad_rows),
 		T(test_too_many_endpoints),
 		T(test_static_endpoints),
-		T(test_bad_static_endpoints),
-		T(test_unknown_field_did_you_mean),
-		T(test_unknown_nested_fields),
 		T(test_ports_out_of_range),
-		T(test_home_derp_not_in_map),
-		T(test_home_derp_negative),
-		T(test_bad_component_name),
-		T(test_duplicate_component),
-		T(test_too_many_component_args),
 		T(test_too_many_components),
 		T(test_bad_user),
 		T(test_path_too_long),
