@@ -117,145 +117,86 @@ static void test_derp_map_file_missing(void **state)
 		"msock.json:2:15: derp_map: /nonexistent/derp.json: No such file or directory");
 }
 
-static const char region_head[] = "{\"derp_map\": {\"Regions\": {\n";
+#define REGION_HEAD "{\"derp_map\": {\"Regions\": {\n"
 
-static void test_region_key_mismatch(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text), "%s  \"900\": {\"RegionID\": 901}}}}", region_head);
-	expect_error(text, "msock.json:2:23: derp_map.Regions.900.RegionID: RegionID 901 does not "
-			   "match its key \"900\" in Regions");
-}
-
-static void test_region_id_missing(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text), "%s  \"0900\": {\"RegionCode\": \"x\"}}}}", region_head);
-	expect_error(text, "msock.json:2:11: derp_map.Regions.0900.RegionID: missing; it must "
-			   "equal the region's key \"0900\"");
-}
-
-static void test_region_id_not_positive(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text), "%s  \"-1\": {\"RegionID\": -1}}}}", region_head);
-	expect_error(text, "msock.json:2:22: derp_map.Regions.-1.RegionID: expected an integer "
-			   "from 1 to 2147483647, got -1");
-}
-
-static void test_node_region_mismatch(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text),
-		 "%s  \"900\": {\"RegionID\": 900, \"Nodes\": [\n"
-		 "    {\"HostName\": \"h\", \"RegionID\": 901},\n"
-		 "    {\"HostName\": \"h\"}]}}}}",
-		 region_head);
-	static const char *const want[] = {
-		("msock.json:3:35: derp_map.Regions.900.Nodes[0].RegionID: 901 does not match its "
-		 "region's RegionID 900"),
-		("msock.json:4:5: derp_map.Regions.900.Nodes[1].RegionID: missing; it must be its "
-		 "region's RegionID (900)"),
-	};
-	expect_errors(text, want, 2);
-}
-
-static void test_node_host_name_missing(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text),
-		 "%s  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": 9, \"HostName\": "
-		 "\"\"}]}}}}",
-		 region_head);
-	expect_error(text, "msock.json:2:62: derp_map.Regions.9.Nodes[0].HostName: required: the "
-			   "DERP node's host name");
-}
-
-static void test_node_field_wrong_types(void **state)
-{
-	(void)state;
-	char text[512];
-
+/* Malformed DERP maps written out whole: one row each, {name, text, every
+ * message in order}. */
+static const struct {
+	const char *name;
+	const char *text;
+	const char *errors[CFG_ROW_MAX_ERRORS + 1]; /* NULL-terminated */
+} bad_rows[] = {
+	{"region key mismatch",
+	 REGION_HEAD "  \"900\": {\"RegionID\": 901}}}}",
+	 {"msock.json:2:23: derp_map.Regions.900.RegionID: RegionID 901 does not "
+	  "match its key \"900\" in Regions"}},
+	{"region id missing",
+	 REGION_HEAD "  \"0900\": {\"RegionCode\": \"x\"}}}}",
+	 {"msock.json:2:11: derp_map.Regions.0900.RegionID: missing; it must "
+	  "equal the region's key \"0900\""}},
+	{"region id not positive",
+	 REGION_HEAD "  \"-1\": {\"RegionID\": -1}}}}",
+	 {"msock.json:2:22: derp_map.Regions.-1.RegionID: expected an integer "
+	  "from 1 to 2147483647, got -1"}},
+	{"node region mismatch",
+	 REGION_HEAD "  \"900\": {\"RegionID\": 900, \"Nodes\": [\n"
+		     "    {\"HostName\": \"h\", \"RegionID\": 901},\n"
+		     "    {\"HostName\": \"h\"}]}}}}",
+	 {("msock.json:3:35: derp_map.Regions.900.Nodes[0].RegionID: 901 does not match its "
+	   "region's RegionID 900"),
+	  ("msock.json:4:5: derp_map.Regions.900.Nodes[1].RegionID: missing; it must be its "
+	   "region's RegionID (900)")}},
+	{"node host name missing",
+	 REGION_HEAD "  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": 9, \"HostName\": "
+		     "\"\"}]}}}}",
+	 {"msock.json:2:62: derp_map.Regions.9.Nodes[0].HostName: required: the "
+	  "DERP node's host name"}},
 	/* One message each: a field set to the wrong type is not also missing. */
-	snprintf(text, sizeof(text),
-		 "%s  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": \"9\", \"HostName\": 1,\n"
-		 "    \"STUNOnly\": \"yes\"}]}}}}",
-		 region_head);
-	static const char *const want[] = {
-		("msock.json:2:47: derp_map.Regions.9.Nodes[0].RegionID: "
-		 "expected an integer, got a string"),
-		("msock.json:2:64: derp_map.Regions.9.Nodes[0].HostName: expected a string, got an "
-		 "integer"),
-		("msock.json:3:17: derp_map.Regions.9.Nodes[0].STUNOnly: "
-		 "expected true or false, got a string"),
-	};
-	expect_errors(text, want, 3);
-}
+	{"node field wrong types",
+	 REGION_HEAD
+	 "  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": \"9\", \"HostName\": 1,\n"
+	 "    \"STUNOnly\": \"yes\"}]}}}}",
+	 {("msock.json:2:47: derp_map.Regions.9.Nodes[0].RegionID: "
+	   "expected an integer, got a string"),
+	  ("msock.json:2:64: derp_map.Regions.9.Nodes[0].HostName: expected a string, got an "
+	   "integer"),
+	  ("msock.json:3:17: derp_map.Regions.9.Nodes[0].STUNOnly: "
+	   "expected true or false, got a string")}},
+	{"bad ipv4 literal",
+	 REGION_HEAD
+	 "  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": 9, \"HostName\": \"h\",\n"
+	 "    \"IPv4\": \"2001:db8::1\", \"IPv6\": \"192.0.2.1\", \"STUNTestIP\": "
+	 "\"x\"}]}}}}",
+	 {("msock.json:3:13: derp_map.Regions.9.Nodes[0].IPv4: expected an IPv4 address such "
+	   "as 192.0.2.1, \"none\" or \"\""),
+	  ("msock.json:3:36: derp_map.Regions.9.Nodes[0].IPv6: expected an IPv6 address such "
+	   "as 2001:db8::1, \"none\" or \"\""),
+	  ("msock.json:3:63: derp_map.Regions.9.Nodes[0].STUNTestIP: expected an IP address "
+	   "such as 192.0.2.1 or \"\"")}},
+	{"derp map wrong containers",
+	 "{\"derp_map\": {\n"
+	 "  \"Regions\": [],\n"
+	 "  \"omitDefaultRegions\": \"yes\"}}",
+	 {("msock.json:2:14: derp_map.Regions: expected an object of regions by RegionID, "
+	   "got "
+	   "an array"),
+	  ("msock.json:3:25: derp_map.omitDefaultRegions: expected true or false, got a "
+	   "string")}},
+	{"region and node not objects",
+	 REGION_HEAD "  \"1\": 5,\n"
+		     "  \"2\": {\"RegionID\": 2, \"Nodes\": {}},\n"
+		     "  \"3\": {\"RegionID\": 3, \"Nodes\": [null]}}}}",
+	 {"msock.json:2:8: derp_map.Regions.1: expected a region object, got an integer",
+	  ("msock.json:3:33: derp_map.Regions.2.Nodes: expected an array of nodes, got an "
+	   "object"),
+	  "msock.json:4:34: derp_map.Regions.3.Nodes[0]: expected a node object, got null"}},
+};
 
-static void test_bad_ipv4_literal(void **state)
+static void test_bad_rows(void **state)
 {
 	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text),
-		 "%s  \"9\": {\"RegionID\": 9, \"Nodes\": [{\"RegionID\": 9, \"HostName\": \"h\",\n"
-		 "    \"IPv4\": \"2001:db8::1\", \"IPv6\": \"192.0.2.1\", \"STUNTestIP\": "
-		 "\"x\"}]}}}}",
-		 region_head);
-	static const char *const want[] = {
-		("msock.json:3:13: derp_map.Regions.9.Nodes[0].IPv4: expected an IPv4 address such "
-		 "as 192.0.2.1, \"none\" or \"\""),
-		("msock.json:3:36: derp_map.Regions.9.Nodes[0].IPv6: expected an IPv6 address such "
-		 "as 2001:db8::1, \"none\" or \"\""),
-		("msock.json:3:63: derp_map.Regions.9.Nodes[0].STUNTestIP: expected an IP address "
-		 "such as 192.0.2.1 or \"\""),
-	};
-	expect_errors(text, want, 3);
-}
-
-static void test_derp_map_wrong_containers(void **state)
-{
-	(void)state;
-	static const char *const want[] = {
-		("msock.json:2:14: derp_map.Regions: expected an object of regions by RegionID, "
-		 "got "
-		 "an array"),
-		("msock.json:3:25: derp_map.omitDefaultRegions: expected true or false, got a "
-		 "string"),
-	};
-	expect_errors("{\"derp_map\": {\n"
-		      "  \"Regions\": [],\n"
-		      "  \"omitDefaultRegions\": \"yes\"}}",
-		      want, 2);
-}
-
-static void test_region_and_node_not_objects(void **state)
-{
-	(void)state;
-	char text[512];
-
-	snprintf(text, sizeof(text),
-		 "%s  \"1\": 5,\n"
-		 "  \"2\": {\"RegionID\": 2, \"Nodes\": {}},\n"
-		 "  \"3\": {\"RegionID\": 3, \"Nodes\": [null]}}}}",
-		 region_head);
-	static const char *const want[] = {
-		"msock.json:2:8: derp_map.Regions.1: expected a region object, got an integer",
-		("msock.json:3:33: derp_map.Regions.2.Nodes: expected an array of nodes, got an "
-		 "object"),
-		"msock.json:4:34: derp_map.Regions.3.Nodes[0]: expected a node object, got null",
-	};
-	expect_errors(text, want, 3);
+	for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++)
+		expect_row(bad_rows[i].name, bad_rows[i].text, bad_rows[i].errors);
 }
 
 static void test_too_many_nodes(void **state)
@@ -263,7 +204,7 @@ static void test_too_many_nodes(void **state)
 	(void)state;
 	char text[8192];
 	int n = snprintf(text, sizeof(text), "%s  \"1\": {\"RegionID\": 1, \"Nodes\": [",
-			 region_head);
+			 REGION_HEAD);
 
 	for (int i = 0; i <= CFG_MAX_NODES_PER_REGION; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
@@ -355,15 +296,7 @@ int main(void)
 		TF(test_derp_map_file_errors_name_it),
 		TF(test_derp_map_file_syntax_error),
 		T(test_derp_map_file_missing),
-		T(test_region_key_mismatch),
-		T(test_region_id_missing),
-		T(test_region_id_not_positive),
-		T(test_node_region_mismatch),
-		T(test_node_host_name_missing),
-		T(test_node_field_wrong_types),
-		T(test_bad_ipv4_literal),
-		T(test_derp_map_wrong_containers),
-		T(test_region_and_node_not_objects),
+		T(test_bad_rows),
 		T(test_too_many_nodes),
 		T(test_null_fields_are_zero),
 	};

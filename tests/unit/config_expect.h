@@ -53,6 +53,32 @@ static inline void expect_error(const char *text, const char *want)
 	expect_errors(text, &want, 1);
 }
 
+/* The most messages a row of a bad_rows table expects. */
+enum { CFG_ROW_MAX_ERRORS = 7 };
+
+/* The config must be refused with exactly want's messages, in order; a
+ * failure names the row. */
+static inline void expect_row(const char *name, const char *text, const char *const *want)
+{
+	struct cfg_diag d;
+	struct msock_config *cfg = config_parse(text, strlen(text), "msock.json", &d);
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	if (cfg || d.n_errors != n) {
+		for (size_t i = 0; i < d.n_errors; i++)
+			print_message("got: %s\n", d.errors[i]);
+		fail_msg("%s: %s, %zu errors, want %zu", name, cfg ? "accepted" : "refused",
+			 d.n_errors, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d.errors[i], want[i]) != 0)
+			fail_msg("%s: error %zu is\n  %s\nwant\n  %s", name, i, d.errors[i],
+				 want[i]);
+	cfg_diag_free(&d);
+}
+
 /* Files in a mkdtemp directory, removed with everything in it. */
 struct tmp {
 	char dir[64];

@@ -26,8 +26,6 @@
 #define DK1	"discokey:08b024188dc04807cd5b8055c338871343a4cc43c156b2efc6377cf5cec6585c"
 #define DK2	"discokey:3c9f75c937e6a2607b7cf0a64bebd73d38ed25efca990d7afd624d6a6fb07818"
 
-enum { CFG_ROW_MAX_ERRORS = 7 }; /* the most any row of bad_rows expects */
-
 static char *key_text(enum key_kind kind, const struct key32 *k)
 {
 	static char buf[KEY_TEXT_MAX];
@@ -414,29 +412,6 @@ static const struct {
 	 "\"13\",\"14\",\"15\",\"16\",\"17\"]}]}",
 	 {"msock.json:1:39: components[0].args: 17 arguments; at most 16"}},
 };
-
-/* The config must be refused with exactly want's messages, in order; a
- * failure names the row. */
-static void expect_row(const char *name, const char *text, const char *const *want)
-{
-	struct cfg_diag d;
-	struct msock_config *cfg = config_parse(text, strlen(text), "msock.json", &d);
-	size_t n = 0;
-
-	while (want[n])
-		n++;
-	if (cfg || d.n_errors != n) {
-		for (size_t i = 0; i < d.n_errors; i++)
-			print_message("got: %s\n", d.errors[i]);
-		fail_msg("%s: %s, %zu errors, want %zu", name, cfg ? "accepted" : "refused",
-			 d.n_errors, n);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(d.errors[i], want[i]) != 0)
-			fail_msg("%s: error %zu is\n  %s\nwant\n  %s", name, i, d.errors[i],
-				 want[i]);
-	cfg_diag_free(&d);
-}
 
 static void test_bad_rows(void **state)
 {
