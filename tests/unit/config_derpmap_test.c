@@ -1,6 +1,7 @@
 /* config_derpmap_test: the derp_map field in Tailscale's tailcfg.DERPMap
  * JSON (tailcfg/derpmap.go): Go's key matching, a map in its own file, and
- * one test per malformed region or node, checking the exact message. */
+ * every malformed region or node (rows of bad_rows, or a test where code
+ * builds the map), checking the exact message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

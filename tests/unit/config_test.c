@@ -1,5 +1,6 @@
 /* config_test: a full config with every field, defaults, the example
- * config, and one test per malformed case checking the exact message: file,
+ * config, and every malformed case (a table row, or a test where code builds
+ * the config) checking the exact message: file,
  * line:column, field path, what was wrong. The DERP map's own cases are in
  * config_derpmap_test.c. */
 #include <setjmp.h>

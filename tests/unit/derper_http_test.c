@@ -1,6 +1,7 @@
 /* derper_http_test: request heads as Tailscale's client writes them
  * (derp/derphttp/derphttp_client.go through Go's Request.Write), routing as
- * cmd/derper's mux, every response byte for byte, one test per refusal. */
+ * cmd/derper's mux, every response byte for byte, every refusal (a row of
+ * refuse_rows, or a test where code builds the head). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

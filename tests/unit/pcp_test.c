@@ -2,7 +2,8 @@
  * (net/portmapper/pcp_test.go) and its fuzz seeds (fuzz_test.go); the
  * requests Tailscale's pcp.go sends, byte for byte; answers built by hand
  * from the layouts of RFC 6887 sections 7, 11 and 14.1; request/answer
- * round trips; and one test per malformed case. */
+ * round trips; and every malformed case (table rows where one field
+ * differs, a test each otherwise). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
