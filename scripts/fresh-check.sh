@@ -3,7 +3,8 @@
 # bookworm` root, under chroot, a clone of this checkout's HEAD runs
 # scripts/deps.sh (first with a policy-rc.d already there, as Docker images
 # have; then, after coturn is removed, without one: it makes one and removes
-# it; then again with nothing to install), the release build, the test build,
+# it; then again with nothing to install), the release build, `msockctl
+# setup-users` (twice: made, then all there), the test build,
 # and the unit and scripts tests. Opt-in (not in scripts/test.sh); root.
 #   scripts/fresh-check.sh [--fresh] [--keep] [--worktree]
 #     --fresh     debootstrap again (and forget the cached .debs)
@@ -209,6 +210,19 @@ echo "fresh-check: release build"
 in_root "cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMSOCK_TESTS=OFF >/dev/null &&
   cmake --build build/release -j$jobs >/dev/null"
 step_done "release build"
+
+# 4. The components' users (issue 15): made on a fresh system by the
+#    release build's msockctl, as test.sh and demo.sh do; a second run
+#    finds them all and changes nothing.
+echo "fresh-check: msockctl setup-users, twice"
+in_root "build/release/bin/msockctl setup-users | grep -v ': exists\$' || true"
+in_root "id msock-disco; getent group msock-ch-disco"
+out=$(in_root "build/release/bin/msockctl setup-users | grep -cv ': exists\$' || true")
+[ "$out" = 0 ] || {
+  echo "fresh-check.sh: a second msockctl setup-users made $out entries" >&2
+  exit 1
+}
+step_done "msockctl setup-users: made, then all there"
 
 echo "fresh-check: test build (ASan+UBSan)"
 in_root "cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DMSOCK_SANITIZE=ON -DMSOCK_TEST_BUILD=ON >/dev/null &&
