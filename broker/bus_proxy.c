@@ -159,7 +159,7 @@ void broker_on_xsub(struct broker *b)
 				 t->name, bus_topic_owner_name(t));
 			drop(b, &b->ctr.wrong_owner, "event", f, n, 0, why);
 		} else {
-			if (strcmp(t->name, "LinkChange") == 0)
+			if (strcmp(t->name, BUS_T_LinkChange) == 0)
 				broker_on_link_change(b, f[1].p, f[1].len);
 			zmq_msg_send(&fr.f[0], b->xpub, ZMQ_SNDMORE);
 			zmq_msg_send(&fr.f[1], b->xpub, 0);
@@ -310,7 +310,7 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const stru
 	}
 	protobuf_c_message_free_unpacked(msg, 0);
 	broker_state_set(b, topic, key, f[4].p, f[4].len);
-	if (strcmp(topic, "SelfKeys") == 0)
+	if (strcmp(topic, BUS_T_SelfKeys) == 0)
 		broker_key_loaded(b, key);
 }
 

@@ -70,7 +70,7 @@ static void publish_service_state(struct broker *b, struct child *ch)
 	if (protobuf_c_message_get_packed_size(&ss.base) > sizeof(buf))
 		return;
 	len = protobuf_c_message_pack(&ss.base, buf);
-	broker_state_set(b, "ServiceState", ch->comp.name, buf, len);
+	broker_state_set(b, BUS_T_ServiceState, ch->comp.name, buf, len);
 }
 
 /* The file of the key row p holds (its `key`), or NULL. */
@@ -300,7 +300,7 @@ int broker_children_sync(struct broker *b)
 
 static void forget(struct broker *b, size_t i)
 {
-	broker_state_del(b, "ServiceState", b->children[i].comp.name);
+	broker_state_del(b, BUS_T_ServiceState, b->children[i].comp.name);
 	child_free(&b->children[i]);
 	b->children[i] = b->children[--b->n_children];
 }

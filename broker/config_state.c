@@ -60,7 +60,7 @@ static int publish_peer(struct broker *b, const struct cfg_peer *p)
 	nv.endpoints = epp;
 	up.node = &nv;
 	key_hex_format(p->node_key.b, key);
-	return set_msg(b, "NodeViewsUpdate", key, &up.base);
+	return set_msg(b, BUS_T_NodeViewsUpdate, key, &up.base);
 }
 
 static int publish_region(struct broker *b, const struct cfg_derp_region *r)
@@ -100,7 +100,7 @@ static int publish_region(struct broker *b, const struct cfg_derp_region *r)
 	m.n_nodes = r->n_nodes;
 	m.nodes = np;
 	snprintf(key, sizeof(key), "%d", r->region_id);
-	rc = set_msg(b, "DERPMap", key, &m.base);
+	rc = set_msg(b, BUS_T_DERPMap, key, &m.base);
 out:
 	free(nodes);
 	free(np);
@@ -124,7 +124,7 @@ static bool still_configured(const struct stale *s, const char *topic, const cha
 {
 	const struct msock_config *cfg = s->cfg;
 
-	if (strcmp(topic, "DERPMap") == 0) {
+	if (strcmp(topic, BUS_T_DERPMap) == 0) {
 		for (size_t i = 0; i < cfg->derp_map.n_regions; i++) {
 			char k[16];
 			snprintf(k, sizeof(k), "%d", cfg->derp_map.regions[i].region_id);
@@ -159,7 +159,7 @@ static void delete_stale(struct broker *b, const struct msock_config *cfg, const
 {
 	struct stale s = {cfg, topic, 0, 0, 0, 0};
 
-	if (cfg->n_peers && strcmp(topic, "NodeViewsUpdate") == 0) {
+	if (cfg->n_peers && strcmp(topic, BUS_T_NodeViewsUpdate) == 0) {
 		s.peers = malloc(cfg->n_peers * sizeof(*s.peers));
 		if (!s.peers)
 			return; /* deleting nothing is safe; the next reload retries */
@@ -185,7 +185,7 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg)
 	prefs.probe_udp_lifetime = cfg->prefs.probe_udp_lifetime;
 	prefs.disable_portmapper = cfg->prefs.disable_portmapper;
 	prefs.homeless = cfg->prefs.homeless;
-	rc |= set_msg(b, "Prefs", "self", &prefs.base);
+	rc |= set_msg(b, BUS_T_Prefs, "self", &prefs.base);
 	self.listen_port = (uint32_t)cfg->listen_port;
 	self.wg_listen_port = (uint32_t)cfg->wg_listen_port;
 	self.home_derp = (uint32_t)cfg->home_derp;
@@ -198,13 +198,13 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg)
 	}
 	self.n_static_endpoints = cfg->n_static_endpoints;
 	self.static_endpoints = sepp;
-	rc |= set_msg(b, "SelfConfig", "self", &self.base);
+	rc |= set_msg(b, BUS_T_SelfConfig, "self", &self.base);
 	for (size_t i = 0; i < cfg->derp_map.n_regions; i++)
 		rc |= publish_region(b, &cfg->derp_map.regions[i]);
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		rc |= publish_peer(b, &cfg->peers[i]);
-	delete_stale(b, cfg, "DERPMap");
-	delete_stale(b, cfg, "NodeViewsUpdate");
+	delete_stale(b, cfg, BUS_T_DERPMap);
+	delete_stale(b, cfg, BUS_T_NodeViewsUpdate);
 	return rc ? -EIO : 0;
 }
 

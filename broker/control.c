@@ -97,7 +97,7 @@ static Msock__SelfKeys *self_keys(struct broker *b, enum proc_key k)
 {
 	const struct proc *p = proctab_key_holder(k);
 
-	return p ? (Msock__SelfKeys *)cached(b, "SelfKeys", p->program,
+	return p ? (Msock__SelfKeys *)cached(b, BUS_T_SelfKeys, p->program,
 					     &msock__self_keys__descriptor)
 		 : 0;
 }
@@ -109,7 +109,7 @@ static void derp_region_json(void *arg, const struct state_entry *e)
 	char key[KEY_TEXT_MAX] = "";
 	Msock__DERPRegionState *st;
 
-	if (strcmp(e->topic, "DERPRegionState") != 0)
+	if (strcmp(e->topic, BUS_T_DERPRegionState) != 0)
 		return;
 	st = (Msock__DERPRegionState *)protobuf_c_message_unpack(
 		&msock__derpregion_state__descriptor, 0, e->len, e->body);
@@ -128,7 +128,7 @@ static void derp_region_json(void *arg, const struct state_entry *e)
 static json_t *dataplane_json(struct broker *b)
 {
 	Msock__DataplaneState *s = (Msock__DataplaneState *)cached(
-		b, "DataplaneState", "self", &msock__dataplane_state__descriptor);
+		b, BUS_T_DataplaneState, "self", &msock__dataplane_state__descriptor);
 	json_t *j;
 
 	if (!s)
@@ -162,7 +162,7 @@ static void mapping_json(void *arg, const struct state_entry *e)
 	json_t *arr = ((void **)arg)[1];
 	Msock__PortMapping *m;
 
-	if (strcmp(e->topic, "PortMapping") != 0)
+	if (strcmp(e->topic, BUS_T_PortMapping) != 0)
 		return;
 	m = msock__port_mapping__unpack(0, e->len, e->body);
 	if (!m)
@@ -181,10 +181,10 @@ static json_t *self_json(struct broker *b)
 	json_t *self = json_object(), *eps = json_array(), *types = json_array(),
 	       *derp = json_object();
 	Msock__SelfKeys *nk = self_keys(b, PROC_KEY_NODE), *dk = self_keys(b, PROC_KEY_DISCO);
-	Msock__Endpoints *ep =
-		(Msock__Endpoints *)cached(b, "Endpoints", "self", &msock__endpoints__descriptor);
+	Msock__Endpoints *ep = (Msock__Endpoints *)cached(b, BUS_T_Endpoints, "self",
+							  &msock__endpoints__descriptor);
 	Msock__HomeDERP *home =
-		(Msock__HomeDERP *)cached(b, "HomeDERP", "self", &msock__home_derp__descriptor);
+		(Msock__HomeDERP *)cached(b, BUS_T_HomeDERP, "self", &msock__home_derp__descriptor);
 	char text[KEY_TEXT_MAX] = "";
 
 	if (nk)
@@ -202,18 +202,18 @@ static json_t *self_json(struct broker *b)
 	json_object_set_new(self, "Endpoints", eps);
 	json_object_set_new(self, "EndpointTypes", types);
 	json_object_set_new(self, "HomeDERP", json_integer(home ? home->region_id : 0));
-	Msock__NetworkState *net = (Msock__NetworkState *)cached(b, "NetworkState", "self",
+	Msock__NetworkState *net = (Msock__NetworkState *)cached(b, BUS_T_NetworkState, "self",
 								 &msock__network_state__descriptor);
 	json_object_set_new(self, "NetworkUp", json_boolean(!net || net->up));
 	json_object_set_new(self, "LinkChanges", json_integer(net ? (json_int_t)net->changes : 0));
 	if (net)
 		protobuf_c_message_free_unpacked(&net->base, 0);
-	state_cache_foreach(b->cache, "DERPRegionState", derp_region_json, derp);
+	state_cache_foreach(b->cache, BUS_T_DERPRegionState, derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);
 	json_object_set_new(self, "Dataplane", dataplane_json(b));
 	json_t *maps = json_array();
 	void *mctx[2] = {b, maps};
-	state_cache_foreach(b->cache, "PortMapping", mapping_json, mctx);
+	state_cache_foreach(b->cache, BUS_T_PortMapping, mapping_json, mctx);
 	json_object_set_new(self, "PortMappings", maps);
 	if (nk)
 		protobuf_c_message_free_unpacked(&nk->base, 0);
@@ -240,7 +240,7 @@ static void region_code(struct broker *b, uint32_t id, char *out, size_t cap, bo
 	Msock__DERPMap *r;
 
 	snprintf(key, sizeof(key), "%u", id);
-	r = (Msock__DERPMap *)cached(b, "DERPMap", key, &msock__derpmap__descriptor);
+	r = (Msock__DERPMap *)cached(b, BUS_T_DERPMap, key, &msock__derpmap__descriptor);
 	snprintf(out, cap, "%s", r && r->region_code[0] ? r->region_code : key);
 	if (stun_only) {
 		*stun_only = r && r->n_nodes > 0;
@@ -268,7 +268,7 @@ static void latency_json(struct broker *b, json_t *lat, const Msock__RegionLaten
 static json_t *netcheck_json(struct broker *b)
 {
 	Msock__NetcheckReport *r = (Msock__NetcheckReport *)cached(
-		b, "NetcheckReport", "last", &msock__netcheck_report__descriptor);
+		b, BUS_T_NetcheckReport, "last", &msock__netcheck_report__descriptor);
 	json_t *j, *lat = json_object();
 
 	if (!r) {
@@ -310,7 +310,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 	json_t *p, *static_eps;
 	char nk[KEY_TEXT_MAX], dk[KEY_TEXT_MAX] = "", relay[CFG_NAME_MAX] = "";
 
-	if (strcmp(e->topic, "NodeViewsUpdate") != 0)
+	if (strcmp(e->topic, BUS_T_NodeViewsUpdate) != 0)
 		return;
 	up = (Msock__NodeViewsUpdate *)protobuf_c_message_unpack(
 		&msock__node_views_update__descriptor, 0, e->len, e->body);
@@ -319,7 +319,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 			protobuf_c_message_free_unpacked(&up->base, 0);
 		return;
 	}
-	path = (Msock__PathChanged *)cached(pc->b, "PathChanged", e->key,
+	path = (Msock__PathChanged *)cached(pc->b, BUS_T_PathChanged, e->key,
 					    &msock__path_changed__descriptor);
 	hex_key(up->node->node_key.data, up->node->node_key.len, "nodekey:", nk, sizeof(nk));
 	hex_key(up->node->disco_key.data, up->node->disco_key.len, "discokey:", dk, sizeof(dk));
@@ -337,7 +337,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 	if (path && path->derp_region)
 		region_code(pc->b, path->derp_region, relay, sizeof(relay), 0);
 	json_object_set_new(p, "Relay", json_string(relay));
-	dp = (Msock__DataplanePeer *)cached(pc->b, "DataplanePeer", e->key,
+	dp = (Msock__DataplanePeer *)cached(pc->b, BUS_T_DataplanePeer, e->key,
 					    &msock__dataplane_peer__descriptor);
 	json_object_set_new(p, "LocalEndpoint", dp ? endpoint_json(dp->local) : json_string(""));
 	json_object_set_new(p, "Path", json_string(peer_path(up->node, dp)));
@@ -355,7 +355,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 			    json_integer(dp ? (json_int_t)dp->rx_derp_packets : 0));
 	/* disco's path changes (magicsock's GetEndpointChanges). */
 	json_t *changes = json_array();
-	Msock__PathHistory *hist = (Msock__PathHistory *)cached(pc->b, "PathHistory", e->key,
+	Msock__PathHistory *hist = (Msock__PathHistory *)cached(pc->b, BUS_T_PathHistory, e->key,
 								&msock__path_history__descriptor);
 	for (size_t i = 0; hist && i < hist->n_changes; i++) {
 		const Msock__PathHistory__Change *c = hist->changes[i];
@@ -369,7 +369,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 		protobuf_c_message_free_unpacked(&hist->base, 0);
 	json_object_set_new(p, "EndpointChanges", changes);
 	/* The last pong disco got (msockctl ping reads it). */
-	Msock__DiscoPong *pong = (Msock__DiscoPong *)cached(pc->b, "DiscoPong", e->key,
+	Msock__DiscoPong *pong = (Msock__DiscoPong *)cached(pc->b, BUS_T_DiscoPong, e->key,
 							    &msock__disco_pong__descriptor);
 	if (pong) {
 		char via[CFG_NAME_MAX + 8] = "";
@@ -398,6 +398,29 @@ static void peer_json(void *arg, const struct state_entry *e)
 	protobuf_c_message_free_unpacked(&up->base, 0);
 }
 
+/* What the component's side of the bus dropped (BusStats it published,
+ * key <program>/<name>), or null before it published any. */
+static json_t *bus_stats_json(struct broker *b, const struct child *ch)
+{
+	char key[CFG_NAME_MAX * 2 + 2];
+	Msock__BusStats *m;
+	json_t *o;
+
+	snprintf(key, sizeof(key), "%s/%s", ch->comp.program, ch->comp.name);
+	m = (Msock__BusStats *)cached(b, BUS_T_BusStats, key, &msock__bus_stats__descriptor);
+	if (!m)
+		return json_null();
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsIn",
+		      (json_int_t)m->events_in, "StateIn", (json_int_t)m->state_in, "BadFrames",
+		      (json_int_t)m->bad_frames, "UnknownTopic", (json_int_t)m->unknown_topic,
+		      "BadBody", (json_int_t)m->bad_body, "Stale", (json_int_t)m->stale, "Gaps",
+		      (json_int_t)m->gaps, "Resyncs", (json_int_t)m->resyncs, "Refused",
+		      (json_int_t)m->refused, "SnapshotTimeouts", (json_int_t)m->snapshot_timeouts,
+		      "BadKey", (json_int_t)m->bad_key, "NoHandler", (json_int_t)m->no_handler);
+	protobuf_c_message_free_unpacked(&m->base, 0);
+	return o;
+}
+
 static json_t *components_json(struct broker *b)
 {
 	json_t *all = json_object();
@@ -413,6 +436,7 @@ static json_t *components_json(struct broker *b)
 			c, "UptimeSec",
 			seconds(ch->sup.state == SUP_RUNNING ? b->now_ns - ch->sup.started_ns : 0));
 		json_object_set_new(c, "LastExit", json_string(ch->sup.last_exit));
+		json_object_set_new(c, "Bus", bus_stats_json(b, ch));
 		json_object_set_new(all, ch->comp.name, c);
 	}
 	return all;
@@ -447,7 +471,7 @@ char *broker_status_json(struct broker *b)
 	json_object_set_new(root, "UptimeSec", seconds(b->now_ns - b->started_ns));
 	json_object_set_new(root, "Self", self_json(b));
 	json_object_set_new(root, "Netcheck", netcheck_json(b));
-	state_cache_foreach(b->cache, "NodeViewsUpdate", peer_json, &pc);
+	state_cache_foreach(b->cache, BUS_T_NodeViewsUpdate, peer_json, &pc);
 	json_object_set_new(root, "Peer", pc.peers);
 	json_object_set_new(root, "Components", components_json(b));
 	json_object_set_new(root, "Bus", bus_json(b));
@@ -494,9 +518,9 @@ static void wg_line(void *arg, const struct state_entry *e)
 	char b64[KEY_TEXT_MAX], ep[ADDR_TEXT_MAX];
 	struct ipport a = {0};
 
-	if (strcmp(e->topic, "NodeViewsUpdate") != 0)
+	if (strcmp(e->topic, BUS_T_NodeViewsUpdate) != 0)
 		return;
-	dp = (Msock__DataplanePeer *)cached(w->b, "DataplanePeer", e->key,
+	dp = (Msock__DataplanePeer *)cached(w->b, BUS_T_DataplanePeer, e->key,
 					    &msock__dataplane_peer__descriptor);
 	if (!dp || !dp->local || dp->local->ip.len != 4 || dp->node_key.len != KEY_LEN) {
 		w->missing++;
@@ -537,7 +561,7 @@ static int ping(struct broker *b, const char *arg, char *err, size_t cap)
 		return -1;
 	}
 	key_hex_format(k, hex);
-	up = (Msock__NodeViewsUpdate *)cached(b, "NodeViewsUpdate", hex,
+	up = (Msock__NodeViewsUpdate *)cached(b, BUS_T_NodeViewsUpdate, hex,
 					      &msock__node_views_update__descriptor);
 	rc = !up || !up->node ? -ENOENT : up->node->disco_key.len != KEY_LEN ? -ENOKEY : 0;
 	if (up)
@@ -545,7 +569,7 @@ static int ping(struct broker *b, const char *arg, char *err, size_t cap)
 	if (rc == 0) {
 		ev.node_key.data = k;
 		ev.node_key.len = KEY_LEN;
-		rc = broker_event_publish(b, "PingRequest", &ev.base);
+		rc = broker_event_publish(b, BUS_T_PingRequest, &ev.base);
 	}
 	/* Without a disco key the peer is WireGuard only: disco knows no
 	 * key to seal a ping with, and the peer would not answer one. */
@@ -584,12 +608,12 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		/* magicsock's ReSTUN: netcheck runs a new report now. */
 		Msock__ReSTUN ev = MSOCK__RE_STUN__INIT;
 		ev.why = "msockctl";
-		int rc = broker_event_publish(b, "ReSTUN", &ev.base);
+		int rc = broker_event_publish(b, BUS_T_ReSTUN, &ev.base);
 		snprintf(err, sizeof(err), "ReSTUN: %s", rc ? strerror(-rc) : "sent");
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "wg-config") == 0 && req->n_args == 0) {
 		struct wg_ctx w = {b, 0, 0, 0, 0};
-		state_cache_foreach(b->cache, "NodeViewsUpdate", wg_line, &w);
+		state_cache_foreach(b->cache, BUS_T_NodeViewsUpdate, wg_line, &w);
 		if (w.missing) {
 			snprintf(err, sizeof(err),
 				 "%zu peer%s no endpoint yet: is the dataplane running? "

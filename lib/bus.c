@@ -11,6 +11,7 @@
 #include "bus_frames.h"
 #include "bus_wire.h"
 #include "clock.h"
+#include "key.h"
 #include "log.h"
 
 struct topic_track {
@@ -24,6 +25,8 @@ struct bus {
 	char name[32];
 	bus_on_msg_fn on_msg;
 	void *arg;
+	const struct bus_handler *rows; /* bus_handle_with, or NULL: on_msg */
+	size_t n_rows;
 	const struct bus_topic *topics; /* the table; track[i] follows topics[i] */
 	size_t n_topics;
 	struct topic_track *track;
@@ -270,11 +273,90 @@ static struct topic_track *track_of(struct bus *b, const struct bus_topic *t)
 	return &b->track[t - b->topics];
 }
 
+void bus_handle_with(struct bus *b, const struct bus_handler *rows, size_t n)
+{
+	b->rows = rows;
+	b->n_rows = n;
+}
+
+static const struct bus_handler *row_of(const struct bus *b, const char *topic)
+{
+	for (size_t i = 0; i < b->n_rows; i++)
+		if (strcmp(b->rows[i].topic, topic) == 0)
+			return &b->rows[i];
+	return 0;
+}
+
+static unsigned handle_of(const struct bus_msg *m)
+{
+	switch (m->kind) {
+	case BUS_MSG_EVENT:
+		return BUS_H_EVENT;
+	case BUS_MSG_STATE:
+		return m->deleted ? BUS_H_DELETED : BUS_H_STATE;
+	default:
+		return BUS_H_SNAPSHOT;
+	}
+}
+
+/* m->key as row r wants it; false (counted, logged) when it does not parse. */
+static bool parse_key(struct bus *b, const struct bus_handler *r, struct bus_msg *m)
+{
+	const char *why = 0;
+
+	if (m->kind != BUS_MSG_STATE || r->key == BUS_KEY_TEXT)
+		return true;
+	if (r->key == BUS_KEY_NODE && key_hex_parse(m->key, m->node_key) < 0)
+		why = "not a node key in hex";
+	if (r->key == BUS_KEY_REGION) {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(m->key, &end, 10);
+		if (errno || end == m->key || *end || m->key[0] < '1' || m->key[0] > '9' ||
+		    v > INT32_MAX)
+			why = "not a DERP region id (1 to 2^31-1)";
+		m->region = (uint32_t)v;
+	}
+	if (!why)
+		return true;
+	b->stats.bad_key++;
+	log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN, "bus: %s key \"%.80s\": %s; dropped",
+	       m->topic->name, m->key, why);
+	return false;
+}
+
+/* A checked message to the component: its topic's row, or on_msg. */
+static void route(struct bus *b, struct bus_msg *m)
+{
+	const char *topic = m->topic ? m->topic->name : m->prefix;
+	const struct bus_handler *r;
+
+	if (!b->rows) {
+		b->on_msg(b->arg, m);
+		return;
+	}
+	r = row_of(b, topic);
+	if (!r) {
+		/* A snapshot's end names the prefix subscribed to, which may
+		 * be no topic's name: nothing to say. */
+		if (m->kind == BUS_MSG_SNAPSHOT_END)
+			return;
+		b->stats.no_handler++;
+		log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+		       "bus: %s: no handler for this topic; dropped", topic);
+		return;
+	}
+	if (!(r->handles & handle_of(m)) || !parse_key(b, r, m))
+		return;
+	r->fn(b->arg, m);
+}
+
 /* Hands a checked message to the component and frees its body. */
 static void deliver(struct bus *b, struct bus_msg *m, ProtobufCMessage *msg)
 {
 	m->msg = msg;
-	b->on_msg(b->arg, m);
+	route(b, m);
 	if (msg)
 		protobuf_c_message_free_unpacked(msg, 0);
 }
@@ -362,7 +444,7 @@ static void on_req(struct bus *b, const struct bus_span *f, int n)
 			b->pending_snaps--;
 		m.kind = BUS_MSG_SNAPSHOT_END;
 		m.prefix = prefix;
-		b->on_msg(b->arg, &m);
+		route(b, &m);
 		return;
 	}
 	if (bus_span_is(f[0], BUS_VERB_ERR)) {
@@ -380,7 +462,7 @@ static void on_req(struct bus *b, const struct bus_span *f, int n)
 		tr->known = true;
 		m.kind = BUS_MSG_SNAPSHOT_BEGIN;
 		m.topic = t;
-		b->on_msg(b->arg, &m);
+		route(b, &m);
 		return;
 	}
 	/* [KV] + a state message as the SUB socket would carry it. */

@@ -32,6 +32,36 @@ struct bus_msg {
 	bool from_snapshot;
 	const ProtobufCMessage
 		*msg; /* decoded body; NULL when deleted. Valid during the callback only. */
+	/* The key, parsed as the handler row asked (BUS_KEY_NODE, BUS_KEY_REGION). */
+	uint8_t node_key[32];
+	uint32_t region;
+};
+
+/* Which messages of its topic a handler row takes; the others are left
+ * alone on purpose (a row without BUS_H_DELETED ignores deletions). */
+enum bus_handles {
+	BUS_H_STATE = 1 << 0,	 /* a state key set */
+	BUS_H_DELETED = 1 << 1,	 /* a state key deleted (m->msg is NULL) */
+	BUS_H_EVENT = 1 << 2,	 /* an event */
+	BUS_H_SNAPSHOT = 1 << 3, /* a snapshot of the topic begins, and ends */
+};
+
+/* How a state message's key is checked before the handler sees it; a key
+ * that does not parse is counted (bad_key), logged once per interval and
+ * dropped, in lib/bus and nowhere else. */
+enum bus_key_kind {
+	BUS_KEY_TEXT = 0, /* any key, as it is */
+	BUS_KEY_NODE,	  /* a node key in hex, 64 digits: m->node_key */
+	BUS_KEY_REGION,	  /* a DERP region id, decimal 1..2^31-1: m->region */
+};
+
+/* One row of a component's dispatch table: {topic, what it takes, its
+ * key, the handler}. */
+struct bus_handler {
+	const char *topic; /* BUS_T_<name> */
+	unsigned handles;  /* enum bus_handles */
+	enum bus_key_kind key;
+	void (*fn)(void *arg, const struct bus_msg *m);
 };
 
 typedef void (*bus_on_msg_fn)(void *arg, const struct bus_msg *m);
@@ -40,6 +70,9 @@ struct bus_stats {
 	uint64_t events_in, state_in, events_out, state_out;
 	uint64_t bad_frames, unknown_topic, bad_body, stale, gaps, resyncs, refused;
 	uint64_t snapshot_timeouts;
+	/* With a dispatch table (bus_handle_with): a key that does not parse
+	 * as its row says, and a message of a topic no row takes. */
+	uint64_t bad_key, no_handler;
 };
 
 enum {
@@ -52,6 +85,9 @@ struct bus;
  * valid message. Caller frees with bus_free. */
 struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, void *arg);
 void bus_free(struct bus *b);
+/* From now on, messages go to the row of their topic (rows[0..n), kept by
+ * the caller) instead of on_msg; see struct bus_handler. */
+void bus_handle_with(struct bus *b, const struct bus_handler *rows, size_t n);
 /* The bus's ZeroMQ context, for the process's other sockets (one per
  * process). */
 void *bus_zmq_ctx(struct bus *b);

@@ -1,6 +1,5 @@
-/* bus_topics: the topic table (see proto/netmap.proto for the marks). A
- * topic owned by a component names no program here: the process table
- * (lib/proctab.c) says which row sets it. */
+/* bus_topics: the topic table, made from lib/bus_topic_list.h (see
+ * proto/netmap.proto for the marks). */
 #include "bus_topics.h"
 
 #include <stdio.h>
@@ -11,46 +10,16 @@
 #include "state.pb-c.h"
 #include "testcomp.pb-c.h"
 
+/* The name constants: BUS_T_NodeViewsUpdate is "NodeViewsUpdate". */
+#define BUS_T_DEFINE(name, kind, desc, owner) const char BUS_T_##name[] = #name;
+BUS_TOPIC_LIST(BUS_T_DEFINE)
+#undef BUS_T_DEFINE
+
 static const struct bus_topic topics[] = {
-	/* magicsock's eventbus topics */
-	{"NodeViewsUpdate", BUS_TOPIC_STATE, &msock__node_views_update__descriptor,
-	 BUS_OWNER_BROKER},
-	{"NodeMutationsUpdate", BUS_TOPIC_EVENT, &msock__node_mutations_update__descriptor,
-	 BUS_OWNER_BROKER},
-	{"FilterUpdate", BUS_TOPIC_EVENT, &msock__filter_update__descriptor, BUS_OWNER_BROKER},
-	{"NewDiscoKeyAvailable", BUS_TOPIC_EVENT, &msock__new_disco_key_available__descriptor,
-	 BUS_OWNER_BROKER},
-	{"UDPRelayAllocReq", BUS_TOPIC_EVENT, &msock__udprelay_alloc_req__descriptor,
-	 BUS_OWNER_BROKER},
-	{"UDPRelayAllocResp", BUS_TOPIC_EVENT, &msock__udprelay_alloc_resp__descriptor,
-	 BUS_OWNER_BROKER},
-	/* msock's own */
-	{"DERPMap", BUS_TOPIC_STATE, &msock__derpmap__descriptor, BUS_OWNER_BROKER},
-	{"Prefs", BUS_TOPIC_STATE, &msock__prefs__descriptor, BUS_OWNER_BROKER},
-	{"SelfConfig", BUS_TOPIC_STATE, &msock__self_config__descriptor, BUS_OWNER_BROKER},
-	{"SelfKeys", BUS_TOPIC_STATE, &msock__self_keys__descriptor, BUS_OWNER_PROCTAB},
-	{"NetcheckReport", BUS_TOPIC_STATE, &msock__netcheck_report__descriptor, BUS_OWNER_PROCTAB},
-	{"Endpoints", BUS_TOPIC_STATE, &msock__endpoints__descriptor, BUS_OWNER_PROCTAB},
-	{"PathChanged", BUS_TOPIC_STATE, &msock__path_changed__descriptor, BUS_OWNER_PROCTAB},
-	{"HomeDERP", BUS_TOPIC_STATE, &msock__home_derp__descriptor, BUS_OWNER_PROCTAB},
-	{"DERPRegionState", BUS_TOPIC_STATE, &msock__derpregion_state__descriptor,
-	 BUS_OWNER_PROCTAB},
-	{"PortMapping", BUS_TOPIC_STATE, &msock__port_mapping__descriptor, BUS_OWNER_PROCTAB},
-	{"PortmapProbe", BUS_TOPIC_STATE, &msock__portmap_probe__descriptor, BUS_OWNER_PROCTAB},
-	{"Health", BUS_TOPIC_STATE, &msock__health__descriptor, BUS_OWNER_ANY},
-	{"ServiceState", BUS_TOPIC_STATE, &msock__service_state__descriptor, BUS_OWNER_BROKER},
-	{"DataplanePeer", BUS_TOPIC_STATE, &msock__dataplane_peer__descriptor, BUS_OWNER_PROCTAB},
-	{"DataplaneState", BUS_TOPIC_STATE, &msock__dataplane_state__descriptor, BUS_OWNER_PROCTAB},
-	{"ReSTUN", BUS_TOPIC_EVENT, &msock__re_stun__descriptor, BUS_OWNER_PROCTAB},
-	{"LinkChange", BUS_TOPIC_EVENT, &msock__link_change__descriptor, BUS_OWNER_PROCTAB},
-	{"PingRequest", BUS_TOPIC_EVENT, &msock__ping_request__descriptor, BUS_OWNER_BROKER},
-	{"DiscoPong", BUS_TOPIC_STATE, &msock__disco_pong__descriptor, BUS_OWNER_PROCTAB},
-	{"PathHistory", BUS_TOPIC_STATE, &msock__path_history__descriptor, BUS_OWNER_PROCTAB},
-	{"NetworkState", BUS_TOPIC_STATE, &msock__network_state__descriptor, BUS_OWNER_PROCTAB},
-	/* the test component's */
-	{"TestCounter", BUS_TOPIC_STATE, &msock__test_counter__descriptor, BUS_OWNER_PROCTAB},
-	{"TestPing", BUS_TOPIC_EVENT, &msock__test_ping__descriptor, BUS_OWNER_BROKER},
-	{"TestPong", BUS_TOPIC_EVENT, &msock__test_pong__descriptor, BUS_OWNER_PROCTAB},
+#define BUS_T_ROW(name, kind, desc, owner) \
+	{BUS_T_##name, BUS_TOPIC_##kind, &desc, BUS_OWNER_##owner},
+	BUS_TOPIC_LIST(BUS_T_ROW)
+#undef BUS_T_ROW
 };
 
 const struct bus_topic *bus_topic_find(const char *name, size_t len)

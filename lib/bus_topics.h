@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bus_topic_list.h"
 #include "proctab.h"
 
 enum bus_topic_kind {
@@ -54,6 +55,11 @@ struct bus_topic {
 	const ProtobufCMessageDescriptor *desc;
 	enum bus_topic_owner owner;
 };
+
+/* Each topic's name as a constant, BUS_T_<name> (bus_topic_list.h). */
+#define BUS_T_DECLARE(name, kind, desc, owner) extern const char BUS_T_##name[];
+BUS_TOPIC_LIST(BUS_T_DECLARE)
+#undef BUS_T_DECLARE
 
 /* The topic named exactly `name` (not a prefix), or NULL. */
 const struct bus_topic *bus_topic_find(const char *name, size_t len);

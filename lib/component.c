@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "log.h"
 #include "bus_wire.h"
+#include "state.pb-c.h"
 
 static void set_str(char *dst, size_t cap, const char *src)
 {
@@ -138,9 +139,17 @@ int component_read_signal(struct component *c)
 	return (int)si.ssi_signo;
 }
 
-int component_connect(struct component *c, bus_on_msg_fn on_msg, void *arg)
+static void unrouted(void *arg, const struct bus_msg *m)
 {
-	c->bus = bus_open(c->bus_dir, c->name, on_msg, arg);
+	(void)arg;
+	(void)m; /* never called: every message goes through the rows */
+}
+
+int component_connect(struct component *c, const struct bus_handler *rows, size_t n, void *arg)
+{
+	c->bus = bus_open(c->bus_dir, c->name, unrouted, arg);
+	if (c->bus)
+		bus_handle_with(c->bus, rows, n);
 	if (c->bus && c->proc->pktchan == PROC_PKTCHAN_CONNECTS)
 		c->chan = pktchan_open(bus_zmq_ctx(c->bus), c->bus_dir, c->proc->program,
 				       PKTCHAN_ROLE_SERVICE);
@@ -164,6 +173,39 @@ int component_subscribe(struct component *c, const char *const *prefixes)
 		return -1;
 	}
 	return 0;
+}
+
+/* The bus's drop counters, when one moved since the last time: what
+ * `msockctl status` shows per component (key <program>/<name>). */
+static void publish_stats(struct component *c, uint64_t now)
+{
+	const struct bus_stats *st = bus_stats(c->bus), *p = &c->stats_published;
+	Msock__BusStats m = MSOCK__BUS_STATS__INIT;
+	char key[80];
+
+	if (now < c->next_stats_ns)
+		return;
+	c->next_stats_ns = now + (uint64_t)COMPONENT_STATS_MS * NS_PER_MS;
+	if (st->bad_frames == p->bad_frames && st->unknown_topic == p->unknown_topic &&
+	    st->bad_body == p->bad_body && st->gaps == p->gaps && st->resyncs == p->resyncs &&
+	    st->refused == p->refused && st->snapshot_timeouts == p->snapshot_timeouts &&
+	    st->bad_key == p->bad_key && st->no_handler == p->no_handler && st->stale == p->stale)
+		return;
+	c->stats_published = *st;
+	m.events_in = st->events_in;
+	m.state_in = st->state_in;
+	m.bad_frames = st->bad_frames;
+	m.unknown_topic = st->unknown_topic;
+	m.bad_body = st->bad_body;
+	m.stale = st->stale;
+	m.gaps = st->gaps;
+	m.resyncs = st->resyncs;
+	m.refused = st->refused;
+	m.snapshot_timeouts = st->snapshot_timeouts;
+	m.bad_key = st->bad_key;
+	m.no_handler = st->no_handler;
+	snprintf(key, sizeof(key), "%s/%s", c->proc->program, c->name);
+	bus_state_set(c->bus, BUS_T_BusStats, key, &m.base);
 }
 
 int component_run(struct component *c, const struct component_ops *ops, void *arg)
@@ -202,6 +244,7 @@ int component_run(struct component *c, const struct component_ops *ops, void *ar
 		bus_dispatch(c->bus, now);
 		if (ops->tick)
 			ops->tick(arg, clock_mono_ns());
+		publish_stats(c, clock_mono_ns());
 	}
 }
 

@@ -31,6 +31,9 @@ enum {
 	/* The loop wakes at least this often, deadline or not. */
 	COMPONENT_MAX_WAIT_MS = 1000,
 	COMPONENT_MAX_POLLITEMS = 128, /* derp polls up to 64 DERP connections */
+	/* Its bus counters (BusStats) are published at most this often, and
+	 * only when a drop counter moved. */
+	COMPONENT_STATS_MS = 5000,
 };
 
 struct component {
@@ -52,6 +55,8 @@ struct component {
 	/* Its own packet channel, for a row that connects to one (the
 	 * dataplane binds all of them itself, on bus_zmq_ctx(bus)). */
 	struct pktchan *chan;
+	struct bus_stats stats_published; /* BusStats as last published */
+	uint64_t next_stats_ns;
 };
 
 /* What makes a component itself, for component_run's loop; every member
@@ -93,10 +98,13 @@ void component_compromised(const struct component *c) __attribute__((noreturn));
 int component_signals(struct component *c);
 /* Reads one pending signal from the signalfd; returns its number or 0. */
 int component_read_signal(struct component *c);
-/* After the sandbox and the signals: opens the bus (messages to on_msg)
- * and, for a row that connects to a packet channel, that channel, on the
- * bus's ZeroMQ context (one per process). Logs and returns -1 on failure. */
-int component_connect(struct component *c, bus_on_msg_fn on_msg, void *arg);
+/* After the sandbox and the signals: opens the bus, whose messages go to
+ * the component's dispatch table rows[0..n) (struct bus_handler: topic,
+ * what it takes, its key, the handler, called with arg; kept by the
+ * caller) and, for a row of the process table that connects to a packet
+ * channel, that channel, on the bus's ZeroMQ context (one per process).
+ * Logs and returns -1 on failure. */
+int component_connect(struct component *c, const struct bus_handler *rows, size_t n, void *arg);
 /* Subscribes to each prefix of the NULL-terminated list and waits for
  * their snapshots. Logs and returns -1 when the broker does not answer. */
 int component_subscribe(struct component *c, const char *const *prefixes);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus_topics.h"
 #include "sandbox.h"
 
 /* The seccomp profiles. Every component gets lib/sandbox.c's base set:
@@ -39,8 +40,9 @@ static const struct proc procs[] = {
 		.key = PROC_KEY_NONE,
 		.hands = PROC_HANDS_UDP_SOCKETS,
 		.pktchan = PROC_PKTCHAN_BINDS_ALL,
-		.states = {"Endpoints", "DataplanePeer", "DataplaneState", "NetworkState"},
-		.events = {"LinkChange", "ReSTUN"},
+		.states = {BUS_T_Endpoints, BUS_T_DataplanePeer, BUS_T_DataplaneState,
+			   BUS_T_NetworkState},
+		.events = {BUS_T_LinkChange, BUS_T_ReSTUN},
 		.order = 1,
 		.by_default = true,
 	},
@@ -54,7 +56,7 @@ static const struct proc procs[] = {
 		.profile = {{0, 0}},
 		.key = PROC_KEY_DISCO,
 		.pktchan = PROC_PKTCHAN_CONNECTS,
-		.states = {"PathChanged", "DiscoPong", "PathHistory", "SelfKeys"},
+		.states = {BUS_T_PathChanged, BUS_T_DiscoPong, BUS_T_PathHistory, BUS_T_SelfKeys},
 		.order = 2,
 		.by_default = true,
 	},
@@ -70,7 +72,7 @@ static const struct proc procs[] = {
 		.key = PROC_KEY_NODE, /* used only to log in to DERP servers */
 		.hands = PROC_HANDS_CA_FILE,
 		.pktchan = PROC_PKTCHAN_CONNECTS,
-		.states = {"HomeDERP", "DERPRegionState", "SelfKeys"},
+		.states = {BUS_T_HomeDERP, BUS_T_DERPRegionState, BUS_T_SelfKeys},
 		.order = 3,
 		.by_default = true,
 	},
@@ -88,7 +90,7 @@ static const struct proc procs[] = {
 		.key = PROC_KEY_NONE,
 		.hands = PROC_HANDS_CA_FILE, /* it verifies DERP servers as derp does */
 		.pktchan = PROC_PKTCHAN_CONNECTS,
-		.states = {"NetcheckReport"},
+		.states = {BUS_T_NetcheckReport},
 		.order = 4,
 		.by_default = true,
 	},
@@ -105,7 +107,7 @@ static const struct proc procs[] = {
 			},
 		.key = PROC_KEY_NONE,
 		.pktchan = PROC_PKTCHAN_NONE,
-		.states = {"PortMapping", "PortmapProbe"},
+		.states = {BUS_T_PortMapping, BUS_T_PortmapProbe},
 		.order = 5,
 		.by_default = true,
 	},
@@ -115,8 +117,8 @@ static const struct proc procs[] = {
 		.profile = {{0, 0}}, /* the base set alone */
 		.key = PROC_KEY_NONE,
 		.pktchan = PROC_PKTCHAN_NONE,
-		.states = {"TestCounter"},
-		.events = {"TestPong"},
+		.states = {BUS_T_TestCounter},
+		.events = {BUS_T_TestPong},
 		.order = 6,
 	},
 };

@@ -170,6 +170,25 @@ static const char *path_text(json_t *peer)
 							 : jstr(peer, "Path");
 }
 
+/* A component's bus drops, on a line of their own, when there are any. */
+static void print_bus_drops(const json_t *bus)
+{
+	static const char *const fields[] = {"BadFrames", "UnknownTopic",    "BadBody",
+					     "BadKey",	  "NoHandler",	     "Gaps",
+					     "Refused",	  "SnapshotTimeouts"};
+	char line[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		long long v = json_integer_value(json_object_get(bus, fields[i]));
+		if (v && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%lld %s",
+					      n ? ", " : "", v, fields[i]);
+	}
+	if (n)
+		printf("  %-14s bus drops: %s\n", "", line);
+}
+
 static void print_status(json_t *st)
 {
 	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
@@ -226,6 +245,7 @@ static void print_status(json_t *st)
 		       jstr(v, "State"), json_integer_value(json_object_get(v, "PID")),
 		       json_integer_value(json_object_get(v, "Restarts")), up,
 		       *jstr(v, "LastExit") ? jstr(v, "LastExit") : "-");
+		print_bus_drops(json_object_get(v, "Bus"));
 	}
 	peers = json_object_get(st, "Peer");
 	printf("\nPeers (%zu):\n", json_object_size(peers));

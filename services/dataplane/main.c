@@ -96,15 +96,16 @@ static uint16_t sock_port(int fd)
  * loopback endpoint, and carry its counters on so that they stay
  * cumulative (what was counted after the last publish, at most
  * DP_PUBLISH_MS, is lost with the old process). */
-static void on_own_peer(struct ctx *x, const struct bus_msg *m)
+static void on_own_peer(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
-	uint8_t key[32];
+	const uint8_t *key = m->node_key;
 	struct ipport lo;
 	struct dp_peer *dp;
 
-	if (m->deleted || key_hex_parse(m->key, key) < 0 || dp_peer_by_key(&x->d, key) ||
-	    endpoint_pb_to_ipport(p->local, &lo) < 0 || lo.family != AF_INET)
+	if (dp_peer_by_key(&x->d, key) || endpoint_pb_to_ipport(p->local, &lo) < 0 ||
+	    lo.family != AF_INET)
 		return;
 	/* Not "known" until the netmap says so. */
 	dp = dp_peer_add(&x->d, key,
@@ -127,18 +128,15 @@ static void forget_peer(struct ctx *x, struct dp_peer *p)
 	char hex[65];
 
 	key_hex_format(p->key, hex);
-	bus_state_del(x->comp.bus, "DataplanePeer", hex);
+	bus_state_del(x->comp.bus, BUS_T_DataplanePeer, hex);
 	dp_peer_remove(&x->d, p);
 }
 
 static void on_node(struct ctx *x, const struct bus_msg *m)
 {
-	uint8_t key[32];
-	struct dp_peer *p;
+	const uint8_t *key = m->node_key;
+	struct dp_peer *p = dp_peer_by_key(&x->d, key);
 
-	if (key_hex_parse(m->key, key) < 0)
-		return;
-	p = dp_peer_by_key(&x->d, key);
 	if (m->deleted) {
 		if (p)
 			forget_peer(x, p);
@@ -163,13 +161,13 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 	dp_peer_set_statics(&x->d, p, eps, ne);
 }
 
-static void on_path(struct ctx *x, const struct bus_msg *m)
+static void on_path(void *arg, const struct bus_msg *m)
 {
-	uint8_t key[32];
-	struct dp_peer *p;
+	struct ctx *x = arg;
+	struct dp_peer *p = dp_peer_by_key(&x->d, m->node_key);
 	struct ipport direct = {0};
 
-	if (key_hex_parse(m->key, key) < 0 || !(p = dp_peer_by_key(&x->d, key)))
+	if (!p)
 		return;
 	if (m->deleted) {
 		dp_peer_clear_path(&x->d, p);
@@ -196,8 +194,11 @@ static void on_path(struct ctx *x, const struct bus_msg *m)
 	dp_peer_set_rx_addrs(&x->d, p, rx, n);
 }
 
-static void on_self_config(struct ctx *x, const Msock__SelfConfig *c)
+static void on_self_config(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
+	const Msock__SelfConfig *c = (const Msock__SelfConfig *)m->msg;
+
 	x->d.wg_listen_port = (uint16_t)c->wg_listen_port;
 	x->epin.n_statics = 0;
 	for (size_t i = 0; i < c->n_static_endpoints && x->epin.n_statics < DP_EP_MAX_STATIC; i++)
@@ -207,8 +208,9 @@ static void on_self_config(struct ctx *x, const Msock__SelfConfig *c)
 	x->ep_dirty = true;
 }
 
-static void on_netcheck(struct ctx *x, const struct bus_msg *m)
+static void on_netcheck(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__NetcheckReport *r = m->deleted ? 0 : (const Msock__NetcheckReport *)m->msg;
 
 	if (!r || endpoint_pb_to_ipport(r->global_v4, &x->epin.stun_v4) < 0)
@@ -219,8 +221,9 @@ static void on_netcheck(struct ctx *x, const struct bus_msg *m)
 }
 
 /* PortMapping keys are the protocol: one slot each. */
-static void on_mapping(struct ctx *x, const struct bus_msg *m)
+static void on_mapping(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	static const char *const protos[DP_EP_MAX_MAPPED] = {"nat-pmp", "pcp", "upnp"};
 	size_t i = 0;
 
@@ -265,7 +268,7 @@ static void publish_network(struct ctx *x, const char *summary)
 	m.up = x->net_up;
 	m.summary = (char *)summary;
 	m.changes = x->link_changes;
-	bus_state_set(x->comp.bus, "NetworkState", "self", &m.base);
+	bus_state_set(x->comp.bus, BUS_T_NetworkState, "self", &m.base);
 }
 
 /* magicsock's link-change handling: a minor change re-STUNs, a major one
@@ -287,12 +290,12 @@ static void on_link_change(struct ctx *x, enum netmon_change c)
 	log_info("link change (%s): %s", netmon_change_name(c), text);
 	ev.change = (char *)netmon_change_name(c);
 	ev.summary = text;
-	bus_publish(x->comp.bus, "LinkChange", &ev.base);
+	bus_publish(x->comp.bus, BUS_T_LinkChange, &ev.base);
 	publish_network(x, text);
 	if (x->net_up) {
 		snprintf(why, sizeof(why), "link change (%s)", netmon_change_name(c));
 		rs.why = why;
-		bus_publish(x->comp.bus, "ReSTUN", &rs.base);
+		bus_publish(x->comp.bus, BUS_T_ReSTUN, &rs.base);
 	}
 }
 
@@ -314,41 +317,41 @@ static void publish_endpoints(struct ctx *x)
 	}
 	m.n_endpoints = set.n;
 	m.endpoints = epp;
-	if (bus_state_set(x->comp.bus, "Endpoints", "self", &m.base) == 0)
+	if (bus_state_set(x->comp.bus, BUS_T_Endpoints, "self", &m.base) == 0)
 		x->ep_published = set;
 }
 
-static void on_msg(void *arg, const struct bus_msg *m)
+/* The netmap: a snapshot marks which peers it still has; the others go
+ * at its end. */
+static void on_nodes(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
-	const char *t = m->topic ? m->topic->name : m->prefix;
 
-	if (m->kind == BUS_MSG_SNAPSHOT_BEGIN && strcmp(t, "NodeViewsUpdate") == 0) {
+	if (m->kind == BUS_MSG_SNAPSHOT_BEGIN) {
 		x->peers_syncing = true;
 		for (uint32_t i = 0; i < x->d.n_peers; i++)
 			x->d.peers[i].known = false;
-	} else if (m->kind == BUS_MSG_SNAPSHOT_END && strcmp(t, "NodeViewsUpdate") == 0) {
+	} else if (m->kind == BUS_MSG_SNAPSHOT_END) {
 		/* Peers the netmap no longer has (or never had) go. */
 		x->peers_syncing = false;
 		for (uint32_t i = x->d.n_peers; i-- > 0;)
 			if (x->d.peers[i].used && !x->d.peers[i].known)
 				forget_peer(x, &x->d.peers[i]);
 		log_info("%u peers", x->d.n_used);
-	} else if (m->kind == BUS_MSG_STATE) {
-		if (strcmp(t, "DataplanePeer") == 0)
-			on_own_peer(x, m);
-		else if (strcmp(t, "NodeViewsUpdate") == 0)
-			on_node(x, m);
-		else if (strcmp(t, "PathChanged") == 0)
-			on_path(x, m);
-		else if (strcmp(t, "SelfConfig") == 0 && !m->deleted)
-			on_self_config(x, (const Msock__SelfConfig *)m->msg);
-		else if (strcmp(t, "NetcheckReport") == 0)
-			on_netcheck(x, m);
-		else if (strcmp(t, "PortMapping") == 0)
-			on_mapping(x, m);
+	} else {
+		on_node(x, m);
 	}
 }
+
+static const struct bus_handler handlers[] = {
+	{BUS_T_DataplanePeer, BUS_H_STATE, BUS_KEY_NODE, on_own_peer},
+	{BUS_T_NodeViewsUpdate, BUS_H_STATE | BUS_H_DELETED | BUS_H_SNAPSHOT, BUS_KEY_NODE,
+	 on_nodes},
+	{BUS_T_PathChanged, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_NODE, on_path},
+	{BUS_T_SelfConfig, BUS_H_STATE, BUS_KEY_TEXT, on_self_config},
+	{BUS_T_NetcheckReport, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_netcheck},
+	{BUS_T_PortMapping, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_mapping},
+};
 
 static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 			 const struct ipport *direct, uint16_t sock)
@@ -381,7 +384,7 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.tx_derp_packets = p->tx_derp;
 	m.rx_derp_packets = p->rx_derp;
 	key_hex_format(p->key, hex);
-	bus_state_set(x->comp.bus, "DataplanePeer", hex, &m.base);
+	bus_state_set(x->comp.bus, BUS_T_DataplanePeer, hex, &m.base);
 	p->published_path = path;
 	p->published_direct = direct ? *direct : (struct ipport){0};
 	p->published_tx = p->tx_packets;
@@ -422,7 +425,7 @@ static void publish_self(struct ctx *x)
 	s.probe_opened = d->c.probe_opened;
 	s.probe_errors = d->c.probe_errors;
 	s.started_mono_ns = x->started_ns;
-	bus_state_set(x->comp.bus, "DataplaneState", "self", &s.base);
+	bus_state_set(x->comp.bus, BUS_T_DataplaneState, "self", &s.base);
 	x->published = d->c;
 }
 
@@ -631,7 +634,7 @@ int main(int argc, char **argv)
 	d->port = sock_port(d->udp4);
 	d->wg_port = sock_port(d->wg);
 	dp_io_setup(d);
-	if (component_connect(&x.comp, on_msg, &x) < 0)
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
 		goto out;
 	d->chan_derp = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "derp",
 				    PKTCHAN_ROLE_DATAPLANE);
@@ -646,10 +649,11 @@ int main(int argc, char **argv)
 	}
 	d->now_ns = clock_mono_ns();
 	/* Our endpoints from before a restart first, then the netmap. */
-	if (component_subscribe(&x.comp, (const char *const[]){"DataplanePeer", 0}) < 0 ||
-	    component_subscribe(&x.comp, (const char *const[]){"SelfConfig", "NodeViewsUpdate",
-							       "PathChanged", "NetcheckReport",
-							       "PortMapping", 0}) < 0)
+	if (component_subscribe(&x.comp, (const char *const[]){BUS_T_DataplanePeer, 0}) < 0 ||
+	    component_subscribe(&x.comp,
+				(const char *const[]){BUS_T_SelfConfig, BUS_T_NodeViewsUpdate,
+						      BUS_T_PathChanged, BUS_T_NetcheckReport,
+						      BUS_T_PortMapping, 0}) < 0)
 		goto out;
 	log_info("udp port %u%s, wireguard endpoints 127.64.0.0/10 port %u, wireguard at "
 		 "127.0.0.1:%u, gso %s, gro %s, rcvbuf %d",

@@ -79,7 +79,7 @@ static void publish_region(struct derp_svc *s, struct rconn *c, bool gone)
 
 	snprintf(key, sizeof(key), "%u", c->region);
 	if (gone) {
-		bus_state_del(s->bus, "DERPRegionState", key);
+		bus_state_del(s->bus, BUS_T_DERPRegionState, key);
 		return;
 	}
 	st.region_id = c->region;
@@ -93,7 +93,7 @@ static void publish_region(struct derp_svc *s, struct rconn *c, bool gone)
 	st.last_error = c->last_error;
 	st.packets_sent = c->sent;
 	st.packets_received = c->received;
-	bus_state_set(s->bus, "DERPRegionState", key, &st.base);
+	bus_state_set(s->bus, BUS_T_DERPRegionState, key, &st.base);
 	c->dirty = false;
 }
 
@@ -102,7 +102,7 @@ static void publish_home(struct derp_svc *s)
 	Msock__HomeDERP h = MSOCK__HOME_DERP__INIT;
 
 	h.region_id = s->home;
-	bus_state_set(s->bus, "HomeDERP", "self", &h.base);
+	bus_state_set(s->bus, BUS_T_HomeDERP, "self", &h.base);
 }
 
 /* ---- connections ---- */

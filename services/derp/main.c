@@ -109,71 +109,85 @@ static void del_region(struct derp_svc *s, uint32_t id)
 		}
 }
 
-static void on_state(struct ctx *x, const struct bus_msg *m)
-{
-	struct derp_svc *s = &x->svc;
-	const char *t = m->topic->name;
-
-	if (strcmp(t, "DERPMap") == 0) {
-		if (m->deleted)
-			del_region(s, (uint32_t)strtoul(m->key, 0, 10));
-		else
-			set_region(s, (const Msock__DERPMap *)m->msg);
-		if (!x->map_syncing)
-			svc_regions_changed(s);
-	} else if (strcmp(t, "SelfConfig") == 0 && !m->deleted) {
-		s->cfg_home = ((const Msock__SelfConfig *)m->msg)->home_derp;
-		svc_choose_home(s);
-	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
-		bool only443 = ((const Msock__Prefs *)m->msg)->only_tcp_443;
-		if (only443 != s->only_tcp_443) {
-			s->only_tcp_443 = only443;
-			svc_prefs_changed(s); /* nodes are chosen when dialling */
-		}
-	} else if (strcmp(t, "NetworkState") == 0 && !m->deleted) {
-		svc_set_network_up(s, ((const Msock__NetworkState *)m->msg)->up);
-	} else if (strcmp(t, "NetcheckReport") == 0 && !m->deleted) {
-		s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
-		svc_choose_home(s);
-	} else if (strcmp(t, "NodeViewsUpdate") == 0) {
-		uint8_t k[KEY_LEN];
-		if (key_hex_parse(m->key, k) < 0)
-			return;
-		if (m->deleted) {
-			svc_peer_forget(s, k);
-		} else {
-			const Msock__NodeViewsUpdate *u = (const Msock__NodeViewsUpdate *)m->msg;
-			svc_peer_set_home(s, k, u->node ? u->node->home_derp : 0);
-		}
-	}
-}
-
-static void on_msg(void *arg, const struct bus_msg *m)
+/* The DERP map, a region per key: applied at a snapshot's end, or at once. */
+static void on_derpmap(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
+	struct derp_svc *s = &x->svc;
 
-	/* What it starts (a dial, a region's timers) runs on this clock. */
-	x->svc.now_ns = clock_mono_ns();
-	switch (m->kind) {
-	case BUS_MSG_SNAPSHOT_BEGIN:
-		if (strcmp(m->topic->name, "DERPMap") == 0) {
-			x->svc.n_regions = 0;
-			x->map_syncing = true;
-		}
-		break;
-	case BUS_MSG_SNAPSHOT_END:
-		if (x->map_syncing && strncmp(m->prefix, "DERPMap", 7) == 0) {
-			x->map_syncing = false;
-			svc_regions_changed(&x->svc);
-		}
-		break;
-	case BUS_MSG_STATE:
-		on_state(x, m);
-		break;
-	default:
-		break;
+	if (m->kind == BUS_MSG_SNAPSHOT_BEGIN) {
+		s->n_regions = 0;
+		x->map_syncing = true;
+		return;
+	}
+	if (m->kind == BUS_MSG_SNAPSHOT_END) {
+		x->map_syncing = false;
+		svc_regions_changed(s);
+		return;
+	}
+	if (m->deleted)
+		del_region(s, m->region);
+	else
+		set_region(s, (const Msock__DERPMap *)m->msg);
+	if (!x->map_syncing)
+		svc_regions_changed(s);
+}
+
+static void on_self_config(void *arg, const struct bus_msg *m)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	s->cfg_home = ((const Msock__SelfConfig *)m->msg)->home_derp;
+	svc_choose_home(s);
+}
+
+static void on_prefs(void *arg, const struct bus_msg *m)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+	bool only443 = ((const Msock__Prefs *)m->msg)->only_tcp_443;
+
+	if (only443 != s->only_tcp_443) {
+		s->only_tcp_443 = only443;
+		svc_prefs_changed(s); /* nodes are chosen when dialling */
 	}
 }
+
+static void on_network(void *arg, const struct bus_msg *m)
+{
+	svc_set_network_up(&((struct ctx *)arg)->svc, ((const Msock__NetworkState *)m->msg)->up);
+}
+
+static void on_netcheck(void *arg, const struct bus_msg *m)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
+	svc_choose_home(s);
+}
+
+/* Handlers run on the clock ready() set for this pass (component_run
+ * calls it before the bus), or at start-up the one set before the first
+ * snapshot. */
+static void on_node(void *arg, const struct bus_msg *m)
+{
+	struct derp_svc *s = &((struct ctx *)arg)->svc;
+
+	if (m->deleted) {
+		svc_peer_forget(s, m->node_key);
+	} else {
+		const Msock__NodeViewsUpdate *u = (const Msock__NodeViewsUpdate *)m->msg;
+		svc_peer_set_home(s, m->node_key, u->node ? u->node->home_derp : 0);
+	}
+}
+
+static const struct bus_handler handlers[] = {
+	{BUS_T_DERPMap, BUS_H_STATE | BUS_H_DELETED | BUS_H_SNAPSHOT, BUS_KEY_REGION, on_derpmap},
+	{BUS_T_SelfConfig, BUS_H_STATE, BUS_KEY_TEXT, on_self_config},
+	{BUS_T_Prefs, BUS_H_STATE, BUS_KEY_TEXT, on_prefs},
+	{BUS_T_NetworkState, BUS_H_STATE, BUS_KEY_TEXT, on_network},
+	{BUS_T_NetcheckReport, BUS_H_STATE, BUS_KEY_TEXT, on_netcheck},
+	{BUS_T_NodeViewsUpdate, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_NODE, on_node},
+};
 
 /* Keyed by our program: the broker and disco find the key's holder by it
  * in the process table (lib/proctab.h). */
@@ -183,7 +197,7 @@ static void publish_keys(struct derp_svc *s, const char *program)
 
 	k.node_key.data = s->pub.b;
 	k.node_key.len = KEY_LEN;
-	bus_state_set(s->bus, "SelfKeys", program, &k.base);
+	bus_state_set(s->bus, BUS_T_SelfKeys, program, &k.base);
 }
 
 static void on_packets(void *arg, uint64_t now)
@@ -270,13 +284,14 @@ int main(int argc, char **argv)
 		return 1;
 	/* The snapshot below may dial the home region: deadlines need a clock. */
 	s->now_ns = clock_mono_ns();
-	if (component_connect(&x.comp, on_msg, &x) < 0)
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
 		goto out;
 	s->bus = x.comp.bus;
 	s->pc = x.comp.chan;
-	if (component_subscribe(&x.comp, (const char *const[]){"Prefs", "SelfConfig", "DERPMap",
-							       "NodeViewsUpdate", "NetcheckReport",
-							       "NetworkState", 0}) < 0)
+	if (component_subscribe(&x.comp,
+				(const char *const[]){BUS_T_Prefs, BUS_T_SelfConfig, BUS_T_DERPMap,
+						      BUS_T_NodeViewsUpdate, BUS_T_NetcheckReport,
+						      BUS_T_NetworkState, 0}) < 0)
 		goto out;
 	publish_keys(s, x.comp.proc->program);
 	log_info("node key nodekey:%02x%02x%02x%02x..., %zu DERP regions, home %u", s->pub.b[0],

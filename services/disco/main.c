@@ -80,7 +80,7 @@ static void on_pong(void *arg, const struct dsc_peer *p, const struct ipport *vi
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
 	key_hex_format(p->node_key.b, hex);
-	bus_state_set(x->comp.bus, "DiscoPong", hex, &m.base);
+	bus_state_set(x->comp.bus, BUS_T_DiscoPong, hex, &m.base);
 }
 
 /* PathHistory (key: the peer's node key in hex): GetEndpointChanges. */
@@ -108,7 +108,7 @@ static void publish_history(struct ctx *x, const struct dsc_peer *p, const char 
 	h.node_key.len = KEY_LEN;
 	h.n_changes = p->n_history;
 	h.changes = chp;
-	bus_state_set(x->comp.bus, "PathHistory", hex, &h.base);
+	bus_state_set(x->comp.bus, BUS_T_PathHistory, hex, &h.base);
 }
 
 /* PathChanged (key: the peer's node key in hex), applied by the dataplane. */
@@ -142,7 +142,7 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	m.trusted_until_mono_ns = trusted_until_ns;
 	m.latency_us = (uint32_t)(latency_ns / 1000);
 	key_hex_format(p->node_key.b, hex);
-	bus_state_set(x->comp.bus, "PathChanged", hex, &m.base);
+	bus_state_set(x->comp.bus, BUS_T_PathChanged, hex, &m.base);
 	if (changed) {
 		char via[32] = "";
 		if (best && p->best_sock)
@@ -153,14 +153,14 @@ static void on_path(void *arg, const struct dsc_peer *p, const struct ipport *be
 	}
 }
 
-static void on_node(struct ctx *x, const struct bus_msg *m)
+static void on_node(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	struct key32 nk, dk;
 	struct ipport eps[16];
 	size_t n = 0;
 
-	if (key_hex_parse(m->key, nk.b) < 0)
-		return;
+	memcpy(nk.b, m->node_key, KEY_LEN);
 	if (m->deleted) {
 		dsc_remove_peer(&x->d, &nk);
 		return;
@@ -180,13 +180,14 @@ static void on_node(struct ctx *x, const struct bus_msg *m)
 
 /* The dataplane's counters (a peer whose tx grew had WireGuard traffic),
  * and its silence detector's verdict. */
-static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t now)
+static void on_dataplane_peer(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	struct key32 k;
 	const Msock__DataplanePeer *p = (const Msock__DataplanePeer *)m->msg;
+	uint64_t now = clock_mono_ns();
 
-	if (m->deleted || key_hex_parse(m->key, k.b) < 0)
-		return;
+	memcpy(k.b, m->node_key, KEY_LEN);
 	dsc_on_counters(&x->d, &k, p->tx_packets + p->tx_derp_packets,
 			p->rx_packets > p->rx_derp_packets ? p->rx_packets - p->rx_derp_packets : 0,
 			now);
@@ -195,8 +196,9 @@ static void on_dataplane_peer(struct ctx *x, const struct bus_msg *m, uint64_t n
 		dsc_recheck(&x->d, &k, now);
 }
 
-static void on_endpoints(struct ctx *x, const struct bus_msg *m)
+static void on_endpoints(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	struct ipport eps[DSC_MAX_MY_EPS];
 	size_t n = 0;
 	const Msock__Endpoints *e = m->deleted ? 0 : (const Msock__Endpoints *)m->msg;
@@ -208,8 +210,9 @@ static void on_endpoints(struct ctx *x, const struct bus_msg *m)
 }
 
 /* netcheck: whether our NAT maps by destination (birthday punching). */
-static void on_netcheck(struct ctx *x, const struct bus_msg *m)
+static void on_netcheck(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__NetcheckReport *r = m->deleted ? 0 : (const Msock__NetcheckReport *)m->msg;
 	struct ipport g = {0};
 	bool hard = r && r->mapping_varies_by_dest_ip;
@@ -229,14 +232,18 @@ static void on_event(void *arg, const struct dsc_peer *p, const char *what)
 	log_info("peer %s: %s", p->name, what);
 }
 
-static void on_own_path(struct ctx *x, const struct bus_msg *m, uint64_t now)
+/* Our own PathChanged from the cache, at start only (adopting): the
+ * paths we had, as they were. */
+static void on_own_path(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__PathChanged *pc = (const Msock__PathChanged *)m->msg;
 	struct key32 k;
 	struct ipport best;
+	uint64_t now = clock_mono_ns();
 
-	if (m->deleted || key_hex_parse(m->key, k.b) < 0 ||
-	    endpoint_pb_to_ipport(pc->direct, &best) < 0)
+	memcpy(k.b, m->node_key, KEY_LEN);
+	if (!x->adopting || endpoint_pb_to_ipport(pc->direct, &best) < 0)
 		return;
 	dsc_adopt_path(&x->d, &k, &best, pc->local_socket, pc->trusted_until_mono_ns,
 		       (uint64_t)pc->latency_us * 1000, now);
@@ -251,54 +258,63 @@ static bool is_node_key_holder(const char *key)
 	return p && strcmp(key, p->program) == 0;
 }
 
-static void on_msg(void *arg, const struct bus_msg *m)
+static void on_ping_request(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
-	const char *t = m->topic ? m->topic->name : m->prefix;
-	uint64_t now = clock_mono_ns();
+	const Msock__PingRequest *r = (const Msock__PingRequest *)m->msg;
+	struct key32 k;
 
-	if (m->kind == BUS_MSG_EVENT && strcmp(t, "PingRequest") == 0) {
-		const Msock__PingRequest *r = (const Msock__PingRequest *)m->msg;
-		struct key32 k;
-		if (r->node_key.len == KEY_LEN) {
-			memcpy(k.b, r->node_key.data, KEY_LEN);
-			dsc_ping_now(&x->d, &k, now);
-		}
-		return;
-	}
-	if (m->kind != BUS_MSG_STATE)
-		return;
-	if (strcmp(t, "NodeViewsUpdate") == 0) {
-		on_node(x, m);
-	} else if (strcmp(t, "DataplanePeer") == 0) {
-		on_dataplane_peer(x, m, now);
-	} else if (strcmp(t, "Endpoints") == 0) {
-		on_endpoints(x, m);
-	} else if (strcmp(t, "NetcheckReport") == 0) {
-		on_netcheck(x, m);
-	} else if (strcmp(t, "DataplaneState") == 0 && !m->deleted) {
-		/* A new start time: the dataplane restarted (its probe
-		 * sockets with it). The first one seen is only a baseline. */
-		uint64_t st = ((const Msock__DataplaneState *)m->msg)->started_mono_ns;
-		if (st && x->dp_started_ns && st != x->dp_started_ns)
-			dsc_dataplane_restarted(&x->d, now);
-		if (st)
-			x->dp_started_ns = st;
-	} else if (strcmp(t, "PathChanged") == 0 && x->adopting) {
-		on_own_path(x, m, now);
-	} else if (strcmp(t, "Prefs") == 0 && !m->deleted) {
-		bool silent = ((const Msock__Prefs *)m->msg)->silent_disco;
-		if (silent != x->d.silent)
-			log_info("silent_disco %s", silent ? "on: no heartbeats" : "off");
-		x->d.silent = silent;
-	} else if (strcmp(t, "SelfKeys") == 0 && !m->deleted && is_node_key_holder(m->key)) {
-		const Msock__SelfKeys *k = (const Msock__SelfKeys *)m->msg;
-		if (k->node_key.len == KEY_LEN) {
-			memcpy(x->d.self_node_key.b, k->node_key.data, KEY_LEN);
-			x->d.has_self_node_key = true;
-		}
+	if (r->node_key.len == KEY_LEN) {
+		memcpy(k.b, r->node_key.data, KEY_LEN);
+		dsc_ping_now(&x->d, &k, clock_mono_ns());
 	}
 }
+
+/* A new start time: the dataplane restarted (its probe sockets with it).
+ * The first one seen is only a baseline. */
+static void on_dataplane_state(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	uint64_t st = ((const Msock__DataplaneState *)m->msg)->started_mono_ns;
+
+	if (st && x->dp_started_ns && st != x->dp_started_ns)
+		dsc_dataplane_restarted(&x->d, clock_mono_ns());
+	if (st)
+		x->dp_started_ns = st;
+}
+
+static void on_prefs(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	bool silent = ((const Msock__Prefs *)m->msg)->silent_disco;
+
+	if (silent != x->d.silent)
+		log_info("silent_disco %s", silent ? "on: no heartbeats" : "off");
+	x->d.silent = silent;
+}
+
+static void on_self_keys(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	const Msock__SelfKeys *k = (const Msock__SelfKeys *)m->msg;
+
+	if (is_node_key_holder(m->key) && k->node_key.len == KEY_LEN) {
+		memcpy(x->d.self_node_key.b, k->node_key.data, KEY_LEN);
+		x->d.has_self_node_key = true;
+	}
+}
+
+static const struct bus_handler handlers[] = {
+	{BUS_T_PingRequest, BUS_H_EVENT, BUS_KEY_TEXT, on_ping_request},
+	{BUS_T_NodeViewsUpdate, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_NODE, on_node},
+	{BUS_T_DataplanePeer, BUS_H_STATE, BUS_KEY_NODE, on_dataplane_peer},
+	{BUS_T_Endpoints, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_endpoints},
+	{BUS_T_NetcheckReport, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_netcheck},
+	{BUS_T_DataplaneState, BUS_H_STATE, BUS_KEY_TEXT, on_dataplane_state},
+	{BUS_T_PathChanged, BUS_H_STATE, BUS_KEY_NODE, on_own_path},
+	{BUS_T_Prefs, BUS_H_STATE, BUS_KEY_TEXT, on_prefs},
+	{BUS_T_SelfKeys, BUS_H_STATE, BUS_KEY_TEXT, on_self_keys},
+};
 
 static void on_packets(void *arg, uint64_t now_ns)
 {
@@ -392,23 +408,25 @@ int main(int argc, char **argv)
 		return 1;
 	dsc_init(&x.d, &priv, &pub, &io, &dsc_rng_sodium);
 	sodium_memzero(&priv, sizeof(priv));
-	if (component_connect(&x.comp, on_msg, &x) < 0)
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
 		goto out;
 	sk.disco_key.data = pub.b;
 	sk.disco_key.len = KEY_LEN;
 	/* Keyed by our program, the key's holder in the process table. */
-	bus_state_set(x.comp.bus, "SelfKeys", x.comp.proc->program, &sk.base);
+	bus_state_set(x.comp.bus, BUS_T_SelfKeys, x.comp.proc->program, &sk.base);
 	/* Peers first, then the paths we had published (adopted as they are),
 	 * then what moves. */
 	x.adopting = true;
 	if (component_subscribe(&x.comp,
-				(const char *const[]){"NodeViewsUpdate", "SelfKeys", "Prefs",
-						      "Endpoints", "NetcheckReport", 0}) < 0 ||
-	    component_subscribe(&x.comp, (const char *const[]){"PathChanged", 0}) < 0)
+				(const char *const[]){BUS_T_NodeViewsUpdate, BUS_T_SelfKeys,
+						      BUS_T_Prefs, BUS_T_Endpoints,
+						      BUS_T_NetcheckReport, 0}) < 0 ||
+	    component_subscribe(&x.comp, (const char *const[]){BUS_T_PathChanged, 0}) < 0)
 		goto out;
 	x.adopting = false;
-	if (component_subscribe(&x.comp, (const char *const[]){"DataplanePeer", "PingRequest",
-							       "DataplaneState", 0}) < 0)
+	if (component_subscribe(&x.comp,
+				(const char *const[]){BUS_T_DataplanePeer, BUS_T_PingRequest,
+						      BUS_T_DataplaneState, 0}) < 0)
 		goto out;
 	key_format(KEY_KIND_DISCO_PUBLIC, &pub, text, sizeof(text));
 	log_info("disco key %.20s..., %zu peers", text, x.d.n_peers);

@@ -91,7 +91,7 @@ static void publish_report(void *arg, const struct nc_report *r)
 	m.pmp = opt_true(r->pmp);
 	m.pcp = opt_true(r->pcp);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
-	bus_state_set(x->comp.bus, "NetcheckReport", "last", &m.base);
+	bus_state_set(x->comp.bus, BUS_T_NetcheckReport, "last", &m.base);
 	log_info("report: udp=%s v4=%s global_v4=%s global_v6=%s hard_nat=%s derp=%u "
 		 "(%zu regions measured)%s",
 		 r->udp ? "yes" : "no", r->ipv4 ? "yes" : "no", g4, g6,
@@ -100,18 +100,15 @@ static void publish_report(void *arg, const struct nc_report *r)
 }
 
 /* A DERPMap region from the bus -> netcheck's region. */
-static void on_region(struct ctx *x, const struct bus_msg *m)
+static void on_region(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__DERPMap *d = (const Msock__DERPMap *)m->msg;
 	static struct nc_region r;
 	static struct nc_svc_region_info info;
-	char *end;
-	unsigned long id = strtoul(m->key, &end, 10);
 
-	if (*end || id == 0 || id > UINT32_MAX)
-		return;
 	if (m->deleted) {
-		nc_svc_remove_region(&x->svc, (uint32_t)id);
+		nc_svc_remove_region(&x->svc, m->region);
 		return;
 	}
 	nc_region_from_pb(d, &r, &info);
@@ -119,8 +116,9 @@ static void on_region(struct ctx *x, const struct bus_msg *m)
 }
 
 /* Which port-mapping protocols answered the portmapper's last probe. */
-static void on_probe(struct ctx *x, const struct bus_msg *m)
+static void on_probe(void *arg, const struct bus_msg *m)
 {
+	struct ctx *x = arg;
 	const Msock__PortmapProbe *p = m->deleted ? 0 : (const Msock__PortmapProbe *)m->msg;
 
 	x->svc.pmp = p && p->pmp ? NC_OPT_TRUE : NC_OPT_FALSE;
@@ -128,33 +126,40 @@ static void on_probe(struct ctx *x, const struct bus_msg *m)
 	x->svc.upnp = p && p->upnp ? NC_OPT_TRUE : NC_OPT_FALSE;
 }
 
-static void on_msg(void *arg, const struct bus_msg *m)
+static void on_dataplane_state(void *arg, const struct bus_msg *m)
+{
+	((struct ctx *)arg)->svc.have_v6 = ((const Msock__DataplaneState *)m->msg)->ipv6;
+}
+
+static void on_network(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
-	const char *t = m->topic ? m->topic->name : m->prefix;
-	uint64_t now = clock_mono_ns();
+	bool up = ((const Msock__NetworkState *)m->msg)->up;
 
-	if (m->kind == BUS_MSG_STATE && strcmp(t, "DERPMap") == 0) {
-		on_region(x, m);
-	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "PortmapProbe") == 0) {
-		on_probe(x, m);
-	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "DataplaneState") == 0 && !m->deleted) {
-		x->svc.have_v6 = ((const Msock__DataplaneState *)m->msg)->ipv6;
-	} else if (m->kind == BUS_MSG_STATE && strcmp(t, "NetworkState") == 0 && !m->deleted) {
-		bool up = ((const Msock__NetworkState *)m->msg)->up;
-		if (up != x->svc.network_up)
-			log_info("network %s",
-				 up ? "up: a full report now"
-				 : x->svc.running
-					 ? "down: no reports (the one in progress is dropped)"
-					 : "down: no reports");
-		nc_svc_set_network_up(&x->svc, up, now);
-	} else if (m->kind == BUS_MSG_EVENT && strcmp(t, "ReSTUN") == 0) {
-		const Msock__ReSTUN *r = (const Msock__ReSTUN *)m->msg;
-		log_info("ReSTUN (%s): a new report now", r->why && r->why[0] ? r->why : "?");
-		nc_svc_restun(&x->svc, false, now);
-	}
+	if (up != x->svc.network_up)
+		log_info("network %s", up ? "up: a full report now"
+				       : x->svc.running
+					       ? "down: no reports (the one in progress is dropped)"
+					       : "down: no reports");
+	nc_svc_set_network_up(&x->svc, up, clock_mono_ns());
 }
+
+static void on_restun(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	const Msock__ReSTUN *r = (const Msock__ReSTUN *)m->msg;
+
+	log_info("ReSTUN (%s): a new report now", r->why && r->why[0] ? r->why : "?");
+	nc_svc_restun(&x->svc, false, clock_mono_ns());
+}
+
+static const struct bus_handler handlers[] = {
+	{BUS_T_DERPMap, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_REGION, on_region},
+	{BUS_T_PortmapProbe, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_probe},
+	{BUS_T_DataplaneState, BUS_H_STATE, BUS_KEY_TEXT, on_dataplane_state},
+	{BUS_T_NetworkState, BUS_H_STATE, BUS_KEY_TEXT, on_network},
+	{BUS_T_ReSTUN, BUS_H_EVENT, BUS_KEY_TEXT, on_restun},
+};
 
 static void on_packets(void *arg, uint64_t now)
 {
@@ -235,10 +240,10 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	if (component_connect(&x.comp, on_msg, &x) < 0 ||
-	    component_subscribe(&x.comp,
-				(const char *const[]){"DERPMap", "PortmapProbe", "DataplaneState",
-						      "ReSTUN", "NetworkState", 0}) < 0)
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0 ||
+	    component_subscribe(&x.comp, (const char *const[]){BUS_T_DERPMap, BUS_T_PortmapProbe,
+							       BUS_T_DataplaneState, BUS_T_ReSTUN,
+							       BUS_T_NetworkState, 0}) < 0)
 		goto out;
 	log_info("%zu DERP regions; first report now, then every %d-%d s", x.svc.dm.n_regions,
 		 NC_SVC_PERIOD_MIN_MS / 1000, NC_SVC_PERIOD_MAX_MS / 1000);

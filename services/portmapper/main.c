@@ -190,7 +190,7 @@ static void on_mapped(void *arg, enum pm_proto p, const struct ipport *ext, uint
 	m.external = &e;
 	m.internal_port = internal;
 	m.expires_mono_ns = expires_ns;
-	bus_state_set(x->comp.bus, "PortMapping", pm_proto_name(p), &m.base);
+	bus_state_set(x->comp.bus, BUS_T_PortMapping, pm_proto_name(p), &m.base);
 	ipport_format(ext, a, sizeof(a));
 	log_info("%s: port %u mapped to %s for %u s", pm_proto_name(p), internal, a,
 		 x->pm.lifetime_s);
@@ -200,7 +200,7 @@ static void on_unmapped(void *arg, enum pm_proto p)
 {
 	struct ctx *x = arg;
 
-	bus_state_del(x->comp.bus, "PortMapping", pm_proto_name(p));
+	bus_state_del(x->comp.bus, BUS_T_PortMapping, pm_proto_name(p));
 	log_info("%s: mapping gone", pm_proto_name(p));
 }
 
@@ -216,7 +216,7 @@ static void publish_probe(struct ctx *x)
 		m.gateway.len = 4;
 	}
 	m.last_error = x->pm.last_error;
-	bus_state_set(x->comp.bus, "PortmapProbe", "self", &m.base);
+	bus_state_set(x->comp.bus, BUS_T_PortmapProbe, "self", &m.base);
 }
 
 static void on_probed(void *arg, bool pmp, bool pcp, bool upnp)
@@ -244,30 +244,40 @@ static void ip4(struct ipport *out, const ProtobufCBinaryData *b)
 	}
 }
 
-static void on_msg(void *arg, const struct bus_msg *m)
+static void on_network(void *arg, const struct bus_msg *m)
 {
 	struct ctx *x = arg;
-	const char *t = m->topic ? m->topic->name : m->prefix;
+	const Msock__NetworkState *n = (const Msock__NetworkState *)m->msg;
 
-	if (m->kind != BUS_MSG_STATE || m->deleted)
-		return;
-	if (strcmp(t, "NetworkState") == 0) {
-		const Msock__NetworkState *n = (const Msock__NetworkState *)m->msg;
-		ip4(&x->gw, &n->gateway_v4);
-		ip4(&x->self, &n->self_v4);
-	} else if (strcmp(t, "DataplaneState") == 0) {
-		x->port = (uint16_t)((const Msock__DataplaneState *)m->msg)->port;
-	} else if (strcmp(t, "Prefs") == 0) {
-		bool off = ((const Msock__Prefs *)m->msg)->disable_portmapper;
-		if (off != x->disabled)
-			log_info("disable_portmapper: %s",
-				 off ? "on: deleting our mapping" : "off");
-		x->disabled = off;
-	} else {
-		return;
-	}
+	ip4(&x->gw, &n->gateway_v4);
+	ip4(&x->self, &n->self_v4);
 	apply_env(x, clock_mono_ns());
 }
+
+static void on_dataplane_state(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+
+	x->port = (uint16_t)((const Msock__DataplaneState *)m->msg)->port;
+	apply_env(x, clock_mono_ns());
+}
+
+static void on_prefs(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	bool off = ((const Msock__Prefs *)m->msg)->disable_portmapper;
+
+	if (off != x->disabled)
+		log_info("disable_portmapper: %s", off ? "on: deleting our mapping" : "off");
+	x->disabled = off;
+	apply_env(x, clock_mono_ns());
+}
+
+static const struct bus_handler handlers[] = {
+	{BUS_T_NetworkState, BUS_H_STATE, BUS_KEY_TEXT, on_network},
+	{BUS_T_DataplaneState, BUS_H_STATE, BUS_KEY_TEXT, on_dataplane_state},
+	{BUS_T_Prefs, BUS_H_STATE, BUS_KEY_TEXT, on_prefs},
+};
 
 static void drain(struct ctx *x)
 {
@@ -423,9 +433,10 @@ int main(int argc, char **argv)
 		return 1;
 	pm_init(&x.pm, &io, forced);
 	x.pm.lifetime_req = (uint32_t)lifetime;
-	if (component_connect(&x.comp, on_msg, &x) < 0 ||
-	    component_subscribe(&x.comp, (const char *const[]){"NetworkState", "DataplaneState",
-							       "Prefs", 0}) < 0)
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0 ||
+	    component_subscribe(&x.comp,
+				(const char *const[]){BUS_T_NetworkState, BUS_T_DataplaneState,
+						      BUS_T_Prefs, 0}) < 0)
 		goto out;
 	log_info("protocols: %s", forced ? pm_proto_name(forced) : "nat-pmp, pcp, upnp");
 	rc = component_run(&x.comp,

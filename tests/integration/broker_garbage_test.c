@@ -108,6 +108,18 @@ static void expect_refusal(struct raw *r, const char *needle)
 		fail_msg("refusal \"%s\" does not mention \"%s\"", text, needle);
 }
 
+/* Components.testcomp.Bus.BadKey in status is 1 (its BusStats). */
+static bool testcomp_bad_key(void *arg)
+{
+	json_t *st = th_status(arg);
+	json_t *bus = json_object_get(
+		json_object_get(json_object_get(st, "Components"), "testcomp"), "Bus");
+	bool yes = json_integer_value(json_object_get(bus, "BadKey")) == 1;
+
+	json_decref(st);
+	return yes;
+}
+
 static void test_garbage_is_counted_and_dropped(void **state)
 {
 	struct th_broker *b = *state;
@@ -183,6 +195,15 @@ static void test_garbage_is_counted_and_dropped(void **state)
 		assert_non_null(memmem(reply, (size_t)n, "does not decode", 15));
 		zmq_close(req);
 	}
+
+	/* A state key the component cannot parse (testcomp reads Health by
+	 * node key): the broker takes it (a tool may set any Health key), the
+	 * component counts it in lib/bus, and `msockctl status` shows it. */
+	send_frames(r.dealer, (const void *[]){"SET", "Health", "not-a-node-key", ""},
+		    (size_t[]){3, 6, 14, 0}, 4);
+	assert_true(th_wait(testcomp_bad_key, b));
+	assert_true(th_log_contains(b, "bus: Health key \"not-a-node-key\": not a node key in "
+				       "hex; dropped"));
 
 	/* Still serving: events flow, status answers, testcomp untouched. */
 	assert_true(ping_pong(&r, 2));

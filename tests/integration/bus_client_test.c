@@ -44,7 +44,9 @@ struct rec {
 	char key[BUS_KEY_MAX + 1];
 	uint64_t seq;
 	bool deleted, from_snapshot, has_msg;
-	uint64_t value; /* TestCounter.generation or TestPing.seq */
+	uint64_t value;	   /* TestCounter.generation or TestPing.seq */
+	uint8_t node_key0; /* m->node_key[0] */
+	uint32_t region;   /* m->region */
 };
 
 struct fix {
@@ -77,6 +79,8 @@ static void on_msg(void *arg, const struct bus_msg *m)
 	r->deleted = m->deleted;
 	r->from_snapshot = m->from_snapshot;
 	r->has_msg = m->msg != NULL;
+	r->node_key0 = m->node_key[0];
+	r->region = m->region;
 	if (m->msg && m->msg->descriptor == &msock__test_counter__descriptor)
 		r->value = ((const Msock__TestCounter *)m->msg)->generation;
 	else if (m->msg && m->msg->descriptor == &msock__test_ping__descriptor)
@@ -534,6 +538,58 @@ static void test_deletion(void **state)
 	assert_false(r->from_snapshot);
 }
 
+/* With a dispatch table, a message goes to its topic's row; a key that
+ * does not parse as the row says, and a topic no row takes, are counted and
+ * dropped in lib/bus; what a row does not take (here deletions) is left
+ * alone, uncounted. */
+static void test_dispatch_table(void **state)
+{
+	struct fix *f = *state;
+	const char *node = "ab00000000000000000000000000000000000000000000000000000000000001";
+	static const struct bus_handler by_node[] = {
+		{BUS_T_TestCounter, BUS_H_STATE, BUS_KEY_NODE, on_msg},
+	};
+	static const struct bus_handler by_region[] = {
+		{BUS_T_TestCounter, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_REGION, on_msg},
+	};
+	static const char *const bad_regions[] = {"0", "01", "-1", "9x", " 9", "2147483648"};
+	uint8_t body[BODY_MAX_BYTES];
+	size_t len = pack_counter(body, 9);
+	uint8_t ping[BODY_MAX_BYTES];
+	size_t plen = pack_ping(ping, 1);
+	uint64_t seq = 5;
+	int n;
+
+	sync_at(f, seq);
+	bus_handle_with(f->b, by_node, 1);
+	n = f->n_recs;
+	pub_state(f, "TestCounter", body, len, node, ++seq, 0);
+	wait_recs(f, n + 1);
+	assert_string_equal(last(f)->key, node);
+	assert_int_equal(last(f)->node_key0, 0xab);
+	pub_state(f, "TestCounter", body, len, "not-hex", ++seq, 0);
+	WAIT_STAT(f, bad_key, 1);
+	pub_state(f, "TestCounter", (const uint8_t *)"", 0, node, ++seq, BUS_META_DELETED);
+	send_frames(f->xpub, (const void *[]){"TestPing", ping}, (size_t[]){8, plen}, 2);
+	WAIT_STAT(f, no_handler, 1);
+	assert_int_equal(f->n_recs, n + 1); /* the deletion was not handed over */
+	assert_int_equal(bus_stats(f->b)->bad_key, 1);
+
+	bus_handle_with(f->b, by_region, 1);
+	pub_state(f, "TestCounter", body, len, "900", ++seq, 0);
+	wait_recs(f, n + 2);
+	assert_int_equal(last(f)->region, 900);
+	for (size_t i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]); i++) {
+		pub_state(f, "TestCounter", body, len, bad_regions[i], ++seq, 0);
+		WAIT_STAT(f, bad_key, 2 + i);
+	}
+	pub_state(f, "TestCounter", (const uint8_t *)"", 0, "901", ++seq, BUS_META_DELETED);
+	wait_recs(f, n + 3);
+	assert_true(last(f)->deleted);
+	assert_int_equal(last(f)->region, 901);
+	assert_int_equal(f->n_recs, n + 3);
+}
+
 static void test_garbage_dropped(void **state)
 {
 	struct fix *f = *state;
@@ -775,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_heartbeat_up_to_date, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_ahead_resyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deletion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dispatch_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_snapshot_does_not_block, setup,
