@@ -8,31 +8,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Go's netip IsLoopback, IsLinkLocalUnicast, IsPrivate. */
-static bool is_loopback(const struct ipport *a)
-{
-	static const uint8_t lo6[16] = {[15] = 1};
-	return a->family == AF_INET ? a->ip[0] == 127 : memcmp(a->ip, lo6, 16) == 0;
-}
-
-static bool is_link_local(const struct ipport *a)
-{
-	return a->family == AF_INET ? a->ip[0] == 169 && a->ip[1] == 254
-				    : a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
-}
-
-static bool is_private(const struct ipport *a)
-{
-	if (a->family == AF_INET)
-		return a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) ||
-		       (a->ip[0] == 192 && a->ip[1] == 168);
-	return (a->ip[0] & 0xfe) == 0xfc;
-}
-
 /* Where birthday punching can help: a public IPv4 address. */
 bool dsc_public_v4(const struct ipport *a)
 {
-	return a->family == AF_INET && !is_loopback(a) && !is_link_local(a) && !is_private(a);
+	return a->family == AF_INET && !ip_is_loopback(a) && !ip_is_link_local(a) &&
+	       !ip_is_private(a);
 }
 
 /* Every address the peer was heard from (the dataplane takes WireGuard
@@ -91,9 +71,11 @@ void dsc_withdraw_path(struct dsc *d, struct dsc_peer *p, uint64_t now)
 	dsc_publish(d, p, now);
 }
 
+/* betterAddr's points for the kind of address, judged as netip's IsLoopback,
+ * IsLinkLocalUnicast and IsPrivate judge it (lib/addr's ip_is_*). */
 static int addr_points(const struct ipport *a)
 {
-	int pts = is_loopback(a) ? 50 : is_link_local(a) ? 30 : is_private(a) ? 20 : 0;
+	int pts = ip_is_loopback(a) ? 50 : ip_is_link_local(a) ? 30 : ip_is_private(a) ? 20 : 0;
 	return pts + (a->family == AF_INET6 ? 10 : 0);
 }
 
