@@ -38,7 +38,7 @@ static struct dconn *conn(struct derper *s, int *peer)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	c = dconn_new(s, sv[0], 0, &remote);
 	assert_non_null(c);
-	c->st = DC_DERP; /* logged in, as derp_on_upgrade and ClientInfo leave it */
+	c->st = DC_DERP; /* logged in, as derper_on_upgrade and ClientInfo leave it */
 	c->framed = true;
 	s->n_pending--;
 	*peer = sv[1];

@@ -260,14 +260,14 @@ bool dconn_paused(const struct dconn *c);
 bool dconn_rbuf_reserve(struct dconn *c, size_t need);
 
 /* derper_derp.c */
-void derp_on_upgrade(struct dconn *c, bool fast_start);
+void derper_on_upgrade(struct dconn *c, bool fast_start);
 /* Consumes frames from c->rbuf; returns bytes consumed or -1 (closed). */
-long derp_on_input(struct dconn *c);
-void derp_fill_output(struct dconn *c);
-void derp_send_keepalive(struct dconn *c);
-void derp_send_health(struct dconn *c, const char *text);
+long derper_on_input(struct dconn *c);
+void derper_fill_output(struct dconn *c);
+void derper_send_keepalive(struct dconn *c);
+void derper_send_health(struct dconn *c, const char *text);
 /* PeerGone(peer, reason) to c, flushed at the end of the loop turn. */
-void derp_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason);
+void derper_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason);
 
 /* derper_clients.c */
 void clients_register(struct derper *s, struct dconn *c);

@@ -46,8 +46,8 @@ void clients_register(struct derper *s, struct dconn *c)
 		 * its key twice). The newest wins; the old one is told why. */
 		s->ctr.dup_replaced++;
 		old->replaced = true;
-		derp_send_health(old,
-				 "another connection with the same node key replaced this one");
+		derper_send_health(old,
+				   "another connection with the same node key replaced this one");
 		dconn_flush(old);
 		dconn_close(old, "replaced by a newer connection with the same key");
 	}

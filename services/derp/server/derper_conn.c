@@ -244,7 +244,7 @@ void dconn_flush(struct dconn *c)
 		return;
 	for (;;) {
 		if (c->st == DC_DERP)
-			derp_fill_output(c);
+			derper_fill_output(c);
 		if (c->out.off == c->out.len)
 			break;
 		long w = tls_stream_write(&c->io, c->out.p + c->out.off, c->out.len - c->out.off);
@@ -334,7 +334,7 @@ static void process(struct dconn *c)
 		if (c->st == DC_HTTP)
 			used = front_on_input(c);
 		else if (c->st == DC_LOGIN || c->st == DC_DERP)
-			used = derp_on_input(c);
+			used = derper_on_input(c);
 		else
 			return;
 		if (used < 0 || c->st == DC_CLOSED)
@@ -436,7 +436,7 @@ void dconn_tick(struct dconn *c)
 			return;
 	}
 	if (c->st == DC_DERP && s->now_ns >= c->next_keepalive_ns) {
-		derp_send_keepalive(c);
+		derper_send_keepalive(c);
 		dconn_flush(c);
 	}
 }

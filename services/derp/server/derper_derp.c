@@ -29,7 +29,7 @@ static void next_keepalive(struct dconn *c)
 	c->next_keepalive_ns = c->srv->now_ns + DERP_KEEPALIVE_MS * NS_PER_MS + jitter;
 }
 
-void derp_on_upgrade(struct dconn *c, bool fast_start)
+void derper_on_upgrade(struct dconn *c, bool fast_start)
 {
 	uint8_t buf[DERP_FRAME_HEADER_LEN + DERP_MAGIC_LEN + KEY_LEN];
 	size_t n = derp_encode_server_key(c->srv->pub.b, buf, sizeof(buf));
@@ -45,7 +45,7 @@ void derp_on_upgrade(struct dconn *c, bool fast_start)
 	c->st = DC_LOGIN;
 }
 
-void derp_send_keepalive(struct dconn *c)
+void derper_send_keepalive(struct dconn *c)
 {
 	uint8_t buf[DERP_FRAME_HEADER_LEN];
 	size_t n = derp_encode_keepalive(buf, sizeof(buf));
@@ -54,7 +54,7 @@ void derp_send_keepalive(struct dconn *c)
 		next_keepalive(c);
 }
 
-void derp_send_health(struct dconn *c, const char *text)
+void derper_send_health(struct dconn *c, const char *text)
 {
 	uint8_t buf[DERP_FRAME_HEADER_LEN + 256];
 	size_t n = derp_encode_health(text, buf, sizeof(buf));
@@ -143,7 +143,7 @@ static int on_client_info(struct dconn *c, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-void derp_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason)
+void derper_send_peer_gone(struct dconn *c, const uint8_t peer[KEY_LEN], uint8_t reason)
 {
 	uint8_t buf[DERP_FRAME_HEADER_LEN + KEY_LEN + 1];
 	size_t n = derp_encode_peer_gone(peer, reason, buf, sizeof(buf));
@@ -176,7 +176,7 @@ static void peer_gone_not_here(struct dconn *c, const uint8_t dst[KEY_LEN], cons
 	if (c->pg_tokens < 1)
 		return;
 	c->pg_tokens -= 1;
-	derp_send_peer_gone(c, dst, DERP_PEER_GONE_NOT_HERE);
+	derper_send_peer_gone(c, dst, DERP_PEER_GONE_NOT_HERE);
 }
 
 static void on_send_packet(struct dconn *c, const struct derp_frame *f)
@@ -299,7 +299,7 @@ static int on_frame(struct dconn *c, uint8_t type, const uint8_t *payload, uint3
 	return 0;
 }
 
-long derp_on_input(struct dconn *c)
+long derper_on_input(struct dconn *c)
 {
 	struct derp_frame_header h;
 	uint32_t max;
@@ -346,7 +346,7 @@ long derp_on_input(struct dconn *c)
 
 /* Moves queued packets (disco first) and a pending pong into the output
  * while there is room. */
-void derp_fill_output(struct dconn *c)
+void derper_fill_output(struct dconn *c)
 {
 	static uint8_t frame[DERPER_FRAME_SCRATCH];
 	size_t staged = 0;

@@ -78,7 +78,7 @@ long front_on_input(struct dconn *c)
 				return -1;
 			}
 		}
-		derp_on_upgrade(c, req.fast_start);
+		derper_on_upgrade(c, req.fast_start);
 		return c->st == DC_CLOSED ? -1 : (long)used;
 	case DERPER_ROUTE_DERP_WEBSOCKET:
 	case DERPER_ROUTE_DERP_NO_UPGRADE:

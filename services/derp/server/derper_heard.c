@@ -135,7 +135,7 @@ void heard_gone(struct derper *s, const uint8_t src[KEY_LEN])
 	for (e = gone; e; e = next) {
 		next = e->cnext;
 		if (e->rcv->st == DC_DERP)
-			derp_send_peer_gone(e->rcv, src, DERP_PEER_GONE_DISCONNECTED);
+			derper_send_peer_gone(e->rcv, src, DERP_PEER_GONE_DISCONNECTED);
 		free(e);
 	}
 }
