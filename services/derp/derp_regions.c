@@ -50,7 +50,7 @@ static struct peer_region *peer_get(struct derp_svc *s, const uint8_t key[KEY_LE
 	return *pp;
 }
 
-void svc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home)
+void dsvc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home)
 {
 	struct peer_region *p = peer_get(s, key, true);
 
@@ -58,7 +58,7 @@ void svc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t 
 		p->home = home;
 }
 
-void svc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN])
+void dsvc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN])
 {
 	struct peer_region **pp = peer_slot(s, key), *p = *pp;
 
@@ -203,7 +203,7 @@ static void dial(struct derp_svc *s, struct rconn *c)
 }
 
 /* A pref that decides which nodes may be used changed: redial them all. */
-void svc_prefs_changed(struct derp_svc *s)
+void dsvc_prefs_changed(struct derp_svc *s)
 {
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i]->backoff_ms = 0;
@@ -246,7 +246,7 @@ static void conn_close(struct derp_svc *s, size_t i)
 	s->conns[i] = s->conns[--s->n_conns];
 }
 
-void svc_set_network_up(struct derp_svc *s, bool up)
+void dsvc_set_network_up(struct derp_svc *s, bool up)
 {
 	struct rconn *c;
 
@@ -265,7 +265,7 @@ void svc_set_network_up(struct derp_svc *s, bool up)
 		c->dirty = true;
 }
 
-void svc_choose_home(struct derp_svc *s)
+void dsvc_choose_home(struct derp_svc *s)
 {
 	uint32_t home = 0, old = s->home;
 	struct rconn *c;
@@ -295,7 +295,7 @@ void svc_choose_home(struct derp_svc *s)
 
 /* The DERP map changed: close connections to regions that left or whose
  * node we use changed (they redial), then choose home again. */
-void svc_regions_changed(struct derp_svc *s)
+void dsvc_regions_changed(struct derp_svc *s)
 {
 	for (size_t i = s->n_conns; i-- > 0;) {
 		struct rconn *c = s->conns[i];
@@ -304,11 +304,11 @@ void svc_regions_changed(struct derp_svc *s)
 		else if (c->st != RC_UP)
 			c->next_try_ns = s->now_ns;
 	}
-	svc_choose_home(s);
+	dsvc_choose_home(s);
 }
 
-void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
-			     size_t n)
+void dsvc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
+			      size_t n)
 {
 	struct peer_region *pr = peer_get(s, h->key, false);
 	uint32_t region = h->region;
@@ -334,7 +334,7 @@ void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, co
 	derp_client_on_io(c->dc, s->now_ns);
 }
 
-void svc_tick(struct derp_svc *s)
+void dsvc_tick(struct derp_svc *s)
 {
 	bool stats = s->now_ns >= s->next_stats_ns;
 
@@ -358,7 +358,7 @@ void svc_tick(struct derp_svc *s)
 		s->next_stats_ns = s->now_ns + DERP_SVC_STATS_MS * NS_PER_MS;
 }
 
-uint64_t svc_next_deadline(const struct derp_svc *s)
+uint64_t dsvc_next_deadline(const struct derp_svc *s)
 {
 	uint64_t next = s->next_stats_ns;
 
@@ -375,7 +375,7 @@ uint64_t svc_next_deadline(const struct derp_svc *s)
 	return next;
 }
 
-void svc_free(struct derp_svc *s)
+void dsvc_free(struct derp_svc *s)
 {
 	for (size_t i = 0; i < s->n_conns; i++) {
 		derp_client_free(s->conns[i]->dc);

@@ -3,7 +3,8 @@
  * on demand), moves packets between the dataplane's packet channel and the
  * DERP servers, and publishes HomeDERP, SelfKeys (node key) and a
  * DERPRegionState per region. Files: main.c (start-up, bus, loop),
- * derp_regions.c (connections, home choice, routing).
+ * derp_regions.c (connections, home choice, routing). Its functions are
+ * dsvc_*: derp_ is lib/derp's, the protocol library's.
  *
  * Timers: each connection's reconnect time (backoff) and its DERP client's
  * deadlines; idle non-home connections close after DERP_SVC_IDLE_MS; the
@@ -94,18 +95,18 @@ struct derp_svc {
 };
 
 /* derp_regions.c */
-void svc_regions_changed(struct derp_svc *s);
-void svc_choose_home(struct derp_svc *s);
-void svc_prefs_changed(struct derp_svc *s);
+void dsvc_regions_changed(struct derp_svc *s);
+void dsvc_choose_home(struct derp_svc *s);
+void dsvc_prefs_changed(struct derp_svc *s);
 /* The dataplane's NetworkState: down closes every connection and dials
  * none (magicsock idles DERP); up dials home again. */
-void svc_set_network_up(struct derp_svc *s, bool up);
-void svc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
-			     size_t n);
-void svc_tick(struct derp_svc *s);
-uint64_t svc_next_deadline(const struct derp_svc *s);
-void svc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home);
-void svc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN]);
-void svc_free(struct derp_svc *s);
+void dsvc_set_network_up(struct derp_svc *s, bool up);
+void dsvc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, const uint8_t *p,
+			      size_t n);
+void dsvc_tick(struct derp_svc *s);
+uint64_t dsvc_next_deadline(const struct derp_svc *s);
+void dsvc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home);
+void dsvc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN]);
+void dsvc_free(struct derp_svc *s);
 
 #endif

@@ -122,7 +122,7 @@ static void on_derpmap(void *arg, const struct bus_msg *m)
 	}
 	if (m->kind == BUS_MSG_SNAPSHOT_END) {
 		x->map_syncing = false;
-		svc_regions_changed(s);
+		dsvc_regions_changed(s);
 		return;
 	}
 	if (m->deleted)
@@ -130,7 +130,7 @@ static void on_derpmap(void *arg, const struct bus_msg *m)
 	else
 		set_region(s, (const Msock__DERPMap *)m->msg);
 	if (!x->map_syncing)
-		svc_regions_changed(s);
+		dsvc_regions_changed(s);
 }
 
 static void on_self_config(void *arg, const struct bus_msg *m)
@@ -138,7 +138,7 @@ static void on_self_config(void *arg, const struct bus_msg *m)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	s->cfg_home = ((const Msock__SelfConfig *)m->msg)->home_derp;
-	svc_choose_home(s);
+	dsvc_choose_home(s);
 }
 
 static void on_prefs(void *arg, const struct bus_msg *m)
@@ -148,13 +148,13 @@ static void on_prefs(void *arg, const struct bus_msg *m)
 
 	if (only443 != s->only_tcp_443) {
 		s->only_tcp_443 = only443;
-		svc_prefs_changed(s); /* nodes are chosen when dialling */
+		dsvc_prefs_changed(s); /* nodes are chosen when dialling */
 	}
 }
 
 static void on_network(void *arg, const struct bus_msg *m)
 {
-	svc_set_network_up(&((struct ctx *)arg)->svc, ((const Msock__NetworkState *)m->msg)->up);
+	dsvc_set_network_up(&((struct ctx *)arg)->svc, ((const Msock__NetworkState *)m->msg)->up);
 }
 
 static void on_netcheck(void *arg, const struct bus_msg *m)
@@ -162,7 +162,7 @@ static void on_netcheck(void *arg, const struct bus_msg *m)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
-	svc_choose_home(s);
+	dsvc_choose_home(s);
 }
 
 /* Handlers run on the clock ready() set for this pass (component_run
@@ -173,10 +173,10 @@ static void on_node(void *arg, const struct bus_msg *m)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	if (m->deleted) {
-		svc_peer_forget(s, m->node_key);
+		dsvc_peer_forget(s, m->node_key);
 	} else {
 		const Msock__NodeViewsUpdate *u = (const Msock__NodeViewsUpdate *)m->msg;
-		svc_peer_set_home(s, m->node_key, u->node ? u->node->home_derp : 0);
+		dsvc_peer_set_home(s, m->node_key, u->node ? u->node->home_derp : 0);
 	}
 }
 
@@ -213,7 +213,7 @@ static void on_packets(void *arg, uint64_t now)
 		if (rc == -EAGAIN)
 			return;
 		if (rc == 0)
-			svc_on_dataplane_packet(s, &h, buf, n);
+			dsvc_on_dataplane_packet(s, &h, buf, n);
 	}
 }
 
@@ -253,7 +253,7 @@ static uint64_t deadline(void *arg, uint64_t now)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	s->now_ns = now;
-	return svc_next_deadline(s);
+	return dsvc_next_deadline(s);
 }
 
 static void tick(void *arg, uint64_t now)
@@ -261,7 +261,7 @@ static void tick(void *arg, uint64_t now)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	s->now_ns = now;
-	svc_tick(s);
+	dsvc_tick(s);
 }
 
 int main(int argc, char **argv)
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		     ? 1
 		     : 0;
 out:
-	svc_free(s);
+	dsvc_free(s);
 	component_close(&x.comp);
 	SSL_CTX_free(s->tls);
 	sodium_memzero(&s->priv, sizeof(s->priv));
