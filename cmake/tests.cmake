@@ -46,6 +46,9 @@ foreach(src ${UNIT_SRCS})
   add_test(NAME ${mod}_unit COMMAND test-${mod})
   set_tests_properties(${mod}_unit PROPERTIES LABELS unit ENVIRONMENT "${MSOCK_TEST_ENV}" TIMEOUT 120)
 endforeach()
+# bus_doc_unit checks docs/bus.md's topic table against the code: a docs
+# check too, so `ctest -L docs` runs it beside docs_links.
+set_tests_properties(bus_doc_unit PROPERTIES LABELS "unit;docs")
 
 # tests/integration/<name>_test.c -> ctest <name> (real processes on loopback)
 file(GLOB INTEG_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*_test.c)
