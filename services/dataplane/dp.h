@@ -7,7 +7,9 @@
  *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
  *   probe.c     probe sockets for birthday-paradox hole punching
  *   netmon*.c   the link monitor (netmon.h lists its files)
- *   main.c      start-up, the bus, the poll loop, publishing state
+ *   main.c      start-up, the bus handlers, the poll loop
+ *   publish.c   what it publishes: DataplaneState, DataplanePeer, Endpoints,
+ *               NetworkState (dp_main.h: the context main.c shares with it)
  * The packet path never waits on the bus: everything it needs is in the
  * forwarding table, which the bus only updates between batches. */
 #ifndef MSOCK_DP_H
