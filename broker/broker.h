@@ -2,7 +2,7 @@
  * functions its files share. Files: main.c (arguments, loop), bus_proxy.c
  * (XSUB/XPUB proxy, state requests, heartbeats), children.c (spawn, reap,
  * stop), config_state.c (config -> state topics, reload), control.c
- * (msockctl requests, status). */
+ * (msockctl requests), status.c (the status JSON). */
 #ifndef MSOCK_BROKER_H
 #define MSOCK_BROKER_H
 
@@ -191,7 +191,13 @@ void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len);
 /* control.c */
 int broker_control_open(struct broker *b);
 void broker_on_control(struct broker *b);
+
+/* status.c */
 /* Caller frees the returned JSON text. */
 char *broker_status_json(struct broker *b);
+/* The cached value of (topic, key) decoded as d, or NULL (none, or it
+ * does not decode). Caller frees it with protobuf_c_message_free_unpacked. */
+ProtobufCMessage *broker_cached(struct broker *b, const char *topic, const char *key,
+				const ProtobufCMessageDescriptor *d);
 
 #endif
