@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -18,13 +17,14 @@
 #include "key.h"
 #include "log.h"
 #include "setup_users.h"
+#include "status_text.h"
 #include "wg_apply.h"
 
 enum {
 	CTL_TIMEOUT_MS = 10000,			/* a reload re-reads the config: allow time */
 	CTL_MAX_REPLY_BYTES = 64 * 1024 * 1024, /* status of 10,000 peers */
 	NETCHECK_WAIT_MS = 15000, /* a report takes at most ~5 s (netcheck's own limit) */
-	STATUS_REAL_DIGITS = 15,  /* the broker's (broker/control.c): 38.677, not 38.676999... */
+	STATUS_REAL_DIGITS = 15,  /* the broker's (broker/status.c): 38.677, not 38.676999... */
 };
 
 #define CTL_DEFAULT_SOCKET "/run/msock/control.sock"
@@ -145,152 +145,6 @@ out:
 	return rep;
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static void fmt_uptime(double sec, char *out, size_t cap)
-{
-	if (sec <= 0)
-		snprintf(out, cap, "-");
-	else if (sec < 120)
-		snprintf(out, cap, "%.0fs", sec);
-	else if (sec < 7200)
-		snprintf(out, cap, "%.0fm", sec / 60);
-	else
-		snprintf(out, cap, "%.1fh", sec / 3600);
-}
-
-/* A peer without a disco key is WireGuard only: said in full. */
-static const char *path_text(json_t *peer)
-{
-	return strcmp(jstr(peer, "Path"), "static") == 0 ? "static (no disco key)"
-							 : jstr(peer, "Path");
-}
-
-/* A component's bus drops, on a line of their own, when there are any. */
-static void print_bus_drops(const json_t *bus)
-{
-	static const char *const fields[] = {"BadFrames", "UnknownTopic",    "BadBody",
-					     "BadKey",	  "NoHandler",	     "Gaps",
-					     "Refused",	  "SnapshotTimeouts"};
-	char line[256];
-	size_t n = 0;
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		long long v = json_integer_value(json_object_get(bus, fields[i]));
-		if (v && n < sizeof(line))
-			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%lld %s",
-					      n ? ", " : "", v, fields[i]);
-	}
-	if (n)
-		printf("  %-14s bus drops: %s\n", "", line);
-}
-
-static void print_status(json_t *st)
-{
-	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
-	size_t idx_pm;
-	const char *k;
-	char up[32];
-
-	printf("%s, config %s\n", jstr(st, "Version"), jstr(st, "ConfigFile"));
-	printf("\nSelf:  %s  home DERP %lld  endpoints",
-	       *jstr(self, "NodeKey") ? jstr(self, "NodeKey") : "(node key not published yet)",
-	       json_integer_value(json_object_get(self, "HomeDERP")));
-	if (!json_array_size(json_object_get(self, "Endpoints")))
-		printf(" (none yet)");
-	for (size_t idx = 0; idx < json_array_size(json_object_get(self, "Endpoints")); idx++) {
-		const char *type = json_string_value(
-			json_array_get(json_object_get(self, "EndpointTypes"), idx));
-		printf(" %s",
-		       json_string_value(json_array_get(json_object_get(self, "Endpoints"), idx)));
-		if (type)
-			printf(" (%s)", type);
-	}
-	printf("\n");
-	json_array_foreach (json_object_get(self, "PortMappings"), idx_pm, v)
-		printf("       port mapping (%s): %s -> local port %lld, %.0f s left\n",
-		       jstr(v, "Protocol"), jstr(v, "External"),
-		       json_integer_value(json_object_get(v, "InternalPort")),
-		       json_real_value(json_object_get(v, "ExpiresInSec")));
-	if (!json_is_true(json_object_get(self, "NetworkUp")) && json_object_get(self, "NetworkUp"))
-		printf("       network DOWN (no usable link): DERP idle, no netcheck\n");
-	v = json_object_get(self, "Dataplane");
-	if (json_is_object(v))
-		printf("       UDP port %lld%s, WireGuard endpoints port %lld, WireGuard at "
-		       "127.0.0.1:%lld, GSO %s, GRO %s\n",
-		       json_integer_value(json_object_get(v, "Port")),
-		       json_is_true(json_object_get(v, "IPv6")) ? " (v4+v6)" : " (v4)",
-		       json_integer_value(json_object_get(v, "WGEndpointPort")),
-		       json_integer_value(json_object_get(v, "WGListenPort")),
-		       json_is_true(json_object_get(v, "GSO")) ? "on" : "off",
-		       json_is_true(json_object_get(v, "GRO")) ? "on" : "off");
-	json_object_foreach (json_object_get(self, "DERP"), k, v) {
-		printf("       DERP region %s: %s%s, node %s, %lld sent, %lld received%s%s\n", k,
-		       jstr(v, "State"), json_is_true(json_object_get(v, "Home")) ? " (home)" : "",
-		       *jstr(v, "Node") ? jstr(v, "Node") : "-",
-		       json_integer_value(json_object_get(v, "PacketsSent")),
-		       json_integer_value(json_object_get(v, "PacketsReceived")),
-		       *jstr(v, "LastError") ? "; last error: " : "", jstr(v, "LastError"));
-	}
-	printf("\nComponents:\n  %-14s %-12s %-9s %8s %8s %7s  %s\n", "NAME", "PROGRAM", "STATE",
-	       "PID", "RESTARTS", "UPTIME", "LAST EXIT");
-	comps = json_object_get(st, "Components");
-	json_object_foreach (comps, k, v) {
-		fmt_uptime(json_real_value(json_object_get(v, "UptimeSec")), up, sizeof(up));
-		printf("  %-14s %-12s %-9s %8lld %8lld %7s  %s\n", k, jstr(v, "Program"),
-		       jstr(v, "State"), json_integer_value(json_object_get(v, "PID")),
-		       json_integer_value(json_object_get(v, "Restarts")), up,
-		       *jstr(v, "LastExit") ? jstr(v, "LastExit") : "-");
-		print_bus_drops(json_object_get(v, "Bus"));
-	}
-	peers = json_object_get(st, "Peer");
-	printf("\nPeers (%zu):\n", json_object_size(peers));
-	if (json_object_size(peers))
-		printf("  %-12s %-20s %-20s %-21s %-22s %-6s %8s %9s %10s %10s\n", "NAME",
-		       "NODE KEY", "LOCAL ENDPOINT", "PATH", "DIRECT", "RELAY", "LATENCY",
-		       "LAST PONG", "TX", "RX");
-	json_object_foreach (peers, k, v) {
-		char shortkey[24];
-		const char *direct =
-			*jstr(v, "DirectAddr") ? jstr(v, "DirectAddr") : jstr(v, "CurAddr");
-		char lat[32] = "-", pong[32] = "-";
-		json_t *lp = json_object_get(v, "LastPong");
-		snprintf(shortkey, sizeof(shortkey), "%.16s...", k);
-		if (json_is_number(json_object_get(v, "LatencyMs")))
-			snprintf(lat, sizeof(lat), "%.1fms",
-				 json_number_value(json_object_get(v, "LatencyMs")));
-		if (json_is_object(lp)) {
-			time_t now = time(0);
-			long long at = json_integer_value(json_object_get(lp, "AtUnixMs")) / 1000;
-			snprintf(pong, sizeof(pong), "%llds ago",
-				 now > at ? (long long)now - at : 0);
-		}
-		printf("  %-12s %-20s %-20s %-21s %-22s %-6s %8s %9s %10lld %10lld\n",
-		       jstr(v, "Name"), shortkey,
-		       *jstr(v, "LocalEndpoint") ? jstr(v, "LocalEndpoint") : "-", path_text(v),
-		       *direct ? direct : "-", *jstr(v, "Relay") ? jstr(v, "Relay") : "-", lat,
-		       pong, json_integer_value(json_object_get(v, "TxBytes")),
-		       json_integer_value(json_object_get(v, "RxBytes")));
-	}
-	bus = json_object_get(st, "Bus");
-	printf("\nBus: %lld events forwarded, %lld state keys cached; dropped: %lld bad frames, "
-	       "%lld unknown topic, %lld bad body, %lld wrong channel, %lld wrong owner; %lld "
-	       "disconnects, %lld unknown peers refused\n",
-	       json_integer_value(json_object_get(bus, "EventsForwarded")),
-	       json_integer_value(json_object_get(bus, "StateKeys")),
-	       json_integer_value(json_object_get(bus, "BadFrames")),
-	       json_integer_value(json_object_get(bus, "UnknownTopic")),
-	       json_integer_value(json_object_get(bus, "BadBody")),
-	       json_integer_value(json_object_get(bus, "WrongChannel")),
-	       json_integer_value(json_object_get(bus, "WrongOwner")),
-	       json_integer_value(json_object_get(bus, "Disconnects")),
-	       json_integer_value(json_object_get(bus, "UnknownPeer")));
-}
-
 static int cmd_broker(const char *sock, const char *command, char **args, size_t n, bool json)
 {
 	Msock__ControlReply *rep = call(sock, command, args, n);
@@ -305,7 +159,7 @@ static int cmd_broker(const char *sock, const char *command, char **args, size_t
 		json_error_t e;
 		json_t *st = json_loads(rep->text, 0, &e);
 		if (st)
-			print_status(st);
+			status_text_print(st);
 		else
 			fprintf(stderr, "msockctl: status is not JSON: %s\n", e.text);
 		json_decref(st);
@@ -340,64 +194,6 @@ static json_int_t report_time(const json_t *st)
 	return json_integer_value(json_object_get(json_object_get(st, "Netcheck"), "AtUnixMs"));
 }
 
-static void print_netcheck(json_t *r)
-{
-	const char *k, *v4 = jstr(r, "GlobalV4"), *v6 = jstr(r, "GlobalV6");
-	json_t *reg;
-	json_int_t pref = json_integer_value(json_object_get(r, "PreferredDERP"));
-	time_t at = (time_t)(json_integer_value(json_object_get(r, "AtUnixMs")) / 1000);
-	char when[32];
-
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
-	printf("\nReport:\n\t* Time: %s\n", when);
-	printf("\t* UDP: %s\n", json_is_true(json_object_get(r, "UDP")) ? "true" : "false");
-	printf("\t* IPv4: %s%s\n", *v4 ? "yes, " : "(no addr found)", v4);
-	printf("\t* IPv6: %s%s\n", *v6 ? "yes, " : "no", v6);
-	printf("\t* MappingVariesByDestIP: %s\n",
-	       json_is_true(json_object_get(r, "MappingVariesByDestIP")) ? "true" : "false");
-	/* Tailscale's portMapping(): the ones seen, in this order, ", "
-	 * between them (it was "UPnP, " with a trailing comma for UPnP alone). */
-	static const char *const pm_field[] = {"UPnP", "PMP", "PCP"}, *const pm_name[] = {"UPnP",
-											  "NAT-PMP",
-											  "PCP"};
-	const char *sep = "";
-	printf("\t* PortMapping: ");
-	for (size_t i = 0; i < 3; i++) {
-		if (!json_is_true(json_object_get(r, pm_field[i])))
-			continue;
-		printf("%s%s", sep, pm_name[i]);
-		sep = ", ";
-	}
-	printf("\n");
-	printf("\t* CaptivePortal: %s\n",
-	       json_is_true(json_object_get(r, "CaptivePortal")) ? "true" : "false");
-	char id[24];
-	snprintf(id, sizeof(id), "%lld", (long long)pref);
-	reg = json_object_get(json_object_get(r, "RegionLatency"), id);
-	if (!pref)
-		printf("\t* Nearest DERP: unknown (no response to latency probes)\n");
-	else
-		printf("\t* Nearest DERP: %s\n", reg ? jstr(reg, "Code") : id);
-	/* A STUN-only region (coturn, say) measured latency but relays
-	 * nothing: listed apart, not as a DERP region. */
-	for (int stun = 0; stun <= 1; stun++) {
-		bool header = false;
-		json_object_foreach (json_object_get(r, "RegionLatency"), k, reg) {
-			if (json_is_true(json_object_get(reg, "STUNOnly")) != (stun == 1))
-				continue;
-			if (!header)
-				printf("\t* %s:\n",
-				       stun ? "STUN-only servers (latency; they relay nothing)"
-					    : "DERP latency");
-			header = true;
-			printf("\t\t- %s: %.1fms\n", jstr(reg, "Code"),
-			       json_real_value(json_object_get(reg, "LatencyMs")));
-		}
-		if (!header && !stun)
-			printf("\t* DERP latency: none measured\n");
-	}
-}
-
 /* Asks for a new report (ReSTUN) and waits for it, as `tailscale netcheck`
  * runs one. */
 static int cmd_netcheck(const char *sock, bool json)
@@ -410,9 +206,9 @@ static int cmd_netcheck(const char *sock, bool json)
 	if (!st)
 		return 3;
 	comp = json_object_get(json_object_get(st, "Components"), "netcheck");
-	if (!comp || strcmp(jstr(comp, "State"), "running") != 0) {
+	if (!comp || strcmp(status_text_jstr(comp, "State"), "running") != 0) {
 		fprintf(stderr, "msockctl netcheck: the netcheck component is %s\n",
-			comp ? jstr(comp, "State") : "not configured");
+			comp ? status_text_jstr(comp, "State") : "not configured");
 		json_decref(st);
 		return 1;
 	}
@@ -434,14 +230,14 @@ static int cmd_netcheck(const char *sock, bool json)
 		if (report_time(st) > before) {
 			json_t *r = json_object_get(st, "Netcheck");
 			if (json) {
-				/* Digits as the broker prints them (broker/control.c). */
+				/* Digits as the broker prints them (broker/status.c). */
 				char *text = json_dumps(
 					r, JSON_INDENT(2) | JSON_SORT_KEYS |
 						   JSON_REAL_PRECISION(STATUS_REAL_DIGITS));
 				printf("%s\n", text ? text : "null");
 				free(text);
 			} else
-				print_netcheck(r);
+				status_text_netcheck(r);
 			json_decref(st);
 			return 0;
 		}
@@ -460,9 +256,9 @@ static bool find_peer(json_t *st, const char *want, char *hex, char *name, size_
 	json_t *p;
 
 	json_object_foreach (json_object_get(st, "Peer"), k, p) {
-		if (strcmp(jstr(p, "Name"), want) == 0 || strcmp(k, want) == 0) {
+		if (strcmp(status_text_jstr(p, "Name"), want) == 0 || strcmp(k, want) == 0) {
 			snprintf(hex, 65, "%s", strncmp(k, "nodekey:", 8) == 0 ? k + 8 : k);
-			snprintf(name, cap, "%s", jstr(p, "Name"));
+			snprintf(name, cap, "%s", status_text_jstr(p, "Name"));
 			return true;
 		}
 	}
@@ -514,7 +310,7 @@ static int cmd_ping(const char *sock, const char *peer, int count)
 				json_t *pong = json_object_get(
 					json_object_get(json_object_get(st, "Peer"), key),
 					"LastPong");
-				const char *via = jstr(pong, "Via");
+				const char *via = status_text_jstr(pong, "Via");
 				last = pong_time(st, key);
 				direct = strncmp(via, "DERP(", 5) != 0;
 				printf("pong from %s (%.16s...) via %s in %.0fms\n", name, key, via,
@@ -652,7 +448,7 @@ static int cmd_rotate_disco_key(const char *sock)
 
 	if (!st)
 		return 3;
-	cfg = config_load(jstr(st, "ConfigFile"), &diag);
+	cfg = config_load(status_text_jstr(st, "ConfigFile"), &diag);
 	json_decref(st);
 	for (size_t i = 0; i < diag.n_errors; i++)
 		fprintf(stderr, "%s\n", diag.errors[i]);

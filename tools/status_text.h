@@ -1,0 +1,17 @@
+/* status_text: the broker's status JSON as text for people (msockctl's
+ * `status` and `netcheck`; status_text.c). */
+#ifndef MSOCK_STATUS_TEXT_H
+#define MSOCK_STATUS_TEXT_H
+
+#include <jansson.h>
+
+/* o's string member k, or "" when it has none (or not a string). The
+ * string lives as long as o. */
+const char *status_text_jstr(json_t *o, const char *k);
+/* Prints status st (msockctl status) to stdout. */
+void status_text_print(json_t *st);
+/* Prints the status's Netcheck object r as `tailscale netcheck` prints a
+ * report, to stdout. */
+void status_text_netcheck(json_t *r);
+
+#endif
