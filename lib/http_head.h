@@ -5,7 +5,7 @@
  * server sends before its frames (lib/derp/derp_client.c). Node's
  * http_parser is the grammar; a line scan before it adds the rules that
  * parser, built lenient, lets through (as services/derp/server/
- * derper_http.c does for requests). Pure: no I/O, no allocation. */
+ * derper_http_parse.c does for requests). Pure: no I/O, no allocation. */
 #ifndef MSOCK_HTTP_HEAD_H
 #define MSOCK_HTTP_HEAD_H
 

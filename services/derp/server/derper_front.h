@@ -1,5 +1,5 @@
 /* derper_front: the HTTP request in front of DERP on a connection: parse
- * the head (derper_http.c), answer the plain endpoints, or switch the
+ * the head (derper_http_parse.c), answer the plain endpoints, or switch the
  * connection to DERP (101, or nothing under Derp-Fast-Start). */
 #ifndef MSOCK_DERPER_FRONT_H
 #define MSOCK_DERPER_FRONT_H

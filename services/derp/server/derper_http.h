@@ -2,7 +2,10 @@
  * clock, no allocation): parse one request head with Node's http_parser,
  * route it as Tailscale's cmd/derper mux does (cmd/derper/derper.go,
  * derp/derpserver/handler.go), and build the responses into a caller's
- * buffer. The event loop owns the connection and calls these. */
+ * buffer. The event loop owns the connection and calls these. Files:
+ *   derper_http_parse.c     the request head (derper_http_parse, _strerror)
+ *   derper_http.c           the routes and the response builders
+ *   derper_http_internal.h  what they share. */
 #ifndef MSOCK_DERPER_HTTP_H
 #define MSOCK_DERPER_HTTP_H
 
