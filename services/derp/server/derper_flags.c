@@ -1,14 +1,16 @@
-/* derper_flags: Go's flag package rules (flag.go parseOne, strconv.ParseInt
- * base 0, ParseBool, PrintDefaults) over Tailscale cmd/derper/derper.go's
- * flags, with the settings derper.go derives from them. */
+/* derper_flags: Go's flag package rules (flag.go parseOne, PrintDefaults)
+ * over Tailscale cmd/derper/derper.go's flags: the flag table, parsing
+ * argv into struct derper_opts, derper.go's checks after flag.Parse, and
+ * the usage text. Numbers and booleans are derper_flags_strconv.c's,
+ * defaults and derived settings derper_flags_opts.c's. No timers. */
 #include "derper_flags.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "derper_duration.h"
+#include "derper_flags_internal.h"
 #include "derper_sandbox.h"
 #include "errbuf.h"
 
@@ -156,230 +158,6 @@ static void quote(const char *s, char *out, size_t cap)
 	out[n] = 0;
 }
 
-/* filepath.Join for plain paths: skips empty parts, one '/' between parts,
- * repeated and trailing slashes dropped ("." and ".." are left alone). */
-static int join(char *dst, size_t cap, const char *const *parts, size_t nparts)
-{
-	size_t n = 0;
-
-	if (cap == 0)
-		return -ENAMETOOLONG;
-	dst[0] = 0;
-	for (size_t i = 0; i < nparts; i++) {
-		const char *s = parts[i];
-		if (!s || !*s)
-			continue;
-		if (n > 0 && dst[n - 1] != '/') {
-			if (n + 1 >= cap)
-				return -ENAMETOOLONG;
-			dst[n++] = '/';
-		}
-		for (; *s; s++) {
-			if (*s == '/' && n > 0 && dst[n - 1] == '/')
-				continue;
-			if (n + 1 >= cap)
-				return -ENAMETOOLONG;
-			dst[n++] = *s;
-		}
-	}
-	while (n > 1 && dst[n - 1] == '/')
-		n--;
-	dst[n] = 0;
-	return 0;
-}
-
-static void set_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
-void derper_opts_defaults(struct derper_opts *o)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct stat st;
-	char cand[DERPER_FLAGS_PATH_MAX_BYTES + 1];
-
-	memset(o, 0, sizeof(*o));
-	set_str(o->addr, sizeof(o->addr), ":443");
-	o->http_port = 80;
-	o->stun_port = 3478;
-	o->stun = true;
-	set_str(o->certmode, sizeof(o->certmode), "letsencrypt");
-	set_str(o->hostname, sizeof(o->hostname), "derp.tailscale.com");
-	o->handshake_timeout_ms = DERPER_HANDSHAKE_TIMEOUT_MS_DEFAULT;
-	o->tcp_keepalive_time_ns = DERPER_TCP_KEEPALIVE_TIME_NS_DEFAULT;
-	o->tcp_user_timeout_ns = DERPER_TCP_USER_TIMEOUT_NS_DEFAULT;
-	o->tcp_write_timeout_ns = DERPER_TCP_WRITE_TIMEOUT_NS_DEFAULT;
-	set_str(o->user, sizeof(o->user), DERPER_SANDBOX_USER_DEFAULT);
-	set_str(o->chroot_dir, sizeof(o->chroot_dir), DERPER_SANDBOX_CHROOT_DEFAULT);
-
-	/* tsweb.DefaultCertDir("derper-certs"): os.UserCacheDir() on Unix is
-	 * $XDG_CACHE_HOME if set and absolute (relative is an error), else
-	 * $HOME/.cache (neither set is an error); an error gives "". */
-	if (xdg && *xdg) {
-		if (xdg[0] == '/') {
-			const char *parts[] = {xdg, "tailscale", "derper-certs"};
-			if (join(o->certdir, sizeof(o->certdir), parts, 3) < 0)
-				o->certdir[0] = 0;
-		}
-	} else if (home && *home) {
-		const char *parts[] = {home, ".cache", "tailscale", "derper-certs"};
-		if (join(o->certdir, sizeof(o->certdir), parts, 4) < 0)
-			o->certdir[0] = 0;
-	}
-
-	/* defaultMeshPSKFile: the first candidate that os.Stat finds. */
-	if (stat("/home/derp/keys/derp-mesh.key", &st) == 0) {
-		set_str(o->mesh_psk_file, sizeof(o->mesh_psk_file),
-			"/home/derp/keys/derp-mesh.key");
-	} else {
-		const char *parts[] = {home ? home : "", "keys", "derp-mesh.key"};
-		if (join(cand, sizeof(cand), parts, 3) == 0 && stat(cand, &st) == 0)
-			set_str(o->mesh_psk_file, sizeof(o->mesh_psk_file), cand);
-	}
-}
-
-static char lower(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-}
-
-/* strconv's underscoreOK: '_' only between digits or after a base prefix. */
-static bool underscore_ok(const char *s)
-{
-	char saw = '^';
-	size_t i = 0, n;
-	bool hex = false;
-
-	if (*s == '+' || *s == '-')
-		s++;
-	n = strlen(s);
-	if (n >= 2 && s[0] == '0' &&
-	    (lower(s[1]) == 'b' || lower(s[1]) == 'o' || lower(s[1]) == 'x')) {
-		i = 2;
-		saw = '0';
-		hex = lower(s[1]) == 'x';
-	}
-	for (; i < n; i++) {
-		if ((s[i] >= '0' && s[i] <= '9') ||
-		    (hex && lower(s[i]) >= 'a' && lower(s[i]) <= 'f')) {
-			saw = '0';
-			continue;
-		}
-		if (s[i] == '_') {
-			if (saw != '0')
-				return false;
-			saw = '_';
-			continue;
-		}
-		if (saw == '_')
-			return false;
-		saw = '!';
-	}
-	return saw != '_';
-}
-
-/* strconv.ParseUint(s, 0, 64). Returns 0, -EINVAL (syntax) or -ERANGE. */
-static int parse_uint(const char *s0, uint64_t *out)
-{
-	const char *s = s0;
-	unsigned base = 10;
-	bool underscores = false;
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	if (s[0] == '0') {
-		size_t n = strlen(s);
-		if (n >= 3 && lower(s[1]) == 'b') {
-			base = 2;
-			s += 2;
-		} else if (n >= 3 && lower(s[1]) == 'o') {
-			base = 8;
-			s += 2;
-		} else if (n >= 3 && lower(s[1]) == 'x') {
-			base = 16;
-			s += 2;
-		} else {
-			base = 8;
-			s += 1;
-		}
-	}
-	for (; *s; s++) {
-		unsigned d;
-		char ch = *s;
-
-		if (ch == '_') {
-			underscores = true;
-			continue;
-		}
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (lower(ch) >= 'a' && lower(ch) <= 'z')
-			d = (unsigned)(lower(ch) - 'a' + 10);
-		else
-			return -EINVAL;
-		if (d >= base)
-			return -EINVAL;
-		if (v > (UINT64_MAX - d) / base)
-			return -ERANGE;
-		v = v * base + d;
-	}
-	if (underscores && !underscore_ok(s0))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* strconv.ParseInt(s, 0, 64). */
-static int parse_int(const char *s, int64_t *out)
-{
-	bool neg = false;
-	uint64_t u;
-	int rc;
-
-	if (!*s)
-		return -EINVAL;
-	if (*s == '+' || *s == '-') {
-		neg = *s == '-';
-		s++;
-	}
-	rc = parse_uint(s, &u);
-	if (rc < 0)
-		return rc;
-	if (!neg && u > (uint64_t)INT64_MAX)
-		return -ERANGE;
-	if (neg && u > (uint64_t)INT64_MAX + 1)
-		return -ERANGE;
-	*out = neg ? (int64_t)(0 - u) : (int64_t)u;
-	return 0;
-}
-
-/* strconv.ParseBool. */
-static int parse_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-	static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
-
-	for (size_t i = 0; i < 6; i++) {
-		if (strcmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static const struct flag *lookup(const char *name)
 {
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
@@ -423,7 +201,7 @@ static int set_value(const struct flag *f, const char *value, struct derper_opts
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case FT_INT:
-		rc = parse_int(value, &i);
+		rc = derper_flags_parse_int(value, &i);
 		if (rc < 0)
 			return bad_value(f, value,
 					 rc == -ERANGE ? "value out of range" : "parse error", err,
@@ -435,7 +213,7 @@ static int set_value(const struct flag *f, const char *value, struct derper_opts
 		memcpy(field, &(int){(int)i}, sizeof(int));
 		return 0;
 	case FT_UINT:
-		rc = parse_uint(value, &u);
+		rc = derper_flags_parse_uint(value, &u);
 		if (rc < 0)
 			return bad_value(f, value,
 					 rc == -ERANGE ? "value out of range" : "parse error", err,
@@ -512,7 +290,7 @@ static int parse_one(int argc, char **argv, int *i, struct derper_opts *o, const
 	}
 	if (f->type == FT_BOOL) {
 		bool b = true;
-		if (value && parse_bool(value, &b) < 0) {
+		if (value && derper_flags_parse_bool(value, &b) < 0) {
 			char q[QUOTE_MAX_BYTES + 8];
 			quote(value, q, sizeof(q));
 			errbuf_set(err, errcap, "invalid boolean value %s for -%s: parse error", q,
@@ -536,117 +314,6 @@ static int parse_one(int argc, char **argv, int *i, struct derper_opts *o, const
 	return set_value(f, value, o, err, errcap) < 0 ? DERPER_FLAGS_E_VALUE : ONE_PARSED;
 }
 
-int derper_opts_split_addr(const char *a, char *host, size_t hostcap, char *port, size_t portcap,
-			   char *err, size_t errcap)
-{
-	const char *last, *close, *h, *p;
-	size_t hlen, j = 0, k = 0, len;
-	const char *why = NULL;
-
-	if (!a)
-		return -EINVAL;
-	len = strlen(a);
-	last = strrchr(a, ':');
-	if (!last) {
-		why = "missing port in address";
-		goto out;
-	}
-	if (a[0] == '[') {
-		close = strchr(a, ']');
-		if (!close) {
-			why = "missing ']' in address";
-			goto out;
-		}
-		if ((size_t)(close - a) + 1 == len) {
-			why = "missing port in address";
-			goto out;
-		}
-		if (close + 1 != last) {
-			why = close[1] == ':' ? "too many colons in address"
-					      : "missing port in address";
-			goto out;
-		}
-		h = a + 1;
-		hlen = (size_t)(close - a) - 1;
-		j = 1;
-		k = (size_t)(close - a) + 1;
-	} else {
-		h = a;
-		hlen = (size_t)(last - a);
-		if (memchr(h, ':', hlen)) {
-			why = "too many colons in address";
-			goto out;
-		}
-	}
-	if (strchr(a + j, '[')) {
-		why = "unexpected '[' in address";
-		goto out;
-	}
-	if (strchr(a + k, ']')) {
-		why = "unexpected ']' in address";
-		goto out;
-	}
-	p = last + 1;
-	if (hlen >= hostcap || strlen(p) >= portcap) {
-		errbuf_set(err, errcap, "address %s: too long", a);
-		return -ENAMETOOLONG;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = 0;
-	memcpy(port, p, strlen(p) + 1);
-	return 0;
-out:
-	/* net.AddrError: "address <addr>: <why>" */
-	if (*a)
-		errbuf_set(err, errcap, "address %s: %s", a, why);
-	else
-		errbuf_set(err, errcap, "%s", why);
-	return -EINVAL;
-}
-
-static int port_number(const char *port)
-{
-	long v = 0;
-
-	if (strcmp(port, "https") == 0)
-		return 443;
-	if (strcmp(port, "http") == 0)
-		return 80;
-	if (!*port || strlen(port) > 5)
-		return -1;
-	for (const char *s = port; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v <= 65535 ? (int)v : -1;
-}
-
-int derper_opts_listen_port(const struct derper_opts *o)
-{
-	char host[DERPER_FLAGS_ADDR_MAX_BYTES + 1], port[DERPER_FLAGS_ADDR_MAX_BYTES + 1];
-
-	if (!o || derper_opts_split_addr(o->addr, host, sizeof(host), port, sizeof(port), NULL, 0))
-		return -1;
-	return port_number(port);
-}
-
-bool derper_opts_tls(const struct derper_opts *o)
-{
-	char host[DERPER_FLAGS_ADDR_MAX_BYTES + 1], port[DERPER_FLAGS_ADDR_MAX_BYTES + 1];
-
-	if (!o)
-		return false;
-	if (strcmp(o->certmode, "manual") == 0)
-		return true;
-	/* IsProd443 ignores SplitHostPort's error: then the port is "". */
-	if (derper_opts_split_addr(o->addr, host, sizeof(host), port, sizeof(port), NULL, 0))
-		return false;
-	return strcmp(port, "443") == 0 || strcmp(port, "https") == 0;
-}
-
-static size_t cert_name(const char *hostname, char *name, size_t cap);
-
 /* derper.go's checks after flag.Parse, in its order. */
 static int validate(struct derper_opts *o, char *err, size_t errcap)
 {
@@ -660,7 +327,7 @@ static int validate(struct derper_opts *o, char *err, size_t errcap)
 		errbuf_set(err, errcap, "invalid server address: %s", why);
 		return DERPER_FLAGS_E_ADDR;
 	}
-	if (port_number(port) < 0) {
+	if (derper_opts_port_number(port) < 0) {
 		quote(port, q, sizeof(q));
 		errbuf_set(err, errcap,
 			   "invalid server address: port %s of -a %s is not a number 0 to 65535 "
@@ -696,7 +363,7 @@ static int validate(struct derper_opts *o, char *err, size_t errcap)
 			errbuf_set(err, errcap, "missing required --certdir flag");
 			return DERPER_FLAGS_E_CERT;
 		}
-		if (cert_name(o->hostname, name, sizeof(name)) == 0) {
+		if (derper_opts_cert_name(o->hostname, name, sizeof(name)) == 0) {
 			quote(o->hostname, q, sizeof(q));
 			errbuf_set(
 				err, errcap,
@@ -817,52 +484,4 @@ void derper_flags_usage(FILE *fp)
 		}
 		fputc('\n', fp);
 	}
-}
-
-/* cert.go: the file name is the hostname without [^a-zA-Z0-9-\.]. */
-static size_t cert_name(const char *hostname, char *name, size_t cap)
-{
-	size_t n = 0;
-
-	for (const char *s = hostname; *s && n + 1 < cap; s++) {
-		char ch = *s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.')
-			name[n++] = ch;
-	}
-	name[n] = 0;
-	return n;
-}
-
-int derper_opts_cert_paths(const struct derper_opts *o, char *crt, size_t crtcap, char *key,
-			   size_t keycap)
-{
-	char name[DERPER_FLAGS_HOSTNAME_MAX_BYTES + 8];
-	const char *parts[2];
-	size_t n;
-
-	if (!o || !crt || !key || !o->certdir[0])
-		return -EINVAL;
-	n = cert_name(o->hostname, name, DERPER_FLAGS_HOSTNAME_MAX_BYTES + 1);
-	if (n == 0)
-		return -EINVAL;
-	parts[0] = o->certdir;
-	parts[1] = name;
-	memcpy(name + n, ".crt", 5);
-	if (join(crt, crtcap, parts, 2) < 0)
-		return -ENAMETOOLONG;
-	memcpy(name + n, ".key", 5);
-	if (join(key, keycap, parts, 2) < 0)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-uint64_t derper_opts_rate_burst(const struct derper_opts *o)
-{
-	if (!o || o->per_client_rate_limit == 0)
-		return 0;
-	if (o->per_client_rate_burst)
-		return o->per_client_rate_burst;
-	return o->per_client_rate_limit > UINT64_MAX / 2 ? UINT64_MAX
-							 : o->per_client_rate_limit * 2;
 }

@@ -2,7 +2,11 @@
  * parses Tailscale's cmd/derper (cmd/derper/derper.go: the same names,
  * defaults and syntax), and the settings derper.go derives from it. No I/O but
  * getenv/stat for two defaults (see derper_opts_defaults). The -c file
- * itself is derper_keyfile's. */
+ * itself is derper_keyfile's. Files:
+ *   derper_flags.c           the flag table, parsing, checks, usage text
+ *   derper_flags_strconv.c   Go's strconv syntax for ints, uints, bools
+ *   derper_flags_opts.c      the defaults and the settings derived from them
+ *   derper_flags_internal.h  what they share. */
 #ifndef MSOCK_DERPER_FLAGS_H
 #define MSOCK_DERPER_FLAGS_H
 
