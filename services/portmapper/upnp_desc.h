@@ -3,7 +3,9 @@
  * choice of its WAN connection service as Tailscale's selectBestService
  * orders them (net/portmapper/upnp.go). The XML is checked here, then
  * parsed by miniupnpc's parserootdesc. docs/upnp.md lists every rule and
- * limit. Error codes and URLs come from upnp_ssdp.h.
+ * limit. Error codes and URLs come from upnp_ssdp.h. Files:
+ *   upnp_desc.c       the GET, the XML check, the service choice
+ *   upnp_desc_http.c  upnp_http_parse: the response's head and body framing
  *
  * Pure: no I/O, no logging, no allocation. */
 #ifndef MSOCK_UPNP_DESC_H
