@@ -66,6 +66,8 @@ struct bus_handler {
 
 typedef void (*bus_on_msg_fn)(void *arg, const struct bus_msg *m);
 
+/* Counters. lib/component.c publishes them (BusStats) when one from
+ * bad_frames on (what was dropped) moved: keep drops after bad_frames. */
 struct bus_stats {
 	uint64_t events_in, state_in, events_out, state_out;
 	uint64_t bad_frames, unknown_topic, bad_body, stale, gaps, resyncs, refused;
