@@ -27,7 +27,8 @@
 #include "state.pb-c.h"
 
 enum {
-	CHAN_DRAIN = DP_BATCH, /* channel packets per pass (one rx slot each) */
+	CHAN_DRAIN = DP_BATCH,	  /* channel packets per pass (one rx slot each) */
+	PUBLISH_PENDING_MS = 500, /* the longest a pending publication waits */
 };
 
 static int env_fd(const char *name, bool required)
@@ -369,8 +370,8 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 }
 
 /* Its real deadlines: the link monitor's, the next counters publication,
- * the next trust scan, the probe sockets' clean-up; now when a
- * publication pass is unfinished. */
+ * the next trust scan, the probe sockets' clean-up, and a pending
+ * publication's. */
 static uint64_t deadline(void *arg, uint64_t now)
 {
 	struct ctx *x = arg;
@@ -381,8 +382,12 @@ static uint64_t deadline(void *arg, uint64_t now)
 		next = earliest(next, netmon_deadline_ns(x->nm));
 	if (d->n_probe_open)
 		next = earliest(next, d->probe_next_gc_ns);
+	/* What is pending publication goes out at the next pass, and at the
+	 * latest PUBLISH_PENDING_MS from now (the loop's old fixed wait): a
+	 * pass publishes at most 256 peers (publish.c), so 10,000 of them are
+	 * spread out rather than queued for the broker at once. */
 	if (!x->peers_syncing && (d->stats_dirty || x->publish_counters || x->ep_dirty))
-		next = now;
+		next = earliest(next, now + (uint64_t)PUBLISH_PENDING_MS * NS_PER_MS);
 	return next;
 }
 
