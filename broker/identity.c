@@ -79,18 +79,18 @@ static const struct proc *row_by_uid(const struct broker *b, uid_t uid)
 }
 
 /* The User-Id for creds on `domain`, or NULL with a reason in *why. */
-static const char *name_peer(const struct broker *b, const char *domain,
+static const char *name_peer(const struct broker *b, struct bus_span domain,
 			     const struct bus_peer_creds *c, const char **why)
 {
 	bool admin = c->uid == 0 || c->uid == geteuid();
 	const struct child *ch;
 	const struct proc *p;
 
-	if (strcmp(domain, BROKER_ZAP_CONTROL) == 0) {
+	if (bus_span_is(domain, BROKER_ZAP_CONTROL)) {
 		*why = "the control socket is for the broker's user and root";
 		return admin ? BUS_USER_ID_ADMIN : 0;
 	}
-	if (strcmp(domain, BROKER_ZAP_BUS) != 0) {
+	if (!bus_span_is(domain, BROKER_ZAP_BUS)) {
 		*why = "unknown ZAP domain";
 		return 0;
 	}
@@ -104,30 +104,24 @@ static const char *name_peer(const struct broker *b, const char *domain,
 	return 0;
 }
 
-static void frame_str(zmq_msg_t *m, char *dst, size_t cap)
-{
-	size_t n = zmq_msg_size(m) < cap - 1 ? zmq_msg_size(m) : cap - 1;
-
-	memcpy(dst, zmq_msg_data(m), n);
-	dst[n] = 0;
-}
-
 /* One ZAP request: [version][request id][domain][address][identity]
  * [mechanism] -> [version][request id][status][text][user id][metadata]. */
 static int answer(struct broker *b)
 {
 	struct bus_frames fr;
+	struct bus_span f[BUS_MAX_FRAMES];
 	char domain[32] = "", addr[128] = "", text[160];
 	struct bus_peer_creds c = {0};
 	const char *why = "malformed ZAP request", *user = 0;
 
 	if (bus_frames_recv(b->zap, &fr) < 0)
 		return -1;
-	if (fr.n == ZAP_FRAMES) {
-		frame_str(&fr.f[2], domain, sizeof(domain));
-		frame_str(&fr.f[3], addr, sizeof(addr));
-		if (bus_peer_creds_parse(addr, strlen(addr), &c, &why) == 0)
-			user = name_peer(b, domain, &c, &why);
+	if (bus_frames_spans(&fr, f, BUS_MAX_FRAMES) == ZAP_FRAMES) {
+		/* For the log; the checks read the frames themselves. */
+		bus_span_sanitize(f[2], domain, sizeof(domain));
+		bus_span_sanitize(f[3], addr, sizeof(addr));
+		if (bus_peer_creds_parse((const char *)f[3].p, f[3].len, &c, &why) == 0)
+			user = name_peer(b, f[2], &c, &why);
 	}
 	if (!user) {
 		b->ctr.unknown_peer++;
