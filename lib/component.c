@@ -245,9 +245,10 @@ int component_run(struct component *c, const struct component_ops *ops, void *ar
 		if (c->chan && ops->packets)
 			ops->packets(arg, now);
 		bus_dispatch(c->bus, now);
+		now = clock_mono_ns(); /* after the work above: the timers' clock */
 		if (ops->tick)
-			ops->tick(arg, clock_mono_ns());
-		publish_stats(c, clock_mono_ns());
+			ops->tick(arg, now);
+		publish_stats(c, now);
 	}
 }
 
