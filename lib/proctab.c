@@ -123,14 +123,6 @@ static const struct proc procs[] = {
 	},
 };
 
-const struct proc *proctab_by_user(const char *user)
-{
-	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
-		if (procs[i].user && strcmp(procs[i].user, user) == 0)
-			return &procs[i];
-	return 0;
-}
-
 int proctab_ch_group(const struct proc *p, char *buf, size_t cap)
 {
 	int n;

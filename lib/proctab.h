@@ -111,8 +111,6 @@ const struct proc *proctab_key_holder(enum proc_key k);
 bool proctab_publishes(const struct proc *p, const char *topic, bool event);
 /* The one row listing state topic `topic`, or NULL (none, or several). */
 const struct proc *proctab_state_owner(const char *topic);
-/* The row whose own user is `user`, or NULL. */
-const struct proc *proctab_by_user(const char *user);
 /* Writes the name of row p's channel group ("msock-ch-<program>") into
  * buf; returns -1 if p has no channel or buf is too small. */
 int proctab_ch_group(const struct proc *p, char *buf, size_t cap);
