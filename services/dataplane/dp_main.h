@@ -20,6 +20,8 @@ struct ctx {
 	uint64_t next_scan_ns;	  /* trust expiring changes a path without an event */
 	uint32_t publish_cursor;
 	bool publish_counters;
+	uint32_t burst; /* DataplanePeer updates in this sweep */
+	bool trim_due;	/* a burst went out: trim at the next quiet sweep */
 	struct dp_counters published;
 	/* The endpoint set (endpoints.c): its inputs, and what was published. */
 	struct dp_ep_inputs epin;

@@ -4,6 +4,7 @@
  *   counters   DataplaneState and changed peer counters, every DP_PUBLISH_MS
  *   trust scan peers' paths again SCAN_MS after a finished pass (an expired
  *              trust changes a path without an event) */
+#include <malloc.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -17,7 +18,26 @@
 enum {
 	PUBLISH_PER_PASS = 256, /* DataplanePeer updates per loop pass */
 	SCAN_MS = 250,		/* how soon an expired trust shows in DataplanePeer */
+	TRIM_AFTER = 1024,	/* a burst this large is trimmed after (trim_after_burst) */
 };
+
+/* A burst of DataplanePeer updates (a 10,000-peer netmap) passes through
+ * ZeroMQ's queues as messages malloc'ed by this thread and by ZeroMQ's I/O
+ * thread, each in its own arena; once the echoes are read, glibc keeps the
+ * freed pages. Return them at the first quiet sweep after such a burst (a
+ * sweep later, so the echoes have been read). */
+static void trim_after_burst(struct ctx *x)
+{
+	if (x->burst >= TRIM_AFTER) {
+		x->trim_due = true;
+	} else if (x->trim_due) {
+		x->trim_due = false;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
+	x->burst = 0;
+}
 
 void dp_publish_network(struct ctx *x, const char *summary)
 {
@@ -176,7 +196,9 @@ void dp_publish_tick(struct ctx *x)
 		if (x->publish_counters && i >= x->publish_cursor)
 			x->publish_cursor = i + 1;
 	}
+	x->burst += PUBLISH_PER_PASS - budget;
 	if (budget) {
+		trim_after_burst(x);
 		x->publish_counters = false;
 		d->stats_dirty = false;
 		x->next_scan_ns = d->now_ns + (uint64_t)SCAN_MS * NS_PER_MS;
