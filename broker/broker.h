@@ -23,8 +23,9 @@
 
 enum {
 	BROKER_MAX_CHILDREN = CFG_MAX_COMPONENTS * 2, /* room for removed ones still stopping */
-	BROKER_HEARTBEAT_MS =
-		1000, /* per state topic: lets subscribers notice a lost last update */
+	/* BrokerHeartbeat, and one per state topic: lets subscribers notice a
+	 * restarted broker and a lost last update. */
+	BROKER_HEARTBEAT_MS = 1000,
 	BROKER_CONTROL_MAX_MSG_BYTES = 64 * 1024,
 	/* Rebinds asked for by link changes: at most one per 5 s, so a
 	 * flapping link cannot keep the dataplane restarting. */
@@ -116,6 +117,10 @@ struct broker {
 	bool stopping;
 	uint64_t stop_deadline_ns;
 	uint64_t next_heartbeat_ns;
+	/* Random per broker process, never 0: in every BrokerHeartbeat and
+	 * TSEQ, so that a component tells a restarted broker (an empty cache
+	 * to fill again) from a resync. */
+	uint64_t epoch;
 	uint64_t now_ns;
 	uint64_t started_ns;
 	struct bus_counters ctr;

@@ -7,6 +7,7 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "bus_topics.h"
 #include "bus_wire.h"
 #include "clock.h"
+#include "state.pb-c.h"
 
 static void drop(struct broker *b, uint64_t *counter, const char *where, const struct bus_span *f,
 		 int n, int topic_frame, const char *why)
@@ -115,6 +117,8 @@ int broker_bus_open(struct broker *b)
 	 * everything that is published. Subscriptions stay on the XPUB side. */
 	if (zmq_send(b->xsub, "\x01", 1, 0) < 0)
 		return -1;
+	while (!b->epoch)
+		randombytes_buf(&b->epoch, sizeof(b->epoch));
 	b->next_heartbeat_ns = clock_mono_ns() + BROKER_HEARTBEAT_MS * NS_PER_MS;
 	return 0;
 }
@@ -348,12 +352,14 @@ static void on_snap(struct broker *b, const struct bus_span *f, int n, const str
 	 * those never set (0), so the subscriber can check the next one. */
 	all = bus_topic_all(&count);
 	for (size_t i = 0; i < count; i++) {
-		uint8_t seq[8];
+		uint8_t seq[8], epoch[8];
 		if (all[i].kind != BUS_TOPIC_STATE || strncmp(all[i].name, prefix, strlen(prefix)))
 			continue;
 		bus_put_be64(seq, state_cache_topic_seq(b->cache, all[i].name));
-		send_reply(b, f[0].p, f[0].len, (const void *[]){BUS_VERB_TSEQ, all[i].name, seq},
-			   (size_t[]){4, strlen(all[i].name), 8}, 3);
+		bus_put_be64(epoch, b->epoch);
+		send_reply(b, f[0].p, f[0].len,
+			   (const void *[]){BUS_VERB_TSEQ, all[i].name, seq, epoch},
+			   (size_t[]){4, strlen(all[i].name), 8, 8}, 4);
 	}
 	state_cache_foreach(b->cache, prefix, snap_entry, &s);
 	send_reply(b, f[0].p, f[0].len, (const void *[]){BUS_VERB_END, prefix},
@@ -415,8 +421,12 @@ static void heartbeat_topic(void *arg, const char *topic, uint64_t seq)
 
 void broker_heartbeat(struct broker *b)
 {
+	Msock__BrokerHeartbeat hb = MSOCK__BROKER_HEARTBEAT__INIT;
+
 	if (b->now_ns < b->next_heartbeat_ns)
 		return;
+	hb.epoch = b->epoch;
+	broker_event_publish(b, BUS_T_BrokerHeartbeat, &hb.base);
 	state_cache_foreach_topic(b->cache, "", heartbeat_topic, b);
 	b->next_heartbeat_ns = b->now_ns + BROKER_HEARTBEAT_MS * NS_PER_MS;
 }

@@ -380,13 +380,14 @@ static json_t *bus_stats_json(struct broker *b, const struct child *ch)
 	m = (Msock__BusStats *)broker_cached(b, BUS_T_BusStats, key, &msock__bus_stats__descriptor);
 	if (!m)
 		return json_null();
-	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsIn",
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "EventsIn",
 		      (json_int_t)m->events_in, "StateIn", (json_int_t)m->state_in, "BadFrames",
 		      (json_int_t)m->bad_frames, "UnknownTopic", (json_int_t)m->unknown_topic,
 		      "BadBody", (json_int_t)m->bad_body, "Stale", (json_int_t)m->stale, "Gaps",
 		      (json_int_t)m->gaps, "Resyncs", (json_int_t)m->resyncs, "Refused",
 		      (json_int_t)m->refused, "SnapshotTimeouts", (json_int_t)m->snapshot_timeouts,
-		      "BadKey", (json_int_t)m->bad_key, "NoHandler", (json_int_t)m->no_handler);
+		      "BadKey", (json_int_t)m->bad_key, "NoHandler", (json_int_t)m->no_handler,
+		      "BrokerRestarts", (json_int_t)m->broker_restarts);
 	protobuf_c_message_free_unpacked(&m->base, 0);
 	return o;
 }

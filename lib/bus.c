@@ -1,6 +1,13 @@
 /* bus: the component side of the bus (lib/bus_wire.h has the layout).
  * Timers: none of its own; the broker's heartbeats (once a second per state
- * topic) are what lets a subscriber notice a lost last update. */
+ * topic) are what lets a subscriber notice a lost last update, and its
+ * BrokerHeartbeat (once a second, to everyone) a restarted broker.
+ *
+ * A restarted broker starts with an empty cache; each owner fills it
+ * again. So this side keeps what the component set (its own state, by
+ * topic and key, as last sent) and, when the broker's epoch changes, asks
+ * for every snapshot again and sets every one of those keys again, oldest
+ * change first: no component has to know. */
 #include "bus.h"
 
 #include <errno.h>
@@ -13,6 +20,8 @@
 #include "clock.h"
 #include "key.h"
 #include "log.h"
+#include "state.pb-c.h"
+#include "state_cache.h"
 
 struct topic_track {
 	uint64_t last_seq;
@@ -37,6 +46,15 @@ struct bus {
 	uint64_t now_ns;
 	struct bus_stats stats;
 	struct log_ratelimit rl_bad;
+	/* What this component set, as it last sent it (its own keys only). */
+	struct state_cache *own;
+	uint64_t epoch; /* the broker's, from TSEQ or BrokerHeartbeat; 0: none yet */
+};
+
+enum {
+	/* The record of our own state: 2^10 buckets, chains of ~10 with a
+	 * 10,000-peer dataplane. */
+	BUS_OWN_BUCKETS_LOG2 = 10,
 };
 
 void *bus_socket(void *zctx, int type, int64_t max_msg_bytes)
@@ -77,7 +95,8 @@ struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, vo
 	b->track = calloc(b->n_topics, sizeof(*b->track));
 	log_ratelimit_init(&b->rl_bad, LOG_RATELIMIT_DEFAULT_MS);
 	b->zctx = zmq_ctx_new();
-	if (!b->track || !b->zctx)
+	b->own = state_cache_new_sized(BUS_OWN_BUCKETS_LOG2);
+	if (!b->track || !b->zctx || !b->own)
 		goto fail;
 	b->pub = bus_socket(b->zctx, ZMQ_PUB, BUS_MAX_MSG_BYTES);
 	b->sub = bus_socket(b->zctx, ZMQ_SUB, BUS_MAX_MSG_BYTES);
@@ -92,7 +111,11 @@ struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, vo
 	 * ZAP handler, broker/identity.c), and a chosen id would let another
 	 * process take ours first (a ROUTER refuses a second peer with an id
 	 * already in use). */
-	if (connect_ep(b->pub, dir, BUS_EP_PUB) < 0 || connect_ep(b->sub, dir, BUS_EP_SUB) < 0 ||
+	/* Every component hears the broker's heartbeat, whatever else it
+	 * subscribes to. */
+	if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, BUS_T_BrokerHeartbeat,
+			   strlen(BUS_T_BrokerHeartbeat)) < 0 ||
+	    connect_ep(b->pub, dir, BUS_EP_PUB) < 0 || connect_ep(b->sub, dir, BUS_EP_SUB) < 0 ||
 	    connect_ep(b->req, dir, BUS_EP_REQ) < 0)
 		goto fail;
 	return b;
@@ -119,6 +142,7 @@ void bus_free(struct bus *b)
 		zmq_close(b->req);
 	if (b->zctx)
 		zmq_ctx_term(b->zctx);
+	state_cache_free(b->own);
 	free(b->track);
 	free(b);
 }
@@ -176,10 +200,22 @@ int bus_publish(struct bus *b, const char *topic, const ProtobufCMessage *msg)
 	return rc;
 }
 
+static int send_set(struct bus *b, const char *topic, const char *key, const uint8_t *body,
+		    size_t len)
+{
+	int rc = send_parts(b->req, (const void *[]){BUS_VERB_SET, topic, key, body},
+			    (size_t[]){3, strlen(topic), strlen(key), len}, 4);
+
+	if (rc == 0)
+		b->stats.state_out++;
+	return rc;
+}
+
 int bus_state_set(struct bus *b, const char *topic, const char *key, const ProtobufCMessage *msg)
 {
 	size_t len;
 	uint8_t *body;
+	uint64_t seq;
 	int rc;
 
 	if (!check_topic(topic, msg, BUS_TOPIC_STATE) || strlen(key) > BUS_KEY_MAX)
@@ -187,18 +223,22 @@ int bus_state_set(struct bus *b, const char *topic, const char *key, const Proto
 	body = pack(msg, &len);
 	if (!body)
 		return -ENOMEM;
-	rc = send_parts(b->req, (const void *[]){BUS_VERB_SET, topic, key, body},
-			(size_t[]){3, strlen(topic), strlen(key), len}, 4);
+	/* Recorded even when the send fails: a restarted broker gets it. */
+	if (state_cache_set(b->own, topic, key, body, len, &seq) < 0)
+		log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+		       "bus: cannot record %s/%s for a restarted broker", topic, key);
+	rc = send_set(b, topic, key, body, len);
 	free(body);
-	if (rc == 0)
-		b->stats.state_out++;
 	return rc;
 }
 
 int bus_state_del(struct bus *b, const char *topic, const char *key)
 {
+	uint64_t seq;
+
 	if (!check_topic(topic, 0, BUS_TOPIC_STATE) || strlen(key) > BUS_KEY_MAX)
 		return -EINVAL;
+	state_cache_del(b->own, topic, key, &seq);
 	return send_parts(b->req, (const void *[]){BUS_VERB_DEL, topic, key},
 			  (size_t[]){3, strlen(topic), strlen(key)}, 3);
 }
@@ -234,15 +274,47 @@ int bus_subscribe(struct bus *b, const char *prefix)
 
 /* A snapshot whose END never came (ROUTER drops at its high-water mark too):
  * start over with every subscription rather than wait forever. */
-static void snapshot_timeout(struct bus *b)
+static void snapshot_all_again(struct bus *b)
 {
-	b->stats.snapshot_timeouts++;
-	log_warn("bus: no end of snapshot within %d ms: asking again", BUS_SNAPSHOT_TIMEOUT_MS);
 	b->pending_snaps = 0;
 	for (size_t i = 0; i < b->n_topics; i++)
 		b->track[i].known = false;
 	for (size_t i = 0; i < b->n_subs; i++)
 		request_snapshot(b, b->subs[i]);
+}
+
+static void snapshot_timeout(struct bus *b)
+{
+	b->stats.snapshot_timeouts++;
+	log_warn("bus: no end of snapshot within %d ms: asking again", BUS_SNAPSHOT_TIMEOUT_MS);
+	snapshot_all_again(b);
+}
+
+static void set_again(void *arg, const struct state_entry *e)
+{
+	send_set(arg, e->topic, e->key, e->body, e->len);
+}
+
+/* The broker's epoch, from a heartbeat or a snapshot. A new one is a
+ * restarted broker: its cache has only what it rebuilt from the config.
+ * What was asked of the old one is lost with it; ask again, and set our
+ * own state again. */
+static void note_epoch(struct bus *b, uint64_t epoch)
+{
+	if (epoch == b->epoch)
+		return;
+	if (b->epoch) {
+		b->stats.broker_restarts++;
+		log_info("bus: the broker restarted (epoch %016llx, was %016llx): asking for "
+			 "the state again and setting our %zu keys again",
+			 (unsigned long long)epoch, (unsigned long long)b->epoch,
+			 state_cache_count(b->own));
+		b->epoch = epoch;
+		snapshot_all_again(b);
+		state_cache_foreach(b->own, "", set_again, b);
+		return;
+	}
+	b->epoch = epoch;
 }
 
 static void bad(struct bus *b, uint64_t *counter, const char *what, const struct bus_span *f, int n)
@@ -401,6 +473,11 @@ static void on_sub(struct bus *b, const struct bus_span *f, int n)
 	if (n == 2) {
 		if ((rc = bus_check_event(f, n, &t, &msg)) < 0)
 			return bad(b, counter_for(b, rc), bus_check_str(rc), f, n);
+		if (strcmp(t->name, BUS_T_BrokerHeartbeat) == 0) {
+			note_epoch(b, ((const Msock__BrokerHeartbeat *)msg)->epoch);
+			protobuf_c_message_free_unpacked(msg, 0);
+			return;
+		}
 		b->stats.events_in++;
 		m.kind = BUS_MSG_EVENT;
 		m.topic = t;
@@ -453,10 +530,14 @@ static void on_req(struct bus *b, const struct bus_span *f, int n)
 			 n > 1 ? (const char *)f[1].p : "");
 		return;
 	}
-	if (bus_span_is(f[0], BUS_VERB_TSEQ) && n == 3 && f[2].len == 8) {
+	if (bus_span_is(f[0], BUS_VERB_TSEQ) && n == 4 && f[2].len == 8 && f[3].len == 8) {
 		t = bus_topic_find((const char *)f[1].p, f[1].len);
 		if (!t || t->kind != BUS_TOPIC_STATE)
 			return bad(b, &b->stats.unknown_topic, "unknown state topic in TSEQ", f, n);
+		/* A new broker answering a request the old one never did:
+		 * everything is asked again (this topic too; its entries
+		 * still count). */
+		note_epoch(b, bus_get_be64(f[3].p));
 		struct topic_track *tr = track_of(b, t);
 		tr->last_seq = bus_get_be64(f[2].p);
 		tr->known = true;

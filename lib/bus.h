@@ -69,12 +69,17 @@ typedef void (*bus_on_msg_fn)(void *arg, const struct bus_msg *m);
 /* Counters. lib/component.c publishes them (BusStats) when one from
  * bad_frames on (what was dropped) moved: keep drops after bad_frames. */
 struct bus_stats {
+	/* Counts that alone do not make a BusStats publication... */
 	uint64_t events_in, state_in, events_out, state_out;
+	/* ...and those that do, from here to the end (component.c). */
 	uint64_t bad_frames, unknown_topic, bad_body, stale, gaps, resyncs, refused;
 	uint64_t snapshot_timeouts;
 	/* With a dispatch table (bus_handle_with): a key that does not parse
 	 * as its row says, and a message of a topic no row takes. */
 	uint64_t bad_key, no_handler;
+	/* Heartbeats or snapshots with a new epoch: a restarted broker, to
+	 * which this component set its state again. */
+	uint64_t broker_restarts;
 };
 
 enum {

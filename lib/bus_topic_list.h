@@ -36,6 +36,7 @@
 	X(ReSTUN, EVENT, msock__re_stun__descriptor, PROCTAB)                              \
 	X(LinkChange, EVENT, msock__link_change__descriptor, PROCTAB)                      \
 	X(PingRequest, EVENT, msock__ping_request__descriptor, BROKER)                     \
+	X(BrokerHeartbeat, EVENT, msock__broker_heartbeat__descriptor, BROKER)             \
 	X(DiscoPong, STATE, msock__disco_pong__descriptor, PROCTAB)                        \
 	X(PathHistory, STATE, msock__path_history__descriptor, PROCTAB)                    \
 	X(NetworkState, STATE, msock__network_state__descriptor, PROCTAB)                  \

@@ -16,7 +16,9 @@
  *            [DEL][topic][key]         delete a state key
  *            [SNAP][prefix]            snapshot of the state topics whose
  *                                      name starts with prefix; answered by
- *                                      [TSEQ][topic][seq:8] per topic, then
+ *                                      [TSEQ][topic][seq:8][epoch:8] per
+ *                                      topic (epoch: the broker's, random
+ *                                      per process), then
  *                                      [KV][topic][body][key][meta] per key
  *                                      (oldest change first), then
  *                                      [END][prefix]

@@ -176,8 +176,9 @@ int component_subscribe(struct component *c, const char *const *prefixes)
 	return 0;
 }
 
-/* The bus's drop counters, when one moved since the last time: what
- * `msockctl status` shows per component (key <program>/<name>). */
+/* The bus's drop counters and the broker restarts it saw, when one moved
+ * since the last time: what `msockctl status` shows per component (key
+ * <program>/<name>). */
 static void publish_stats(struct component *c, uint64_t now)
 {
 	const struct bus_stats *st = bus_stats(c->bus), *p = &c->stats_published;
@@ -187,9 +188,9 @@ static void publish_stats(struct component *c, uint64_t now)
 	if (now < c->next_stats_ns)
 		return;
 	c->next_stats_ns = now + (uint64_t)COMPONENT_STATS_MS * NS_PER_MS;
-	/* The drop counters are the uint64_t fields from bad_frames to the
-	 * end (lib/bus.h keeps them there); the in/out counts alone do not
-	 * make a publication. */
+	/* Those are the uint64_t fields from bad_frames to the end (lib/bus.h
+	 * keeps them there); the in/out counts alone do not make a
+	 * publication. */
 	if (memcmp((const char *)st + offsetof(struct bus_stats, bad_frames),
 		   (const char *)p + offsetof(struct bus_stats, bad_frames),
 		   sizeof(*st) - offsetof(struct bus_stats, bad_frames)) == 0)
@@ -207,6 +208,7 @@ static void publish_stats(struct component *c, uint64_t now)
 	m.snapshot_timeouts = st->snapshot_timeouts;
 	m.bad_key = st->bad_key;
 	m.no_handler = st->no_handler;
+	m.broker_restarts = st->broker_restarts;
 	snprintf(key, sizeof(key), "%s/%s", c->proc->program, c->name);
 	bus_state_set(c->bus, BUS_T_BusStats, key, &m.base);
 }

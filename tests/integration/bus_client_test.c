@@ -22,6 +22,7 @@
 #include "bus_frames.h"
 #include "bus_wire.h"
 #include "clock.h"
+#include "state.pb-c.h"
 #include "testcomp.pb-c.h"
 #include "harness.h"
 
@@ -35,6 +36,9 @@ enum {
 
 #define CLIENT_NAME "tester"
 #define PREFIX	    "Test"
+/* The fake broker's epochs: the one it starts with, and after a "restart". */
+#define EPOCH_1 0x1111222233334444ull
+#define EPOCH_2 0x5555666677778888ull
 
 /* One message the client handed to on_msg, copied out of the callback. */
 struct rec {
@@ -272,13 +276,19 @@ static size_t pack_ping(uint8_t *buf, uint64_t seq)
 	return msock__test_ping__pack(&p, buf);
 }
 
-static void reply_tseq(struct fix *f, const char *topic, uint64_t seq)
+static void reply_tseq_epoch(struct fix *f, const char *topic, uint64_t seq, uint64_t epoch)
 {
-	uint8_t s[8];
+	uint8_t s[8], e[8];
 
 	bus_put_be64(s, seq);
-	reply(f, (const void *[]){BUS_VERB_TSEQ, topic, s},
-	      (size_t[]){strlen(BUS_VERB_TSEQ), strlen(topic), sizeof(s)}, 3);
+	bus_put_be64(e, epoch);
+	reply(f, (const void *[]){BUS_VERB_TSEQ, topic, s, e},
+	      (size_t[]){strlen(BUS_VERB_TSEQ), strlen(topic), sizeof(s), sizeof(e)}, 4);
+}
+
+static void reply_tseq(struct fix *f, const char *topic, uint64_t seq)
+{
+	reply_tseq_epoch(f, topic, seq, EPOCH_1);
 }
 
 /* A KV of TestCounter with generation gen. */
@@ -343,6 +353,38 @@ static void pub_counter(struct fix *f, const char *key, uint64_t seq, uint64_t g
 static void pub_heartbeat(struct fix *f, uint64_t seq)
 {
 	pub_state(f, "TestCounter", (const uint8_t *)"", 0, "", seq, 0);
+}
+
+/* [BrokerHeartbeat][body] on the XPUB. */
+static void pub_broker_heartbeat(struct fix *f, uint64_t epoch)
+{
+	Msock__BrokerHeartbeat hb = MSOCK__BROKER_HEARTBEAT__INIT;
+	uint8_t body[BODY_MAX_BYTES];
+	size_t len;
+
+	hb.epoch = epoch;
+	len = msock__broker_heartbeat__pack(&hb, body);
+	send_frames(f->xpub, (const void *[]){BUS_T_BrokerHeartbeat, body},
+		    (size_t[]){strlen(BUS_T_BrokerHeartbeat), len}, 2);
+}
+
+/* Expects [SET][TestCounter][key][generation gen] on the ROUTER. */
+static void expect_set_counter(struct fix *f, const char *key, uint64_t gen)
+{
+	struct bus_frames fr;
+	struct bus_span s[BUS_MAX_FRAMES];
+	Msock__TestCounter *got;
+
+	recv_on(f->router, &fr);
+	assert_int_equal(bus_frames_spans(&fr, s, BUS_MAX_FRAMES), 5);
+	assert_true(bus_span_is(s[1], BUS_VERB_SET));
+	assert_true(bus_span_is(s[2], "TestCounter"));
+	assert_true(bus_span_is(s[3], key));
+	got = msock__test_counter__unpack(NULL, s[4].len, s[4].p);
+	assert_non_null(got);
+	assert_int_equal(got->generation, gen);
+	msock__test_counter__free_unpacked(got, NULL);
+	bus_frames_close(&fr);
 }
 
 /* Subscribes to PREFIX and answers the snapshot: TestCounter at tseq with
@@ -709,11 +751,14 @@ static void test_snapshot_garbage_counted(void **state)
 
 	assert_int_equal(bus_subscribe(f->b, PREFIX), 0);
 	expect_snap(f, PREFIX);
-	/* TSEQ of an event topic, of an unknown one, a short TSEQ, an
-	 * unknown verb: all dropped and counted. */
-	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestPing", s}, (size_t[]){4, 8, 8}, 3);
-	reply(f, (const void *[]){BUS_VERB_TSEQ, "Nope", s}, (size_t[]){4, 4, 8}, 3);
-	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestCounter", s}, (size_t[]){4, 11, 7}, 3);
+	/* TSEQ of an event topic, of an unknown one, a short sequence
+	 * number, a short epoch, no epoch (the old layout), an unknown verb:
+	 * all dropped and counted. */
+	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestPing", s, s}, (size_t[]){4, 8, 8, 8}, 4);
+	reply(f, (const void *[]){BUS_VERB_TSEQ, "Nope", s, s}, (size_t[]){4, 4, 8, 8}, 4);
+	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestCounter", s, s}, (size_t[]){4, 11, 7, 8}, 4);
+	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestCounter", s, s}, (size_t[]){4, 11, 8, 7}, 4);
+	reply(f, (const void *[]){BUS_VERB_TSEQ, "TestCounter", s}, (size_t[]){4, 11, 8}, 3);
 	reply(f, (const void *[]){"HUH"}, (size_t[]){3}, 1);
 	reply_tseq(f, "TestCounter", 5);
 	reply_kv(f, "a", 5, 1, 0);
@@ -723,7 +768,83 @@ static void test_snapshot_garbage_counted(void **state)
 	assert_state_rec(&f->recs[1], "a", 5, 1, true);
 	assert_int_equal(f->recs[2].kind, BUS_MSG_SNAPSHOT_END);
 	assert_int_equal(bus_stats(f->b)->unknown_topic, 2);
-	assert_int_equal(bus_stats(f->b)->bad_frames, 2);
+	assert_int_equal(bus_stats(f->b)->bad_frames, 4);
+	assert_int_equal(bus_stats(f->b)->broker_restarts, 0);
+}
+
+/* The broker's heartbeat with the epoch the client knows changes nothing;
+ * a new epoch (a restarted broker, an empty cache) makes the client ask
+ * for every snapshot again and set every key it set (and did not delete)
+ * again, oldest first, without the component doing anything. */
+static void test_broker_restart_sets_again(void **state)
+{
+	struct fix *f = *state;
+	Msock__TestCounter c = MSOCK__TEST_COUNTER__INIT;
+	const char *const del[] = {BUS_VERB_DEL, "TestCounter", "k2"};
+
+	wait_subscribed(f, BUS_T_BrokerHeartbeat);
+	sync_at(f, 5);
+	c.name = "testcomp";
+	c.generation = 7;
+	assert_int_equal(bus_state_set(f->b, "TestCounter", "k1", &c.base), 0);
+	c.generation = 8;
+	assert_int_equal(bus_state_set(f->b, "TestCounter", "k2", &c.base), 0);
+	c.generation = 9;
+	assert_int_equal(bus_state_set(f->b, "TestCounter", "k3", &c.base), 0);
+	assert_int_equal(bus_state_del(f->b, "TestCounter", "k2"), 0);
+	expect_set_counter(f, "k1", 7);
+	expect_set_counter(f, "k2", 8);
+	expect_set_counter(f, "k3", 9);
+	expect_request(f, del, 3);
+
+	/* The same broker: nothing. */
+	pub_broker_heartbeat(f, EPOCH_1);
+	run_quiet(f);
+	assert_true(router_quiet(f));
+	assert_int_equal(bus_stats(f->b)->broker_restarts, 0);
+	assert_int_equal(bus_stats(f->b)->events_in, 0);
+
+	/* A restarted one: the snapshot again, then k1 and k3 again. */
+	pub_broker_heartbeat(f, EPOCH_2);
+	WAIT_STAT(f, broker_restarts, 1);
+	expect_snap(f, PREFIX);
+	expect_set_counter(f, "k1", 7);
+	expect_set_counter(f, "k3", 9);
+	assert_true(router_quiet(f));
+	assert_true(bus_syncing(f->b));
+	/* Its cache starts over: sequence numbers from 1 are not stale. */
+	reply_tseq_epoch(f, "TestCounter", 2, EPOCH_2);
+	reply_kv(f, "k1", 1, 7, 0);
+	reply_kv(f, "k3", 2, 9, 0);
+	reply_end(f, PREFIX);
+	WAIT_STAT(f, state_in, 3);
+	assert_false(bus_syncing(f->b));
+	pub_counter(f, "k1", 3, 10);
+	WAIT_STAT(f, state_in, 4);
+	assert_state_rec(last(f), "k1", 3, 10, false);
+	assert_int_equal(bus_stats(f->b)->stale, 0);
+	assert_int_equal(bus_stats(f->b)->broker_restarts, 1);
+}
+
+/* A snapshot answered by a new broker (the request was queued while the
+ * old one died) counts as a restart too. */
+static void test_restart_seen_in_snapshot(void **state)
+{
+	struct fix *f = *state;
+	Msock__TestCounter c = MSOCK__TEST_COUNTER__INIT;
+
+	sync_at(f, 5);
+	c.name = "testcomp";
+	c.generation = 3;
+	assert_int_equal(bus_state_set(f->b, "TestCounter", "mine", &c.base), 0);
+	expect_set_counter(f, "mine", 3);
+	assert_int_equal(bus_subscribe(f->b, "TestC"), 0);
+	expect_snap(f, "TestC");
+	reply_tseq_epoch(f, "TestCounter", 0, EPOCH_2);
+	WAIT_STAT(f, broker_restarts, 1);
+	expect_snap(f, PREFIX);
+	expect_snap(f, "TestC");
+	expect_set_counter(f, "mine", 3);
 }
 
 static void test_publish_event(void **state)
@@ -828,6 +949,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_next_update_delivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_resyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_restart_sets_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_seen_in_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_up_to_date, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_ahead_resyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deletion, setup, teardown),

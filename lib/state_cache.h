@@ -1,4 +1,6 @@
-/* state_cache: the broker's cache of state topics (zguide clone pattern):
+/* state_cache: the broker's cache of state topics (zguide clone pattern),
+ * and each component's record of the state it set (lib/bus.c, which
+ * re-publishes it to a restarted broker):
  * the last value per (topic, key), a sequence number per topic that goes up
  * with every change (deletions too), and replay in the order of the last
  * change. Identical values do not count as changes, so republishing the
@@ -29,7 +31,10 @@ struct state_entry {
 
 struct state_cache;
 
+/* The broker's: 2^16 hash buckets. */
 struct state_cache *state_cache_new(void);
+/* 2^buckets_log2 buckets (at most 2^20), for a smaller cache. */
+struct state_cache *state_cache_new_sized(unsigned buckets_log2);
 void state_cache_free(struct state_cache *sc);
 
 /* Sets (topic, key) to body. Returns 1 when the value changed (*seq gets the

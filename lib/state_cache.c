@@ -7,7 +7,8 @@
 #include <string.h>
 
 enum {
-	STATE_CACHE_BUCKETS = 1 << 16, /* fixed; chains stay short up to the key limit */
+	STATE_CACHE_BUCKETS_LOG2 = 16, /* the broker's: chains stay short up to the key limit */
+	STATE_CACHE_BUCKETS_LOG2_MAX = 20,
 	STATE_TOPIC_NAME_MAX = 48,
 };
 
@@ -18,24 +19,34 @@ struct topic_seq {
 
 struct state_cache {
 	struct state_entry **buckets;
+	size_t mask; /* buckets - 1 */
 	struct state_entry *head, *tail;
 	size_t count;
 	struct topic_seq topics[STATE_CACHE_MAX_TOPICS];
 	size_t n_topics;
 };
 
-struct state_cache *state_cache_new(void)
+struct state_cache *state_cache_new_sized(unsigned buckets_log2)
 {
-	struct state_cache *sc = calloc(1, sizeof(*sc));
+	struct state_cache *sc;
 
+	if (buckets_log2 > STATE_CACHE_BUCKETS_LOG2_MAX)
+		return 0;
+	sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		return 0;
-	sc->buckets = calloc(STATE_CACHE_BUCKETS, sizeof(*sc->buckets));
+	sc->mask = ((size_t)1 << buckets_log2) - 1;
+	sc->buckets = calloc(sc->mask + 1, sizeof(*sc->buckets));
 	if (!sc->buckets) {
 		free(sc);
 		return 0;
 	}
 	return sc;
+}
+
+struct state_cache *state_cache_new(void)
+{
+	return state_cache_new_sized(STATE_CACHE_BUCKETS_LOG2);
 }
 
 static void entry_free(struct state_entry *e)
@@ -60,7 +71,7 @@ void state_cache_free(struct state_cache *sc)
 }
 
 /* FNV-1a over topic, a separator and key. */
-static size_t hash(const char *topic, const char *key)
+static size_t hash(const struct state_cache *sc, const char *topic, const char *key)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -69,7 +80,7 @@ static size_t hash(const char *topic, const char *key)
 	h = (h ^ 0xff) * 1099511628211ull;
 	for (const char *p = key; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return (size_t)(h & (STATE_CACHE_BUCKETS - 1));
+	return (size_t)h & sc->mask;
 }
 
 static struct topic_seq *topic_get(struct state_cache *sc, const char *topic, bool create)
@@ -88,7 +99,7 @@ static struct topic_seq *topic_get(struct state_cache *sc, const char *topic, bo
 
 static struct state_entry **find(const struct state_cache *sc, const char *topic, const char *key)
 {
-	struct state_entry **pp = &sc->buckets[hash(topic, key)];
+	struct state_entry **pp = &sc->buckets[hash(sc, topic, key)];
 
 	for (; *pp; pp = &(*pp)->hnext)
 		if (strcmp((*pp)->topic, topic) == 0 && strcmp((*pp)->key, key) == 0)
