@@ -39,6 +39,11 @@ struct child {
 	struct sup_child sup;
 	bool wanted;		 /* false: stop it and forget it (removed by reload) */
 	bool restart_after_stop; /* msockctl restart of a running component */
+	/* Adopted from an earlier broker (adopt.h): not our child, so no
+	 * SIGCHLD; its pidfd polls readable when it exits. -1 otherwise. */
+	int pidfd;
+	uint64_t start_ticks; /* its /proc/<pid>/stat start time: the record's check */
+	int fds[3];	      /* the broker's udp4, udp6, wg fds it was given; -1 */
 };
 
 struct bus_counters {
@@ -165,6 +170,16 @@ void broker_children_stop_all(struct broker *b);
 bool broker_children_all_stopped(const struct broker *b);
 uint64_t broker_children_next_deadline(const struct broker *b);
 struct child *broker_child_find(struct broker *b, const char *name);
+/* A new slot for configured component c, wanted, stopped; NULL when full. */
+struct child *broker_child_add(struct broker *b, const struct cfg_component *c);
+/* Publishes ch's ServiceState. */
+void broker_child_publish(struct broker *b, struct child *ch);
+/* Sends sig to a running child (through its pidfd when adopted). */
+void broker_child_signal(struct child *ch, int sig);
+/* The adopted children's pidfds to poll, into it[0..cap); returns how many. */
+int broker_children_pollitems(struct broker *b, zmq_pollitem_t *it, int cap);
+/* After the poll: an adopted child whose pidfd is readable has exited. */
+void broker_children_on_pollitems(struct broker *b, const zmq_pollitem_t *it, int n);
 const char *broker_child_user(const struct broker *b, const struct proc *p);
 /* Does row p (NULL: no row) take the dataplane's UDP sockets the broker keeps? */
 bool broker_takes_sockets(const struct proc *p);
@@ -172,6 +187,16 @@ int broker_child_restart(struct broker *b, const char *name, char *err, size_t e
 int broker_check_programs(const struct broker *b, const struct msock_config *cfg, char *err,
 			  size_t errcap);
 void broker_children_free(struct broker *b);
+
+/* adopt.c (adopt.h) */
+/* Writes <run_dir>/children: the running components, for the next broker. */
+void broker_record_children(struct broker *b);
+void broker_remove_record(struct broker *b);
+/* At start-up, before the first broker_children_sync: takes over the
+ * components the record names that still run; returns how many the record
+ * had. */
+int broker_adopt_children(struct broker *b);
+int broker_proc_start_ticks(pid_t pid, uint64_t *ticks);
 
 /* config_state.c */
 int broker_publish_config(struct broker *b, const struct msock_config *cfg);
@@ -187,6 +212,9 @@ void broker_key_loaded(struct broker *b, const char *owner);
 int broker_sockets_open(struct broker *b, char *err, size_t errcap);
 void broker_sockets_close(struct broker *b);
 void broker_sockets_inherit(const struct broker *b); /* in the child, before exec */
+/* b->dp's sockets were taken back from an adopted dataplane: notes their
+ * ports, as broker_sockets_open would. */
+void broker_sockets_adopted(struct broker *b);
 /* msockctl rebind: new sockets, handed to a restarted dataplane. */
 int broker_rebind(struct broker *b, char *err, size_t errcap);
 /* A LinkChange event (its protobuf body) went through the proxy: a major

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,7 +56,7 @@ int broker_check_programs(const struct broker *b, const struct msock_config *cfg
 	return 0;
 }
 
-static void publish_service_state(struct broker *b, struct child *ch)
+void broker_child_publish(struct broker *b, struct child *ch)
 {
 	Msock__ServiceState ss = MSOCK__SERVICE_STATE__INIT;
 	uint8_t buf[512];
@@ -127,7 +128,6 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	PUT("MSOCK_USER=%s", broker_child_user(b, p));
 	if (b->users == BROKER_USERS_PER_COMPONENT && !(p && p->user))
 		PUT("MSOCK_BUS_GID=%u", (unsigned)b->gid);
-	PUT("MSOCK_BROKER_PID=%d", (int)getpid());
 	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
 	/* The process that owns a secret opens its file itself, before its
 	 * sandbox (the broker never opens a private key). */
@@ -163,7 +163,7 @@ static void start_failed(struct broker *b, struct child *ch, const char *why)
 	snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit), "%.*s",
 		 (int)sizeof(ch->sup.last_exit) - 1, why);
 	log_error("%s: cannot start: %s", ch->comp.name, why);
-	publish_service_state(b, ch);
+	broker_child_publish(b, ch);
 }
 
 static int spawn(struct broker *b, struct child *ch)
@@ -210,8 +210,18 @@ static int spawn(struct broker *b, struct child *ch)
 		_exit(127);
 	}
 	sup_started(&ch->sup, pid, b->now_ns);
+	ch->start_ticks = 0;
+	broker_proc_start_ticks(pid, &ch->start_ticks);
+	for (int i = 0; i < 3; i++)
+		ch->fds[i] = -1;
+	if (dataplane) {
+		ch->fds[0] = b->dp.udp4;
+		ch->fds[1] = b->dp.udp6;
+		ch->fds[2] = b->dp.wg;
+	}
 	log_info("started %s (pid %d, restarts %u)", ch->comp.name, (int)pid, ch->sup.restarts);
-	publish_service_state(b, ch);
+	broker_child_publish(b, ch);
+	broker_record_children(b);
 	return 0;
 }
 
@@ -241,16 +251,45 @@ static bool same_comp(const struct cfg_component *a, const struct cfg_component 
 	return true;
 }
 
+void broker_child_signal(struct child *ch, int sig)
+{
+	if (ch->sup.pid <= 0)
+		return;
+	/* An adopted child through its pidfd: its pid may, once it has
+	 * exited and init has reaped it, name another process. */
+	if (ch->pidfd >= 0)
+		pidfd_send_signal(ch->pidfd, sig, 0, 0);
+	else
+		kill(ch->sup.pid, sig);
+}
+
 static void stop_child(struct broker *b, struct child *ch)
 {
 	if (ch->sup.state == SUP_RUNNING) {
-		kill(ch->sup.pid, SIGTERM);
+		broker_child_signal(ch, SIGTERM);
 		sup_stopping(&ch->sup, b->now_ns);
-		publish_service_state(b, ch);
+		broker_child_publish(b, ch);
 	} else if (ch->sup.state != SUP_STOPPING) {
 		ch->sup.state = SUP_STOPPED;
-		publish_service_state(b, ch);
+		broker_child_publish(b, ch);
 	}
+}
+
+struct child *broker_child_add(struct broker *b, const struct cfg_component *c)
+{
+	struct child *ch;
+
+	if (b->n_children == BROKER_MAX_CHILDREN)
+		return 0;
+	ch = &b->children[b->n_children++];
+	memset(ch, 0, sizeof(*ch));
+	child_copy_comp(ch, c);
+	sup_init(&ch->sup);
+	ch->wanted = true;
+	ch->pidfd = -1;
+	for (int i = 0; i < 3; i++)
+		ch->fds[i] = -1;
+	return ch;
 }
 
 int broker_children_sync(struct broker *b)
@@ -283,13 +322,9 @@ int broker_children_sync(struct broker *b)
 			ch->wanted = true;
 			continue;
 		}
-		if (b->n_children == BROKER_MAX_CHILDREN)
+		ch = broker_child_add(b, &cfg->components[k]);
+		if (!ch)
 			return -ENOSPC;
-		ch = &b->children[b->n_children++];
-		memset(ch, 0, sizeof(*ch));
-		child_copy_comp(ch, &cfg->components[k]);
-		sup_init(&ch->sup);
-		ch->wanted = true;
 		/* Start at once: a new component is "due" now. */
 		ch->sup.state = SUP_BACKOFF;
 		ch->sup.next_start_ns = 0;
@@ -313,7 +348,7 @@ void broker_children_tick(struct broker *b)
 		    ch->sup.pid > 0) {
 			log_warn("%s (pid %d) did not stop within %d ms: SIGKILL", ch->comp.name,
 				 (int)ch->sup.pid, SUP_STOP_TIMEOUT_MS);
-			kill(ch->sup.pid, SIGKILL);
+			broker_child_signal(ch, SIGKILL);
 			ch->sup.stop_deadline_ns = UINT64_MAX;
 		}
 		if (!b->stopping && ch->wanted && sup_due(&ch->sup, b->now_ns))
@@ -324,12 +359,20 @@ void broker_children_tick(struct broker *b)
 			forget(b, i);
 }
 
-static void on_exit_status(struct broker *b, struct child *ch, int status)
+/* ch exited with wait status `status`, or, adopted (`why` set), in a way
+ * only init knows. */
+static void on_exit_status(struct broker *b, struct child *ch, int status, const char *why)
 {
 	pid_t pid = ch->sup.pid;
 	bool was_stopping = ch->sup.state == SUP_STOPPING;
 
 	sup_exited(&ch->sup, status, b->now_ns, randombytes_random());
+	if (why)
+		snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit), "%s", why);
+	if (ch->pidfd >= 0)
+		close(ch->pidfd);
+	ch->pidfd = -1;
+	ch->start_ticks = 0;
 	if (was_stopping) {
 		log_info("%s (pid %d) stopped: %s", ch->comp.name, (int)pid, ch->sup.last_exit);
 		if (ch->restart_after_stop && ch->wanted && !b->stopping) {
@@ -348,7 +391,8 @@ static void on_exit_status(struct broker *b, struct child *ch, int status)
 			 ch->sup.last_exit,
 			 (unsigned long long)((ch->sup.next_start_ns - b->now_ns) / NS_PER_MS));
 	}
-	publish_service_state(b, ch);
+	broker_child_publish(b, ch);
+	broker_record_children(b);
 }
 
 void broker_children_reap(struct broker *b)
@@ -362,7 +406,34 @@ void broker_children_reap(struct broker *b)
 			if (b->children[i].sup.pid == pid)
 				ch = &b->children[i];
 		if (ch)
-			on_exit_status(b, ch, status);
+			on_exit_status(b, ch, status, 0);
+	}
+	broker_children_tick(b);
+}
+
+int broker_children_pollitems(struct broker *b, zmq_pollitem_t *it, int cap)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < b->n_children && n < cap; i++)
+		if (b->children[i].pidfd >= 0)
+			it[n++] =
+				(zmq_pollitem_t){.fd = b->children[i].pidfd, .events = ZMQ_POLLIN};
+	return n;
+}
+
+void broker_children_on_pollitems(struct broker *b, const zmq_pollitem_t *it, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (!(it[k].revents & ZMQ_POLLIN))
+			continue;
+		for (size_t i = 0; i < b->n_children; i++)
+			if (b->children[i].pidfd == it[k].fd)
+				/* Its exit status went to init: an earlier broker
+				 * started it. Counted as a crash unless stopping. */
+				on_exit_status(b, &b->children[i], 1 << 8,
+					       "exited (started by an earlier broker: its status "
+					       "went to init)");
 	}
 	broker_children_tick(b);
 }
@@ -463,7 +534,10 @@ void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len)
 
 void broker_children_free(struct broker *b)
 {
-	for (size_t i = 0; i < b->n_children; i++)
+	for (size_t i = 0; i < b->n_children; i++) {
 		child_free(&b->children[i]);
+		if (b->children[i].pidfd >= 0)
+			close(b->children[i].pidfd);
+	}
 	b->n_children = 0;
 }

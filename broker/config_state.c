@@ -228,6 +228,10 @@ static void keep_restart_fields(const struct msock_config *old, struct msock_con
 				 fields[i].name);
 			strcpy((char *)cfg + fields[i].off, (const char *)old + fields[i].off);
 		}
+	if (old->supervise != cfg->supervise) {
+		log_warn("reload: supervise changed; it takes effect when the broker restarts");
+		cfg->supervise = old->supervise;
+	}
 }
 
 static struct key_stamp stamp_of(const char *path)

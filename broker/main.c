@@ -232,8 +232,7 @@ static void start_stopping(struct broker *b, int sig)
 	if (b->stopping) {
 		/* A second signal: no more waiting. */
 		for (size_t i = 0; i < b->n_children; i++)
-			if (b->children[i].sup.pid > 0)
-				kill(b->children[i].sup.pid, SIGKILL);
+			broker_child_signal(&b->children[i], SIGKILL);
 		return;
 	}
 	log_info("signal %d: stopping all components", sig);
@@ -277,7 +276,7 @@ static long poll_timeout_ms(const struct broker *b)
 static int loop(struct broker *b)
 {
 	for (;;) {
-		zmq_pollitem_t it[10] = {
+		zmq_pollitem_t it[9 + BROKER_MAX_CHILDREN] = {
 			{.socket = b->xsub, .events = ZMQ_POLLIN},
 			{.socket = b->xpub, .events = ZMQ_POLLIN},
 			{.socket = b->router, .events = ZMQ_POLLIN},
@@ -285,10 +284,12 @@ static int loop(struct broker *b)
 			{.fd = b->sigfd, .events = ZMQ_POLLIN},
 			{.socket = b->zap, .events = ZMQ_POLLIN},
 		};
-		int n = 6;
+		int n = 6, first_pidfd;
 
 		for (int i = 0; i < b->n_mon; i++)
 			it[n++] = (zmq_pollitem_t){.socket = b->mon[i], .events = ZMQ_POLLIN};
+		first_pidfd = n;
+		n += broker_children_pollitems(b, it + n, BROKER_MAX_CHILDREN);
 		b->now_ns = clock_mono_ns();
 		if (b->stopping && broker_children_all_stopped(b))
 			return 0;
@@ -298,6 +299,7 @@ static int loop(struct broker *b)
 		}
 		b->now_ns = clock_mono_ns();
 		on_signals(b);
+		broker_children_on_pollitems(b, it + first_pidfd, n - first_pidfd);
 		/* Before the bus: a connection waiting for its name. */
 		broker_on_zap(b);
 		/* Subscriptions before requests: a SNAP right after a subscribe
@@ -311,6 +313,16 @@ static int loop(struct broker *b)
 		broker_children_tick(b);
 		broker_heartbeat(b);
 	}
+}
+
+/* An adopted dataplane whose sockets could not be taken back holds the
+ * ports: the broker opens new ones only for the next dataplane. */
+static bool adopted_socket_holder(const struct broker *b)
+{
+	for (size_t i = 0; i < b->n_children; i++)
+		if (b->children[i].pidfd >= 0 && broker_takes_sockets(b->children[i].proc))
+			return true;
+	return false;
 }
 
 static void remove_files(struct broker *b)
@@ -381,11 +393,16 @@ int main(int argc, char **argv)
 	if (!b.cache || setup_dirs(&b) < 0 || setup_signals(&b) < 0 || broker_bus_open(&b) < 0 ||
 	    broker_control_open(&b) < 0)
 		goto out;
+	/* The components an earlier broker started and that still run are
+	 * ours now (adopt.h); a dataplane among them keeps its sockets, and
+	 * gives the broker its copies back. */
+	broker_adopt_children(&b);
 	/* The dataplane's sockets exist before any dataplane starts, so a port
 	 * that cannot be had stops the broker here, with the reason. */
 	for (size_t i = 0; i < b.cfg->n_components; i++)
 		if (broker_takes_sockets(proctab_find(b.cfg->components[i].program)) &&
-		    b.dp.udp4 < 0 && broker_sockets_open(&b, err, sizeof(err)) < 0) {
+		    b.dp.udp4 < 0 && !adopted_socket_holder(&b) &&
+		    broker_sockets_open(&b, err, sizeof(err)) < 0) {
 			log_error("%s: %s; nothing started", config, err);
 			rc = 2;
 			goto out;
@@ -396,7 +413,11 @@ int main(int argc, char **argv)
 		 b.cfg->n_components, b.cfg->n_components == 1 ? "" : "s");
 	broker_children_sync(&b);
 	rc = loop(&b) < 0 ? 1 : 0;
-	log_info("all components stopped; exiting");
+	if (rc == 0) {
+		/* Everything it ran has stopped: nothing for a next broker. */
+		broker_remove_record(&b);
+		log_info("all components stopped; exiting");
+	}
 out:
 	broker_bus_close(&b);
 	if (b.cfg->control_socket[0])

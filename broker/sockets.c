@@ -178,6 +178,15 @@ int broker_sockets_open(struct broker *b, char *err, size_t errcap)
 	return 0;
 }
 
+void broker_sockets_adopted(struct broker *b)
+{
+	b->dp.port = bound_port(b->dp.udp4);
+	b->dp.wg_port = bound_port(b->dp.wg);
+	b->dp.cfg_port = b->cfg->listen_port;
+	b->dp.cfg_wg_port = b->cfg->wg_endpoint_port;
+	b->dp.rebind = false;
+}
+
 /* In the forked child, just before exec: let these survive the exec. */
 void broker_sockets_inherit(const struct broker *b)
 {

@@ -37,7 +37,7 @@ static int parse_keep_fds(struct component *c, const char *s)
 
 int component_init(struct component *c, const char *program, int *argc, char **argv)
 {
-	const char *lvl = getenv("MSOCK_LOG_LEVEL"), *pid = getenv("MSOCK_BROKER_PID");
+	const char *lvl = getenv("MSOCK_LOG_LEVEL");
 	int out = 1;
 
 	memset(c, 0, sizeof(*c));
@@ -47,8 +47,6 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 	set_str(c->name, sizeof(c->name), getenv("MSOCK_NAME"));
 	set_str(c->bus_dir, sizeof(c->bus_dir), getenv("MSOCK_BUS_DIR"));
 	set_str(c->user, sizeof(c->user), getenv("MSOCK_USER"));
-	if (pid)
-		c->broker_pid = (pid_t)atoi(pid);
 	if (getenv("MSOCK_BUS_GID"))
 		c->bus_gid = (gid_t)strtoul(getenv("MSOCK_BUS_GID"), 0, 10);
 	for (int i = 1; i < *argc; i++) {
@@ -93,7 +91,6 @@ int component_sandbox(struct component *c, const int *extra, size_t n_extra)
 		.user = c->user,
 		.extra_gid = c->bus_gid,
 		.chroot_dir = ".",
-		.parent = c->broker_pid,
 		.keep_fds = c->keep_fds,
 		.n_keep_fds = c->n_keep_fds,
 		.flags = proctab_sandbox_flags(c->proc),

@@ -8,7 +8,6 @@
  *   MSOCK_USER        the user to drop to when started as root
  *   MSOCK_BUS_GID     a group to keep beside the user's own (a program with
  *                     no user of its own needs the bus's group), or unset
- *   MSOCK_BROKER_PID  the broker's pid: exit if it is not our parent
  *   MSOCK_LOG_LEVEL   error|warn|info|debug
  *   MSOCK_KEEP_FDS    comma-separated fds handed over on purpose
  * A component run by hand takes the same values from --name, --bus, --user. */
@@ -46,7 +45,6 @@ struct component {
 	char bus_path[256]; /* the bus directory as given, for messages */
 	char user[64];
 	gid_t bus_gid; /* MSOCK_BUS_GID, or 0 */
-	pid_t broker_pid;
 	int keep_fds[SANDBOX_MAX_KEEP_FDS];
 	size_t n_keep_fds;
 	int sigfd;	      /* signalfd for SIGTERM, SIGINT, SIGHUP */

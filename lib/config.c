@@ -112,6 +112,22 @@ static void f_user(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg,
 	snprintf(cfg->user, sizeof(cfg->user), "%s", json_string_value(v));
 }
 
+static void f_supervise(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg, size_t off)
+{
+	const char *s = json_string_value(v);
+
+	(void)off;
+	if (s && strcmp(s, "broker") == 0)
+		cfg->supervise = CFG_SUPERVISE_BROKER;
+	else if (s && strcmp(s, "external") == 0)
+		cfg->supervise = CFG_SUPERVISE_EXTERNAL;
+	else
+		cfg_error(c, CFG_AT_VALUE,
+			  "expected \"broker\" (the broker starts the components) or "
+			  "\"external\" (systemd or a container runtime does), got %s",
+			  s ? "another string" : cfg_type_name(v));
+}
+
 static void f_peers(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg, size_t off)
 {
 	(void)off;
@@ -315,6 +331,7 @@ static const struct field {
 	{"home_derp", f_home_derp, 0},
 	{"static_endpoints", f_static_endpoints, 0},
 	{"user", f_user, 0},
+	{"supervise", f_supervise, 0},
 	{"peers", f_peers, 0},
 	{"prefs", f_prefs, 0},
 	{"components", f_components, 0},

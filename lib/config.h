@@ -90,6 +90,12 @@ struct cfg_component {
 	size_t n_args;
 };
 
+/* Who starts the components (docs/deploy.md). */
+enum cfg_supervise {
+	CFG_SUPERVISE_BROKER = 0, /* the broker starts and restarts them (default) */
+	CFG_SUPERVISE_EXTERNAL,	  /* systemd or a container runtime does; the broker runs the bus */
+};
+
 struct msock_config {
 	char path[CFG_PATH_MAX];	     /* as given to config_load */
 	char private_key_file[CFG_PATH_MAX]; /* relative paths are resolved against the config
@@ -116,6 +122,7 @@ struct msock_config {
 	char run_dir[CFG_PATH_MAX];	   /* default /run/msock */
 	char control_socket[CFG_PATH_MAX]; /* default <run_dir>/control.sock */
 	char user[CFG_NAME_MAX];	   /* one user for all; default "": a user per component */
+	enum cfg_supervise supervise;
 };
 
 /* Messages from parsing, in file order. Caller owns; free with cfg_diag_free. */

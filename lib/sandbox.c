@@ -371,18 +371,8 @@ int sandbox_enter(const struct sandbox_spec *s)
 	    (rc = drop_user(s->user, &t)) < 0)
 		return rc;
 	umask(0007);
-	/* A component dies with the broker that started it (s->parent);
-	 * setuid clears the parent-death signal: set it after the drop, then
-	 * check the parent did not die before we set it. A program with no
-	 * such parent (msock-derper, a component run by hand) keeps running
-	 * when whatever started it exits. */
-	if (s->parent && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		return -errno;
-	if (s->parent && getppid() != s->parent) {
-		log_error("sandbox: %s: the broker (pid %d) is gone; exiting", s->name,
-			  (int)s->parent);
-		return -ESRCH;
-	}
+	/* No parent-death signal: a component outlives the broker that
+	 * started it and reconnects to the next one (docs/deploy.md). */
 	if ((rc = drop_caps()) < 0) {
 		log_error("sandbox: %s: cannot drop capabilities: %s", s->name, strerror(-rc));
 		return rc;

@@ -43,9 +43,6 @@ struct sandbox_spec {
 	 * looked up, before the drop). NULL = none. Components pass "." after
 	 * changing to the bus directory (docs/design.md, "Filesystem"). */
 	const char *chroot_dir;
-	/* The broker that started it: die with it (PR_SET_PDEATHSIG SIGTERM),
-	 * and exit if it is already gone. 0 = neither. */
-	pid_t parent;
 	const int *keep_fds; /* fds handed over on purpose, kept open */
 	size_t n_keep_fds;
 	unsigned flags;		   /* enum sandbox_flags */

@@ -1,6 +1,6 @@
 /* broker_stop: SIGTERM stops every component (SIGTERM, then SIGKILL after
- * the timeout for one that ignores it) and leaves no process behind; if the
- * broker itself dies, its children notice and exit. */
+ * the timeout for one that ignores it) and leaves no process behind. (If
+ * the broker itself dies, its children run on: broker_adopt_test.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,32 +142,6 @@ static void test_stubborn_component_is_killed(void **state)
 	assert_true(th_log_contains(b, "did not stop within 5000 ms: SIGKILL"));
 }
 
-struct gone {
-	pid_t a, b;
-};
-
-static bool both_gone(void *arg)
-{
-	struct gone *g = arg;
-	return !th_pid_alive(g->a) && !th_pid_alive(g->b);
-}
-
-static void test_broker_death_takes_children(void **state)
-{
-	struct th_broker *b = *state;
-	struct gone g;
-	int st;
-
-	assert_int_equal(th_broker_start(b, two, ""), 0);
-	g.a = th_comp_pid(b, "testcomp");
-	g.b = th_comp_pid(b, "t2");
-	assert_true(g.a > 0 && g.b > 0);
-	/* No chance to clean up: the children must notice on their own. */
-	assert_int_equal(th_broker_stop(b, SIGKILL, &st), 0);
-	assert_true(WIFSIGNALED(st));
-	assert_true(th_wait(both_gone, &g));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,8 +151,6 @@ int main(void)
 						th_teardown),
 		cmocka_unit_test_setup_teardown(test_permissions, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stubborn_component_is_killed, th_setup,
-						th_teardown),
-		cmocka_unit_test_setup_teardown(test_broker_death_takes_children, th_setup,
 						th_teardown),
 	};
 

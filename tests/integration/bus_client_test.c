@@ -817,7 +817,10 @@ static void test_broker_restart_sets_again(void **state)
 	reply_kv(f, "k1", 1, 7, 0);
 	reply_kv(f, "k3", 2, 9, 0);
 	reply_end(f, PREFIX);
-	WAIT_STAT(f, state_in, 3);
+	/* sync_at's three, then BEGIN, k1, k3, END: wait for the END. */
+	wait_recs(f, 7);
+	assert_int_equal(last(f)->kind, BUS_MSG_SNAPSHOT_END);
+	assert_int_equal(bus_stats(f->b)->state_in, 3);
 	assert_false(bus_syncing(f->b));
 	pub_counter(f, "k1", 3, 10);
 	WAIT_STAT(f, state_in, 4);

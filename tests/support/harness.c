@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,9 +66,6 @@ static bool answers(void *arg)
 
 int th_broker_start(struct th_broker *b, const char *components_json, const char *extra_json)
 {
-	char path[512];
-	int fd;
-
 	memset(b, 0, sizeof(*b));
 	snprintf(b->dir, sizeof(b->dir), "/tmp/msock-test-XXXXXX");
 	if (!mkdtemp(b->dir))
@@ -81,16 +79,26 @@ int th_broker_start(struct th_broker *b, const char *components_json, const char
 	snprintf(b->log, sizeof(b->log), "%s/broker.log", b->dir);
 	if (th_write_config(b, components_json, extra_json) < 0)
 		return -1;
+	return th_broker_launch(b);
+}
+
+int th_broker_launch(struct th_broker *b)
+{
+	char path[512];
+	int fd;
+
 	snprintf(path, sizeof(path), "%s/msock-broker", bin_dir());
 	b->pid = fork();
 	if (b->pid < 0)
 		return -1;
 	if (b->pid == 0) {
 		/* Dies with the test, whatever happens to it; its components
-		 * follow through their own parent-death signal. */
+		 * outlive it, as they outlive any broker: teardown kills them
+		 * (th_kill_strays). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		/* Both streams to the log: an orphan must not hold ctest's pipe. */
-		fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		/* Both streams to the log, appended (a second broker of the
+		 * same test adds to it): an orphan must not hold ctest's pipe. */
+		fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
@@ -137,6 +145,9 @@ void th_broker_cleanup(struct th_broker *b)
 		kill(b->pid, SIGKILL);
 		waitpid(b->pid, &st, 0);
 	}
+	/* Components of a broker that was killed keep running. */
+	if (b->dir[0])
+		th_kill_strays(b->dir);
 	if (getenv("MSOCK_TEST_KEEP")) {
 		fprintf(stderr, "harness: kept %s\n", b->dir);
 		return;
@@ -324,6 +335,42 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 	(void)ftw;
 	remove(path);
 	return 0;
+}
+
+/* Does /proc/<pid>/<link> point into dir? */
+static bool link_under(const char *pid, const char *link, const char *dir)
+{
+	char path[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, link);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return strncmp(target, dir, strlen(dir)) == 0 &&
+	       (target[strlen(dir)] == '/' || target[strlen(dir)] == 0);
+}
+
+int th_kill_strays(const char *dir)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	/* A component chroots into (or, unprivileged, changes to) the bus
+	 * directory below dir: its root or working directory says whose it is. */
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+			continue;
+		if (link_under(e->d_name, "root", dir) || link_under(e->d_name, "cwd", dir)) {
+			kill(atoi(e->d_name), SIGKILL);
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 void th_remove_tree(const char *dir)

@@ -27,6 +27,12 @@ struct th_broker {
  * (more top-level fields, starting with a comma, or "") and starts the
  * broker; waits until it answers status. Returns 0 or -1. */
 int th_broker_start(struct th_broker *b, const char *components_json, const char *extra_json);
+/* Starts (another) broker on b's directory and config, its log appended;
+ * waits until it answers status. */
+int th_broker_launch(struct th_broker *b);
+/* SIGKILLs every process whose root or working directory is under dir
+ * (the components of a broker that died); returns how many. */
+int th_kill_strays(const char *dir);
 /* Rewrites the config file (same shape as th_broker_start's). */
 int th_write_config(struct th_broker *b, const char *components_json, const char *extra_json);
 /* Writes raw text as the config file. */
