@@ -178,6 +178,7 @@ static void adopt_one(struct broker *b, const struct adopt_entry *e)
 	}
 	ch->pidfd = pidfd;
 	ch->start_ticks = e->start_ticks;
+	snprintf(ch->supervisor, sizeof(ch->supervisor), "broker (adopted)");
 	sup_started(&ch->sup, e->pid, e->started_ns);
 	ch->sup.restarts = e->restarts;
 	if (broker_takes_sockets(ch->proc) && take_sockets(b, pidfd, e) == 0)

@@ -44,6 +44,10 @@ struct child {
 	int pidfd;
 	uint64_t start_ticks; /* its /proc/<pid>/stat start time: the record's check */
 	int fds[3];	      /* the broker's udp4, udp6, wg fds it was given; -1 */
+	/* Who starts it: "broker", "broker (adopted)", or, supervised from
+	 * outside, what its cgroup says ("systemd (msock-disco.service)",
+	 * "podman", "external"). */
+	char supervisor[80];
 };
 
 struct bus_counters {
@@ -172,6 +176,10 @@ uint64_t broker_children_next_deadline(const struct broker *b);
 struct child *broker_child_find(struct broker *b, const char *name);
 /* A new slot for configured component c, wanted, stopped; NULL when full. */
 struct child *broker_child_add(struct broker *b, const struct cfg_component *c);
+/* Its state for status and ServiceState: the supervisor's states, or,
+ * supervised from outside, "waiting" (not on the bus yet), "running",
+ * "exited" (its supervisor starts it again). */
+const char *broker_child_state_name(const struct broker *b, const struct child *ch);
 /* Publishes ch's ServiceState. */
 void broker_child_publish(struct broker *b, struct child *ch);
 /* Sends sig to a running child (through its pidfd when adopted). */
@@ -197,6 +205,13 @@ void broker_remove_record(struct broker *b);
  * had. */
 int broker_adopt_children(struct broker *b);
 int broker_proc_start_ticks(pid_t pid, uint64_t *ticks);
+
+/* external.c */
+/* A connection from row p's user with pid `pid` (supervise: external): a
+ * new pid is the component (re)started by its supervisor. */
+void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid);
+/* The supervisor named by the text of /proc/<pid>/cgroup. */
+void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size_t cap);
 
 /* config_state.c */
 int broker_publish_config(struct broker *b, const struct msock_config *cfg);

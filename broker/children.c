@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "component.h"
 #include "state.pb-c.h"
 #include <sodium.h>
 
@@ -64,7 +65,7 @@ void broker_child_publish(struct broker *b, struct child *ch)
 
 	ss.name = ch->comp.name;
 	ss.pid = (uint32_t)ch->sup.pid;
-	ss.state = (char *)sup_state_name(ch->sup.state);
+	ss.state = (char *)broker_child_state_name(b, ch);
 	ss.restarts = ch->sup.restarts;
 	ss.last_exit = ch->sup.last_exit;
 	ss.started_mono_ns = ch->sup.started_ns;
@@ -72,21 +73,6 @@ void broker_child_publish(struct broker *b, struct child *ch)
 		return;
 	len = protobuf_c_message_pack(&ss.base, buf);
 	broker_state_set(b, BUS_T_ServiceState, ch->comp.name, buf, len);
-}
-
-/* The file of the key row p holds (its `key`), or NULL. */
-static const char *key_file(const struct broker *b, const struct proc *p)
-{
-	if (!p)
-		return 0;
-	switch (p->key) {
-	case PROC_KEY_NODE:
-		return b->cfg->private_key_file;
-	case PROC_KEY_DISCO:
-		return b->cfg->disco_key_file;
-	default:
-		return 0;
-	}
 }
 
 /* The user component of row p (NULL: no row) drops to. */
@@ -131,8 +117,8 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 	PUT("MSOCK_LOG_LEVEL=%s", getenv("MSOCK_LOG_LEVEL") ? getenv("MSOCK_LOG_LEVEL") : "info");
 	/* The process that owns a secret opens its file itself, before its
 	 * sandbox (the broker never opens a private key). */
-	if (key_file(b, p))
-		PUT("MSOCK_KEY_FILE=%s", key_file(b, p));
+	if (component_key_file(b->cfg, p))
+		PUT("MSOCK_KEY_FILE=%s", component_key_file(b->cfg, p));
 	if (p && (p->hands & PROC_HANDS_CA_FILE))
 		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
 	if (p && (p->hands & PROC_HANDS_UDP_SOCKETS)) {
@@ -214,6 +200,7 @@ static int spawn(struct broker *b, struct child *ch)
 	broker_proc_start_ticks(pid, &ch->start_ticks);
 	for (int i = 0; i < 3; i++)
 		ch->fds[i] = -1;
+	snprintf(ch->supervisor, sizeof(ch->supervisor), "broker");
 	if (dataplane) {
 		ch->fds[0] = b->dp.udp4;
 		ch->fds[1] = b->dp.udp6;
@@ -351,7 +338,8 @@ void broker_children_tick(struct broker *b)
 			broker_child_signal(ch, SIGKILL);
 			ch->sup.stop_deadline_ns = UINT64_MAX;
 		}
-		if (!b->stopping && ch->wanted && sup_due(&ch->sup, b->now_ns))
+		if (!b->stopping && ch->wanted && sup_due(&ch->sup, b->now_ns) &&
+		    b->cfg->supervise == CFG_SUPERVISE_BROKER)
 			spawn(b, ch);
 	}
 	for (size_t i = b->n_children; i-- > 0;)
@@ -373,6 +361,16 @@ static void on_exit_status(struct broker *b, struct child *ch, int status, const
 		close(ch->pidfd);
 	ch->pidfd = -1;
 	ch->start_ticks = 0;
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL) {
+		/* Not ours to restart: its supervisor does, and the bus
+		 * shows the new pid (external.c). */
+		ch->sup.state = SUP_STOPPED;
+		ch->sup.pid = 0;
+		log_warn("%s (pid %d) exited; its supervisor (%s) starts it again", ch->comp.name,
+			 (int)pid, ch->supervisor);
+		broker_child_publish(b, ch);
+		return;
+	}
 	if (was_stopping) {
 		log_info("%s (pid %d) stopped: %s", ch->comp.name, (int)pid, ch->sup.last_exit);
 		if (ch->restart_after_stop && ch->wanted && !b->stopping) {
@@ -411,6 +409,15 @@ void broker_children_reap(struct broker *b)
 	broker_children_tick(b);
 }
 
+const char *broker_child_state_name(const struct broker *b, const struct child *ch)
+{
+	if (b->cfg->supervise == CFG_SUPERVISE_BROKER)
+		return sup_state_name(ch->sup.state);
+	if (!ch->sup.ran)
+		return "waiting";
+	return ch->sup.state == SUP_RUNNING ? "running" : "exited";
+}
+
 int broker_children_pollitems(struct broker *b, zmq_pollitem_t *it, int cap)
 {
 	int n = 0;
@@ -440,12 +447,18 @@ void broker_children_on_pollitems(struct broker *b, const zmq_pollitem_t *it, in
 
 void broker_children_stop_all(struct broker *b)
 {
+	/* Supervised from outside, they are not the broker's to stop: they
+	 * reconnect to the next broker. */
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
+		return;
 	for (size_t i = 0; i < b->n_children; i++)
 		stop_child(b, &b->children[i]);
 }
 
 bool broker_children_all_stopped(const struct broker *b)
 {
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
+		return true;
 	for (size_t i = 0; i < b->n_children; i++)
 		if (b->children[i].sup.pid > 0)
 			return false;
@@ -474,6 +487,14 @@ int broker_child_restart(struct broker *b, const char *name, char *err, size_t e
 		snprintf(err, errcap, "no component named \"%s\"", name);
 		return -ENOENT;
 	}
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL) {
+		snprintf(err, errcap,
+			 "%s is started by %s, not by the broker (supervise: external): restart "
+			 "it there (systemctl restart msock-%s)",
+			 name, ch->supervisor[0] ? ch->supervisor : "its supervisor",
+			 ch->comp.program);
+		return -EPERM;
+	}
 	if (ch->sup.state == SUP_RUNNING) {
 		ch->restart_after_stop = true;
 		stop_child(b, ch);
@@ -490,6 +511,12 @@ int broker_rebind(struct broker *b, char *err, size_t errcap)
 {
 	bool restarting = false;
 
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL) {
+		snprintf(err, errcap,
+			 "the dataplane's sockets are its supervisor's (supervise: "
+			 "external): restart msock-dataplane.socket there");
+		return -EPERM;
+	}
 	/* The running dataplane holds the old sockets: it stops, the broker
 	 * makes new ones (on the same port when it can) and starts it again. */
 	b->dp.rebind = true;
@@ -515,7 +542,11 @@ void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len)
 
 	if (!m)
 		return;
-	if (strcmp(m->change, "major") == 0) {
+	if (strcmp(m->change, "major") == 0 && b->cfg->supervise == CFG_SUPERVISE_EXTERNAL) {
+		log_info("link change (major): the dataplane's sockets are its supervisor's; not "
+			 "rebinding (%s)",
+			 m->summary);
+	} else if (strcmp(m->change, "major") == 0) {
 		if (b->dp.link_rebind_ns &&
 		    b->now_ns - b->dp.link_rebind_ns <
 			    (uint64_t)BROKER_LINK_REBIND_MIN_MS * NS_PER_MS) {

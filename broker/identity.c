@@ -131,9 +131,13 @@ static int answer(struct broker *b)
 		       domain[0] ? domain : "?", (unsigned)c.uid, (unsigned)c.gid, (int)c.pid, addr,
 		       why);
 	} else {
+		const struct proc *row;
 		snprintf(text, sizeof(text), "OK");
 		log_debug("bus: %s connection from uid %u pid %d is %s", domain, (unsigned)c.uid,
 			  (int)c.pid, user);
+		if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL &&
+		    bus_span_is(f[2], BROKER_ZAP_BUS) && (row = row_by_uid(b, c.uid)))
+			broker_external_seen(b, row, c.pid);
 	}
 	zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
 	if (fr.n >= 2)

@@ -235,7 +235,11 @@ static void start_stopping(struct broker *b, int sig)
 			broker_child_signal(&b->children[i], SIGKILL);
 		return;
 	}
-	log_info("signal %d: stopping all components", sig);
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
+		log_info("signal %d: exiting; the components are their supervisor's and run on",
+			 sig);
+	else
+		log_info("signal %d: stopping all components", sig);
 	b->stopping = true;
 	broker_children_stop_all(b);
 }
@@ -399,7 +403,7 @@ int main(int argc, char **argv)
 	broker_adopt_children(&b);
 	/* The dataplane's sockets exist before any dataplane starts, so a port
 	 * that cannot be had stops the broker here, with the reason. */
-	for (size_t i = 0; i < b.cfg->n_components; i++)
+	for (size_t i = 0; b.cfg->supervise == CFG_SUPERVISE_BROKER && i < b.cfg->n_components; i++)
 		if (broker_takes_sockets(proctab_find(b.cfg->components[i].program)) &&
 		    b.dp.udp4 < 0 && !adopted_socket_holder(&b) &&
 		    broker_sockets_open(&b, err, sizeof(err)) < 0) {

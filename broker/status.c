@@ -401,7 +401,8 @@ static json_t *components_json(struct broker *b)
 		json_t *c = json_object();
 		json_object_set_new(c, "Program", json_string(ch->comp.program));
 		json_object_set_new(c, "PID", json_integer(ch->sup.pid));
-		json_object_set_new(c, "State", json_string(sup_state_name(ch->sup.state)));
+		json_object_set_new(c, "State", json_string(broker_child_state_name(b, ch)));
+		json_object_set_new(c, "Supervisor", json_string(ch->supervisor));
 		json_object_set_new(c, "Restarts", json_integer(ch->sup.restarts));
 		json_object_set_new(
 			c, "UptimeSec",
@@ -439,6 +440,9 @@ char *broker_status_json(struct broker *b)
 	json_object_set_new(root, "BackendState",
 			    json_string(b->stopping ? "Stopping" : "Running"));
 	json_object_set_new(root, "ConfigFile", json_string(b->cfg->path));
+	json_object_set_new(
+		root, "Supervise",
+		json_string(b->cfg->supervise == CFG_SUPERVISE_EXTERNAL ? "external" : "broker"));
 	json_object_set_new(root, "UptimeSec", seconds(b->now_ns - b->started_ns));
 	json_object_set_new(root, "Self", self_json(b));
 	json_object_set_new(root, "Netcheck", netcheck_json(b));

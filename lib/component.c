@@ -35,9 +35,56 @@ static int parse_keep_fds(struct component *c, const char *s)
 	return 0;
 }
 
+const char *component_key_file(const struct msock_config *cfg, const struct proc *p)
+{
+	if (!p)
+		return 0;
+	switch (p->key) {
+	case PROC_KEY_NODE:
+		return cfg->private_key_file;
+	case PROC_KEY_DISCO:
+		return cfg->disco_key_file;
+	default:
+		return 0;
+	}
+}
+
+int component_keep_fd(struct component *c, int fd)
+{
+	if (c->n_keep_fds == SANDBOX_MAX_KEEP_FDS)
+		return -ENOSPC;
+	c->keep_fds[c->n_keep_fds++] = fd;
+	return 0;
+}
+
+/* --config FILE: what the broker would have put in the environment. */
+static int from_config(struct component *c, const char *path)
+{
+	struct cfg_diag diag = {0};
+
+	c->cfg = config_load(path, &diag);
+	for (size_t i = 0; i < diag.n_warnings; i++)
+		log_warn("%s", diag.warnings[i]);
+	for (size_t i = 0; i < diag.n_errors; i++)
+		log_error("%s", diag.errors[i]);
+	cfg_diag_free(&diag);
+	if (!c->cfg)
+		return -EINVAL;
+	/* config_load refuses a run_dir whose sockets would not fit in a
+	 * sun_path (about 100 bytes): this never truncates. */
+	snprintf(c->bus_dir, sizeof(c->bus_dir), "%.*s/bus", (int)sizeof(c->bus_dir) - 5,
+		 c->cfg->run_dir);
+	set_str(c->user, sizeof(c->user),
+		c->cfg->user[0] ? c->cfg->user : (c->proc->user ? c->proc->user : "nobody"));
+	set_str(c->key_file, sizeof(c->key_file), component_key_file(c->cfg, c->proc));
+	if (c->proc->hands & PROC_HANDS_CA_FILE)
+		set_str(c->ca_file, sizeof(c->ca_file), c->cfg->derp_ca_file);
+	return 0;
+}
+
 int component_init(struct component *c, const char *program, int *argc, char **argv)
 {
-	const char *lvl = getenv("MSOCK_LOG_LEVEL");
+	const char *lvl = getenv("MSOCK_LOG_LEVEL"), *config = 0, *name = 0, *bus = 0, *user = 0;
 	int out = 1;
 
 	memset(c, 0, sizeof(*c));
@@ -47,16 +94,20 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 	set_str(c->name, sizeof(c->name), getenv("MSOCK_NAME"));
 	set_str(c->bus_dir, sizeof(c->bus_dir), getenv("MSOCK_BUS_DIR"));
 	set_str(c->user, sizeof(c->user), getenv("MSOCK_USER"));
+	set_str(c->key_file, sizeof(c->key_file), getenv("MSOCK_KEY_FILE"));
+	set_str(c->ca_file, sizeof(c->ca_file), getenv("MSOCK_CA_FILE"));
 	if (getenv("MSOCK_BUS_GID"))
 		c->bus_gid = (gid_t)strtoul(getenv("MSOCK_BUS_GID"), 0, 10);
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : 0;
-		if (strcmp(a, "--name") == 0 && v)
-			set_str(c->name, sizeof(c->name), argv[++i]);
+		if (strcmp(a, "--config") == 0 && v)
+			config = argv[++i];
+		else if (strcmp(a, "--name") == 0 && v)
+			name = argv[++i];
 		else if (strcmp(a, "--bus") == 0 && v)
-			set_str(c->bus_dir, sizeof(c->bus_dir), argv[++i]);
+			bus = argv[++i];
 		else if (strcmp(a, "--user") == 0 && v)
-			set_str(c->user, sizeof(c->user), argv[++i]);
+			user = argv[++i];
 		else if (strcmp(a, "--sandbox-selftest") == 0 && v)
 			c->selftest = argv[++i];
 		else
@@ -64,6 +115,7 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 	}
 	*argc = out;
 	argv[out] = 0;
+	set_str(c->name, sizeof(c->name), name);
 	log_init(c->name);
 	if (lvl)
 		log_set_level(log_level_parse(lvl));
@@ -76,6 +128,10 @@ int component_init(struct component *c, const char *program, int *argc, char **a
 		log_error("%s: no row in the process table (lib/proctab.c)", program);
 		return -EINVAL;
 	}
+	if (config && from_config(c, config) < 0)
+		return -EINVAL;
+	set_str(c->bus_dir, sizeof(c->bus_dir), bus);
+	set_str(c->user, sizeof(c->user), user);
 	snprintf(c->bus_path, sizeof(c->bus_path), "%s", c->bus_dir);
 	if (!c->bus_dir[0]) {
 		log_error("no bus directory: set MSOCK_BUS_DIR or pass --bus DIR");
@@ -253,6 +309,8 @@ int component_run(struct component *c, const struct component_ops *ops, void *ar
 
 void component_close(struct component *c)
 {
+	config_free(c->cfg);
+	c->cfg = 0;
 	pktchan_free(c->chan);
 	c->chan = 0;
 	bus_free(c->bus);

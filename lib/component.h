@@ -10,7 +10,13 @@
  *                     no user of its own needs the bus's group), or unset
  *   MSOCK_LOG_LEVEL   error|warn|info|debug
  *   MSOCK_KEEP_FDS    comma-separated fds handed over on purpose
- * A component run by hand takes the same values from --name, --bus, --user. */
+ *   MSOCK_KEY_FILE    the private key file of the row that holds one
+ *   MSOCK_CA_FILE     the CA bundle of a row that makes TLS connections
+ * A component run by hand takes the same values from --name, --bus, --user.
+ * Supervised from outside (systemd, a container runtime; docs/deploy.md) it
+ * reads them from the config: `--config FILE` gives the bus directory
+ * (<run_dir>/bus), its user (its row's own, or the config's `user`), its
+ * key file and CA bundle; --name, --bus and --user still override. */
 #ifndef MSOCK_COMPONENT_H
 #define MSOCK_COMPONENT_H
 
@@ -22,6 +28,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "config.h"
 #include "pktchan.h"
 #include "proctab.h"
 #include "sandbox.h"
@@ -44,7 +51,12 @@ struct component {
 	char bus_dir[256];
 	char bus_path[256]; /* the bus directory as given, for messages */
 	char user[64];
-	gid_t bus_gid; /* MSOCK_BUS_GID, or 0 */
+	gid_t bus_gid;		     /* MSOCK_BUS_GID, or 0 */
+	char key_file[CFG_PATH_MAX]; /* MSOCK_KEY_FILE or the config's; "" */
+	char ca_file[CFG_PATH_MAX];  /* MSOCK_CA_FILE or the config's; "" */
+	/* --config: the config file, as loaded (NULL: started by the broker
+	 * or by hand); freed by component_close. */
+	struct msock_config *cfg;
 	int keep_fds[SANDBOX_MAX_KEEP_FDS];
 	size_t n_keep_fds;
 	int sigfd;	      /* signalfd for SIGTERM, SIGINT, SIGHUP */
@@ -76,10 +88,15 @@ struct component_ops {
 };
 
 /* Finds the row of `program` (which is also the default name), reads the
- * environment and the common options (--name, --bus, --user,
+ * environment and the common options (--config, --name, --bus, --user,
  * --sandbox-selftest), removing them from argv (argc updated). Sets the log
  * tag. Returns 0, or -EINVAL with a message. */
 int component_init(struct component *c, const char *program, int *argc, char **argv);
+/* The key file of the row p holds (its `key`) in cfg, or NULL. */
+const char *component_key_file(const struct msock_config *cfg, const struct proc *p);
+/* Keeps fd open through component_sandbox (as MSOCK_KEEP_FDS does);
+ * -ENOSPC when too many. */
+int component_keep_fd(struct component *c, int fd);
 /* Changes to the bus directory, drops privileges (as root: chroot into
  * the bus directory, which holds only sockets and the channel directories)
  * and applies the sandbox of the row's profile; on failure the caller
@@ -111,7 +128,7 @@ int component_subscribe(struct component *c, const char *const *prefixes);
  * extra items, packets, bus messages and the tick, in that order. Returns
  * 0 on an exit signal, -errno if polling fails. */
 int component_run(struct component *c, const struct component_ops *ops, void *arg);
-/* Closes the channel and the bus. */
+/* Closes the channel and the bus; frees the config. */
 void component_close(struct component *c);
 
 #endif

@@ -410,6 +410,21 @@ static void check_sockets(struct cfg_ctx *c, const json_t *root, const struct ms
 	}
 }
 
+/* Supervised from outside, the broker knows each component only by its
+ * row's own uid (docs/design.md, "Who is who on the bus"): one user for
+ * all cannot work there. */
+static void check_supervise(struct cfg_ctx *c, const json_t *root, const struct msock_config *cfg)
+{
+	if (cfg->supervise != CFG_SUPERVISE_EXTERNAL || !cfg->user[0] ||
+	    !json_object_get(root, "supervise"))
+		return;
+	cfg_push_key(c, "supervise");
+	cfg_error(c, CFG_AT_VALUE,
+		  "\"external\" needs a user per component (the broker knows a component it "
+		  "did not start by its uid): remove \"user\" and run `msockctl setup-users`");
+	cfg_pop(c);
+}
+
 /* The rows of the process table started by default, in their start order. */
 static void default_components(struct msock_config *cfg)
 {
@@ -434,6 +449,7 @@ static void finish(struct cfg_ctx *c, const json_t *root, struct msock_config *c
 	derive(c, cfg->private_key_file, cfg->state_dir, "state_dir", "node.key");
 	derive(c, cfg->disco_key_file, cfg->state_dir, "state_dir", "disco.key");
 	check_sockets(c, root, cfg);
+	check_supervise(c, root, cfg);
 	if (!json_object_get(root, "components"))
 		default_components(cfg);
 }

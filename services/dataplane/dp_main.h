@@ -33,6 +33,10 @@ struct ctx {
 	uint64_t link_changes;
 };
 
+/* sockets.c: udp4, udp6 (-1: none), wg from the broker, systemd's socket
+ * activation or, with --config, opened here; before the sandbox. */
+int dp_sockets_acquire(struct component *c, int *udp4, int *udp6, int *wg);
+
 /* publish.c */
 /* DataplaneState "self": sockets and counters; notes them as published. */
 void dp_publish_self(struct ctx *x);

@@ -1,6 +1,6 @@
-/* msock-dataplane (dp.h). Start-up: log tag -> the sockets the broker
- * hands over (MSOCK_UDP4_FD, MSOCK_UDP6_FD, MSOCK_WG_FD, kept by the
- * sandbox through MSOCK_KEEP_FDS) -> sandbox (network sockets) -> signals
+/* msock-dataplane (dp.h). Start-up: log tag -> its sockets (sockets.c:
+ * the broker's, systemd's or, with --config, its own; kept through the
+ * sandbox) -> sandbox (network sockets) -> signals
  * -> bus: first our own DataplanePeer state (the loopback endpoints peers
  * had before a restart), then the config and disco's paths -> packet
  * channels -> loop.
@@ -30,34 +30,6 @@ enum {
 	CHAN_DRAIN = DP_BATCH,	  /* channel packets per pass (one rx slot each) */
 	PUBLISH_PENDING_MS = 500, /* the longest a pending publication waits */
 };
-
-static int env_fd(const char *name, bool required)
-{
-	const char *v = getenv(name);
-	char *end;
-	long fd;
-	int type = 0;
-	socklen_t len = sizeof(type);
-
-	if (!v || !*v) {
-		if (required)
-			log_error("%s is not set: the dataplane's sockets come from the broker",
-				  name);
-		return required ? -EINVAL : -1;
-	}
-	fd = strtol(v, &end, 10);
-	if (*end || fd < -1 || fd > 65535) {
-		log_error("%s: expected a file descriptor, got \"%s\"", name, v);
-		return -EINVAL;
-	}
-	if (fd == -1 && !required)
-		return -1;
-	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM) {
-		log_error("%s: fd %ld is not a UDP socket", name, fd);
-		return -EINVAL;
-	}
-	return (int)fd;
-}
 
 static uint16_t sock_port(int fd)
 {
@@ -427,10 +399,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	d->udp4 = env_fd("MSOCK_UDP4_FD", true);
-	d->udp6 = env_fd("MSOCK_UDP6_FD", false);
-	d->wg = env_fd("MSOCK_WG_FD", true);
-	if (d->udp4 < 0 || d->wg < 0 || d->udp6 < -1)
+	if (dp_sockets_acquire(&x.comp, &d->udp4, &d->udp6, &d->wg) < 0)
 		return 2;
 	/* The link monitor's netlink socket is opened before the sandbox and
 	 * kept through it (only recvmsg/sendto on it afterwards). */
@@ -440,8 +409,9 @@ int main(int argc, char **argv)
 			 "endpoints",
 			 strerror(-nmrc));
 		x.nm = 0;
-	} else if (x.comp.n_keep_fds < SANDBOX_MAX_KEEP_FDS) {
-		x.comp.keep_fds[x.comp.n_keep_fds++] = netmon_fd(x.nm);
+	} else if (component_keep_fd(&x.comp, netmon_fd(x.nm)) < 0) {
+		log_error("too many descriptors to keep through the sandbox");
+		return 1;
 	}
 	x.net_up = true;
 	if (component_sandbox(&x.comp, 0, 0) < 0)

@@ -274,7 +274,8 @@ int main(int argc, char **argv)
 		return 2;
 	log_ratelimit_init(&s->rl, LOG_RATELIMIT_DEFAULT_MS);
 	/* Privileged opens: the node key and the CA bundles. */
-	if (load_key(s, getenv("MSOCK_KEY_FILE")) < 0 || load_tls(s, getenv("MSOCK_CA_FILE")) < 0)
+	if (load_key(s, x.comp.key_file) < 0 ||
+	    load_tls(s, x.comp.ca_file[0] ? x.comp.ca_file : 0) < 0)
 		return 1;
 	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;

@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 	if (component_init(&x.comp, "disco", &argc, argv) < 0 || argc > 1)
 		return 2;
 	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
-	if (load_key(getenv("MSOCK_KEY_FILE"), &priv) < 0 || key_public(&priv, &pub) < 0)
+	if (load_key(x.comp.key_file, &priv) < 0 || key_public(&priv, &pub) < 0)
 		return 1;
 	if (component_sandbox(&x.comp, 0, 0) < 0)
 		return 1;

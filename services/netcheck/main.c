@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	if (component_init(&x.comp, "netcheck", &argc, argv) < 0 || argc > 1)
 		return 2;
 	log_ratelimit_init(&x.rl, LOG_EVERY_MS);
-	x.svc.tls = tls_client_ctx_new(getenv("MSOCK_CA_FILE"), err, sizeof(err));
+	x.svc.tls = tls_client_ctx_new(x.comp.ca_file[0] ? x.comp.ca_file : 0, err, sizeof(err));
 	if (!x.svc.tls) {
 		log_error("%s", err);
 		return 1;

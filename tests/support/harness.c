@@ -24,7 +24,7 @@
 #include "clock.h"
 #include "control.pb-c.h"
 
-static const char *bin_dir(void)
+const char *th_bin_dir(void)
 {
 	const char *d = getenv("MSOCK_BIN_DIR");
 	return d ? d : "./bin";
@@ -87,7 +87,7 @@ int th_broker_launch(struct th_broker *b)
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/msock-broker", bin_dir());
+	snprintf(path, sizeof(path), "%s/msock-broker", th_bin_dir());
 	b->pid = fork();
 	if (b->pid < 0)
 		return -1;

@@ -27,6 +27,8 @@ struct th_broker {
  * (more top-level fields, starting with a comma, or "") and starts the
  * broker; waits until it answers status. Returns 0 or -1. */
 int th_broker_start(struct th_broker *b, const char *components_json, const char *extra_json);
+/* The directory of the programs under test ($MSOCK_BIN_DIR, or ./bin). */
+const char *th_bin_dir(void);
 /* Starts (another) broker on b's directory and config, its log appended;
  * waits until it answers status. */
 int th_broker_launch(struct th_broker *b);

@@ -1,0 +1,117 @@
+/* external: components run by a supervisor other than the broker (config
+ * "supervise": "external"; docs/deploy.md). The broker starts none of them.
+ * It learns each one from the bus: the ZAP handler names every connection
+ * by its uid, a row's fixed user (identity.c), and hands the pid here; a
+ * new pid of the same row is a restart. The broker watches that pid
+ * through a pidfd, for `msockctl status` (pid, uptime, restarts, as seen
+ * from the bus), and names the supervisor from the process's cgroup. */
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+enum {
+	CGROUP_TEXT_MAX = 4096,
+};
+
+/* The last path element of the cgroup line `line` (no newline). */
+static void last_element(const char *line, size_t len, const char **el, size_t *el_len)
+{
+	const char *slash = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '/')
+			slash = line + i;
+	*el = slash ? slash + 1 : line + len;
+	*el_len = (size_t)(line + len - *el);
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+static bool contains(const char *s, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(s + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size_t cap)
+{
+	const char *p = text, *end = text + len;
+
+	snprintf(out, cap, "external");
+	/* cgroup v2: "0::/system.slice/msock-disco.service"; v1 has one line
+	 * per hierarchy ("1:name=systemd:/system.slice/..."): any line
+	 * says it. A container runtime's scope wins over the unit it runs in. */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *path, *el;
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), el_len;
+		const char *colon1 = memchr(p, ':', l), *colon2;
+
+		if (colon1 && (colon2 = memchr(colon1 + 1, ':', (size_t)(p + l - colon1 - 1)))) {
+			path = colon2 + 1;
+			last_element(path, (size_t)(p + l - path), &el, &el_len);
+			if (contains(path, (size_t)(p + l - path), "libpod-")) {
+				snprintf(out, cap, "podman");
+				return;
+			}
+			if (contains(path, (size_t)(p + l - path), "docker")) {
+				snprintf(out, cap, "docker");
+				return;
+			}
+			if (ends_with(el, el_len, ".service") && el_len < cap - 10)
+				snprintf(out, cap, "systemd (%.*s)", (int)el_len, el);
+		}
+		p += l + (nl ? 1 : 0);
+	}
+}
+
+static void supervisor_of(pid_t pid, char *out, size_t cap)
+{
+	char path[64], text[CGROUP_TEXT_MAX];
+	int fd;
+	ssize_t n;
+
+	snprintf(out, cap, "external");
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text));
+	close(fd);
+	if (n > 0)
+		broker_supervisor_from_cgroup(text, (size_t)n, out, cap);
+}
+
+void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid)
+{
+	struct child *ch = 0;
+
+	if (pid <= 0)
+		return; /* another pid namespace: nothing to watch (issue 17) */
+	for (size_t i = 0; i < b->n_children && !ch; i++)
+		if (b->children[i].proc == p && b->children[i].wanted)
+			ch = &b->children[i];
+	if (!ch || (ch->sup.pid == pid && ch->sup.state == SUP_RUNNING))
+		return;
+	if (ch->pidfd >= 0)
+		close(ch->pidfd);
+	ch->pidfd = pidfd_open(pid, 0);
+	sup_started(&ch->sup, pid, b->now_ns);
+	supervisor_of(pid, ch->supervisor, sizeof(ch->supervisor));
+	log_info("%s (pid %d, run by %s) is on the bus%s", ch->comp.name, (int)pid, ch->supervisor,
+		 ch->sup.restarts ? " again" : "");
+	broker_child_publish(b, ch);
+}
