@@ -292,6 +292,19 @@ static const struct {
 	{"duplicate key",
 	 "{\n  \"user\": \"a\",\n  \"user\": \"b\"\n}\n",
 	 {"msock.json:3:8: duplicate object key near '\"user\"'"}},
+	{"supervise not a known value",
+	 "{\n  \"supervise\": \"systemd\"\n}\n",
+	 {"msock.json:2:16: supervise: expected \"broker\" (the broker starts the components) "
+	  "or \"external\" (systemd or a container runtime does), got another string"}},
+	{"supervise not a string",
+	 "{\n  \"supervise\": true\n}\n",
+	 {"msock.json:2:16: supervise: expected \"broker\" (the broker starts the components) "
+	  "or \"external\" (systemd or a container runtime does), got a boolean"}},
+	{"supervise external with one user for all",
+	 "{\n  \"user\": \"nobody\",\n  \"supervise\": \"external\"\n}\n",
+	 {"msock.json:3:16: supervise: \"external\" needs a user per component (the broker "
+	  "knows a component it did not start by its uid): remove \"user\" and run `msockctl "
+	  "setup-users`"}},
 	{"top level not object",
 	 "  [1, 2]",
 	 {"msock.json:1:3: expected an object at the top level, got an array"}},
@@ -500,6 +513,20 @@ static void test_bad_user(void **state)
 	}
 	struct msock_config *c = parse_ok("{\"user\": \"_msock-1\"}", "m.json");
 	assert_string_equal(c->user, "_msock-1");
+	config_free(c);
+}
+
+static void test_supervise(void **state)
+{
+	(void)state;
+	struct msock_config *c = parse_ok("{}", "m.json");
+	assert_int_equal(c->supervise, CFG_SUPERVISE_BROKER);
+	config_free(c);
+	c = parse_ok("{\"supervise\": \"external\"}", "m.json");
+	assert_int_equal(c->supervise, CFG_SUPERVISE_EXTERNAL);
+	config_free(c);
+	c = parse_ok("{\"supervise\": \"broker\", \"user\": \"nobody\"}", "m.json");
+	assert_int_equal(c->supervise, CFG_SUPERVISE_BROKER);
 	config_free(c);
 }
 
@@ -745,6 +772,7 @@ int main(void)
 		T(test_ports_out_of_range),
 		T(test_too_many_components),
 		T(test_bad_user),
+		T(test_supervise),
 		T(test_path_too_long),
 		T(test_empty_path),
 		T(test_control_socket_too_long),
