@@ -114,6 +114,10 @@ void status_text_print(json_t *st)
 		       json_integer_value(json_object_get(v, "PID")),
 		       json_integer_value(json_object_get(v, "Restarts")), up,
 		       *status_text_jstr(v, "LastExit") ? status_text_jstr(v, "LastExit") : "-");
+		/* Only when it is not simply the broker's child. */
+		if (*status_text_jstr(v, "Supervisor") &&
+		    strcmp(status_text_jstr(v, "Supervisor"), "broker") != 0)
+			printf("  %-14s run by %s\n", "", status_text_jstr(v, "Supervisor"));
 		print_bus_drops(json_object_get(v, "Bus"));
 	}
 	peers = json_object_get(st, "Peer");

@@ -182,6 +182,23 @@ static bool dataplane_on(void *arg)
 	return self_dp(p->b, "Port") == p->port && self_dp(p->b, "WGEndpointPort") == p->wg_port;
 }
 
+/* Does `msockctl status` (text) print needle? */
+static bool status_text_has(const struct th_broker *b, const char *needle)
+{
+	char cmd[1024], line[512];
+	bool found = false;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/msockctl --socket %s status", th_bin_dir(), b->control);
+	p = popen(cmd, "r");
+	while (p && fgets(line, sizeof(line), p))
+		if (strstr(line, needle))
+			found = true;
+	if (p)
+		pclose(p);
+	return found;
+}
+
 static void test_external_supervision(void **state)
 {
 	struct th_broker *b = *state;
@@ -212,6 +229,8 @@ static void test_external_supervision(void **state)
 			json_object_get(json_object_get(j, "Components"), "disco"), "Supervisor")),
 		"external");
 	json_decref(j);
+	/* msockctl status (text) says who runs each. */
+	assert_true(status_text_has(b, "run by external"));
 
 	/* The broker does not restart what it does not run. */
 	assert_int_equal(th_control(b, "restart", "disco", &ok, &text), 0);
