@@ -95,14 +95,25 @@ static int parse_line(char *line, size_t lineno, struct adopt_entry *e, char *er
 		{"udp6 fd", -1, FD_MAX},
 		{"wg fd", -1, FD_MAX},
 	};
-	char *f[FIELDS], *save = 0;
+	char *f[FIELDS], *sp;
 	size_t n = 0;
 	long long v[FIELDS];
 
-	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(0, " ", &save)) {
+	/* One space between fields, none before or after: what parses has one
+	 * spelling, the one adopt_record_format writes. */
+	for (char *p = line;; p = sp + 1) {
+		if ((sp = strchr(p, ' ')))
+			*sp = 0;
 		if (n == FIELDS)
-			return fail(err, errcap, lineno, "more than %d fields", FIELDS);
-		f[n++] = t;
+			return *p ? fail(err, errcap, lineno, "more than %d fields", FIELDS)
+				  : fail(err, errcap, lineno, "a space after the last field");
+		if (!*p)
+			return fail(err, errcap, lineno,
+				    "%s empty (want one space between fields, none around them)",
+				    field[n].name);
+		f[n++] = p;
+		if (!sp)
+			break;
 	}
 	if (n != FIELDS)
 		return fail(err, errcap, lineno,
