@@ -20,7 +20,9 @@
 enum {
 	ADOPT_NAME_MAX = 32,
 	ADOPT_MAX_ENTRIES = 64,
-	ADOPT_RECORD_MAX_BYTES = 64 * 128,
+	/* A line is at most ~150 bytes (two names of 31, numbers at their
+	 * largest): room for every entry and the comment line. */
+	ADOPT_RECORD_MAX_BYTES = ADOPT_MAX_ENTRIES * 160 + 256,
 	ADOPT_STAT_MAX_BYTES = 2048, /* /proc/<pid>/stat is well under this */
 };
 
