@@ -171,6 +171,9 @@ int broker_children_sync(struct broker *b); /* start wanted, stop unwanted (afte
 void broker_children_tick(struct broker *b); /* due restarts, SIGKILL deadlines */
 void broker_children_reap(struct broker *b);
 void broker_children_stop_all(struct broker *b);
+/* SIGTERM or `msockctl stop` (`why`): stops every component it started,
+ * then the broker exits; asked again, SIGKILLs them. */
+void broker_stop(struct broker *b, const char *why);
 bool broker_children_all_stopped(const struct broker *b);
 uint64_t broker_children_next_deadline(const struct broker *b);
 struct child *broker_child_find(struct broker *b, const char *name);

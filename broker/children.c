@@ -445,6 +445,22 @@ void broker_children_on_pollitems(struct broker *b, const zmq_pollitem_t *it, in
 	broker_children_tick(b);
 }
 
+void broker_stop(struct broker *b, const char *why)
+{
+	if (b->stopping) {
+		/* Asked twice: no more waiting. */
+		for (size_t i = 0; i < b->n_children; i++)
+			broker_child_signal(&b->children[i], SIGKILL);
+		return;
+	}
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
+		log_info("%s: exiting; the components are their supervisor's and run on", why);
+	else
+		log_info("%s: stopping all components", why);
+	b->stopping = true;
+	broker_children_stop_all(b);
+}
+
 void broker_children_stop_all(struct broker *b)
 {
 	/* Supervised from outside, they are not the broker's to stop: they

@@ -164,6 +164,13 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		if (rc == 0)
 			snprintf(err, sizeof(err), "rebinding the dataplane's sockets");
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "stop") == 0 && req->n_args == 0) {
+		/* Answered first: the broker then stops as on SIGTERM. */
+		reply(b, id, true, 0,
+		      b->cfg->supervise == CFG_SUPERVISE_EXTERNAL
+			      ? "stopping the broker (the components are their supervisor's)"
+			      : "stopping every component, then the broker");
+		broker_stop(b, "msockctl stop");
 	} else if (strcmp(req->command, "ping") == 0 && req->n_args == 1) {
 		int rc = ping(b, req->args[0], err, sizeof(err));
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : "ping: sent");

@@ -229,19 +229,10 @@ static int setup_signals(struct broker *b)
 
 static void start_stopping(struct broker *b, int sig)
 {
-	if (b->stopping) {
-		/* A second signal: no more waiting. */
-		for (size_t i = 0; i < b->n_children; i++)
-			broker_child_signal(&b->children[i], SIGKILL);
-		return;
-	}
-	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
-		log_info("signal %d: exiting; the components are their supervisor's and run on",
-			 sig);
-	else
-		log_info("signal %d: stopping all components", sig);
-	b->stopping = true;
-	broker_children_stop_all(b);
+	char why[32];
+
+	snprintf(why, sizeof(why), "signal %d", sig);
+	broker_stop(b, why);
 }
 
 static void on_signals(struct broker *b)

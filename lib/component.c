@@ -238,7 +238,9 @@ static void publish_stats(struct component *c, uint64_t now)
 	Msock__BusStats m = MSOCK__BUS_STATS__INIT;
 	char key[80];
 
-	if (now < c->next_stats_ns)
+	/* A restarted broker is worth saying at once; the rest at most every
+	 * COMPONENT_STATS_MS. */
+	if (now < c->next_stats_ns && st->broker_restarts == p->broker_restarts)
 		return;
 	c->next_stats_ns = now + (uint64_t)COMPONENT_STATS_MS * NS_PER_MS;
 	/* Those are the uint64_t fields from bad_frames to the end (lib/bus.h

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"                         config is rejected and the running one kept\n"
 		"  restart NAME           restart a component (also clears a failed state)\n"
 		"  rebind                 new UDP sockets for the dataplane (magicsock's Rebind)\n"
+		"  stop                   stop every component the broker started, then the\n"
+		"                         broker (as SIGTERM does)\n"
 		"  wg-config [--iface I]  print the `wg set` lines that point WireGuard's peers\n"
 		"                         at their local msock endpoints (I defaults to wg0)\n"
 		"  wg-config --apply I    give interface I's peers those endpoints with wg(8)\n"
@@ -542,6 +544,8 @@ int main(int argc, char **argv)
 		return cmd_broker(sock, "restart", args, 1, false);
 	if (strcmp(cmd, "rebind") == 0 && rest == 0)
 		return cmd_broker(sock, "rebind", 0, 0, false);
+	if (strcmp(cmd, "stop") == 0 && rest == 0)
+		return cmd_broker(sock, "stop", 0, 0, false);
 	if (strcmp(cmd, "ping") == 0 && (rest == 1 || (rest == 3 && strcmp(args[0], "-c") == 0))) {
 		int count = rest == 3 ? atoi(args[1]) : 10;
 		if (count < 1 || count > 1000) {

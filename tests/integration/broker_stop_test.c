@@ -47,6 +47,32 @@ static void test_sigterm_leaves_no_process(void **state)
 	assert_int_not_equal(access(b->control, F_OK), 0);
 }
 
+/* msockctl stop: the same as SIGTERM, asked over the control socket. */
+static void test_msockctl_stop(void **state)
+{
+	struct th_broker *b = *state;
+	pid_t p1, p2;
+	bool ok;
+	char *text = 0;
+	int st;
+
+	assert_int_equal(th_broker_start(b, two, ""), 0);
+	p1 = th_comp_pid(b, "testcomp");
+	p2 = th_comp_pid(b, "t2");
+	assert_true(p1 > 0 && p2 > 0);
+	assert_int_equal(th_control(b, "stop", 0, &ok, &text), 0);
+	assert_true(ok);
+	assert_non_null(strstr(text, "stopping every component"));
+	free(text);
+	/* It exits by itself: a long wait for SIGCONT (ignored) is a wait. */
+	assert_int_equal(th_broker_stop(b, SIGCONT, &st), 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_false(th_pid_alive(p1));
+	assert_false(th_pid_alive(p2));
+	assert_true(th_log_contains(b, "msockctl stop: stopping all components"));
+}
+
 static bool exists(void *arg)
 {
 	return access(arg, F_OK) == 0;
@@ -147,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sigterm_leaves_no_process, th_setup,
 						th_teardown),
+		cmocka_unit_test_setup_teardown(test_msockctl_stop, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_permissions_shared_user, th_setup,
 						th_teardown),
 		cmocka_unit_test_setup_teardown(test_permissions, th_setup, th_teardown),
