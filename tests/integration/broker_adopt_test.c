@@ -28,9 +28,8 @@ struct pids {
 	pid_t a, t2;
 };
 
-static bool both_started(void *arg)
+static int count_started(const struct th_broker *b)
 {
-	struct th_broker *b = arg;
 	FILE *f = fopen(b->log, "r");
 	char line[2048];
 	int n = 0;
@@ -40,7 +39,17 @@ static bool both_started(void *arg)
 			n++;
 	if (f)
 		fclose(f);
-	return n >= 2;
+	return n;
+}
+
+static bool both_started(void *arg)
+{
+	return count_started(arg) >= 2;
+}
+
+static bool one_started(void *arg)
+{
+	return count_started(arg) >= 1;
 }
 
 static bool restarted_with_generation_2(void *arg)
@@ -131,7 +140,7 @@ static void test_damaged_record_adopts_nothing(void **state)
 	int st;
 
 	assert_int_equal(th_broker_start(b, "[\"testcomp\"]", ""), 0);
-	assert_true(th_wait(both_started, b) || th_comp_pid(b, "testcomp") > 0);
+	assert_true(th_wait(one_started, b));
 	a = th_comp_pid(b, "testcomp");
 	assert_int_equal(th_broker_stop(b, SIGKILL, &st), 0);
 	/* The old component is killed by hand here (the broker would not
