@@ -43,6 +43,22 @@ enum {
 	CANARY = '#',
 };
 
+/* `s` for a message: bytes outside printable ASCII as \xNN. */
+static const char *escaped(const char *s, size_t len, char *buf)
+{
+	char *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			*p++ = (char)c;
+		else
+			p += sprintf(p, "\\x%02x", c);
+	}
+	*p = 0;
+	return buf;
+}
+
 static void test_supervisors(void **state)
 {
 	static const struct {
@@ -108,6 +124,17 @@ static void test_supervisors(void **state)
 		{T("0\0::/system.slice/msock-disco.service"), CAP, "systemd (msock-disco.service)"},
 		{T("0::/system.slice/msock-disco.service\n\0\0\0\0"), CAP,
 		 "systemd (msock-disco.service)"},
+		/* A last element that is no unit name (systemd's unit_name_is_valid:
+		 * letters, digits, ":-_.\\@", something before the suffix) names no
+		 * unit: a NUL would cut it, and other bytes would reach the log, a
+		 * terminal, and msockctl status (jansson takes only UTF-8 strings). */
+		{T("0::/system.slice/msock\0disco.service"), CAP, "external"},
+		{T("0::/system.slice/\x1b[2J\x1b[31mred.service\n"), CAP, "external"},
+		{T("0::/system.slice/caf\xe9.service\n"), CAP, "external"},
+		{T("0::/system.slice/a b.service\n"), CAP, "external"},
+		{T("0::/system.slice/.service\n"), CAP, "external"},
+		{T("1:name=systemd:/system.slice/msock-disco.service\n0::/x/\x01.service\n"), CAP,
+		 "systemd (msock-disco.service)"},
 		/* Only len bytes are read. */
 		{"0::/system.slice/msock-disco.service", 33, CAP, "external"},
 		{"0::/machine.slice/libpod-" ID ".scope", 18, CAP, "external"},
@@ -125,7 +152,8 @@ static void test_supervisors(void **state)
 		{T(""), 1, ""},
 		{T("0::/system.slice/" LONG_UNIT "\n"), 256, "systemd (" LONG_UNIT ")"},
 	};
-	char out[OUT_BYTES];
+	char out[OUT_BYTES], shown[2][OUT_BYTES * 4];
+	int failed = 0;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -137,10 +165,15 @@ static void test_supervisors(void **state)
 			if (out[k] != CANARY)
 				fail_msg("row %zu: byte %zu written past cap %zu", i, k,
 					 rows[i].cap);
-		if (strcmp(out, rows[i].want) != 0)
-			fail_msg("row %zu (%.40s...): \"%s\", want \"%s\"", i, rows[i].text, out,
-				 rows[i].want);
+		if (strcmp(out, rows[i].want) != 0) {
+			print_error("row %zu (%s, cap %zu): \"%s\", want \"%s\"\n", i,
+				    escaped(rows[i].text, rows[i].len < 48 ? rows[i].len : 48,
+					    shown[0]),
+				    rows[i].cap, escaped(out, strlen(out), shown[1]), rows[i].want);
+			failed++;
+		}
 	}
+	assert_int_equal(failed, 0);
 }
 
 int main(void)
