@@ -89,8 +89,14 @@ void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size
 				snprintf(out, cap, "docker");
 				return;
 			}
-			if (unit_name(el, el_len, ".service") && el_len < cap - 10)
+			/* A name that does not fit ("systemd (", ")" and the NUL
+			 * take 11 bytes) is left out, not cut; the unit is still
+			 * systemd's. */
+			bool unit = unit_name(el, el_len, ".service");
+			if (unit && cap >= 11 && el_len <= cap - 11)
 				snprintf(out, cap, "systemd (%.*s)", (int)el_len, el);
+			else if (unit)
+				snprintf(out, cap, "systemd");
 		}
 		p += l + (nl ? 1 : 0);
 	}

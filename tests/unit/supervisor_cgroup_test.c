@@ -150,6 +150,13 @@ static void test_supervisors(void **state)
 		{T("0::/system.slice/docker-" ID ".scope\n"), 7, "docker"},
 		{T("0::/system.slice/a.service\n"), 8, "systemd"},
 		{T(""), 1, ""},
+		/* A unit whose name does not fit is still systemd's. */
+		{T("0::/system.slice/msock-disco.service\n"), 30, "systemd (msock-disco.service)"},
+		{T("0::/system.slice/msock-disco.service\n"), 29, "systemd"},
+		{T("0::/system.slice/" LONG_UNIT "\n"), CAP, "systemd"},
+		{T("0::/system.slice/msock-disco.service\n"), 10, "systemd"},
+		{T("0::/system.slice/msock-disco.service\n"), 9, "systemd"},
+		{T("0::/system.slice/msock-disco.service\n"), 5, "syst"},
 		{T("0::/system.slice/" LONG_UNIT "\n"), 256, "systemd (" LONG_UNIT ")"},
 	};
 	char out[OUT_BYTES], shown[2][OUT_BYTES * 4];
