@@ -213,7 +213,9 @@ int broker_proc_start_ticks(pid_t pid, uint64_t *ticks);
 /* A connection from row p's user with pid `pid` (supervise: external): a
  * new pid is the component (re)started by its supervisor. */
 void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid);
-/* The supervisor named by the text of /proc/<pid>/cgroup. */
+/* The supervisor named by the text of /proc/<pid>/cgroup (len bytes, NULs
+ * and all): "systemd (<unit>)", "systemd" when the unit's name does not fit,
+ * "podman", "docker" or "external"; cut to fit cap (> 0), NUL-terminated. */
 void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size_t cap);
 
 /* config_state.c */

@@ -37,6 +37,24 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
 	return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
+/* A systemd unit's name with suffix `suffix`: the characters of systemd's
+ * unit_name_is_valid() (letters, digits, ":-_.\\", '@' before a template's
+ * instance) and a name before the suffix. Anything else in a cgroup path was
+ * made by whoever has a delegated subtree; named as is, it would reach the
+ * log, a terminal, and the status JSON (jansson refuses what is not UTF-8). */
+static bool unit_name(const char *s, size_t len, const char *suffix)
+{
+	if (len <= strlen(suffix) || !ends_with(s, len, suffix))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    !(c && strchr(":-_.\\@", c)))
+			return false;
+	}
+	return true;
+}
+
 static bool contains(const char *s, size_t len, const char *needle)
 {
 	size_t n = strlen(needle);
@@ -71,8 +89,14 @@ void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size
 				snprintf(out, cap, "docker");
 				return;
 			}
-			if (ends_with(el, el_len, ".service") && el_len < cap - 10)
+			/* A name that does not fit ("systemd (", ")" and the NUL
+			 * take 11 bytes) is left out, not cut; the unit is still
+			 * systemd's. */
+			bool unit = unit_name(el, el_len, ".service");
+			if (unit && cap >= 11 && el_len <= cap - 11)
 				snprintf(out, cap, "systemd (%.*s)", (int)el_len, el);
+			else if (unit)
+				snprintf(out, cap, "systemd");
 		}
 		p += l + (nl ? 1 : 0);
 	}
