@@ -25,7 +25,8 @@ int listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t 
 	unsigned long p, n;
 	const char *s = names;
 
-	if (!pid && !fds)
+	/* As sd_listen_fds: either unset, nothing was handed over. */
+	if (!pid || !fds)
 		return 0;
 	if (decimal(pid, 4194304, &p) < 0 || p == 0) {
 		snprintf(err, errcap, "LISTEN_PID \"%.32s\" is not a process id", pid ? pid : "");
@@ -48,7 +49,8 @@ int listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t 
 	}
 	if (!names)
 		return (int)n;
-	/* Exactly n names, colon-separated; each printable, no colon. */
+	/* Exactly n names, colon-separated; each printable ASCII, space
+	 * included, no colon (systemd's fdname_is_valid). */
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strcspn(s, ":");
 		if (len > LISTEN_FDS_NAME_MAX) {
@@ -57,7 +59,7 @@ int listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t 
 			return -EINVAL;
 		}
 		for (size_t k = 0; k < len; k++)
-			if ((unsigned char)s[k] < 0x21 || (unsigned char)s[k] > 0x7e) {
+			if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e) {
 				snprintf(
 					err, errcap,
 					"LISTEN_FDNAMES: name %zu has a byte that is not printable "

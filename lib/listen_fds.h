@@ -21,9 +21,11 @@ struct listen_fd {
 };
 
 /* The values of LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES (NULL when
- * unset) for process `self`. Returns 0 when they hand nothing to us (unset,
- * or for another pid: inherited by mistake), the number of fds (into
- * out[0..cap)), or -EINVAL with what is wrong in err. */
+ * unset) for process `self`. Returns 0 when they hand nothing to us
+ * (LISTEN_PID or LISTEN_FDS unset, or for another pid: inherited by
+ * mistake; as sd_listen_fds), the number of fds (into out[0..cap)), or
+ * -EINVAL with what is wrong in err. Stricter than systemd where a value is
+ * set but malformed (systemd ignores some of those): it is refused. */
 int listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t self,
 		     struct listen_fd *out, size_t cap, char *err, size_t errcap);
 

@@ -72,7 +72,7 @@ static void check_fds(const char *pid, const char *fds, const char *names, pid_t
 			abort();
 		len = strlen(name);
 		for (size_t k = 0; k < len; k++)
-			if ((unsigned char)name[k] < 0x21 || (unsigned char)name[k] > 0x7e ||
+			if ((unsigned char)name[k] < 0x20 || (unsigned char)name[k] > 0x7e ||
 			    name[k] == ':')
 				abort();
 		if (!names) {
@@ -141,8 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	self = self_from(part[0]);
 	rc = run(part[0], part[1], part[2], self, out, cap, err, sizeof(err));
-	/* For our own pid, 0 only when nothing is set. */
-	if (rc == 0 && (part[0] || part[1]))
+	/* For our own pid, 0 only when LISTEN_PID or LISTEN_FDS is unset. */
+	if (rc == 0 && part[0] && part[1])
 		abort();
 	/* For another process's: 0, unless LISTEN_PID itself is malformed. */
 	rc = run(part[0], part[1], part[2], self == 1 ? 2 : self - 1, out, cap, err, sizeof(err));

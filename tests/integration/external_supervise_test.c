@@ -224,13 +224,18 @@ static void test_external_supervision(void **state)
 	assert_true(th_log_contains(b, "sockets from systemd"));
 	json_t *j = th_status(b);
 	assert_string_equal(json_string_value(json_object_get(j, "Supervise")), "external");
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(json_object_get(j, "Components"), "disco"), "Supervisor")),
-		"external");
+	/* Who runs it depends on this test's own cgroup ("external" here,
+	 * "systemd (<unit>)" under a CI unit, "docker" in a container: the
+	 * cases are supervisor_cgroup_test's); not the broker, in any case. */
+	const char *sup = json_string_value(json_object_get(
+		json_object_get(json_object_get(j, "Components"), "disco"), "Supervisor"));
+	char want[128];
+	assert_non_null(sup);
+	assert_true(sup[0] && strncmp(sup, "broker", 6) != 0);
+	snprintf(want, sizeof(want), "run by %s", sup);
 	json_decref(j);
 	/* msockctl status (text) says who runs each. */
-	assert_true(status_text_has(b, "run by external"));
+	assert_true(status_text_has(b, want));
 
 	/* The broker does not restart what it does not run. */
 	assert_int_equal(th_control(b, "restart", "disco", &ok, &text), 0);
