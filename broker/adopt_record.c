@@ -11,6 +11,7 @@
  * whole record is refused (nothing is adopted from a record half
  * understood). */
 #include "adopt.h"
+#include "config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,20 +41,6 @@ static int fail(char *err, size_t errcap, size_t line, const char *fmt, ...)
 	va_end(ap);
 	snprintf(err, errcap, "line %zu: %s", line, what);
 	return -EINVAL;
-}
-
-/* [a-z0-9_-]{1,31}, as the config allows component names. */
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n >= ADOPT_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		      s[i] == '-'))
-			return false;
-	return true;
 }
 
 /* A decimal number in [min, max]; no sign but for "-1" when min is -1. */
@@ -123,7 +110,7 @@ static int parse_line(char *line, size_t lineno, struct adopt_entry *e, char *er
 	if (strcmp(f[0], "child") != 0)
 		return fail(err, errcap, lineno, "unknown keyword \"%.32s\"", f[0]);
 	for (int i = 1; i <= 2; i++)
-		if (!name_ok(f[i]))
+		if (!config_component_name_ok(f[i]))
 			return fail(err, errcap, lineno, "%s \"%.40s\": want [a-z0-9_-]{1,31}",
 				    field[i].name, f[i]);
 	for (int i = 3; i < FIELDS; i++)

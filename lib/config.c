@@ -164,7 +164,7 @@ static void f_prefs(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg
 	}
 }
 
-static bool component_name_ok(const char *s)
+bool config_component_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -179,12 +179,12 @@ static bool component_name_ok(const char *s)
 
 static int component_name(struct cfg_ctx *c, const json_t *v, char *out)
 {
-	if (!json_is_string(v) || !component_name_ok(json_string_value(v))) {
+	if (!json_is_string(v) || !config_component_name_ok(json_string_value(v))) {
 		cfg_error(c, CFG_AT_VALUE, "expected a name matching [a-z0-9_-]{1,%d}",
 			  CFG_COMPONENT_NAME_MAX_CHARS);
 		return -1;
 	}
-	/* component_name_ok bounds the length below the field's size. */
+	/* config_component_name_ok bounds the length below the field's size. */
 	snprintf(out, CFG_COMPONENT_NAME_MAX_CHARS + 1, "%s", json_string_value(v));
 	return 0;
 }

@@ -141,6 +141,8 @@ struct msock_config *config_parse(const char *text, size_t len, const char *name
 				  struct cfg_diag *diag);
 void config_free(struct msock_config *cfg);
 void cfg_diag_free(struct cfg_diag *diag);
+/* Is s a component name (or program) as the config allows: [a-z0-9_-]{1,31}? */
+bool config_component_name_ok(const char *s);
 /* The peer with that node key, or NULL. */
 const struct cfg_peer *config_find_peer(const struct msock_config *cfg,
 					const struct key32 *node_key);

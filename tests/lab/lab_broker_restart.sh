@@ -60,10 +60,8 @@ lab_wait_for 15 refilled || lab_fail "the new broker's cache was not filled agai
 lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) in the new broker's status"
 lab_log "the new broker's cache has the keys, endpoints, netcheck report and direct path again"
 
-lab_wait_for 20 lab_dead "$ping_pid" || lab_fail "the flood did not end"
-wait "$ping_pid" 2>/dev/null || true
-sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
-got=$(awk '/packets transmitted/ { print $4 }' "$flood")
+lab_flood_end "$ping_pid" "$flood"
+sent=$LAB_FLOOD_SENT got=$LAB_FLOOD_GOT
 lab_log "ping flood across the broker's death and restart: $got of $sent replies ($((sent - got)) lost)"
 [ "$got" = "$sent" ] || lab_fail "$((sent - got)) pings lost while the broker was down"
 

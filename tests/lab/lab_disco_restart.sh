@@ -26,10 +26,8 @@ back() { [ "$(st | jq -r .Components.disco.State)" = running ] &&
   [ "$(st | jq -r .Components.disco.PID)" != "$pid0" ]; }
 lab_wait_for 15 back || lab_fail "disco did not come back within 15 s"
 lab_log "disco killed (pid $pid0) and running again after $(lab_ms_since "$t") ms"
-lab_wait_for 20 lab_dead "$ping_pid" || lab_fail "the flood did not end"
-wait "$ping_pid" 2>/dev/null || true
-sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
-got=$(awk '/packets transmitted/ { print $4 }' "$flood")
+lab_flood_end "$ping_pid" "$flood"
+sent=$LAB_FLOOD_SENT got=$LAB_FLOOD_GOT
 lab_log "ping flood across the kill: $got of $sent replies ($((sent - got)) lost); derper relayed $(($(lab_derper_packets) - relayed0)) packets meanwhile"
 [ "$got" = "$sent" ] || lab_fail "$((sent - got)) pings lost while disco restarted"
 lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) after the restart"

@@ -51,10 +51,8 @@ sum_run=$(sha256sum "/proc/$disco1/exe" | cut -d' ' -f1)
 [ "$(others)" = "$others0" ] || lab_fail "other components changed: $(others), was $others0"
 lab_log "the new disco runs the new file (sha256 ${sum_new:0:16}...); the other components kept their pids: $others0"
 
-lab_wait_for 20 lab_dead "$ping_pid" || lab_fail "the flood did not end"
-wait "$ping_pid" 2>/dev/null || true
-sent=$(awk '/packets transmitted/ { print $1 }' "$flood")
-got=$(awk '/packets transmitted/ { print $4 }' "$flood")
+lab_flood_end "$ping_pid" "$flood"
+sent=$LAB_FLOOD_SENT got=$LAB_FLOOD_GOT
 lab_log "ping flood across the upgrade: $got of $sent replies ($((sent - got)) lost)"
 [ "$got" = "$sent" ] || lab_fail "$((sent - got)) pings lost during the upgrade"
 lab_msock_is_direct na || lab_fail "na's path is $(lab_msock_path na) after the upgrade"

@@ -957,6 +957,19 @@ lab_flood_gap() {
     END { printf "%d %.0f %.0f %.0f\n", n, g, p, at }' "$1"
 }
 
+# Waits up to TIMEOUT_S (default 20) for the ping flood PID (started with
+# lab_bg) to end, reaps it, and sets LAB_FLOOD_SENT and LAB_FLOOD_GOT from
+# its log FILE (ping's summary line).
+lab_flood_end() {
+  local pid=$1 log=$2
+  lab_wait_for "${3:-20}" lab_dead "$pid" || lab_fail "the ping flood (pid $pid) did not end"
+  wait "$pid" 2>/dev/null || true
+  LAB_FLOOD_SENT=$(awk '/packets transmitted/ { print $1 }' "$log")
+  # shellcheck disable=SC2034 # read by the lab scripts
+  LAB_FLOOD_GOT=$(awk '/packets transmitted/ { print $4 }' "$log")
+  [ -n "$LAB_FLOOD_SENT" ] || lab_fail "no summary in $log: $(tail -n 3 "$log")"
+}
+
 # Prints the median of the numbers on stdin, one a line ("-" when none).
 lab_median() {
   sort -g | awk '{ v[NR] = $1 } END {
