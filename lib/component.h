@@ -40,6 +40,8 @@ enum {
 	/* Its bus counters (BusStats) are published at most this often, and
 	 * only when a drop counter moved. */
 	COMPONENT_STATS_MS = 5000,
+	/* component_subscribe says it is still waiting for the broker after this. */
+	COMPONENT_WAIT_SAY_MS = 1000,
 };
 
 struct component {
@@ -121,7 +123,9 @@ int component_read_signal(struct component *c);
  * Logs and returns -1 on failure. */
 int component_connect(struct component *c, const struct bus_handler *rows, size_t n, void *arg);
 /* Subscribes to each prefix of the NULL-terminated list and waits for
- * their snapshots. Logs and returns -1 when the broker does not answer. */
+ * their snapshots (saying so after COMPONENT_WAIT_SAY_MS). Logs and returns
+ * -1 when the broker does not answer within BUS_SNAPSHOT_TIMEOUT_MS; a
+ * SIGTERM or SIGINT meanwhile exits the process (status 0). */
 int component_subscribe(struct component *c, const char *const *prefixes);
 /* The loop: poll (bus, signalfd, packet channel, ops->pollitems) until the
  * nearest deadline (at most COMPONENT_MAX_WAIT_MS), then signals, the

@@ -150,6 +150,11 @@ static bool comp_is(void *arg)
 	return yes;
 }
 
+static bool waiting_for_broker(void *arg)
+{
+	return th_log_contains(arg, "disco INFO: waiting for the broker on the bus");
+}
+
 static bool disco_key_published(void *arg)
 {
 	json_t *st = th_status(arg);
@@ -307,11 +312,37 @@ static void test_bad_socket_activation(void **state)
 	close(s.fd[2]);
 }
 
+/* A component that waits for a broker (none runs) stops at once on
+ * SIGTERM, as a supervisor expects, and says why. */
+static void test_sigterm_while_waiting(void **state)
+{
+	struct th_broker *b = *state;
+	char dir[512];
+	pid_t disco;
+	int st;
+
+	if (geteuid() != 0 || !getpwnam("msock-disco"))
+		skip();
+	/* The broker's directories and config, then no broker. */
+	assert_int_equal(th_broker_start(b, "[\"disco\"]", ",\n  \"supervise\": \"external\""), 0);
+	assert_int_equal(th_broker_stop(b, SIGKILL, &st), 0);
+	snprintf(dir, sizeof(dir), "%s/run/bus", b->dir);
+	assert_int_equal(access(dir, F_OK), 0);
+	disco = start(b, "disco", 0);
+	assert_true(th_wait(waiting_for_broker, b));
+	kill(disco, SIGTERM);
+	assert_int_equal(waitpid(disco, &st, 0), disco);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(th_log_contains(b, "signal 15 before the broker answered: exiting"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_external_supervision, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_socket_activation, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_while_waiting, th_setup, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, 0, 0);
