@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,14 @@ fail:
 	return -1;
 }
 
+/* Has the process of pidfd exited (the pidfd polls readable)? */
+static bool exited(int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
 /* Entry e, if it is still the process the record names and the config
  * still wants it: its child slot, running. */
 static void adopt_one(struct broker *b, const struct adopt_entry *e)
@@ -151,7 +160,7 @@ static void adopt_one(struct broker *b, const struct adopt_entry *e)
 	const struct cfg_component *want = 0;
 	struct child *ch;
 	uint64_t ticks = 0;
-	int pidfd;
+	int pidfd, rc;
 
 	for (size_t k = 0; k < b->cfg->n_components; k++)
 		if (strcmp(b->cfg->components[k].name, e->name) == 0)
@@ -165,7 +174,10 @@ static void adopt_one(struct broker *b, const struct adopt_entry *e)
 	/* The pidfd first, then the start time: the pidfd then names the
 	 * process that had it, not a later one with the same pid. */
 	pidfd = pidfd_open(e->pid, 0);
-	if (pidfd < 0 || broker_proc_start_ticks(e->pid, &ticks) < 0 || ticks != e->start_ticks) {
+	rc = pidfd < 0 ? -ESRCH : broker_proc_start_ticks(e->pid, &ticks);
+	if (rc < 0 && pidfd >= 0 && exited(pidfd))
+		rc = -ESRCH; /* it exited after pidfd_open */
+	if (rc == -ESRCH || (rc == 0 && ticks != e->start_ticks)) {
 		log_info("%s (pid %d) is gone: starting it", e->name, (int)e->pid);
 		if (pidfd >= 0)
 			close(pidfd);
@@ -174,6 +186,24 @@ static void adopt_one(struct broker *b, const struct adopt_entry *e)
 	ch = broker_child_add(b, want);
 	if (!ch) {
 		close(pidfd);
+		return;
+	}
+	if (rc < 0) {
+		/* A process has that pid, but whether it is still ours cannot
+		 * be told (ProtectProc= hides other users' /proc entries from
+		 * a broker without CAP_SYS_PTRACE: ENOENT): neither adopt it
+		 * (it might be another process now) nor start a second one
+		 * beside it. */
+		close(pidfd);
+		ch->sup.state = SUP_FAILED;
+		snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit),
+			 "pid %d not adopted: /proc/%d/stat: %s", (int)e->pid, (int)e->pid,
+			 strerror(-rc));
+		log_error("%s (pid %d) may still run but cannot be checked (/proc/%d/stat: %s; the "
+			  "broker needs CAP_SYS_PTRACE under ProtectProc=): not adopted and not "
+			  "started; `msockctl restart %s` starts it once the old one is gone",
+			  e->name, (int)e->pid, (int)e->pid, strerror(-rc), e->name);
+		broker_child_publish(b, ch);
 		return;
 	}
 	ch->pidfd = pidfd;
