@@ -2,10 +2,12 @@
 # systemd_boot: deploy/systemd/ on a real systemd, booted as PID 1 in a
 # podman container (this machine's PID 1 is not systemd). Opt-in, root:
 #   MSOCK_SYSTEMD_BOOT=1 bash tests/scripts/systemd_boot.sh
-# A Debian 12 root (debootstrap --variant=minbase, from this machine's
-# Debian mirror) gets `cmake --install` of the build and a self-signed
-# certificate for msock-derper, and is imported as an image; the
-# container boots and systemd-sysusers makes the fixed users. Then:
+# What it needs on this machine (podman, runc, debootstrap, ...) it
+# installs with apt-get when missing. A Debian 12 root (debootstrap
+# --variant=minbase, from this machine's Debian mirror) gets `cmake
+# --install` of the build and a self-signed certificate for msock-derper,
+# and is imported as an image; the container boots and systemd-sysusers
+# makes the fixed users. Then:
 # msock-derper's shipped unit must come up as its user in its chroot;
 # msock.service (the broker spawning the components, with a config
 # without "supervise") must run all five, each as its fixed uid,
@@ -23,12 +25,6 @@
 #   MSOCK_BUILD_DIR            the build to install (default build/release)
 #   MSOCK_SYSTEMD_BOOT_ROOTFS  a debootstrap root to reuse (made there,
 #                              and kept, when missing): saves ~50 s a run
-#   MSOCK_SYSTEMD_BOOT_EMULATE 1: run the components through today's
-#                              interface instead of --config (drop-ins
-#                              with MSOCK_BUS_DIR, MSOCK_USER, ... and a
-#                              config without "supervise"), to try the
-#                              units' hardening before the separately
-#                              supervised mode is in the programs
 #   MSOCK_DEBIAN_MIRROR        default: the first .../debian of
 #                              /etc/apt/sources.list*
 #   MSOCK_SYSTEMD_BOOT_KEEP    1: leave the container and image (says how
@@ -37,19 +33,44 @@ set -Eeuo pipefail
 trap 'echo "systemd_boot.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
 if [ "${MSOCK_SYSTEMD_BOOT:-}" != 1 ]; then
-  echo "systemd_boot: skipped (opt-in: MSOCK_SYSTEMD_BOOT=1, as root, with podman and debootstrap)"
+  echo "systemd_boot: skipped (opt-in: MSOCK_SYSTEMD_BOOT=1, as root; installs podman and debootstrap when missing)"
   exit 77
 fi
-for c in podman debootstrap cmake openssl jq; do
-  command -v "$c" >/dev/null || {
-    echo "systemd_boot: needs $c (apt-get install podman runc debootstrap)" >&2
-    exit 1
-  }
-done
 [ "$(id -u)" = 0 ] || {
-  echo "systemd_boot: run as root (rootful podman, debootstrap)" >&2
+  echo "systemd_boot: run as root (rootful podman, debootstrap, apt-get)" >&2
   exit 1
 }
+
+# What this script runs on this machine, by the package that has it;
+# installed when missing (nothing here may rely on a package installed by
+# hand). runc by name: the containers run with --runtime runc, and
+# podman's dependency is crun or runc. debian-archive-keyring: debootstrap
+# checks the mirror's Release file with it (a Recommends of debootstrap,
+# which --no-install-recommends would leave out).
+missing=()
+for need in podman:podman runc:runc debootstrap:debootstrap cmake:cmake openssl:openssl jq:jq \
+  /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring; do
+  what=${need%%:*}
+  if [[ $what == /* ]]; then
+    [ -e "$what" ] || missing+=("${need#*:}")
+  else
+    command -v "$what" >/dev/null || missing+=("${need#*:}")
+  fi
+done
+if [ "${#missing[@]}" -ne 0 ]; then
+  echo "0. installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # The package lists only when the install fails without them (a fresh
+  # image has none): apt-get update is slow and changes this machine.
+  log=/var/tmp/msock-sdboot-apt.log
+  if ! apt-get install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+    if ! { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } >>"$log" 2>&1; then
+      tail -20 "$log" >&2
+      echo "FAIL: apt-get install ${missing[*]} (log: $log)" >&2
+      exit 1
+    fi
+  fi
+fi
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MSOCK_BUILD_DIR:-$src/build/release}
@@ -143,49 +164,6 @@ chmod 0700 "$r/var/lib/derper"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$host" \
   -addext "subjectAltName=DNS:$host" -keyout "$r/var/lib/derper/certs/$host.key" \
   -out "$r/var/lib/derper/certs/$host.crt" 2>/dev/null
-if [ "${MSOCK_SYSTEMD_BOOT_EMULATE:-}" = 1 ]; then
-  # Today's interface (lib/component.h, broker/children.c's build_env):
-  # the broker runs the bus only ("components": []), each component gets
-  # what the broker would have handed it. The dataplane's sockets are
-  # systemd's, in an order systemd picks: a wrapper names them from
-  # LISTEN_FDNAMES (wg) and their family (/proc/self/net/udp6).
-  sed -e '/"supervise"/d' -e 's/"peers": \[\]/"peers": [],\n  "components": []/' \
-    "$src/deploy/msock.json" >"$r/etc/msock/emulate.json"
-  d=$r/etc/systemd/system
-  dropin() {
-    mkdir -p "$d/msock-$1.service.d"
-    printf '[Service]\nExecStart=\nExecStart=%s\n%s\n' "$2" "$3" >"$d/msock-$1.service.d/emulate.conf"
-  }
-  env="Environment=MSOCK_BUS_DIR=/run/msock/bus MSOCK_USER=msock"
-  dropin broker "/usr/bin/msock-broker --config /etc/msock/emulate.json" ""
-  mkdir -p "$r/usr/local/sbin"
-  cat >"$r/usr/local/sbin/msock-dataplane-emulate" <<'WRAP'
-#!/bin/sh
-# LISTEN_FDS from 3, named by LISTEN_FDNAMES -> MSOCK_{UDP4,UDP6,WG}_FD.
-fd=3 keep=
-for n in $(echo "$LISTEN_FDNAMES" | tr : ' '); do
-  ino=$(readlink "/proc/self/fd/$fd" | tr -dc 0-9)
-  if [ "$n" = wg ]; then
-    MSOCK_WG_FD=$fd
-  elif awk -v i="$ino" '$10 == i {f = 1} END {exit !f}' /proc/self/net/udp6; then
-    MSOCK_UDP6_FD=$fd
-  else
-    MSOCK_UDP4_FD=$fd
-  fi
-  keep=${keep:+$keep,}$fd
-  fd=$((fd + 1))
-done
-export MSOCK_WG_FD MSOCK_UDP4_FD MSOCK_UDP6_FD MSOCK_KEEP_FDS=$keep
-exec /usr/bin/msock-dataplane
-WRAP
-  chmod 755 "$r/usr/local/sbin/msock-dataplane-emulate"
-  dropin dataplane /usr/local/sbin/msock-dataplane-emulate "$env-dataplane"
-  dropin disco /usr/bin/msock-disco "$env-disco MSOCK_KEY_FILE=/var/lib/msock/disco.key"
-  dropin derp /usr/bin/msock-derp "$env-derp MSOCK_KEY_FILE=/var/lib/msock/node.key MSOCK_CA_FILE="
-  dropin netcheck /usr/bin/msock-netcheck "$env-netcheck MSOCK_CA_FILE="
-  dropin portmapper /usr/bin/msock-portmapper "$env-portmapper"
-  echo "   emulating the external mode with drop-ins (MSOCK_SYSTEMD_BOOT_EMULATE=1)"
-fi
 # msock.service with a config of the broker-supervised mode (the
 # installed one says "external").
 sed '/"supervise"/d' "$src/deploy/msock.json" >"$r/etc/msock/broker.json"
