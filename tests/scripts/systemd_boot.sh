@@ -8,18 +8,29 @@
 # --install` of the build and a self-signed certificate for msock-derper,
 # and is imported as an image; the container boots and systemd-sysusers
 # makes the fixed users. Then:
-# msock-derper's shipped unit must come up as its user in its chroot;
-# msock.service (the broker spawning the components, with a config
-# without "supervise") must run all five, each as its fixed uid,
-# chrooted into /run/msock/bus, with no capabilities, no_new_privs and a
-# seccomp filter, and `systemctl stop msock` must leave none; then
-# msock.target must bring the broker and the five component units up the
-# same way, with the right socket for each port; a broker restart must
-# leave the components' processes alone and get their state back on the
-# bus; a dataplane restart must keep its UDP socket (systemd's). It prints
-# each process's credentials, what systemd ignored, the errors in the
-# units' journal on failure, and the seconds each phase took. Containers,
-# images and files it made are removed on exit, also on failure.
+# - msock-derper's shipped unit comes up as its user in its chroot;
+# - msock.service ("supervise": "broker"): the broker runs all five
+#   components, each as its fixed uid, chrooted into /run/msock/bus, with
+#   no capabilities, no_new_privs and a seccomp filter; kill -9 of the
+#   broker: systemd starts it again (Restart=on-failure) and, the
+#   components having outlived it (KillMode=process), it adopts them:
+#   the same pids, Supervisor "broker (adopted)", their state back, and
+#   the dataplane's sockets taken back (a dataplane restart then keeps
+#   them); then `systemctl stop msock` leaves none;
+# - msock.target ("supervise": "external", the installed config): the
+#   broker and the five component units, the same credentials, each
+#   component running in `msockctl status` with its unit's pid and
+#   Supervisor "systemd (msock-<name>.service)", the dataplane on
+#   systemd's sockets (41641, 41642, 7 MiB buffers); `systemctl restart
+#   msock-broker` and kill -9 of the broker leave the components' pids
+#   alone, each sees the new broker (Bus.BrokerRestarts) and their state
+#   comes back on the bus; `systemctl restart msock-disco` counts as a
+#   restart of disco; a dataplane restart keeps systemd's sockets;
+#   `systemctl stop msock.target` leaves none.
+# It prints each process's credentials, what systemd ignored, the errors
+# in the units' journal on failure, and the seconds each phase and each
+# recovery took. Containers, images and files it made are removed on
+# exit, also on failure.
 #
 # Environment:
 #   MSOCK_BUILD_DIR            the build to install (default build/release)
@@ -87,7 +98,7 @@ host=msock-sdboot
 work=$(mktemp -d /var/tmp/msock-sdboot.XXXXXX)
 cleanup() {
   if [ "${MSOCK_SYSTEMD_BOOT_KEEP:-}" = 1 ]; then
-    echo "kept: podman exec -it $name bash; then podman rm -f $name; podman rmi $image"
+    echo "kept: podman exec -it $name bash; then podman rm -f $name; podman rmi $image; rm -rf $work"
     return 0
   fi
   podman rm -f "$name" >/dev/null 2>&1 || true
@@ -112,18 +123,24 @@ phase_done() {
   phases+=("$(printf '  %-28s %4d s' "$1" $((now - tp)))")
   tp=$now
 }
+# Milliseconds, for the recoveries (a broker restart, ...).
+ms() { echo $(($(date +%s%N) / 1000000)); }
+recoveries=()
+recovered() { recoveries+=("$(printf '  %-52s %6d ms' "$1" $(($(ms) - $2)))"); }
 in_ct() { podman exec "$name" "$@"; }
 # What systemd ignored, the journal when something failed, the seconds
 # per phase; returns 1 when a check failed.
 finish() {
   echo "what systemd ignored (msock units):"
-  in_ct journalctl --no-pager -o cat -u 'msock*' | grep -E 'ignoring|not supported' | sort | uniq -c |
+  in_ct journalctl --no-pager -o cat -u 'msock*' | grep -iE 'ignoring|not supported' | sort | uniq -c |
     sed 's/^/   /' || echo "   nothing"
   if [ "$fails" -ne 0 ]; then
     echo "--- the msock units' errors, each line once, with its count ---"
     in_ct journalctl --no-pager -o cat -u 'msock*' | grep -E 'ERROR|WARN|Failed (at|to set up)' |
       sed -E 's/^[0-9:.]+ //' | sort | uniq -c | sort -rn | head -30
   fi
+  echo "milliseconds to recover (from the kill or restart):"
+  printf '%s\n' "${recoveries[@]}"
   echo "seconds per phase:"
   printf '%s\n' "${phases[@]}"
   printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
@@ -164,6 +181,8 @@ chmod 0700 "$r/var/lib/derper"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$host" \
   -addext "subjectAltName=DNS:$host" -keyout "$r/var/lib/derper/certs/$host.key" \
   -out "$r/var/lib/derper/certs/$host.crt" 2>/dev/null
+grep -q '"supervise": "external"' "$r/etc/msock/msock.json" ||
+  fail "the installed /etc/msock/msock.json does not say \"supervise\": \"external\""
 # msock.service with a config of the broker-supervised mode (the
 # installed one says "external").
 sed '/"supervise"/d' "$src/deploy/msock.json" >"$r/etc/msock/broker.json"
@@ -181,10 +200,16 @@ if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
 if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
 # CAP_SYS_ADMIN lets systemd set up the units' namespaces (ProtectSystem,
 # PrivateNetwork, ...) as on a host; without it, it ignores them.
-# CAP_SYS_PTRACE is for this script's readlink /proc/PID/root; the units
-# have bounding sets of their own.
+# CAP_NET_ADMIN, as systemd has on a host: the socket units' 7 MiB
+# buffers past net.core.rmem_max (SO_RCVBUFFORCE; without it they are
+# cut to rmem_max, silently) and the loopback of PrivateNetwork=.
+# CAP_SYS_PTRACE is for this script's readlink /proc/PID/root, and lets
+# the units have it where they ask for it (msock.service). The units
+# have bounding sets of their own. --network none: the sockets are
+# bound on the wildcard address and only loopback is used, so the
+# container needs no bridge (nor netavark's firewall rules on this host).
 podman run -d --name "$name" --hostname "$host" --systemd=always --runtime runc \
-  --cgroup-manager cgroupfs --cap-add SYS_ADMIN --cap-add SYS_PTRACE \
+  --cgroup-manager cgroupfs --network none --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
   --ulimit "nofile=$nofile:$nofile" \
   --ulimit "nproc=$nproc:$nproc" "$image" /sbin/init >/dev/null
 state=
@@ -224,19 +249,58 @@ check_proc() {
 }
 # Fields of `msockctl status --json` (docs/status-json.md).
 status() { { in_ct msockctl status --json 2>/dev/null || echo '{}'; } | jq -r "$@"; }
-# The components' state on the bus: both keys and the dataplane's port.
-keys_back() {
-  local k
-  for _ in $(seq 1 20); do
-    k=$(status '[.Self.NodeKey, .Self.DiscoKey, (.Self.Dataplane.Port // 0)] | map(tostring) | join(" ")')
-    [[ $k == nodekey:*" "discokey:*" 41641" ]] && return 0
-    sleep 0.5
+# wait_status JQ WANT [TRIES]: until the jq expression JQ prints WANT,
+# every 0.1 s (default 100 tries, 10 s); 1 when it never did.
+wait_status() {
+  local got=
+  for _ in $(seq 1 "${3:-100}"); do
+    got=$(status "$1")
+    [ "$got" = "$2" ] && return 0
+    sleep 0.1
   done
-  echo "   status: NodeKey DiscoKey Dataplane.Port = ${k:-?}"
+  echo "   status: $1 = ${got:-?}, want $2"
   return 1
+}
+# The components' state on the bus: both keys and the dataplane's ports,
+# which a new broker's cache has only once the components set them again.
+state_jq='[.Self.NodeKey[0:8], .Self.DiscoKey[0:9], (.Self.Dataplane.Port // 0), (.Self.Dataplane.WGEndpointPort // 0)] | map(tostring) | join(" ")'
+state_want='nodekey: discokey: 41641 41642'
+state_back() { wait_status "$state_jq" "$state_want"; }
+# The inode of the IPv4 socket bound to port $1 (hex): the same socket
+# or another on the same port.
+inode() { in_ct cat /proc/net/udp | awk -v p=":$1" '$2 ~ p"$" {print $10; exit}'; }
+socks() { echo "$(inode A2A9) $(inode A2AA)"; } # 41641, 41642
+# 7 MiB asked (the socket units' ReceiveBuffer=, the broker's
+# SO_RCVBUFFORCE), twice that as the kernel reports it.
+bufs_want="14680064 14680064"
+bufs() { status '"\(.Self.Dataplane.RcvBuf) \(.Self.Dataplane.SndBuf)"'; }
+# The broker's view of the components: "name:pid:state:supervisor:restarts",
+# one per line, sorted.
+comps_jq='(.Components // {}) | to_entries | map("\(.key):\(.value.PID):\(.value.State):\(.value.Supervisor):\(.value.Restarts)") | sort | .[]'
+# want_comps SUPERVISOR_FMT: what comps_jq must print with the pids in
+# pid[], the restarts in restarts[] and the supervisor in sup[], else
+# SUPERVISOR_FMT (%s in it: the name).
+want_comps() {
+  for c in $(printf '%s\n' "${comps[@]}" | sort); do
+    printf '%s:%s:running:%s:%s\n' "$c" "${pid[$c]}" "${sup[$c]:-${1//%s/$c}}" "${restarts[$c]:-0}"
+  done
 }
 comps=(dataplane disco derp netcheck portmapper)
 declare -A uids=([dataplane]=61001 [disco]=61002 [derp]=61003 [netcheck]=61004 [portmapper]=61005)
+declare -A pid restarts sup
+# The broker's MainPID, once systemd has one other than $1 (a restart).
+new_main_pid() {
+  local p=0
+  for _ in $(seq 1 100); do
+    p=$(in_ct systemctl show -P MainPID "$2")
+    if [ "$p" != 0 ] && [ "$p" != "$1" ]; then
+      echo "$p"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo 0
+}
 
 echo "5. msock-derper (the shipped unit: TLS on 443, HTTP on 80, STUN)"
 in_ct systemctl start msock-derper.service || fail "systemctl start msock-derper failed"
@@ -249,24 +313,77 @@ else
 fi
 phase_done derper
 
-echo "6. msock.service: the broker spawns the components (a config without \"supervise\")"
+echo "6. msock.service: the broker runs the components (a config without \"supervise\")"
 in_ct timeout 60 systemctl start msock.service || fail "systemctl start msock.service failed"
 n=0
-for _ in $(seq 1 20); do
+for _ in $(seq 1 100); do
   n=$(status '[(.Components // {})[] | select(.State == "running")] | length')
   [ "$n" = "${#comps[@]}" ] && break
-  sleep 0.5
+  sleep 0.1
 done
 [ "$n" = "${#comps[@]}" ] || fail "msock.service: $n of ${#comps[@]} components running"
 for c in "${comps[@]}"; do
-  p=$(status "(.Components // {}).$c.PID // 0")
-  if [ "$p" = 0 ]; then
+  pid[$c]=$(status "(.Components // {}).$c.PID // 0")
+  if [ "${pid[$c]}" = 0 ]; then
     fail "msock.service: no $c"
   else
-    check_proc "$c" "$p" "${uids[$c]}" /run/msock/bus
+    check_proc "$c" "${pid[$c]}" "${uids[$c]}" /run/msock/bus
   fi
 done
-keys_back || fail "msock.service: the components' state is not on the bus"
+state_back || fail "msock.service: the components' state is not on the bus"
+b=$(bufs)
+echo "   dataplane buffers (rcv, snd): $b"
+[ "$b" = "$bufs_want" ] || fail "msock.service: the dataplane's buffers are $b, not $bufs_want"
+
+echo "6b. kill -9 of the broker: systemd starts it again, it adopts the components"
+bpid=$(in_ct systemctl show -P MainPID msock.service)
+t=$(ms)
+in_ct sh -c "kill -9 $bpid"
+nbpid=$(new_main_pid "$bpid" msock.service)
+recovered "msock.service: kill -9 -> systemd's new broker" "$t"
+[ "$nbpid" != 0 ] || fail "msock.service: no new broker after kill -9 of $bpid"
+if wait_status "$comps_jq" "$(want_comps 'broker (adopted)')"; then
+  recovered "msock.service: kill -9 -> all five adopted (same pids)" "$t"
+else
+  fail "msock.service: the new broker did not adopt the five components (same pids)"
+fi
+if state_back; then
+  recovered "msock.service: kill -9 -> the state back on the bus" "$t"
+else
+  fail "msock.service: the components did not set their state again on the new broker"
+fi
+for c in "${comps[@]}"; do
+  in_ct sh -c "kill -0 ${pid[$c]}" || fail "msock.service: $c (pid ${pid[$c]}) died with the broker"
+done
+# The adopting broker took the dataplane's sockets back (pidfd_getfd):
+# a dataplane it restarts gets them, the same sockets. (The journal read
+# whole first: grep -q would leave journalctl a SIGPIPE, a failed
+# pipeline under pipefail.)
+log=$(in_ct journalctl --no-pager -o cat -u msock.service)
+grep -qF "adopted dataplane (pid ${pid[dataplane]}, restarts 0) and its sockets" <<<"$log" ||
+  fail "msock.service: the new broker did not take the dataplane's sockets back"
+before=$(socks)
+t=$(ms)
+in_ct msockctl restart dataplane >/dev/null || fail "msockctl restart dataplane failed"
+for _ in $(seq 1 100); do
+  p=$(status '(.Components // {}).dataplane | "\(.PID) \(.State)"')
+  [ "${p% *}" != "${pid[dataplane]}" ] && [ "${p#* }" = running ] && break
+  sleep 0.1
+done
+pid[dataplane]=${p% *}
+restarts[dataplane]=1
+sup[dataplane]=broker # this broker's own child now
+if wait_status "$comps_jq" "$(want_comps 'broker (adopted)')"; then
+  recovered "msock.service: adopted, msockctl restart dataplane" "$t"
+else
+  fail "msock.service: the restarted dataplane is not running"
+fi
+after=$(socks)
+echo "   sockets 41641 41642 across the adopted dataplane's restart: inodes $before, then $after"
+if [[ ! $before =~ ^[0-9]+\ [0-9]+$ ]] || [ "$before" != "$after" ]; then
+  fail "msock.service: the dataplane's sockets changed across its restart after the adoption"
+fi
+state_back || fail "msock.service: the restarted dataplane's state is not on the bus"
 in_ct systemctl stop msock.service || fail "systemctl stop msock.service failed"
 left=$(in_ct sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "' | grep -oE 'msock-(broker|dataplane|disco|derp|netcheck|portmapper) ' || true)
 [ -z "$left" ] || fail "systemctl stop msock left: $left"
@@ -276,10 +393,10 @@ echo "7. msock.target: systemd supervises each process"
 units=(msock-broker "${comps[@]/#/msock-}")
 in_ct timeout 60 systemctl start msock.target || fail "systemctl start msock.target failed"
 up=0
-for _ in $(seq 1 30); do
+for _ in $(seq 1 100); do
   up=$(in_ct systemctl show -P SubState "${units[@]/%/.service}" | grep -c '^running$' || true)
   [ "$up" = "${#units[@]}" ] && break
-  sleep 0.5
+  sleep 0.1
 done
 in_ct systemctl list-units 'msock*' --all --no-pager --no-legend | sed 's/^/   /'
 phase_done "start msock.target"
@@ -287,37 +404,96 @@ if [ "$up" != "${#units[@]}" ]; then
   fail "$up of ${#units[@]} units running"
   finish || exit
 fi
-keys_back || fail "the bus has not the components' state (SelfKeys, DataplaneState)"
-ports=$(status '"\(.Self.Dataplane.Port) \(.Self.Dataplane.WGEndpointPort)"')
-echo "   dataplane ports (peer, wg): $ports"
-[ "$ports" = "41641 41642" ] || fail "the dataplane took the wrong socket for a port: $ports"
-declare -A pid
+sup=()
 for c in "${comps[@]}"; do
   pid[$c]=$(in_ct systemctl show -P MainPID "msock-$c.service")
+  restarts[$c]=0
   check_proc "$c" "${pid[$c]}" "${uids[$c]}" /run/msock/bus
 done
+wait_status "$comps_jq" "$(want_comps 'systemd (msock-%s.service)')" ||
+  fail "msockctl status does not show the five units' pids running, supervised by systemd"
+state_back || fail "the bus has not the components' state (SelfKeys, DataplaneState: systemd's ports)"
+echo "   dataplane ports (peer, wg): $(status '"\(.Self.Dataplane.Port) \(.Self.Dataplane.WGEndpointPort)"')"
+b=$(bufs)
+echo "   dataplane buffers (rcv, snd): $b"
+[ "$b" = "$bufs_want" ] || fail "the dataplane's buffers (systemd's sockets) are $b, not $bufs_want"
 
-echo "8. a broker restart leaves the components running"
+# broker_back WHAT T0 N: after a broker restart or kill, the components'
+# pids unchanged (systemd's and the new broker's view), each having seen
+# N new brokers (their BusStats), and their state set again.
+broker_back() {
+  for c in "${comps[@]}"; do
+    now=$(in_ct systemctl show -P MainPID "msock-$c.service")
+    [ "$now" = "${pid[$c]}" ] || fail "msock-$c: pid ${pid[$c]} became $now across $1"
+  done
+  if wait_status "$comps_jq" "$(want_comps 'systemd (msock-%s.service)')"; then
+    recovered "msock.target: $1 -> the five on the new bus" "$2"
+  else
+    fail "after $1, msockctl status does not show the five components running with their pids"
+  fi
+  if wait_status '[(.Components // {})[] | .Bus.BrokerRestarts // 0] | map(tostring) | join(" ")' \
+    "$(printf "$3 %.0s" "${comps[@]}" | sed 's/ $//')"; then
+    recovered "msock.target: $1 -> each saw the new broker ($3)" "$2"
+  else
+    fail "after $1, not every component counts $3 broker restarts (Bus.BrokerRestarts)"
+  fi
+  if state_back; then
+    recovered "msock.target: $1 -> the state back" "$2"
+  else
+    fail "after $1, the components did not set their state again on the new broker"
+  fi
+}
+
+echo "8. systemctl restart msock-broker leaves the components running"
+t=$(ms)
 in_ct systemctl restart msock-broker.service || fail "systemctl restart msock-broker failed"
-sleep 3
-for c in "${comps[@]}"; do
-  now=$(in_ct systemctl show -P MainPID "msock-$c.service")
-  [ "$now" = "${pid[$c]}" ] || fail "msock-$c: pid ${pid[$c]} became $now across a broker restart"
-done
-[ -n "$(in_ct ls /run/msock/bus/ch-disco)" ] || fail "the channel directory is empty after the restart"
-keys_back || fail "the components did not set their state again on the new broker"
+recovered "msock.target: systemctl restart msock-broker (returns)" "$t"
+broker_back "a broker restart" "$t" 1
 
-echo "9. a dataplane restart keeps systemd's UDP socket"
-inode() { in_ct cat /proc/net/udp | awk '$2 ~ /:A2A9$/ {print $10; exit}'; }
-before=$(inode)
-in_ct systemctl restart msock-dataplane.service || fail "systemctl restart msock-dataplane failed"
-sleep 2
-after=$(inode)
-if [ -z "$before" ] || [ "$before" != "$after" ]; then
-  fail "port 41641's socket was ${before:-none}, is ${after:-none}"
+echo "9. kill -9 of the broker: systemd starts it again (Restart=on-failure)"
+bpid=$(in_ct systemctl show -P MainPID msock-broker.service)
+t=$(ms)
+in_ct sh -c "kill -9 $bpid"
+nbpid=$(new_main_pid "$bpid" msock-broker.service)
+[ "$nbpid" != 0 ] || fail "no new broker after kill -9 of $bpid"
+recovered "msock.target: kill -9 broker -> systemd's new broker" "$t"
+broker_back "kill -9 of the broker" "$t" 2
+
+echo "10. systemctl restart msock-disco: a restart of disco"
+t=$(ms)
+in_ct systemctl restart msock-disco.service || fail "systemctl restart msock-disco failed"
+pid[disco]=$(in_ct systemctl show -P MainPID msock-disco.service)
+restarts[disco]=1
+if wait_status "$comps_jq" "$(want_comps 'systemd (msock-%s.service)')"; then
+  recovered "msock.target: restart msock-disco -> running, Restarts 1" "$t"
+else
+  fail "msockctl status does not show disco's new pid ${pid[disco]} with Restarts 1"
 fi
-[ "$(in_ct systemctl show -P SubState msock-dataplane.service)" = running ] ||
-  fail "msock-dataplane is not running after its restart"
+state_back || fail "the disco key is not back after disco's restart"
+
+echo "11. a dataplane restart keeps systemd's UDP sockets"
+before=$(socks)
+t=$(ms)
+in_ct systemctl restart msock-dataplane.service || fail "systemctl restart msock-dataplane failed"
+pid[dataplane]=$(in_ct systemctl show -P MainPID msock-dataplane.service)
+restarts[dataplane]=1
+after=$(socks)
+echo "   sockets 41641 41642: inodes $before, then $after"
+if [[ ! $before =~ ^[0-9]+\ [0-9]+$ ]] || [ "$before" != "$after" ]; then
+  fail "the dataplane's sockets (41641, 41642) changed across its restart: $before, then $after"
+fi
+if wait_status "$comps_jq" "$(want_comps 'systemd (msock-%s.service)')"; then
+  recovered "msock.target: restart msock-dataplane -> running, Restarts 1" "$t"
+else
+  fail "msockctl status does not show the dataplane's new pid ${pid[dataplane]} with Restarts 1"
+fi
+state_back || fail "the dataplane's ports are not 41641/41642 after its restart"
 phase_done "components"
+
+echo "12. systemctl stop msock.target stops every msock process"
+in_ct systemctl stop msock.target || fail "systemctl stop msock.target failed"
+left=$(in_ct sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "' | grep -oE 'msock-(broker|dataplane|disco|derp|netcheck|portmapper) ' || true)
+[ -z "$left" ] || fail "systemctl stop msock.target left: $left"
+phase_done "stop"
 
 finish || exit
