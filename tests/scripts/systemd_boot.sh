@@ -208,8 +208,14 @@ if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
 # have bounding sets of their own. --network none: the sockets are
 # bound on the wildcard address and only loopback is used, so the
 # container needs no bridge (nor netavark's firewall rules on this host).
+# --cgroupns=private, podman's default on cgroup v2 but not on v1: the
+# container sees its own cgroup tree, so a component's /proc/<pid>/cgroup
+# is /system.slice/msock-disco.service, which the broker names "systemd
+# (msock-disco.service)". In the host's namespace (v1's default) the
+# path starts with /libpod_parent/libpod-<id>/, and the broker, which
+# lets a container runtime anywhere in the path win, says "podman".
 podman run -d --name "$name" --hostname "$host" --systemd=always --runtime runc \
-  --cgroup-manager cgroupfs --network none --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
+  --cgroup-manager cgroupfs --network none --cgroupns=private --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
   --ulimit "nofile=$nofile:$nofile" \
   --ulimit "nproc=$nproc:$nproc" "$image" /sbin/init >/dev/null
 state=
