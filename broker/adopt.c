@@ -56,8 +56,6 @@ void broker_record_children(struct broker *b)
 	size_t n = 0;
 	int len, fd;
 
-	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
-		return;
 	for (size_t i = 0; i < b->n_children && n < ADOPT_MAX_ENTRIES; i++) {
 		const struct child *ch = &b->children[i];
 		if (ch->sup.pid <= 0 || !ch->start_ticks)
@@ -190,29 +188,35 @@ static void adopt_one(struct broker *b, const struct adopt_entry *e)
 	}
 	if (rc < 0) {
 		/* A process has that pid, but whether it is still ours cannot
-		 * be told (ProtectProc= hides other users' /proc entries from
-		 * a broker without CAP_SYS_PTRACE: ENOENT): neither adopt it
-		 * (it might be another process now) nor start a second one
-		 * beside it. */
+		 * be told (its /proc entry hidden, e.g. by a hidepid= or
+		 * ProtectProc= the broker is not exempt from: ENOENT): neither
+		 * adopt it (it might be another process now) nor start a
+		 * second one beside it. */
 		close(pidfd);
 		ch->sup.state = SUP_FAILED;
 		snprintf(ch->sup.last_exit, sizeof(ch->sup.last_exit),
 			 "pid %d not adopted: /proc/%d/stat: %s", (int)e->pid, (int)e->pid,
 			 strerror(-rc));
-		log_error("%s (pid %d) may still run but cannot be checked (/proc/%d/stat: %s; the "
-			  "broker needs CAP_SYS_PTRACE under ProtectProc=): not adopted and not "
-			  "started; `msockctl restart %s` starts it once the old one is gone",
+		log_error("%s (pid %d) may still run but cannot be checked (/proc/%d/stat: %s): "
+			  "not adopted and not started; `msockctl restart %s` starts it once the "
+			  "old one is gone",
 			  e->name, (int)e->pid, (int)e->pid, strerror(-rc), e->name);
 		broker_child_publish(b, ch);
 		return;
 	}
 	ch->pidfd = pidfd;
 	ch->start_ticks = e->start_ticks;
-	snprintf(ch->supervisor, sizeof(ch->supervisor), "broker (adopted)");
 	sup_started(&ch->sup, e->pid, e->started_ns);
 	ch->sup.restarts = e->restarts;
-	if (broker_takes_sockets(ch->proc) && take_sockets(b, pidfd, e) == 0)
-		memcpy(ch->fds, e->fds, sizeof(ch->fds));
+	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL) {
+		/* Not the broker's: known again, with its uptime and restarts
+		 * as the earlier broker counted them, before it reconnects. */
+		broker_supervisor_of(e->pid, ch->supervisor, sizeof(ch->supervisor));
+	} else {
+		snprintf(ch->supervisor, sizeof(ch->supervisor), "broker (adopted)");
+		if (broker_takes_sockets(ch->proc) && take_sockets(b, pidfd, e) == 0)
+			memcpy(ch->fds, e->fds, sizeof(ch->fds));
+	}
 	broker_child_publish(b, ch);
 	log_info("adopted %s (pid %d, restarts %u)%s", e->name, (int)e->pid, e->restarts,
 		 broker_takes_sockets(ch->proc) && b->dp.udp4 >= 0 ? " and its sockets" : "");
@@ -225,8 +229,6 @@ int broker_adopt_children(struct broker *b)
 	size_t len, n = 0;
 	int rc;
 
-	if (b->cfg->supervise == CFG_SUPERVISE_EXTERNAL)
-		return 0;
 	record_path(b, path, sizeof(path));
 	rc = read_small(path, text, sizeof(text), &len);
 	if (rc == -ENOENT)

@@ -213,6 +213,16 @@ int broker_proc_start_ticks(pid_t pid, uint64_t *ticks);
 /* A connection from row p's user with pid `pid` (supervise: external): a
  * new pid is the component (re)started by its supervisor. */
 void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid);
+/* The text of /proc/<pid>/cgroup with, on each line, the directories it
+ * shares with the same hierarchy's line of `self` (the broker's own) taken
+ * off the front: "0::/a/b/x.service" beside "0::/a/b/broker.service" is
+ * "0::/x.service". Into out (NUL-terminated, cut to cap); returns its
+ * length. */
+size_t broker_cgroup_relative(const char *text, size_t len, const char *self, size_t self_len,
+			      char *out, size_t cap);
+/* Who runs pid: its cgroup, seen from the broker's own (above), named by
+ * broker_supervisor_from_cgroup. */
+void broker_supervisor_of(pid_t pid, char *out, size_t cap);
 /* The supervisor named by the text of /proc/<pid>/cgroup (len bytes, NULs
  * and all): "systemd (<unit>)", "systemd" when the unit's name does not fit,
  * "podman", "docker" or "external"; cut to fit cap (> 0), NUL-terminated. */

@@ -366,9 +366,11 @@ static void on_exit_status(struct broker *b, struct child *ch, int status, const
 		 * shows the new pid (external.c). */
 		ch->sup.state = SUP_STOPPED;
 		ch->sup.pid = 0;
-		log_warn("%s (pid %d) exited; its supervisor (%s) starts it again", ch->comp.name,
-			 (int)pid, ch->supervisor);
+		log_info("%s (pid %d) exited; whether it starts again is its supervisor's (%s) "
+			 "call",
+			 ch->comp.name, (int)pid, ch->supervisor);
 		broker_child_publish(b, ch);
+		broker_record_children(b);
 		return;
 	}
 	if (was_stopping) {

@@ -102,21 +102,124 @@ void broker_supervisor_from_cgroup(const char *text, size_t len, char *out, size
 	}
 }
 
-static void supervisor_of(pid_t pid, char *out, size_t cap)
+/* The line of cgroup text `t` for hierarchy `hier` ("0:" up to and with
+ * the second colon); its path in *path, *path_len. */
+static bool find_hierarchy(const char *t, size_t len, const char *hier, size_t hier_len,
+			   const char **path, size_t *path_len)
 {
-	char path[64], text[CGROUP_TEXT_MAX];
-	int fd;
+	const char *p = t, *end = t + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l >= hier_len && memcmp(p, hier, hier_len) == 0) {
+			*path = p + hier_len;
+			*path_len = l - hier_len;
+			return true;
+		}
+		p += l + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+/* How many bytes of path a and b share, in whole "/"-separated elements. */
+static size_t common_dirs(const char *a, size_t al, const char *b, size_t bl)
+{
+	size_t i = 0, keep = 0;
+
+	while (i < al && i < bl && a[i] == b[i]) {
+		i++;
+		if (a[i - 1] == '/')
+			keep = i;
+	}
+	/* A whole last element of the shorter one counts too. */
+	if ((i == al || a[i] == '/') && (i == bl || b[i] == '/'))
+		keep = i;
+	return keep;
+}
+
+size_t broker_cgroup_relative(const char *text, size_t len, const char *self, size_t self_len,
+			      char *out, size_t cap)
+{
+	const char *p = text, *end = text + len;
+	size_t used = 0;
+
+	if (!cap)
+		return 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *c1, *c2, *sp = 0;
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), skip = 0, sl = 0, hl;
+
+		c1 = memchr(p, ':', l);
+		c2 = c1 ? memchr(c1 + 1, ':', (size_t)(p + l - c1 - 1)) : 0;
+		if (c2) {
+			hl = (size_t)(c2 + 1 - p);
+			if (find_hierarchy(self, self_len, p, hl, &sp, &sl))
+				skip = common_dirs(p + hl, l - hl, sp, sl);
+			if (skip && used + hl < cap) {
+				/* The hierarchy, then "/" and what is left. */
+				memcpy(out + used, p, hl);
+				used += hl;
+				if (used + 1 < cap)
+					out[used++] = '/';
+				p += hl + skip;
+				l -= hl + skip;
+				if (l && *p == '/') {
+					p++;
+					l--;
+				}
+			}
+		}
+		if (used + l + 1 > cap) {
+			/* out is full: what fits, and no more lines. */
+			memcpy(out + used, p, cap - used - 1);
+			used = cap - 1;
+			break;
+		}
+		memcpy(out + used, p, l);
+		used += l;
+		p += l;
+		if (!nl)
+			break;
+		if (used + 1 == cap)
+			break;
+		out[used++] = '\n';
+		p++;
+	}
+	out[used] = 0;
+	return used;
+}
+
+static int read_cgroup(const char *path, char *text, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, text, cap);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+void broker_supervisor_of(pid_t pid, char *out, size_t cap)
+{
+	char path[64], text[CGROUP_TEXT_MAX], self[CGROUP_TEXT_MAX], rel[CGROUP_TEXT_MAX];
+	size_t len, self_len = 0, rel_len;
 
 	snprintf(out, cap, "external");
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_cgroup(path, text, sizeof(text), &len) < 0)
 		return;
-	n = read(fd, text, sizeof(text));
-	close(fd);
-	if (n > 0)
-		broker_supervisor_from_cgroup(text, (size_t)n, out, cap);
+	/* Seen from the broker's own place: what both share (a container both
+	 * run in, without a cgroup namespace of its own) says nothing about
+	 * who runs the component. */
+	read_cgroup("/proc/self/cgroup", self, sizeof(self), &self_len);
+	rel_len = broker_cgroup_relative(text, len, self, self_len, rel, sizeof(rel));
+	broker_supervisor_from_cgroup(rel, rel_len, out, cap);
 }
 
 void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid)
@@ -134,8 +237,11 @@ void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid)
 		close(ch->pidfd);
 	ch->pidfd = pidfd_open(pid, 0);
 	sup_started(&ch->sup, pid, b->now_ns);
-	supervisor_of(pid, ch->supervisor, sizeof(ch->supervisor));
+	ch->start_ticks = 0;
+	broker_proc_start_ticks(pid, &ch->start_ticks);
+	broker_supervisor_of(pid, ch->supervisor, sizeof(ch->supervisor));
 	log_info("%s (pid %d, run by %s) is on the bus%s", ch->comp.name, (int)pid, ch->supervisor,
 		 ch->sup.restarts ? " again" : "");
 	broker_child_publish(b, ch);
+	broker_record_children(b);
 }

@@ -408,10 +408,14 @@ int main(int argc, char **argv)
 		 b.cfg->n_components, b.cfg->n_components == 1 ? "" : "s");
 	broker_children_sync(&b);
 	rc = loop(&b) < 0 ? 1 : 0;
-	if (rc == 0) {
+	if (rc == 0 && b.cfg->supervise == CFG_SUPERVISE_BROKER) {
 		/* Everything it ran has stopped: nothing for a next broker. */
 		broker_remove_record(&b);
 		log_info("all components stopped; exiting");
+	} else if (rc == 0) {
+		/* Supervised from outside, they run on: the next broker reads
+		 * their restarts and start times from the record. */
+		log_info("exiting");
 	}
 out:
 	broker_bus_close(&b);

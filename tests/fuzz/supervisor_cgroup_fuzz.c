@@ -81,6 +81,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 	}
 	free(big);
+	/* broker_cgroup_relative: the input split at its first NUL into the
+	 * component's text and the broker's own; whatever the cap, a
+	 * terminated answer of the length it returns, inside cap. */
+	const char *nul = memchr(text, 0, size);
+	size_t tl = nul ? (size_t)(nul - text) : size, sl = nul ? size - tl - 1 : 0;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		size_t cap = caps[i];
+		char *out = malloc(cap);
+		if (!out)
+			abort();
+		size_t n = broker_cgroup_relative(text, tl, nul ? nul + 1 : "", sl, out, cap);
+		if (n >= cap || out[n] != 0 || n > tl + 1)
+			abort();
+		free(out);
+	}
 	free(text);
 	return 0;
 }

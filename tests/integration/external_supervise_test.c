@@ -276,6 +276,15 @@ static void test_external_supervision(void **state)
 	assert_true(th_wait(comp_is, &(struct want){b, "dataplane", "running", dp2}));
 	assert_true(th_wait(dataplane_on, &(struct ports){b, s.port, s.wg_port}));
 
+	/* Another broker death: the next one reads from the record what the
+	 * earlier one counted (restarts, start times), not only what it sees. */
+	assert_int_equal(th_broker_stop(b, SIGKILL, &st), 0);
+	assert_int_equal(th_broker_launch(b), 0);
+	assert_true(th_wait(comp_is, &(struct want){b, "disco", "running", disco2}));
+	assert_true(th_wait(comp_is, &(struct want){b, "dataplane", "running", dp2}));
+	assert_int_equal(th_comp_restarts(b, "disco"), 1);
+	assert_int_equal(th_comp_restarts(b, "dataplane"), 1);
+
 	/* SIGTERM stops the broker only: the components are their
 	 * supervisor's (teardown kills them). */
 	assert_int_equal(th_broker_stop(b, SIGTERM, &st), 0);

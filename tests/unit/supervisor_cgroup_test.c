@@ -183,10 +183,73 @@ static void test_supervisors(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* broker_cgroup_relative, and the supervisor named from its answer: a
+ * component seen from the broker's own cgroup. */
+static void test_relative(void **state)
+{
+	static const struct {
+		const char *text, *self, *rel, *who;
+	} rows[] = {
+		/* systemd booted in podman, sharing the host's cgroup namespace:
+		 * the container both run in says nothing. */
+		{"0::/libpod_parent/libpod-ab12/system.slice/msock-disco.service\n",
+		 "0::/libpod_parent/libpod-ab12/system.slice/msock-broker.service\n",
+		 "0::/msock-disco.service\n", "systemd (msock-disco.service)"},
+		/* The broker on the host, the component in a container. */
+		{"0::/libpod_parent/libpod-ab12/system.slice/msock-disco.service\n", "0::/\n",
+		 "0::/libpod_parent/libpod-ab12/system.slice/msock-disco.service\n", "podman"},
+		/* Both units of the host's systemd. */
+		{"0::/system.slice/msock-disco.service\n",
+		 "0::/system.slice/msock-broker.service\n", "0::/msock-disco.service\n",
+		 "systemd (msock-disco.service)"},
+		/* In the broker's own cgroup (the broker started it). */
+		{"0::/system.slice/msock.service\n", "0::/system.slice/msock.service\n", "0::/\n",
+		 "external"},
+		/* A shared prefix that is not a whole element is not shared. */
+		{"0::/abc/x.service\n", "0::/ab/y.service\n", "0::/abc/x.service\n",
+		 "systemd (x.service)"},
+		/* cgroup v1: each hierarchy against its own line of self. */
+		{"12:pids:/libpod-1/a.service\n1:name=systemd:/libpod-1/system.slice/a.service\n",
+		 "1:name=systemd:/libpod-1/system.slice/b.service\n12:pids:/libpod-1/b.service\n",
+		 "12:pids:/a.service\n1:name=systemd:/a.service\n", "systemd (a.service)"},
+		/* No line of self for the hierarchy, or no self at all: as is. */
+		{"0::/x/y.service\n", "1:cpu:/x\n", "0::/x/y.service\n", "systemd (y.service)"},
+		{"0::/x/y.service", "", "0::/x/y.service", "systemd (y.service)"},
+		/* Not a cgroup line: copied. */
+		{"garbage", "0::/\n", "garbage", "external"},
+	};
+	int failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char rel[256], who[80];
+		size_t n = broker_cgroup_relative(rows[i].text, strlen(rows[i].text), rows[i].self,
+						  strlen(rows[i].self), rel, sizeof(rel));
+		broker_supervisor_from_cgroup(rel, n, who, sizeof(who));
+		if (n != strlen(rel) || strcmp(rel, rows[i].rel) || strcmp(who, rows[i].who)) {
+			print_message(
+				"row %zu: \"%s\" -> \"%s\" (%zu) \"%s\", want \"%s\" \"%s\"\n", i,
+				rows[i].text, rel, n, who, rows[i].rel, rows[i].who);
+			failed++;
+		}
+	}
+	assert_int_equal(failed, 0);
+	/* Cut to cap, NUL-terminated. */
+	char small[8];
+	assert_int_equal(broker_cgroup_relative("0::/abcdefghij", 14, "", 0, small, sizeof(small)),
+			 7);
+	assert_string_equal(small, "0::/abc");
+	assert_int_equal(broker_cgroup_relative("0::/a/b.service\n0::/c", 22, "0::/a/x", 7, small,
+						sizeof(small)),
+			 7);
+	assert_int_equal(strlen(small), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_supervisors),
+		cmocka_unit_test(test_relative),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
