@@ -211,9 +211,10 @@ if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
 # --cgroupns=private, podman's default on cgroup v2 but not on v1: the
 # container sees its own cgroup tree, so a component's /proc/<pid>/cgroup
 # is /system.slice/msock-disco.service, which the broker names "systemd
-# (msock-disco.service)". In the host's namespace (v1's default) the
-# path starts with /libpod_parent/libpod-<id>/, and the broker, which
-# lets a container runtime anywhere in the path win, says "podman".
+# (msock-disco.service)". In the host's namespace (v1's default) the path
+# starts with /libpod_parent/libpod-<id>/; the broker takes off what it
+# shares with its own cgroup (broker/external.c) and says the same (run
+# once without this flag: it passes too).
 podman run -d --name "$name" --hostname "$host" --systemd=always --runtime runc \
   --cgroup-manager cgroupfs --network none --cgroupns=private --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
   --ulimit "nofile=$nofile:$nofile" \
