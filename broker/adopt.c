@@ -22,15 +22,17 @@ static void record_path(const struct broker *b, char *out, size_t cap)
 
 static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e;
 	ssize_t n;
 
+	*len = 0;
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, cap);
+	e = errno;
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return -e;
 	if ((size_t)n == cap)
 		return -EFBIG;
 	*len = (size_t)n;
