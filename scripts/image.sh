@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds msock's container image (deploy/Dockerfile) with podman, as root:
+#   ./scripts/image.sh        -> localhost/msock:dev
+# Here, not in tests/scripts/: it makes the image one deploys, and the
+# smoke test (tests/scripts/image_smoke.sh) runs it first.
+# 1. podman, runc and debootstrap, when missing (apt-get);
+# 2. the base image localhost/debian:12-slim, when missing: debootstrap
+#    --variant=minbase bookworm from this machine's mirror, slimmed as
+#    Debian's slim image is (no docs, man pages or locales), imported. It
+#    stays in podman's store: the next run starts at step 3;
+# 3. podman build of deploy/Dockerfile on it; unchanged sources reuse
+#    every layer, so a second run builds nothing. The image it replaces
+#    is removed.
+# Prints the seconds of each step and the image's size. Idempotent.
+#
+# Environment:
+#   MSOCK_IMAGE           the tag (default localhost/msock:dev)
+#   MSOCK_BASE_IMAGE      the base (default localhost/debian:12-slim)
+#   MSOCK_DEBIAN_MIRROR   default: the first .../debian of /etc/apt/sources.list*
+set -Eeuo pipefail
+trap 'echo "image.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
+
+[ "$(id -u)" = 0 ] || {
+  echo "image.sh: run as root (rootful podman, debootstrap, apt-get)" >&2
+  exit 1
+}
+src=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=podman-lib.sh
+. "$src/scripts/podman-lib.sh"
+image=${MSOCK_IMAGE:-localhost/msock:dev}
+base=${MSOCK_BASE_IMAGE:-localhost/debian:12-slim}
+work=$(mktemp -d /var/tmp/msock-image.XXXXXX)
+steps=()
+t0=$(date +%s)
+tp=$t0
+step_done() {
+  local now
+  now=$(date +%s)
+  steps+=("$(printf '  %-22s %4d s' "$1" $((now - tp)))")
+  tp=$now
+}
+cleanup() {
+  rm -rf "$work"
+  if [ "${#steps[@]}" -ne 0 ]; then
+    echo "seconds per step:"
+    printf '%s\n' "${steps[@]}"
+    printf '  %-22s %4d s\n' total $(($(date +%s) - t0))
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "1. podman, runc, debootstrap"
+podman_need
+podman_conf "$work"
+step_done packages
+
+echo "2. the base image $base"
+if podman image exists "$base"; then
+  echo "   there already"
+else
+  mirror=$(podman_mirror)
+  r=$work/rootfs
+  echo "   debootstrap --variant=minbase bookworm ($mirror)"
+  if ! debootstrap --variant=minbase bookworm "$r" "$mirror" >"$work/debootstrap.log" 2>&1; then
+    tail -20 "$work/debootstrap.log" >&2
+    echo "FAIL: debootstrap" >&2
+    exit 1
+  fi
+  # Debian's slim image: packages installed later leave out docs (but the
+  # copyright files), man pages and locales; apt keeps no .debs.
+  cat >"$r/etc/dpkg/dpkg.cfg.d/msock-slim" <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+CFG
+  printf 'APT::Keep-Downloaded-Packages "false";\nAPT::Install-Recommends "false";\n' \
+    >"$r/etc/apt/apt.conf.d/msock-slim"
+  find "$r/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
+  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$r"/usr/share/{man,info,lintian}/* "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin \
+    "$r"/var/cache/apt/archives/*.deb "$r"/var/log/*.log "$r"/var/log/apt/*
+  find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+  # The updates and, when this machine has one, the security mirror, as
+  # the debian image has them (debootstrap writes bookworm only).
+  security=$({ grep -rhoE '(URIs:|^deb)[[:space:]]+[^[:space:]]+/debian-security/?([[:space:]]|$)' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk '{print $2; exit}')
+  {
+    echo "deb $mirror bookworm main"
+    echo "deb $mirror bookworm-updates main"
+    if [ -n "$security" ]; then echo "deb $security bookworm-security main"; fi
+  } >"$r/etc/apt/sources.list"
+  tar -C "$r" -c . | podman import --change 'CMD ["bash"]' - "$base" >/dev/null
+  echo "   imported: $(podman image inspect --format '{{.Size}}' "$base" | numfmt --to=si --suffix=B) "
+fi
+step_done "base image"
+
+echo "3. podman build -f deploy/Dockerfile -t $image"
+old=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+# --network host: apt-get reaches the mirror through this machine's
+# network, and podman makes no bridge or firewall rules for the build.
+podman --cgroup-manager cgroupfs build --runtime runc "${PODMAN_ULIMITS[@]}" --network host \
+  --build-arg "BASE=$base" -f "$src/deploy/Dockerfile" -t "$image" "$src"
+new=$(podman image inspect --format '{{.Id}}' "$image")
+if [ -n "$old" ] && [ "$old" != "$new" ]; then
+  # The image this one replaces (untagged now), unless a container uses it.
+  podman rmi "$old" >/dev/null 2>&1 || true
+fi
+step_done build
+echo "$image: $(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=si --suffix=B)" \
+  "(${new:0:12}; base $(podman image inspect --format '{{.Size}}' "$base" | numfmt --to=si --suffix=B))"

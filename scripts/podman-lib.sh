@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# podman-lib.sh: what scripts/image.sh and tests/scripts/image_smoke.sh
+# share (sourced, root): the packages podman needs on this machine, a
+# containers.conf with what works here, and the Debian mirror.
+#
+# This machine: rootful podman 4.3 runs containers with runc and cgroupfs
+# (crun fails), and only with ulimits no higher than the host's hard
+# limits. containers.conf says so once; CONTAINERS_CONF points at it.
+
+# podman_need: install what is missing (apt-get, noninteractive). runc by
+# name: podman depends on crun or runc. debian-archive-keyring: debootstrap
+# checks the mirror's Release file with it (a Recommends it would lose).
+podman_need() {
+  local need what missing=() log
+  for need in podman:podman runc:runc debootstrap:debootstrap \
+    /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring; do
+    what=${need%%:*}
+    if [[ $what == /* ]]; then
+      [ -e "$what" ] || missing+=("${need#*:}")
+    else
+      command -v "$what" >/dev/null || missing+=("${need#*:}")
+    fi
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # The package lists only when the install fails without them: apt-get
+  # update is slow and changes this machine.
+  log=$(mktemp /var/tmp/msock-podman-apt.XXXXXX)
+  if ! apt-get install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+    if ! { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } >>"$log" 2>&1; then
+      tail -20 "$log" >&2
+      echo "FAIL: apt-get install ${missing[*]} (log: $log)" >&2
+      return 1
+    fi
+  fi
+  rm -f "$log"
+}
+
+# podman_conf DIR: writes DIR/containers.conf and exports CONTAINERS_CONF;
+# sets PODMAN_ULIMITS (the --ulimit flags, for podman build, which takes
+# them from its command line).
+podman_conf() {
+  local nofile nproc
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
+  if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
+  cat >"$1/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+  export CONTAINERS_CONF=$1/containers.conf
+  # shellcheck disable=SC2034 # for the scripts that source this file
+  PODMAN_ULIMITS=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
+}
+
+# podman_mirror: this machine's Debian mirror (MSOCK_DEBIAN_MIRROR, else the
+# first .../debian of its apt sources, else deb.debian.org).
+podman_mirror() {
+  local m=${MSOCK_DEBIAN_MIRROR:-}
+  if [ -z "$m" ]; then
+    m=$({ grep -rhoE '(URIs:|^deb)[[:space:]]+[^[:space:]]+/debian/?([[:space:]]|$)' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk '{print $2; exit}')
+  fi
+  echo "${m:-http://deb.debian.org/debian}"
+}
