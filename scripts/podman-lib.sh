@@ -1,19 +1,22 @@
 # shellcheck shell=bash
-# podman-lib.sh: what scripts/image.sh and tests/scripts/image_smoke.sh
-# share (sourced, root): the packages podman needs on this machine, a
+# podman-lib.sh: what scripts/image.sh, tests/scripts/image_smoke.sh and
+# tests/scripts/systemd_boot.sh share (sourced, root): the packages podman needs on this machine, a
 # containers.conf with what works here, and the Debian mirror.
 #
 # This machine: rootful podman 4.3 runs containers with runc and cgroupfs
 # (crun fails), and only with ulimits no higher than the host's hard
 # limits. containers.conf says so once; CONTAINERS_CONF points at it.
 
-# podman_need: install what is missing (apt-get, noninteractive). runc by
+# podman_need [COMMAND:PACKAGE ...]: install what is missing (apt-get,
+# noninteractive): podman, runc, debootstrap, and what the caller adds (a
+# command or, starting with /, a file, and the package that has it). runc by
 # name: podman depends on crun or runc. debian-archive-keyring: debootstrap
 # checks the mirror's Release file with it (a Recommends it would lose).
+# shellcheck disable=SC2120 # the extra packages are optional
 podman_need() {
   local need what missing=() log
   for need in podman:podman runc:runc debootstrap:debootstrap \
-    /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring; do
+    /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring "$@"; do
     what=${need%%:*}
     if [[ $what == /* ]]; then
       [ -e "$what" ] || missing+=("${need#*:}")

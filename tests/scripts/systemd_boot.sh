@@ -52,46 +52,19 @@ fi
   exit 1
 }
 
-# What this script runs on this machine, by the package that has it;
-# installed when missing (nothing here may rely on a package installed by
-# hand). runc by name: the containers run with --runtime runc, and
-# podman's dependency is crun or runc. debian-archive-keyring: debootstrap
-# checks the mirror's Release file with it (a Recommends of debootstrap,
-# which --no-install-recommends would leave out).
-missing=()
-for need in podman:podman runc:runc debootstrap:debootstrap cmake:cmake openssl:openssl jq:jq \
-  /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring; do
-  what=${need%%:*}
-  if [[ $what == /* ]]; then
-    [ -e "$what" ] || missing+=("${need#*:}")
-  else
-    command -v "$what" >/dev/null || missing+=("${need#*:}")
-  fi
-done
-if [ "${#missing[@]}" -ne 0 ]; then
-  echo "0. installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # The package lists only when the install fails without them (a fresh
-  # image has none): apt-get update is slow and changes this machine.
-  log=/var/tmp/msock-sdboot-apt.log
-  if ! apt-get install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
-    if ! { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } >>"$log" 2>&1; then
-      tail -20 "$log" >&2
-      echo "FAIL: apt-get install ${missing[*]} (log: $log)" >&2
-      exit 1
-    fi
-  fi
-fi
-
 src=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../../scripts/podman-lib.sh
+. "$src/scripts/podman-lib.sh"
+# What this script runs, installed when missing (nothing here may rely on a
+# package installed by hand).
+podman_need cmake:cmake openssl:openssl jq:jq || exit 1
+
 build=${MSOCK_BUILD_DIR:-$src/build/release}
 [ -x "$build/bin/msock-broker" ] || {
   echo "systemd_boot: no build in $build (set MSOCK_BUILD_DIR)" >&2
   exit 1
 }
-mirror=${MSOCK_DEBIAN_MIRROR:-$({ grep -rhoE '(URIs:|^deb)[[:space:]]+[^[:space:]]+/debian/?([[:space:]]|$)' \
-  /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk '{print $2; exit}')}
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(podman_mirror)
 name=msock-sdboot-$$
 image=localhost/msock-sdboot:$$
 host=msock-sdboot
