@@ -226,13 +226,25 @@ void broker_external_seen(struct broker *b, const struct proc *p, pid_t pid)
 {
 	struct child *ch = 0;
 
-	if (pid <= 0)
-		return; /* another pid namespace: nothing to watch (issue 17) */
 	for (size_t i = 0; i < b->n_children && !ch; i++)
 		if (b->children[i].proc == p && b->children[i].wanted)
 			ch = &b->children[i];
 	if (!ch || (ch->sup.pid == pid && ch->sup.state == SUP_RUNNING))
 		return;
+	if (pid <= 0) {
+		/* Connected from a pid namespace the broker cannot see into (a
+		 * container of its own): the kernel gives pid 0. Its uid says
+		 * which component it is; when it exits and who restarts it the
+		 * broker cannot tell (no pidfd, no cgroup). */
+		if (ch->sup.ran)
+			return;
+		sup_started(&ch->sup, 0, b->now_ns);
+		snprintf(ch->supervisor, sizeof(ch->supervisor), "another pid namespace");
+		log_info("%s is on the bus from another pid namespace (no pid to watch)",
+			 ch->comp.name);
+		broker_child_publish(b, ch);
+		return;
+	}
 	if (ch->pidfd >= 0)
 		close(ch->pidfd);
 	ch->pidfd = pidfd_open(pid, 0);

@@ -38,7 +38,9 @@ int bus_peer_creds_parse(const char *addr, size_t len, struct bus_peer_creds *ou
 		*why = "not <host>:<uid>:<gid>:<pid> (no host)";
 		return -1;
 	}
-	if (v[2] == 0 || v[2] > INT32_MAX) {
+	/* 0: the peer is in a pid namespace this process cannot see into
+	 * (SO_PEERCRED's pid, translated); its uid still names it. */
+	if (v[2] > INT32_MAX) {
 		*why = "no valid pid";
 		return -1;
 	}

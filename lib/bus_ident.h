@@ -25,8 +25,9 @@ struct bus_peer_creds {
 
 /* Parses "<host>:<uid>:<gid>:<pid>" (len bytes, no NUL needed) from the
  * end, strictly: a host of at least one byte, decimal fields of 1 to 10
- * digits, no sign, each at most 2^32-1, the pid 1 to 2^31-1. Returns 0, or -1 with a reason in
- * *why. */
+ * digits, no sign, each at most 2^32-1, the pid 0 to 2^31-1 (0: the peer
+ * is in a pid namespace we cannot see into). Returns 0, or -1 with a reason
+ * in *why. */
 int bus_peer_creds_parse(const char *addr, size_t len, struct bus_peer_creds *out,
 			 const char **why);
 

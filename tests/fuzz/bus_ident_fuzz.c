@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > BUS_IDENT_FUZZ_MAX_INPUT_BYTES)
 		return 0;
 	if (bus_peer_creds_parse((const char *)data, size, &c, &why) == 0) {
-		if (c.pid <= 0)
+		if (c.pid < 0)
 			abort();
 		/* The input ends in exactly these fields (leading zeros aside). */
 		n = snprintf(tail, sizeof(tail), ":%u:%u:%d", (unsigned)c.uid, (unsigned)c.gid,

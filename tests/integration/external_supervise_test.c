@@ -346,12 +346,59 @@ static void test_sigterm_while_waiting(void **state)
 	assert_true(th_log_contains(b, "signal 15 before the broker answered: exiting"));
 }
 
+/* The broker in a pid namespace of its own (as in a container of its
+ * own): a component's connection comes with pid 0. It is still known by
+ * its uid, shown running, from "another pid namespace". */
+static void test_component_in_another_pid_namespace(void **state)
+{
+	struct th_broker *b = *state;
+	char broker[512];
+	pid_t wrapper, disco;
+	int st;
+	json_t *j;
+
+	if (geteuid() != 0 || !getpwnam("msock-disco") || access("/usr/bin/unshare", X_OK) < 0)
+		skip();
+	assert_int_equal(th_broker_start(b, "[\"disco\"]", ",\n  \"supervise\": \"external\""), 0);
+	assert_int_equal(th_broker_stop(b, SIGKILL, &st), 0);
+	snprintf(broker, sizeof(broker), "%s/msock-broker", th_bin_dir());
+	wrapper = fork();
+	assert_true(wrapper >= 0);
+	if (wrapper == 0) {
+		int fd = open(b->log, O_WRONLY | O_APPEND);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execl("/usr/bin/unshare", "unshare", "--pid", "--kill-child", broker, "--config",
+		      b->config, (char *)0);
+		_exit(127);
+	}
+	b->pid = wrapper; /* teardown's stop ends unshare, which kills the broker */
+	assert_true(th_wait(comp_is, &(struct want){b, "disco", "waiting", 0}));
+	disco = start(b, "disco", 0);
+	assert_true(th_wait(comp_is, &(struct want){b, "disco", "running", 0}));
+	assert_true(th_wait(disco_key_published, b));
+	j = th_status(b);
+	json_t *c = json_object_get(json_object_get(j, "Components"), "disco");
+	assert_int_equal(json_integer_value(json_object_get(c, "PID")), 0);
+	assert_string_equal(json_string_value(json_object_get(c, "Supervisor")),
+			    "another pid namespace");
+	json_decref(j);
+	assert_true(th_log_contains(b, "disco is on the bus from another pid namespace"));
+	assert_true(th_pid_alive(disco));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_external_supervision, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_socket_activation, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_while_waiting, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_component_in_another_pid_namespace, th_setup,
+						th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, 0, 0);

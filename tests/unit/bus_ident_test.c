@@ -35,6 +35,11 @@ static void test_address_parsed(void **state)
 	a = "localhost:1:2:3trailing";
 	assert_int_equal(bus_peer_creds_parse(a, strlen("localhost:1:2:3"), &c, &why), 0);
 	assert_int_equal(c.pid, 3);
+	/* pid 0: a peer in a pid namespace the broker cannot see into. */
+	a = "localhost:61002:61002:0";
+	assert_int_equal(bus_peer_creds_parse(a, strlen(a), &c, &why), 0);
+	assert_int_equal(c.uid, 61002);
+	assert_int_equal(c.pid, 0);
 }
 
 static void test_address_refused(void **state)
@@ -48,11 +53,10 @@ static void test_address_refused(void **state)
 		{"localhost:1:2", "not <host>"}, /* a field short */
 		{"1:2:3", "not <host>"},	 /* no host */
 		{":1:2:3", "no host"},
-		{"localhost:1::3", "not <host>"},    /* an empty field */
-		{"localhost:1:2:", "not <host>"},    /* an empty pid */
-		{"localhost:-1:2:3", "not <host>"},  /* a sign */
-		{"localhost:1:2:3 ", "not <host>"},  /* trailing space */
-		{"localhost:1:2:0", "no valid pid"}, /* pid 0 */
+		{"localhost:1::3", "not <host>"},   /* an empty field */
+		{"localhost:1:2:", "not <host>"},   /* an empty pid */
+		{"localhost:-1:2:3", "not <host>"}, /* a sign */
+		{"localhost:1:2:3 ", "not <host>"}, /* trailing space */
 		{"localhost:1:2:2147483648", "no valid pid"},
 		{"localhost:4294967296:2:3", "over 2^32-1"},
 		{"localhost:12345678901:2:3", "longer than 10 digits"},
