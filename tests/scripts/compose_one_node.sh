@@ -57,14 +57,14 @@ cleanup() {
   if [ -n "$svc" ]; then dc down -v --timeout 5 >"$work/down.log" 2>&1; fi
   # What down left (it removes in parallel, and the broker's and the
   # dataplane's containers go only after those that join them).
-  local ids
+  local ids=()
   for svcname in disco derp netcheck portmapper dataplane broker; do
-    ids=$(podman ps -aq --filter "label=com.docker.compose.project=$proj" \
+    mapfile -t ids < <(podman ps -aq --filter "label=com.docker.compose.project=$proj" \
       --filter "label=com.docker.compose.service=$svcname")
-    [ -z "$ids" ] || podman rm -f $ids >/dev/null 2>&1
+    [ "${#ids[@]}" -eq 0 ] || podman rm -f "${ids[@]}" >/dev/null 2>&1
   done
-  ids=$(podman volume ls -q --filter "label=com.docker.compose.project=$proj")
-  [ -z "$ids" ] || podman volume rm -f $ids >/dev/null 2>&1
+  mapfile -t ids < <(podman volume ls -q --filter "label=com.docker.compose.project=$proj")
+  [ "${#ids[@]}" -eq 0 ] || podman volume rm -f "${ids[@]}" >/dev/null 2>&1
   for v in "${proj}_bus" "${proj}_state"; do podman volume rm -f "$v" >/dev/null 2>&1; done
   if [ -n "$svc" ]; then kill "$svc" 2>/dev/null; wait "$svc" 2>/dev/null; fi
   if [ "$had_cni" = 0 ]; then
