@@ -72,3 +72,25 @@ podman_mirror() {
   fi
   echo "${m:-http://deb.debian.org/debian}"
 }
+
+# A script's own checks: fail counts without stopping (the script exits
+# non-zero at its end when fails > 0), phase_done NAME notes the seconds
+# since the last phase (phases_start first); the script prints ${phases[@]}.
+# shellcheck disable=SC2034 # fails, t0 and phases are read by the scripts
+fails=0
+fail() {
+  echo "FAIL: $*" >&2
+  fails=$((fails + 1))
+}
+phases_start() {
+  t0=$(date +%s)
+  tp=$t0
+  # shellcheck disable=SC2034 # read by the scripts
+  phases=()
+}
+phase_done() {
+  local now
+  now=$(date +%s)
+  phases+=("$(printf '  %-28s %4d s' "$1" $((now - tp)))")
+  tp=$now
+}

@@ -87,20 +87,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-fails=0
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
-t0=$(date +%s)
-tp=$t0
-phases=()
-phase_done() {
-  local now
-  now=$(date +%s)
-  phases+=("$(printf '  %-24s %4d s' "$1" $((now - tp)))")
-  tp=$now
-}
+phases_start
 podman image exists "$MSOCK_IMAGE" || "$src/scripts/image.sh"
 podman image exists "$MSOCK_IMAGE"
 
@@ -188,7 +175,7 @@ phase_done down
 
 echo "seconds per phase:"
 printf '%s\n' "${phases[@]}"
-printf '  %-24s %4d s\n' total $(($(date +%s) - t0))
+printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
 if [ "$fails" -ne 0 ]; then
   echo "compose_one_node: $fails check(s) failed" >&2
   exit 1

@@ -82,20 +82,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-fails=0
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
-t0=$(date +%s)
-tp=$t0
-phases=()
-phase_done() {
-  local now
-  now=$(date +%s)
-  phases+=("$(printf '  %-28s %4d s' "$1" $((now - tp)))")
-  tp=$now
-}
+phases_start
 # Milliseconds, for the recoveries (a broker restart, ...).
 ms() { echo $(($(date +%s%N) / 1000000)); }
 recoveries=()
