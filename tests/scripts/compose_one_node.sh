@@ -6,13 +6,16 @@
 # `podman system service` of its own: Debian's podman-compose 1.0.3 cannot
 # run the file (it passes network_mode: service:X to podman as is, adds
 # --net PROJECT_default beside it, and ignores pid:).
-# 1. up: the six containers; `msockctl status --json`, in the broker's
-#    container, shows the five components running, each process with its
-#    fixed uid (61001-61005; the broker shares its pid namespace with them,
-#    so /proc there shows theirs) and Self.NodeKey and Self.DiscoKey;
+# 1. up: the seven containers (the node's namespace holder and six
+#    programs); `msockctl status --json`, in the broker's container, shows
+#    the five components running, each process with its fixed uid
+#    (61001-61005; all share the node's pid namespace, so /proc there shows
+#    theirs) and Self.NodeKey and Self.DiscoKey;
 # 2. kill -9 of the disco container's process: podman restarts it
 #    (restart: on-failure) and the broker shows it running again, a new pid;
-# 3. down; prints the seconds of each phase.
+# 3. kill -9 of the broker's process: the components run on (same pids),
+#    podman restarts the broker, and each component sets its state again;
+# 4. down; prints the seconds of each phase.
 # Everything it makes (containers, volumes, the service, podman's bridge
 # and its iptables chains when they were not there before) is removed on
 # exit, also on failure.
@@ -55,10 +58,10 @@ cleanup() {
   trap - ERR
   set +e
   if [ -n "$svc" ]; then dc down -v --timeout 5 >"$work/down.log" 2>&1; fi
-  # What down left (it removes in parallel, and the broker's and the
-  # dataplane's containers go only after those that join them).
+  # What down left (it removes in parallel, and the node's container goes
+  # only after those that join its namespaces).
   local ids=()
-  for svcname in disco derp netcheck portmapper dataplane broker; do
+  for svcname in disco derp netcheck portmapper dataplane broker node; do
     mapfile -t ids < <(podman ps -aq --filter "label=com.docker.compose.project=$proj" \
       --filter "label=com.docker.compose.service=$svcname")
     [ "${#ids[@]}" -eq 0 ] || podman rm -f "${ids[@]}" >/dev/null 2>&1
@@ -167,7 +170,27 @@ else
 fi
 phase_done "kill disco"
 
-echo "3. down"
+echo "3. kill -9 the broker's process: the components run on, the restarted broker finds them"
+pids0=$(status | jq -c '[.Components | to_entries[] | [.key, .value.PID]] | sort')
+hpid=$(podman inspect "${proj}_broker_1" --format '{{.State.Pid}}')
+kt=$(date +%s%N)
+kill -9 "$hpid"
+st=
+for _ in $(seq 1 150); do
+  st=$(status) && check_running "$st" &&
+    [ "$(jq -c '[.Components | to_entries[] | [.key, .value.PID]] | sort' <<<"$st")" = "$pids0" ] &&
+    [ "$(jq -r '[.Components[] | .Bus.BrokerRestarts // 0] | min' <<<"$st")" -ge 1 ] && break
+  st=
+  sleep 0.2
+done
+if [ -z "$st" ]; then
+  fail "after the broker's death: not the same five pids running, state set again, in 30 s (was $pids0, now $(status | jq -c '[.Components | to_entries[] | [.key, .value.PID, .value.State]]' 2>/dev/null))"
+else
+  echo "   the same pids $pids0, each saw the new broker, after $((($(date +%s%N) - kt) / 1000000)) ms"
+fi
+phase_done "kill broker"
+
+echo "4. down"
 dc down -v --timeout 5 >"$work/down.log" 2>&1 || true
 left=$(podman ps -aq --filter "label=com.docker.compose.project=$proj" | wc -l)
 echo "   docker-compose down left $left container(s) (removed in order on exit)"
