@@ -29,7 +29,7 @@ void broker_sockets_close(struct broker *b)
 int broker_sockets_open(struct broker *b, char *err, size_t errcap)
 {
 	uint16_t want = (uint16_t)b->cfg->listen_port, wg_want = (uint16_t)b->cfg->wg_endpoint_port;
-	int fd;
+	int fds[UDPSOCK_N], rc;
 
 	/* A rebind asks for the port we had; the config's port otherwise. */
 	if (b->dp.port && b->cfg->listen_port == b->dp.cfg_port)
@@ -37,27 +37,13 @@ int broker_sockets_open(struct broker *b, char *err, size_t errcap)
 	if (b->dp.wg_port && b->cfg->wg_endpoint_port == b->dp.cfg_wg_port)
 		wg_want = b->dp.wg_port;
 	broker_sockets_close(b);
-	fd = udpsock_open(AF_INET, want, "udp4");
-	if (fd < 0) {
-		snprintf(err, errcap, "udp4 socket on port %u: %s", want, strerror(-fd));
-		return fd;
-	}
-	b->dp.udp4 = fd;
-	b->dp.port = udpsock_port(fd);
-	/* IPv6 on the same port when it can; a host without IPv6 runs v4 only. */
-	fd = udpsock_open(AF_INET6, b->dp.port, "udp6");
-	if (fd < 0)
-		log_warn("udp6: no IPv6 socket (%s); IPv4 only", strerror(-fd));
-	b->dp.udp6 = fd < 0 ? -1 : fd;
-	fd = udpsock_open_wg(wg_want);
-	if (fd < 0) {
-		snprintf(err, errcap, "wireguard endpoint socket on 127.0.0.0/8 port %u: %s",
-			 wg_want, strerror(-fd));
-		broker_sockets_close(b);
-		return fd;
-	}
-	b->dp.wg = fd;
-	b->dp.wg_port = udpsock_port(fd);
+	if ((rc = udpsock_open_all(want, wg_want, fds, err, errcap)) < 0)
+		return rc;
+	b->dp.udp4 = fds[UDPSOCK_UDP4];
+	b->dp.udp6 = fds[UDPSOCK_UDP6];
+	b->dp.wg = fds[UDPSOCK_WG];
+	b->dp.port = udpsock_port(b->dp.udp4);
+	b->dp.wg_port = udpsock_port(b->dp.wg);
 	b->dp.cfg_port = b->cfg->listen_port;
 	b->dp.cfg_wg_port = b->cfg->wg_endpoint_port;
 	log_info("dataplane sockets: udp4 port %u, udp6 %s%u, wireguard endpoints "

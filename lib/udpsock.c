@@ -110,3 +110,33 @@ int udpsock_open_wg(uint16_t port)
 	udpsock_set_buffers(fd, "wireguard endpoints");
 	return fd;
 }
+
+int udpsock_open_all(uint16_t port, uint16_t wg_port, int fds[UDPSOCK_N], char *err, size_t errcap)
+{
+	int fd;
+
+	fds[UDPSOCK_UDP4] = fds[UDPSOCK_UDP6] = fds[UDPSOCK_WG] = -1;
+	fd = udpsock_open(AF_INET, port, "udp4");
+	if (fd < 0) {
+		snprintf(err, errcap, "udp4 socket on port %u: %s", port, strerror(-fd));
+		return fd;
+	}
+	fds[UDPSOCK_UDP4] = fd;
+	/* IPv6 on the same port when it can; a host without IPv6 runs v4 only. */
+	fd = udpsock_open(AF_INET6, udpsock_port(fds[UDPSOCK_UDP4]), "udp6");
+	if (fd < 0)
+		log_warn("udp6: no IPv6 socket (%s); IPv4 only", strerror(-fd));
+	fds[UDPSOCK_UDP6] = fd < 0 ? -1 : fd;
+	fd = udpsock_open_wg(wg_port);
+	if (fd < 0) {
+		snprintf(err, errcap, "wireguard endpoint socket on 127.0.0.0/8 port %u: %s",
+			 wg_port, strerror(-fd));
+		for (int i = 0; i < UDPSOCK_WG; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		fds[UDPSOCK_UDP4] = fds[UDPSOCK_UDP6] = -1;
+		return fd;
+	}
+	fds[UDPSOCK_WG] = fd;
+	return 0;
+}

@@ -141,23 +141,17 @@ static int from_systemd(struct component *c, int n, const struct listen_fd *l, i
 static int open_own(struct component *c, int *udp4, int *udp6, int *wg)
 {
 	const struct msock_config *cfg = c->cfg;
+	int fds[UDPSOCK_N], rc;
+	char err[256];
 
-	*udp4 = udpsock_open(AF_INET, (uint16_t)cfg->listen_port, "udp4");
-	if (*udp4 < 0) {
-		log_error("udp4 socket on port %d: %s", cfg->listen_port, strerror(-*udp4));
-		return *udp4;
+	if ((rc = udpsock_open_all((uint16_t)cfg->listen_port, (uint16_t)cfg->wg_endpoint_port, fds,
+				   err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		return rc;
 	}
-	*udp6 = udpsock_open(AF_INET6, udpsock_port(*udp4), "udp6");
-	if (*udp6 < 0) {
-		log_warn("udp6: no IPv6 socket (%s); IPv4 only", strerror(-*udp6));
-		*udp6 = -1;
-	}
-	*wg = udpsock_open_wg((uint16_t)cfg->wg_endpoint_port);
-	if (*wg < 0) {
-		log_error("wireguard endpoint socket on port %d: %s", cfg->wg_endpoint_port,
-			  strerror(-*wg));
-		return *wg;
-	}
+	*udp4 = fds[UDPSOCK_UDP4];
+	*udp6 = fds[UDPSOCK_UDP6];
+	*wg = fds[UDPSOCK_WG];
 	if (!cfg->wg_endpoint_port)
 		log_warn("wg_endpoint_port is not set in %s: WireGuard's endpoints (port %u) "
 			 "move when the dataplane restarts; set it when a supervisor other "
