@@ -176,7 +176,7 @@ static double bench_replay_broker(int n, long *got)
 	snprintf(busdir, sizeof(busdir), "%s/run/bus", dir);
 	b = bus_open(busdir, "replayer", count_keys, &c);
 	bus_subscribe(b, "Health");
-	bus_wait_synced(b, 60000);
+	bus_wait_synced(b, 60000, -1);
 	*got = c.keys;
 	bus_free(b);
 	(void)n;

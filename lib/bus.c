@@ -615,18 +615,22 @@ bool bus_syncing(const struct bus *b)
 	return b->pending_snaps > 0;
 }
 
-int bus_wait_synced(struct bus *b, int timeout_ms)
+int bus_wait_synced(struct bus *b, int timeout_ms, int wake_fd)
 {
 	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * NS_PER_MS;
 
 	while (b->pending_snaps) {
-		zmq_pollitem_t it = {.socket = b->req, .events = ZMQ_POLLIN};
+		zmq_pollitem_t it[2] = {{.socket = b->req, .events = ZMQ_POLLIN},
+					{.fd = wake_fd, .events = ZMQ_POLLIN}};
 		uint64_t now = clock_mono_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		if (zmq_poll(&it, 1, (long)((deadline - now) / NS_PER_MS) + 1) < 0 &&
+		if (zmq_poll(it, wake_fd >= 0 ? 2 : 1, (long)((deadline - now) / NS_PER_MS) + 1) <
+			    0 &&
 		    errno != EINTR)
 			return -errno;
+		if (wake_fd >= 0 && (it[1].revents & ZMQ_POLLIN))
+			return -EINTR;
 		bus_dispatch(b, clock_mono_ns());
 	}
 	return 0;

@@ -119,8 +119,10 @@ int bus_pollitems(struct bus *b, zmq_pollitem_t *items, int cap);
 int bus_dispatch(struct bus *b, uint64_t now_ns);
 /* True while a snapshot is outstanding. */
 bool bus_syncing(const struct bus *b);
-/* Blocks (up to timeout_ms) until no snapshot is outstanding. */
-int bus_wait_synced(struct bus *b, int timeout_ms);
+/* Blocks (up to timeout_ms) until no snapshot is outstanding: 0, or
+ * -ETIMEDOUT; or -EINTR as soon as wake_fd (-1: none) is readable, for the
+ * caller to read it and wait again. */
+int bus_wait_synced(struct bus *b, int timeout_ms, int wake_fd);
 const struct bus_stats *bus_stats(const struct bus *b);
 
 /* Opens a ZeroMQ socket with msock's safe defaults: linger 0 (the default

@@ -215,32 +215,29 @@ int component_connect(struct component *c, const struct bus_handler *rows, size_
 	return 0;
 }
 
-/* bus_wait_synced, but SIGTERM or SIGINT meanwhile ends the process at
- * once (nothing is running yet): a supervisor stopping a component that
- * waits for a broker must not wait BUS_SNAPSHOT_TIMEOUT_MS. */
+/* bus_wait_synced, saying after COMPONENT_WAIT_SAY_MS that it waits, and
+ * ending the process at once on SIGTERM or SIGINT meanwhile (nothing is
+ * running yet): a supervisor stopping a component that waits for a broker
+ * must not wait BUS_SNAPSHOT_TIMEOUT_MS. */
 static int wait_synced(struct component *c)
 {
-	uint64_t t0 = clock_mono_ns(),
-		 deadline = t0 + (uint64_t)BUS_SNAPSHOT_TIMEOUT_MS * NS_PER_MS;
+	uint64_t t0 = clock_mono_ns();
 	bool said = false;
 
-	while (bus_syncing(c->bus)) {
-		zmq_pollitem_t it[3];
-		int n = bus_pollitems(c->bus, it, 2), sig;
-		uint64_t now = clock_mono_ns();
+	for (;;) {
+		long spent = (long)((clock_mono_ns() - t0) / NS_PER_MS), left;
+		int rc, sig;
 
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (!said && now - t0 >= (uint64_t)COMPONENT_WAIT_SAY_MS * NS_PER_MS) {
+		left = (said ? BUS_SNAPSHOT_TIMEOUT_MS : COMPONENT_WAIT_SAY_MS) - spent;
+		rc = bus_wait_synced(c->bus, left > 0 ? (int)left : 0, c->sigfd);
+		if (rc == -ETIMEDOUT && !said) {
 			log_info("waiting for the broker on the bus in %s", c->bus_path);
 			said = true;
+			continue;
 		}
-		if (c->sigfd >= 0)
-			it[n++] = (zmq_pollitem_t){.fd = c->sigfd, .events = ZMQ_POLLIN};
-		if (zmq_poll(it, n, clock_poll_ms(now, deadline, COMPONENT_WAIT_SAY_MS)) < 0 &&
-		    errno != EINTR)
-			return -errno;
-		while (c->sigfd >= 0 && (sig = component_read_signal(c)))
+		if (rc != -EINTR)
+			return rc;
+		while ((sig = component_read_signal(c)))
 			if (sig != SIGHUP) {
 				/* _exit: nothing to save, and libzmq's teardown
 				 * with connects still pending is not worth the
@@ -248,9 +245,7 @@ static int wait_synced(struct component *c)
 				log_info("signal %d before the broker answered: exiting", sig);
 				_exit(0);
 			}
-		bus_dispatch(c->bus, clock_mono_ns());
 	}
-	return 0;
 }
 
 int component_subscribe(struct component *c, const char *const *prefixes)

@@ -105,7 +105,7 @@ static void test_reload_publishes_only_changes(void **state)
 	bus_subscribe(r.bus, "NodeViewsUpdate");
 	bus_subscribe(r.bus, "Prefs");
 	bus_subscribe(r.bus, "DERPMap");
-	assert_int_equal(bus_wait_synced(r.bus, 5000), 0);
+	assert_int_equal(bus_wait_synced(r.bus, 5000, -1), 0);
 	pump(&r, 200);
 
 	/* Same peers, one more peer, one more component. */
@@ -199,7 +199,7 @@ static void test_home_score_published(void **state)
 	r.bus = bus_open(b->bus_dir, "observer", on_msg, &r);
 	assert_non_null(r.bus);
 	bus_subscribe(r.bus, "DERPMap");
-	assert_int_equal(bus_wait_synced(r.bus, 5000), 0);
+	assert_int_equal(bus_wait_synced(r.bus, 5000, -1), 0);
 	pump(&r, 200);
 	assert_true(r.home_score == 2.5);
 

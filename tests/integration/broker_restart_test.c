@@ -148,7 +148,7 @@ static void test_late_subscriber_gets_cached_state(void **state)
 	late.bus = bus_open(b->bus_dir, "observer2", on_msg, &late);
 	assert_non_null(late.bus);
 	bus_subscribe(late.bus, "TestCounter");
-	assert_int_equal(bus_wait_synced(late.bus, 5000), 0);
+	assert_int_equal(bus_wait_synced(late.bus, 5000, -1), 0);
 	assert_int_equal(late.generation, 1);
 	assert_int_equal(late.updates, 1);
 

@@ -724,6 +724,28 @@ static void test_refused_snapshot_does_not_block(void **state)
 	assert_int_equal(bus_pollitems(f->b, items, 2), 2);
 }
 
+/* bus_wait_synced: -ETIMEDOUT with no answer, -EINTR as soon as the wake
+ * fd is readable (the snapshot still outstanding), 0 once it is in. */
+static void test_wait_synced_wake_fd(void **state)
+{
+	struct fix *f = *state;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(bus_subscribe(f->b, PREFIX), 0);
+	expect_snap(f, PREFIX);
+	assert_int_equal(bus_wait_synced(f->b, 20, p[0]), -ETIMEDOUT);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(bus_wait_synced(f->b, WAIT_MS, p[0]), -EINTR);
+	assert_true(bus_syncing(f->b));
+	reply_tseq(f, "TestCounter", 1);
+	reply_end(f, PREFIX);
+	assert_int_equal(bus_wait_synced(f->b, WAIT_MS, -1), 0);
+	assert_false(bus_syncing(f->b));
+	close(p[0]);
+	close(p[1]);
+}
+
 /* "msg: decoded body; NULL when deleted": a KV with the deleted flag must
  * not reach the component as a live value without a body. */
 static void test_snapshot_kv_deleted_flag(void **state)
@@ -962,6 +984,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_err_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_snapshot_does_not_block, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_wait_synced_wake_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_kv_deleted_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_garbage_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_event, setup, teardown),
