@@ -20,7 +20,7 @@ static void record_path(const struct broker *b, char *out, size_t cap)
 	snprintf(out, cap, "%s/children", b->cfg->run_dir);
 }
 
-static int read_small(const char *path, char *buf, size_t cap, size_t *len)
+int broker_read_small(const char *path, char *buf, size_t cap, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e;
 	ssize_t n;
@@ -46,7 +46,7 @@ int broker_proc_start_ticks(pid_t pid, uint64_t *ticks)
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((rc = read_small(path, buf, sizeof(buf), &len)) < 0)
+	if ((rc = broker_read_small(path, buf, sizeof(buf), &len)) < 0)
 		return rc;
 	return adopt_proc_start_ticks(buf, len, ticks);
 }
@@ -232,7 +232,7 @@ int broker_adopt_children(struct broker *b)
 	int rc;
 
 	record_path(b, path, sizeof(path));
-	rc = read_small(path, text, sizeof(text), &len);
+	rc = broker_read_small(path, text, sizeof(text), &len);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0) {

@@ -208,6 +208,9 @@ void broker_remove_record(struct broker *b);
  * had. */
 int broker_adopt_children(struct broker *b);
 int broker_proc_start_ticks(pid_t pid, uint64_t *ticks);
+/* A whole small file (a record, a /proc file) into buf: its length in *len,
+ * 0; -EFBIG when it fills cap; -errno. */
+int broker_read_small(const char *path, char *buf, size_t cap, size_t *len);
 
 /* external.c */
 /* A connection from row p's user with pid `pid` (supervise: external): a

@@ -8,7 +8,6 @@
 #include "broker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -190,21 +189,6 @@ size_t broker_cgroup_relative(const char *text, size_t len, const char *self, si
 	return used;
 }
 
-static int read_cgroup(const char *path, char *text, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, cap);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	*len = (size_t)n;
-	return 0;
-}
-
 void broker_supervisor_of(pid_t pid, char *out, size_t cap)
 {
 	char path[64], text[CGROUP_TEXT_MAX], self[CGROUP_TEXT_MAX], rel[CGROUP_TEXT_MAX];
@@ -212,12 +196,12 @@ void broker_supervisor_of(pid_t pid, char *out, size_t cap)
 
 	snprintf(out, cap, "external");
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (read_cgroup(path, text, sizeof(text), &len) < 0)
+	if (broker_read_small(path, text, sizeof(text), &len) < 0)
 		return;
 	/* Seen from the broker's own place: what both share (a container both
 	 * run in, without a cgroup namespace of its own) says nothing about
 	 * who runs the component. */
-	read_cgroup("/proc/self/cgroup", self, sizeof(self), &self_len);
+	broker_read_small("/proc/self/cgroup", self, sizeof(self), &self_len);
 	rel_len = broker_cgroup_relative(text, len, self, self_len, rel, sizeof(rel));
 	broker_supervisor_from_cgroup(rel, rel_len, out, cap);
 }
