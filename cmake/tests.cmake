@@ -89,6 +89,16 @@ foreach(src ${SCRIPT_SH})
     TIMEOUT 60 SKIP_RETURN_CODE 77)
 endforeach()
 
+# tests/deploy/<name>.sh -> ctest <name>: containers under rootful podman
+# (label deploy, serial); opt-in: each skips (77) unless MSOCK_TEST_DEPLOY=1.
+file(GLOB DEPLOY_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/deploy/*.sh)
+foreach(src ${DEPLOY_SH})
+  get_filename_component(tname ${src} NAME_WE)
+  add_test(NAME ${tname} COMMAND bash ${src})
+  set_tests_properties(${tname} PROPERTIES LABELS deploy RUN_SERIAL TRUE ENVIRONMENT "${MSOCK_TEST_ENV}"
+    TIMEOUT 900 SKIP_RETURN_CODE 77)
+endforeach()
+
 # tests/lab/<name>.sh -> ctest lab_<name>: root + network namespaces, serial.
 file(GLOB LAB_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lab/lab_*.sh)
 foreach(src ${LAB_SH})

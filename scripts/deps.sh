@@ -16,6 +16,8 @@ PACKAGES=(
   wireguard-go nftables iperf3 iputils-ping curl
   libminiupnpc-dev coturn miniupnpd-nftables conntrack miniupnpc natpmpc python3
   shellcheck
+  # deploy/compose.yaml checked by tests/scripts/compose_config_test.sh
+  docker-compose python3-venv
   # systemd-analyze: tests/scripts/systemd_units_test.sh (no daemon starts)
   systemd
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds msock's container image (deploy/Dockerfile) with podman, as root:
-#   ./scripts/image.sh        -> localhost/msock:dev
+#   ./scripts/image.sh        -> localhost/msock:dev, localhost/msock-net:dev
 # Here, not in tests/scripts/: it makes the image one deploys, and the
 # smoke test (tests/scripts/image_smoke.sh) runs it first.
 # 1. podman, runc and debootstrap, when missing (apt-get);
@@ -10,11 +10,14 @@
 #    stays in podman's store: the next run starts at step 3;
 # 3. podman build of deploy/Dockerfile on it; unchanged sources reuse
 #    every layer, so a second run builds nothing. The image it replaces
-#    is removed.
+#    is removed. Then its net stage (--target net, every layer but its
+#    own reused): the test network's routers and WireGuard of
+#    deploy/compose.yaml.
 # Prints the seconds of each step and the image's size. Idempotent.
 #
 # Environment:
 #   MSOCK_IMAGE           the tag (default localhost/msock:dev)
+#   MSOCK_NET_IMAGE       the net stage's (default localhost/msock-net:dev)
 #   MSOCK_BASE_IMAGE      the base (default localhost/debian:12-slim)
 #   MSOCK_DEBIAN_MIRROR   default: the first .../debian of /etc/apt/sources.list*
 set -Eeuo pipefail
@@ -28,6 +31,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=podman-lib.sh
 . "$src/scripts/podman-lib.sh"
 image=${MSOCK_IMAGE:-localhost/msock:dev}
+net_image=${MSOCK_NET_IMAGE:-localhost/msock-net:dev}
 base=${MSOCK_BASE_IMAGE:-localhost/debian:12-slim}
 work=$(mktemp -d /var/tmp/msock-image.XXXXXX)
 steps=()
@@ -100,17 +104,33 @@ CFG
 fi
 step_done "base image"
 
-echo "3. podman build -f deploy/Dockerfile -t $image"
-old=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+# build TAG [ARGS]: podman build of deploy/Dockerfile as TAG; the image it
+# replaces (untagged now) is removed, unless a container uses it.
 # --network host: apt-get reaches the mirror through this machine's
 # network, and podman makes no bridge or firewall rules for the build.
-podman --cgroup-manager cgroupfs build --runtime runc "${PODMAN_ULIMITS[@]}" --network host \
-  --build-arg "BASE=$base" -f "$src/deploy/Dockerfile" -t "$image" "$src"
+build() {
+  local tag=$1 old new
+  shift
+  old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+  podman --cgroup-manager cgroupfs build --runtime runc "${PODMAN_ULIMITS[@]}" --network host \
+    --build-arg "BASE=$base" -f "$src/deploy/Dockerfile" -t "$tag" "$@" "$src"
+  new=$(podman image inspect --format '{{.Id}}' "$tag")
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then
+    podman rmi "$old" >/dev/null 2>&1 || true
+  fi
+}
+echo "3. podman build -f deploy/Dockerfile -t $image"
+build "$image"
+echo "   the net stage: -t $net_image --target net"
+build "$net_image" --target net >"$work/net-build.log" 2>&1 || {
+  tail -20 "$work/net-build.log" >&2
+  echo "FAIL: podman build --target net" >&2
+  exit 1
+}
 new=$(podman image inspect --format '{{.Id}}' "$image")
-if [ -n "$old" ] && [ "$old" != "$new" ]; then
-  # The image this one replaces (untagged now), unless a container uses it.
-  podman rmi "$old" >/dev/null 2>&1 || true
-fi
+# Each change of the sources leaves the last build stage (~650 MB, kept as
+# the cache) untagged: those older than a day go.
+podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 step_done build
 echo "$image: $(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=si --suffix=B)" \
   "(${new:0:12}; base $(podman image inspect --format '{{.Size}}' "$base" | numfmt --to=si --suffix=B))"

@@ -94,3 +94,54 @@ phase_done() {
   phases+=("$(printf '  %-28s %4d s' "$1" $((now - tp)))")
   tp=$now
 }
+
+# podman_host_snapshot DIR: notes the host's bridges and podman's firewall
+# chains (netavark's NETAVARK*, CNI's CNI-*) and jumps to them, so that
+# podman_host_restore DIR removes only those a test's networks added (podman
+# leaves them when its last network goes).
+podman_host_snapshot() {
+  ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$1/bridges.before"
+  iptables-save 2>/dev/null | grep -E '^(:|-A ).*(NETAVARK|CNI-)' | sort >"$1/fw.before" || true
+}
+podman_host_restore() {
+  local d=$1 br t rule chain
+  [ -f "$d/bridges.before" ] || return 0
+  for br in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort |
+    comm -13 "$d/bridges.before" -); do
+    case $br in podman* | cni-podman*) ip link del "$br" 2>/dev/null ;; esac
+  done
+  for t in nat filter; do
+    iptables-save -t "$t" 2>/dev/null | grep -E '^-A .*-j (NETAVARK|CNI-)' | sort |
+      comm -13 "$d/fw.before" - | sed 's/^-A //' |
+      while read -r rule; do eval "iptables -t $t -D $rule" 2>/dev/null; done
+    for chain in $(iptables-save -t "$t" 2>/dev/null | grep -E '^:(NETAVARK|CNI-)' | sort |
+      comm -13 "$d/fw.before" - | sed 's/^:\([^ ]*\).*/\1/'); do
+      iptables -t "$t" -F "$chain" 2>/dev/null
+    done
+    for chain in $(iptables-save -t "$t" 2>/dev/null | grep -E '^:(NETAVARK|CNI-)' | sort |
+      comm -13 "$d/fw.before" - | sed 's/^:\([^ ]*\).*/\1/'); do
+      iptables -t "$t" -X "$chain" 2>/dev/null
+    done
+  done
+}
+
+# podman_project_rm PROJECT: removes a compose project's containers (those
+# joining another's namespaces, named with a dash by our compose files,
+# first: podman refuses to remove a container others depend on), then its
+# networks and volumes. Prints what is left (nothing, normally).
+podman_project_rm() {
+  local p=$1 ids=() name
+  local f="label=com.docker.compose.project=$p"
+  mapfile -t ids < <(podman ps -a --filter "$f" --format '{{.Names}}' | grep -- '-' || true)
+  [ "${#ids[@]}" -eq 0 ] || podman rm -f -t 2 "${ids[@]}" >/dev/null 2>&1
+  mapfile -t ids < <(podman ps -a --filter "$f" --format '{{.Names}}')
+  [ "${#ids[@]}" -eq 0 ] || podman rm -f -t 2 "${ids[@]}" >/dev/null 2>&1
+  mapfile -t ids < <(podman network ls --filter "$f" --format '{{.Name}}')
+  [ "${#ids[@]}" -eq 0 ] || podman network rm -f "${ids[@]}" >/dev/null 2>&1
+  mapfile -t ids < <(podman volume ls -q --filter "$f")
+  [ "${#ids[@]}" -eq 0 ] || podman volume rm -f "${ids[@]}" >/dev/null 2>&1
+  for name in $(podman ps -a --filter "$f" --format '{{.Names}}') \
+    $(podman network ls --filter "$f" --format '{{.Name}}') $(podman volume ls -q --filter "$f"); do
+    echo "$name"
+  done
+}
