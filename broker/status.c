@@ -435,6 +435,11 @@ static json_t *components_json(struct broker *b)
 			seconds(ch->sup.state == SUP_RUNNING ? b->now_ns - ch->sup.started_ns : 0));
 		json_object_set_new(c, "LastExit", json_string(ch->sup.last_exit));
 		json_object_set_new(c, "Bus", bus_stats_json(b, ch));
+		/* The config generation this run of it applied (reload --wait). */
+		json_object_set_new(c, "ConfigGeneration",
+				    json_integer(ch->applied_ns >= ch->sup.started_ns
+							 ? (json_int_t)ch->applied_gen
+							 : 0));
 		json_object_set_new(all, ch->comp.name, c);
 	}
 	return all;
@@ -470,6 +475,7 @@ char *broker_status_json(struct broker *b)
 		root, "Supervise",
 		json_string(b->cfg->supervise == CFG_SUPERVISE_EXTERNAL ? "external" : "broker"));
 	json_object_set_new(root, "UptimeSec", seconds(b->now_ns - b->started_ns));
+	json_object_set_new(root, "ConfigGeneration", json_integer((json_int_t)b->config_gen));
 	json_object_set_new(root, "Self", self_json(b));
 	json_object_set_new(root, "Netcheck", netcheck_json(b));
 	state_cache_foreach(b->cache, BUS_T_NodeViewsUpdate, peer_json, &pc);
