@@ -31,6 +31,11 @@ enum {
 	 * flapping link cannot keep the dataplane restarting. */
 	BROKER_LINK_REBIND_MIN_MS = 5000,
 	BROKER_MAX_ROWS = 16, /* rows of the process table with a user of their own */
+	/* msockctl reload --wait (reload_wait.c): requests waiting at once,
+	 * and the longest a request may ask to wait. */
+	BROKER_RELOAD_WAITS = 8,
+	BROKER_RELOAD_WAIT_MAX_MS = 60000,
+	BROKER_ROUTING_ID_MAX = 255, /* a ZeroMQ routing id's limit */
 };
 
 struct child {
@@ -48,6 +53,24 @@ struct child {
 	 * outside, what its cgroup says ("systemd (msock-disco.service)",
 	 * "podman", "external"). */
 	char supervisor[80];
+	/* The config generation it last said it applied (ConfigApplied of
+	 * this broker's epoch), and when the broker heard it: it counts for
+	 * the run that started before that (reload_wait.c). */
+	uint64_t applied_gen;
+	uint64_t applied_ns;
+};
+
+/* A `reload --wait` whose answer waits for the components
+ * (reload_wait.c): the control request's routing id, the generation they
+ * must reach, until when, and the reload's own answer. */
+struct reload_wait {
+	bool used;
+	uint8_t id[BROKER_ROUTING_ID_MAX];
+	size_t id_len;
+	uint64_t gen;
+	uint64_t deadline_ns;
+	uint32_t wait_ms;
+	char reloaded[CFG_PATH_MAX + 16];
 };
 
 struct bus_counters {
@@ -137,6 +160,10 @@ struct broker {
 	struct log_ratelimit rl_refused;
 	struct key_stamp node_key, disco_key; /* as the components last loaded them */
 	struct dp_sockets dp;
+	/* The config barrier (reload_wait.c): 1 after the start, one more
+	 * per reload; in every BrokerHeartbeat. */
+	uint64_t config_gen;
+	struct reload_wait waits[BROKER_RELOAD_WAITS];
 };
 
 /* bus_proxy.c */
@@ -257,6 +284,43 @@ void broker_on_link_change(struct broker *b, const uint8_t *body, size_t len);
 /* control.c */
 int broker_control_open(struct broker *b);
 void broker_on_control(struct broker *b);
+/* Answers the control request whose routing id is id[0..len). */
+void broker_control_reply(struct broker *b, const void *id, size_t len, bool ok, const char *error,
+			  const char *text);
+
+/* reload_wait.c: msockctl reload --wait (docs/bus.md, "The config
+ * barrier"). */
+enum broker_wait_verdict {
+	BROKER_WAIT_INVALID = 0,
+	BROKER_WAIT_DONE,    /* running, and has applied the generation */
+	BROKER_WAIT_PENDING, /* running without it yet, or about to start */
+	BROKER_WAIT_SKIPPED, /* not running: failed, stopped, an outside one not there */
+	BROKER_WAIT_GONE,    /* no longer configured (a reload removed it) */
+};
+/* Component ch for generation gen. */
+enum broker_wait_verdict broker_wait_verdict(const struct broker *b, const struct child *ch,
+					     uint64_t gen);
+/* A ConfigApplied a component set under `key` (its "<program>/<name>"),
+ * body[0..len) as it came (the proxy checked that it decodes): notes the
+ * generation on that component when the epoch is this broker's. */
+void broker_config_applied(struct broker *b, const char *key, const uint8_t *body, size_t len);
+/* The answer for generation gen: into out, "applied by every running
+ * component ..." (returns 0), or, when `timed_out`, which ones have not
+ * (returns how many have not); either way the ones not waited for. */
+size_t broker_wait_report(const struct broker *b, uint64_t gen, const char *reloaded,
+			  uint32_t wait_ms, bool timed_out, char *out, size_t cap);
+/* Is there room for one more waiting request? */
+bool broker_reload_wait_free(const struct broker *b);
+/* Holds the answer to request id until every running component has
+ * applied b->config_gen or wait_ms pass (answered at once when none
+ * needs to). */
+void broker_reload_wait_start(struct broker *b, const void *id, size_t id_len, uint32_t wait_ms,
+			      const char *reloaded);
+/* Answers the waits that are complete, past their deadline, or cut short
+ * by the broker stopping. */
+void broker_reload_waits_tick(struct broker *b);
+/* The earliest deadline of a wait, UINT64_MAX with none. */
+uint64_t broker_reload_waits_deadline(const struct broker *b);
 
 /* status.c */
 /* Caller frees the returned JSON text. */

@@ -316,6 +316,10 @@ static void on_set(struct broker *b, const struct bus_span *f, int n, const stru
 	broker_state_set(b, topic, key, f[4].p, f[4].len);
 	if (strcmp(topic, BUS_T_SelfKeys) == 0)
 		broker_key_loaded(b, key);
+	/* Also when unchanged: a restarted component says the same again,
+	 * and that counts for its new run (reload_wait.c). */
+	if (strcmp(topic, BUS_T_ConfigApplied) == 0)
+		broker_config_applied(b, key, f[4].p, f[4].len);
 }
 
 struct snap_ctx {
@@ -426,6 +430,7 @@ void broker_heartbeat(struct broker *b)
 	if (b->now_ns < b->next_heartbeat_ns)
 		return;
 	hb.epoch = b->epoch;
+	hb.config_generation = b->config_gen;
 	broker_event_publish(b, BUS_T_BrokerHeartbeat, &hb.base);
 	state_cache_foreach_topic(b->cache, "", heartbeat_topic, b);
 	b->next_heartbeat_ns = b->now_ns + BROKER_HEARTBEAT_MS * NS_PER_MS;

@@ -337,7 +337,12 @@ int broker_reload(struct broker *b, char *err, size_t errcap)
 	}
 	restart_on_key_change(b, old_node, cfg->private_key_file, &b->node_key, PROC_KEY_NODE);
 	restart_on_key_change(b, old_disco, cfg->disco_key_file, &b->disco_key, PROC_KEY_DISCO);
+	/* A new generation, announced in a heartbeat at the end of this
+	 * loop pass: after everything above is on the bus (reload_wait.c). */
+	b->config_gen++;
+	b->next_heartbeat_ns = b->now_ns;
 	snprintf(err, errcap, "reloaded %s", cfg->path);
-	log_info("reloaded %s", cfg->path);
+	log_info("reloaded %s (config generation %llu)", cfg->path,
+		 (unsigned long long)b->config_gen);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* control: the control socket msockctl talks to (a ZeroMQ ROUTER on a unix
  * socket file, mode 0600): one ControlRequest in, one ControlReply out.
- * Commands: status (JSON: status.c), reload, restart NAME,
+ * Commands: status (JSON: status.c), reload (with a wait: reload_wait.c), restart NAME,
  * rebind (new dataplane sockets), wg-config (per-peer WireGuard endpoints). */
 #include "broker.h"
 
@@ -46,6 +46,12 @@ int broker_control_open(struct broker *b)
 
 static void reply(struct broker *b, zmq_msg_t *id, bool ok, const char *error, const char *text)
 {
+	broker_control_reply(b, zmq_msg_data(id), zmq_msg_size(id), ok, error, text);
+}
+
+void broker_control_reply(struct broker *b, const void *id, size_t id_len, bool ok,
+			  const char *error, const char *text)
+{
 	Msock__ControlReply r = MSOCK__CONTROL_REPLY__INIT;
 	size_t len;
 	uint8_t *buf;
@@ -58,7 +64,7 @@ static void reply(struct broker *b, zmq_msg_t *id, bool ok, const char *error, c
 	if (!buf)
 		return;
 	protobuf_c_message_pack(&r.base, buf);
-	zmq_send(b->control, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(b->control, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	zmq_send(b->control, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 	zmq_send(b->control, buf, len, ZMQ_DONTWAIT);
 	free(buf);
@@ -152,8 +158,28 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		reply(b, id, text != 0, text ? 0 : "out of memory", text);
 		free(text);
 	} else if (strcmp(req->command, "reload") == 0) {
-		int rc = broker_reload(b, err, sizeof(err));
-		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+		int rc;
+		/* Refused before reloading: the caller asked for an answer
+		 * the broker cannot give. */
+		if (req->wait_ms > BROKER_RELOAD_WAIT_MAX_MS) {
+			snprintf(err, sizeof(err), "wait of %u ms refused: at most %d ms",
+				 req->wait_ms, BROKER_RELOAD_WAIT_MAX_MS);
+			reply(b, id, false, err, 0);
+			return;
+		}
+		if (req->wait_ms && !broker_reload_wait_free(b)) {
+			snprintf(err, sizeof(err),
+				 "%d reloads already wait for the components: try again later",
+				 BROKER_RELOAD_WAITS);
+			reply(b, id, false, err, 0);
+			return;
+		}
+		rc = broker_reload(b, err, sizeof(err));
+		if (rc == 0 && req->wait_ms)
+			broker_reload_wait_start(b, zmq_msg_data(id), zmq_msg_size(id),
+						 req->wait_ms, err);
+		else
+			reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "restart") == 0 && req->n_args == 1) {
 		int rc = broker_child_restart(b, req->args[0], err, sizeof(err));
 		if (rc == 0)

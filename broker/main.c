@@ -263,6 +263,8 @@ static long poll_timeout_ms(const struct broker *b)
 
 	if (b->next_heartbeat_ns < next)
 		next = b->next_heartbeat_ns;
+	if (broker_reload_waits_deadline(b) < next)
+		next = broker_reload_waits_deadline(b);
 	if (next <= b->now_ns)
 		return 0;
 	return (long)((next - b->now_ns + NS_PER_MS - 1) / NS_PER_MS);
@@ -306,6 +308,7 @@ static int loop(struct broker *b)
 		for (int i = 0; i < b->n_mon; i++)
 			broker_on_monitor(b, b->mon[i]);
 		broker_children_tick(b);
+		broker_reload_waits_tick(b);
 		broker_heartbeat(b);
 	}
 }
@@ -403,6 +406,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	broker_publish_config(&b, b.cfg);
+	b.config_gen = 1;
 	broker_stamp_keys(&b);
 	log_info("bus at %s, control socket %s, %zu component%s", b.bus_dir, b.cfg->control_socket,
 		 b.cfg->n_components, b.cfg->n_components == 1 ? "" : "s");

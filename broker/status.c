@@ -271,6 +271,31 @@ static const char *peer_path(const Msock__NodeView *n, const Msock__DataplanePee
 	return dp->path;
 }
 
+/* A dataplane time (CLOCK_MONOTONIC ns, 0 = never) as a time of day, the
+ * way every time in status is written (unix ms), or null. */
+static json_t *unix_ms_of(const struct broker *b, uint64_t mono_ns, uint64_t now_unix_ms)
+{
+	uint64_t ago_ms = mono_ns < b->now_ns ? (b->now_ns - mono_ns) / NS_PER_MS : 0;
+
+	if (!mono_ns || ago_ms > now_unix_ms)
+		return json_null();
+	return json_integer((json_int_t)(now_unix_ms - ago_ms));
+}
+
+/* LastRecvUnixMs, LastSendUnixMs (magicsock's LastRecvActivityOfNodeKey,
+ * and its send side) and IdleSec: since the later of the two, null when
+ * neither happened (IdleFunc, per peer). */
+static void activity_json(const struct broker *b, json_t *p, const Msock__DataplanePeer *dp)
+{
+	uint64_t rx = dp ? dp->last_rx_mono_ns : 0, tx = dp ? dp->last_tx_mono_ns : 0;
+	uint64_t last = rx > tx ? rx : tx, now_unix_ms = clock_unix_ms();
+
+	json_object_set_new(p, "LastRecvUnixMs", unix_ms_of(b, rx, now_unix_ms));
+	json_object_set_new(p, "LastSendUnixMs", unix_ms_of(b, tx, now_unix_ms));
+	json_object_set_new(p, "IdleSec",
+			    last ? seconds(last < b->now_ns ? b->now_ns - last : 0) : json_null());
+}
+
 static void peer_json(void *arg, const struct state_entry *e)
 {
 	struct peers_ctx *pc = arg;
@@ -323,6 +348,7 @@ static void peer_json(void *arg, const struct state_entry *e)
 			    json_integer(dp ? (json_int_t)dp->tx_derp_packets : 0));
 	json_object_set_new(p, "RxDERPPackets",
 			    json_integer(dp ? (json_int_t)dp->rx_derp_packets : 0));
+	activity_json(pc->b, p, dp);
 	/* disco's path changes (magicsock's GetEndpointChanges). */
 	json_t *changes = json_array();
 	Msock__PathHistory *hist = (Msock__PathHistory *)broker_cached(
@@ -409,6 +435,11 @@ static json_t *components_json(struct broker *b)
 			seconds(ch->sup.state == SUP_RUNNING ? b->now_ns - ch->sup.started_ns : 0));
 		json_object_set_new(c, "LastExit", json_string(ch->sup.last_exit));
 		json_object_set_new(c, "Bus", bus_stats_json(b, ch));
+		/* The config generation this run of it applied (reload --wait). */
+		json_object_set_new(c, "ConfigGeneration",
+				    json_integer(ch->applied_ns >= ch->sup.started_ns
+							 ? (json_int_t)ch->applied_gen
+							 : 0));
 		json_object_set_new(all, ch->comp.name, c);
 	}
 	return all;
@@ -444,6 +475,7 @@ char *broker_status_json(struct broker *b)
 		root, "Supervise",
 		json_string(b->cfg->supervise == CFG_SUPERVISE_EXTERNAL ? "external" : "broker"));
 	json_object_set_new(root, "UptimeSec", seconds(b->now_ns - b->started_ns));
+	json_object_set_new(root, "ConfigGeneration", json_integer((json_int_t)b->config_gen));
 	json_object_set_new(root, "Self", self_json(b));
 	json_object_set_new(root, "Netcheck", netcheck_json(b));
 	state_cache_foreach(b->cache, BUS_T_NodeViewsUpdate, peer_json, &pc);

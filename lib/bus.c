@@ -49,6 +49,11 @@ struct bus {
 	/* What this component set, as it last sent it (its own keys only). */
 	struct state_cache *own;
 	uint64_t epoch; /* the broker's, from TSEQ or BrokerHeartbeat; 0: none yet */
+	/* The config barrier (bus_ack_config): our ConfigApplied key ("":
+	 * we do not acknowledge), the broker's latest generation, and the
+	 * (epoch, generation) acknowledged last. */
+	char ack_key[BUS_KEY_MAX + 1];
+	uint64_t cfg_gen, acked_epoch, acked_gen;
 };
 
 enum {
@@ -317,6 +322,29 @@ static void note_epoch(struct bus *b, uint64_t epoch)
 	b->epoch = epoch;
 }
 
+/* A generation the broker announced and we have not acknowledged: say so
+ * once no snapshot is outstanding (a resync or a new broker's replay may
+ * still carry part of that config). */
+void bus_config_ack(struct bus *b)
+{
+	Msock__ConfigApplied m = MSOCK__CONFIG_APPLIED__INIT;
+
+	if (!b->ack_key[0] || !b->cfg_gen || !b->epoch || b->pending_snaps ||
+	    (b->acked_epoch == b->epoch && b->acked_gen == b->cfg_gen))
+		return;
+	m.epoch = b->epoch;
+	m.generation = b->cfg_gen;
+	if (bus_state_set(b, BUS_T_ConfigApplied, b->ack_key, &m.base) == 0) {
+		b->acked_epoch = b->epoch;
+		b->acked_gen = b->cfg_gen;
+	}
+}
+
+void bus_ack_config(struct bus *b, const char *key)
+{
+	snprintf(b->ack_key, sizeof(b->ack_key), "%s", key);
+}
+
 static void bad(struct bus *b, uint64_t *counter, const char *what, const struct bus_span *f, int n)
 {
 	char topic[BUS_TOPIC_NAME_MAX + 1] = "";
@@ -474,7 +502,9 @@ static void on_sub(struct bus *b, const struct bus_span *f, int n)
 		if ((rc = bus_check_event(f, n, &t, &msg)) < 0)
 			return bad(b, counter_for(b, rc), bus_check_str(rc), f, n);
 		if (strcmp(t->name, BUS_T_BrokerHeartbeat) == 0) {
-			note_epoch(b, ((const Msock__BrokerHeartbeat *)msg)->epoch);
+			const Msock__BrokerHeartbeat *hb = (const Msock__BrokerHeartbeat *)msg;
+			note_epoch(b, hb->epoch);
+			b->cfg_gen = hb->config_generation;
 			protobuf_c_message_free_unpacked(msg, 0);
 			return;
 		}

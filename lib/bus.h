@@ -111,6 +111,20 @@ int bus_publish(struct bus *b, const char *topic, const ProtobufCMessage *msg);
 int bus_state_set(struct bus *b, const char *topic, const char *key, const ProtobufCMessage *msg);
 int bus_state_del(struct bus *b, const char *topic, const char *key);
 
+/* The config barrier (docs/bus.md, "The config barrier"): from now on,
+ * bus_config_ack acknowledges the broker's config generations (the
+ * `config_generation` of its heartbeat) by setting ConfigApplied under
+ * `key` ("<program>/<name>"). lib/component.c calls it when the
+ * component's loop starts, after its start-up subscriptions; a tool or an
+ * observer never does. */
+void bus_ack_config(struct bus *b, const char *key);
+/* Sets ConfigApplied when a generation was heard since the last one
+ * acknowledged and no snapshot is outstanding: everything the broker
+ * published before that heartbeat has gone through the handlers.
+ * component_run calls it after the component's handlers and its timers,
+ * so what they set in answer is on the bus ahead of it. */
+void bus_config_ack(struct bus *b);
+
 /* Fills up to 2 poll items for the component's zmq_poll and returns their
  * count. While a snapshot is in flight the SUB socket is left out, so
  * updates queue in ZeroMQ until the snapshot they follow is complete. */

@@ -30,6 +30,7 @@
 	X(PortmapProbe, STATE, msock__portmap_probe__descriptor, PROCTAB)                  \
 	X(Health, STATE, msock__health__descriptor, ANY)                                   \
 	X(BusStats, STATE, msock__bus_stats__descriptor, ANY)                              \
+	X(ConfigApplied, STATE, msock__config_applied__descriptor, ANY)                    \
 	X(ServiceState, STATE, msock__service_state__descriptor, BROKER)                   \
 	X(DataplanePeer, STATE, msock__dataplane_peer__descriptor, PROCTAB)                \
 	X(DataplaneState, STATE, msock__dataplane_state__descriptor, PROCTAB)              \

@@ -303,6 +303,12 @@ static void publish_stats(struct component *c, uint64_t now)
 
 int component_run(struct component *c, const struct component_ops *ops, void *arg)
 {
+	char key[80];
+
+	/* Its start-up subscriptions are made and synced: from here on it
+	 * says which config it has applied (msockctl reload --wait). */
+	snprintf(key, sizeof(key), "%s/%s", c->proc->program, c->name);
+	bus_ack_config(c->bus, key);
 	for (;;) {
 		zmq_pollitem_t it[COMPONENT_MAX_POLLITEMS];
 		int n = bus_pollitems(c->bus, it, 2), first = 0, sig;
@@ -338,6 +344,9 @@ int component_run(struct component *c, const struct component_ops *ops, void *ar
 		now = clock_mono_ns(); /* after the work above: the timers' clock */
 		if (ops->tick)
 			ops->tick(arg, now);
+		/* After the handlers and the timers: what they set in answer
+		 * to a new config reaches the broker first. */
+		bus_config_ack(c->bus);
 		publish_stats(c, now);
 	}
 }

@@ -25,6 +25,10 @@ enum {
 	CTL_MAX_REPLY_BYTES = 64 * 1024 * 1024, /* status of 10,000 peers */
 	NETCHECK_WAIT_MS = 15000, /* a report takes at most ~5 s (netcheck's own limit) */
 	STATUS_REAL_DIGITS = 15,  /* the broker's (broker/status.c): 38.677, not 38.676999... */
+	/* reload --wait: how long the broker waits for the components unless
+	 * --timeout says, and the most it accepts (BROKER_RELOAD_WAIT_MAX_MS). */
+	RELOAD_WAIT_DEFAULT_SEC = 10,
+	RELOAD_WAIT_MAX_SEC = 60,
 };
 
 #define CTL_DEFAULT_SOCKET "/run/msock/control.sock"
@@ -37,8 +41,12 @@ static void usage(FILE *f)
 		"Commands for a running broker:\n"
 		"  status [--json]        components, self and peers (--json: "
 		"docs/status-json.md)\n"
-		"  reload                 re-read the config; publish only what changed; a bad\n"
-		"                         config is rejected and the running one kept\n"
+		"  reload [--wait [--timeout SEC]]\n"
+		"                         re-read the config; publish only what changed; a bad\n"
+		"                         config is rejected and the running one kept; --wait:\n"
+		"                         return once every running component has applied it\n"
+		"                         (at most SEC, default 10, up to 60; exit 1 naming the\n"
+		"                         ones that did not)\n"
 		"  restart NAME           restart a component (also clears a failed state)\n"
 		"  rebind                 new UDP sockets for the dataplane (magicsock's Rebind)\n"
 		"  stop                   stop every component the broker started, then the\n"
@@ -103,14 +111,17 @@ static int socket_path(const char *opt_socket, const char *opt_config, char *out
 	return 0;
 }
 
-/* Sends one request and returns the decoded reply (caller frees) or NULL. */
-static Msock__ControlReply *call(const char *sock, const char *command, char **args, size_t n)
+/* Sends one request, with the reload's wait_ms (0 for any other), and
+ * returns the decoded reply (caller frees) or NULL. */
+static Msock__ControlReply *call_wait(const char *sock, const char *command, char **args, size_t n,
+				      uint32_t wait_ms)
 {
 	Msock__ControlRequest req = MSOCK__CONTROL_REQUEST__INIT;
 	Msock__ControlReply *rep = 0;
 	void *ctx = zmq_ctx_new(), *s;
 	char addr[CFG_PATH_MAX + 8];
-	int timeout = CTL_TIMEOUT_MS;
+	/* The broker answers a wait at its end: give it that long more. */
+	int timeout = CTL_TIMEOUT_MS + (int)wait_ms;
 	zmq_msg_t msg;
 	uint8_t *buf;
 	size_t len;
@@ -122,6 +133,7 @@ static Msock__ControlReply *call(const char *sock, const char *command, char **a
 	req.command = (char *)command;
 	req.args = args;
 	req.n_args = n;
+	req.wait_ms = wait_ms;
 	len = msock__control_request__get_packed_size(&req);
 	buf = malloc(len ? len : 1);
 	zmq_msg_init(&msg);
@@ -133,7 +145,7 @@ static Msock__ControlReply *call(const char *sock, const char *command, char **a
 	msock__control_request__pack(&req, buf);
 	if (zmq_send(s, buf, len, 0) < 0 || zmq_msg_recv(&msg, s, 0) < 0) {
 		fprintf(stderr, "msockctl: no answer from the broker at %s within %d s\n", sock,
-			CTL_TIMEOUT_MS / 1000);
+			timeout / 1000);
 		goto out;
 	}
 	rep = msock__control_reply__unpack(0, zmq_msg_size(&msg), zmq_msg_data(&msg));
@@ -147,9 +159,15 @@ out:
 	return rep;
 }
 
-static int cmd_broker(const char *sock, const char *command, char **args, size_t n, bool json)
+static Msock__ControlReply *call(const char *sock, const char *command, char **args, size_t n)
 {
-	Msock__ControlReply *rep = call(sock, command, args, n);
+	return call_wait(sock, command, args, n, 0);
+}
+
+static int cmd_broker_wait(const char *sock, const char *command, char **args, size_t n, bool json,
+			   uint32_t wait_ms)
+{
+	Msock__ControlReply *rep = call_wait(sock, command, args, n, wait_ms);
 	int rc;
 
 	if (!rep)
@@ -172,6 +190,52 @@ static int cmd_broker(const char *sock, const char *command, char **args, size_t
 	}
 	msock__control_reply__free_unpacked(rep, 0);
 	return rc;
+}
+
+static int cmd_broker(const char *sock, const char *command, char **args, size_t n, bool json)
+{
+	return cmd_broker_wait(sock, command, args, n, json, 0);
+}
+
+#define RELOAD_USAGE "usage: msockctl reload [--wait [--timeout SEC (1-60)]]\n"
+
+/* reload [--wait [--timeout SEC]]: *wait_ms 0 without --wait. 0, or 2
+ * (usage) with the reason said. */
+static int reload_args(int argc, char **argv, uint32_t *wait_ms)
+{
+	bool wait = false;
+	long sec = RELOAD_WAIT_DEFAULT_SEC;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") == 0 && !wait) {
+			wait = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			sec = strtol(argv[++i], &end, 10);
+			if (errno || end == argv[i] || *end || argv[i][0] == '+' || sec < 1 ||
+			    sec > RELOAD_WAIT_MAX_SEC) {
+				fprintf(stderr,
+					"msockctl reload: --timeout \"%s\": whole seconds, 1 to "
+					"%d\n" RELOAD_USAGE,
+					argv[i], RELOAD_WAIT_MAX_SEC);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "msockctl reload: unexpected \"%s\"\n" RELOAD_USAGE,
+				argv[i]);
+			return 2;
+		}
+	}
+	/* --timeout means nothing without --wait: say so rather than reload
+	 * without waiting. */
+	for (int i = 0; !wait && i < argc; i++)
+		if (strcmp(argv[i], "--timeout") == 0) {
+			fprintf(stderr, "msockctl reload: --timeout needs --wait\n" RELOAD_USAGE);
+			return 2;
+		}
+	*wait_ms = wait ? (uint32_t)sec * 1000 : 0;
+	return 0;
 }
 
 /* The status JSON, or NULL with a message. Caller owns the result. */
@@ -538,8 +602,11 @@ int main(int argc, char **argv)
 		}
 		return cmd_broker(sock, "status", 0, 0, json);
 	}
-	if (strcmp(cmd, "reload") == 0 && rest == 0)
-		return cmd_broker(sock, "reload", 0, 0, false);
+	if (strcmp(cmd, "reload") == 0) {
+		uint32_t wait_ms;
+		int rc = reload_args(rest, args, &wait_ms);
+		return rc ? rc : cmd_broker_wait(sock, "reload", 0, 0, false, wait_ms);
+	}
 	if (strcmp(cmd, "restart") == 0 && rest == 1)
 		return cmd_broker(sock, "restart", args, 1, false);
 	if (strcmp(cmd, "rebind") == 0 && rest == 0)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 const char *status_text_jstr(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -24,6 +26,42 @@ static void fmt_uptime(double sec, char *out, size_t cap)
 		snprintf(out, cap, "%.0fm", sec / 60);
 	else
 		snprintf(out, cap, "%.1fh", sec / 3600);
+}
+
+/* A span of time as status prints one: "0s" to "119s", "2m" to "119m",
+ * then hours. */
+static void fmt_span(double sec, char *out, size_t cap)
+{
+	if (sec < 120)
+		snprintf(out, cap, "%.0fs", sec > 0 ? sec : 0);
+	else if (sec < 7200)
+		snprintf(out, cap, "%.0fm", sec / 60);
+	else
+		snprintf(out, cap, "%.1fh", sec / 3600);
+}
+
+void status_text_activity(json_t *peer, long long now_unix_ms, char *out, size_t cap)
+{
+	json_t *rx = json_object_get(peer, "LastRecvUnixMs"),
+	       *idle = json_object_get(peer, "IdleSec");
+	char ago[48] = "never", span[32];
+	size_t n;
+
+	if (json_is_integer(rx)) {
+		long long at = json_integer_value(rx);
+		fmt_span(now_unix_ms > at ? (double)(now_unix_ms - at) / 1000 : 0, span,
+			 sizeof(span));
+		snprintf(ago, sizeof(ago), "%s ago", span);
+	}
+	n = (size_t)snprintf(out, cap, "last rx %s, ", ago);
+	if (n >= cap)
+		return;
+	if (json_is_number(idle)) {
+		fmt_span(json_number_value(idle), span, sizeof(span));
+		snprintf(out + n, cap - n, "idle %s", span);
+	} else {
+		snprintf(out + n, cap - n, "no traffic");
+	}
 }
 
 /* A peer without a disco key is WireGuard only: said in full. */
@@ -151,6 +189,9 @@ void status_text_print(json_t *st)
 		       *status_text_jstr(v, "Relay") ? status_text_jstr(v, "Relay") : "-", lat,
 		       pong, json_integer_value(json_object_get(v, "TxBytes")),
 		       json_integer_value(json_object_get(v, "RxBytes")));
+		char act[96];
+		status_text_activity(v, (long long)clock_unix_ms(), act, sizeof(act));
+		printf("  %-12s %s\n", "", act);
 	}
 	bus = json_object_get(st, "Bus");
 	printf("\nBus: %lld events forwarded, %lld state keys cached; dropped: %lld bad frames, "

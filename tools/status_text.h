@@ -8,6 +8,11 @@
 /* o's string member k, or "" when it has none (or not a string). The
  * string lives as long as o. */
 const char *status_text_jstr(json_t *o, const char *k);
+/* A peer's traffic times (its LastRecvUnixMs and IdleSec), as status
+ * prints them under the peer, at time now (unix ms): "last rx 3s ago, idle
+ * 1s", "last rx never, idle 5s" (sent, nothing came back), "last rx never,
+ * no traffic". Into out, cut to cap. */
+void status_text_activity(json_t *peer, long long now_unix_ms, char *out, size_t cap);
 /* Prints status st (msockctl status) to stdout. */
 void status_text_print(json_t *st);
 /* Prints the status's Netcheck object r as `tailscale netcheck` prints a

@@ -110,6 +110,9 @@ struct dp_peer {
 	uint16_t home_derp;
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, tx_derp, rx_derp;
+	/* The last WireGuard packet delivered from the peer, any path
+	 * (magicsock's lastRecvUnixAtomic; the last sent is last_tx_ns). */
+	uint64_t last_rx_ns;
 	/* Addresses disco authenticated as the peer's (its pings came from
 	 * them): WireGuard packets from them are the peer's, as magicsock maps
 	 * an address to a node when a disco ping arrives from it. */

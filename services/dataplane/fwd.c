@@ -36,6 +36,7 @@ static void deliver_to_wg(struct dp *d, struct dp_peer *peer, const uint8_t *p, 
 	}
 	peer->rx_packets++;
 	peer->rx_bytes += len;
+	peer->last_rx_ns = d->now_ns;
 	dp_txq_add(d, &d->txwg, &wg, peer->lo, p, len);
 }
 

@@ -72,6 +72,10 @@ static void on_own_peer(void *arg, const struct bus_msg *m)
 	dp->rx_derp = p->rx_derp_packets;
 	dp->published_tx = dp->tx_packets;
 	dp->published_rx = dp->rx_packets;
+	/* The same clock (CLOCK_MONOTONIC, one host): the times carry on too.
+	 * One from the future is no time of ours. */
+	dp->last_rx_ns = p->last_rx_mono_ns <= x->d.now_ns ? p->last_rx_mono_ns : 0;
+	dp->last_tx_ns = p->last_tx_mono_ns <= x->d.now_ns ? p->last_tx_mono_ns : 0;
 }
 
 static void forget_peer(struct ctx *x, struct dp_peer *p)

@@ -113,6 +113,10 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.rx_bytes = p->rx_bytes;
 	m.tx_derp_packets = p->tx_derp;
 	m.rx_derp_packets = p->rx_derp;
+	/* Changed only with rx_packets and tx_packets: the counters' sweep
+	 * publishes them, with no update of their own. */
+	m.last_rx_mono_ns = p->last_rx_ns;
+	m.last_tx_mono_ns = p->last_tx_ns;
 	key_hex_format(p->key, hex);
 	bus_state_set(x->comp.bus, BUS_T_DataplanePeer, hex, &m.base);
 	p->published_path = path;

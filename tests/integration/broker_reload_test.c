@@ -112,16 +112,18 @@ static void test_reload_publishes_only_changes(void **state)
 	write_cfg(b, "[\"testcomp\", {\"name\": \"t2\", \"program\": \"testcomp\"}]",
 		  "{\"name\": \"a\", \"node_key\": \"" KEY_A "\"}, "
 		  "{\"name\": \"b\", \"node_key\": \"" KEY_B "\"}");
-	assert_int_equal(th_control(b, "reload", 0, &ok, &text), 0);
-	assert_true(ok);
+	/* --wait: t2 is running and has the config when it returns. */
+	assert_int_equal(th_control_wait(b, "reload", 0, 10000, &ok, &text), 0);
+	if (!ok)
+		fail_msg("reload --wait: %s", text);
 	free(text);
+	assert_true(t2_running(b));
 	pump(&r, 300);
 	assert_int_equal(r.nodeviews, 1); /* only b: a did not change */
 	assert_string_equal(r.last_key, HEX_B);
 	assert_int_equal(r.prefs, 0);
 	assert_int_equal(r.derpmap, 0);
 	assert_int_equal(peer_count(b), 2);
-	assert_true(th_wait(t2_running, b));
 
 	/* a leaves (deleted), t2 is no longer configured (stopped). */
 	pid_t t2 = th_comp_pid(b, "t2");

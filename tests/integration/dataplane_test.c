@@ -587,6 +587,128 @@ static void test_restart_and_rebind_keep_port(void **state)
 	p1_to_wg(w);
 }
 
+/* Peer.<hex>.<field> as a JSON integer, -1 for null (never). */
+static long long peer_time(struct world *w, const char *hex, const char *field)
+{
+	json_t *st = th_status(&w->b);
+	json_t *v = peer_field(st, hex, field);
+	long long r = json_is_null(v) ? -1 : json_is_integer(v) ? json_integer_value(v) : -2;
+
+	assert_true(v != 0);
+	json_decref(st);
+	return r;
+}
+
+static double peer_idle(struct world *w, const char *hex)
+{
+	json_t *st = th_status(&w->b);
+	json_t *v = peer_field(st, hex, "IdleSec");
+	double r = json_is_null(v) ? -1 : json_is_number(v) ? json_number_value(v) : -2;
+
+	assert_true(v != 0);
+	json_decref(st);
+	return r;
+}
+
+static bool peer_time_set(void *arg)
+{
+	struct peer_wait *c = arg;
+	return peer_time(c->w, c->hex, c->field) >= 0;
+}
+
+/* `msockctl status` as a person reads it, into out. */
+static void status_text(struct world *w, char *out, size_t cap)
+{
+	char cmd[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s/msockctl --socket %s status", th_bin_dir(), w->b.control);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = 0;
+	assert_int_equal(pclose(f), 0);
+}
+
+/* LastRecvUnixMs (magicsock's LastRecvActivityOfNodeKey), LastSendUnixMs
+ * and IdleSec: null before any traffic; a send alone sets only the send
+ * time; a packet from the peer sets the receive time, over UDP or over
+ * DERP; idle grows while nothing moves; the times survive a dataplane
+ * restart; the text says "last rx ... ago". */
+static void test_last_recv_and_idle(void **state)
+{
+	struct world *w = *state;
+	struct peer_wait pw = {w, w->hex1, "LastSendUnixMs", 0};
+	char text[16384], line[128];
+	long long t0, t1, rx1, rx2;
+
+	start(w, 0, 0);
+	assert_int_equal(peer_time(w, w->hex1, "LastRecvUnixMs"), -1);
+	assert_int_equal(peer_time(w, w->hex1, "LastSendUnixMs"), -1);
+	assert_true(peer_idle(w, w->hex1) == -1);
+	status_text(w, text, sizeof(text));
+	assert_non_null(strstr(text, "last rx never, no traffic"));
+
+	/* WireGuard sends; nothing comes back yet. */
+	wg_to_p1(w);
+	assert_true(th_wait(peer_time_set, &pw));
+	assert_int_equal(peer_time(w, w->hex1, "LastRecvUnixMs"), -1);
+	assert_true(peer_idle(w, w->hex1) >= 0);
+
+	/* p1 answers over UDP: the receive time is when that happened. */
+	t0 = (long long)clock_unix_ms();
+	p1_to_wg(w);
+	t1 = (long long)clock_unix_ms();
+	pw.field = "LastRecvUnixMs";
+	assert_true(th_wait(peer_time_set, &pw));
+	rx1 = peer_time(w, w->hex1, "LastRecvUnixMs");
+	print_message("p1: last rx %lld ms after the send began\n", rx1 - t0);
+	assert_true(rx1 >= t0 - 5 && rx1 <= t1 + 5);
+	/* p2 has had no traffic at all. */
+	assert_int_equal(peer_time(w, w->hex2, "LastRecvUnixMs"), -1);
+	assert_true(peer_idle(w, w->hex2) == -1);
+
+	/* Over DERP counts as well. */
+	struct pktchan_hdr back = {.kind = PKTCHAN_DERP_RECV, .region = 900};
+	uint8_t out[300], in[2048];
+	fill(out, sizeof(out), WG_TRANSPORT, 5);
+	memcpy(back.key, w->k2.b, 32);
+	for (uint64_t s0 = clock_mono_ns();;) {
+		assert_true(th_ms_since(s0) < TH_WAIT_MS);
+		pktchan_send(w->derp, &back, out, sizeof(out));
+		if (recv_within(w->wg, in, sizeof(in), 0, 200) == (ssize_t)sizeof(out))
+			break;
+	}
+	pw = (struct peer_wait){w, w->hex2, "LastRecvUnixMs", 0};
+	assert_true(th_wait(peer_time_set, &pw));
+	assert_int_equal(peer_time(w, w->hex2, "LastSendUnixMs"), -1);
+
+	/* Nothing moves for 1.5 s: idle grows, the receive time stays. */
+	usleep(1500 * 1000);
+	assert_true(peer_idle(w, w->hex1) >= 1.4);
+	rx2 = peer_time(w, w->hex1, "LastRecvUnixMs");
+	assert_true(rx2 >= rx1 - 2 && rx2 <= rx1 + 2);
+	status_text(w, text, sizeof(text));
+	print_message("%s", text);
+	/* Both peers' lines: "last rx Ns ago, idle Ns" (the figures are the
+	 * unit test's, msockctl_status_text_unit). */
+	const char *l1 = strstr(text, "s ago, idle ");
+	assert_non_null(l1);
+	assert_non_null(strstr(l1 + 1, "s ago, idle "));
+	assert_null(strstr(text, "never"));
+
+	/* A restarted dataplane carries the times on, as its counters. */
+	kill(th_comp_pid(&w->b, "dataplane"), SIGKILL);
+	assert_true(th_wait(restarted, &w->b));
+	assert_true(th_wait(endpoints_ready, w));
+	rx2 = peer_time(w, w->hex1, "LastRecvUnixMs");
+	snprintf(line, sizeof(line), "before the restart %lld, after %lld", rx1, rx2);
+	if (rx2 < rx1 - 5 || rx2 > rx1 + 5)
+		fail_msg("LastRecvUnixMs: %s", line);
+	assert_true(peer_time(w, w->hex1, "LastSendUnixMs") >= 0);
+}
+
 static void test_taken_port_falls_back(void **state)
 {
 	struct world *w = *state;
@@ -642,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probe_sockets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_and_rebind_keep_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_recv_and_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_taken_port_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wg_config, setup, teardown),
 	};

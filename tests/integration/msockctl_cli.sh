@@ -54,12 +54,23 @@ ok
 
 # --help lists every command; usage errors exit 2
 ctl --help >"$dir/out"
-for c in "status \[--json\]" reload "restart NAME" "keygen \[--disco\] FILE" "pubkey \[--disco\] FILE"; do
+for c in "status \[--json\]" "reload \[--wait \[--timeout SEC\]\]" "restart NAME" "keygen \[--disco\] FILE" "pubkey \[--disco\] FILE"; do
   grep -q "$c" "$dir/out" || fail "--help does not list $c"
 done
 set +e
 ctl bogus >"$dir/out" 2>&1; [ $? = 2 ] || fail "unknown command: exit status"
 ctl restart >"$dir/out" 2>&1; [ $? = 2 ] || fail "restart without NAME: exit status"
+# reload's arguments are checked before the broker is asked (no broker
+# here: asking would be exit 3)
+for args in "--timeout 5" "--wait --timeout 0" "--wait --timeout 61" "--wait --timeout 5x" \
+  "--wait --timeout +5" "--wait --timeout" "--wait --wait" "now"; do
+  # shellcheck disable=SC2086 # the arguments are meant to split
+  ctl --socket "$dir/nothere.sock" reload $args >"$dir/out" 2>&1; rc=$?
+  { [ $rc = 2 ] && grep -q "usage: msockctl reload \[--wait" "$dir/out"; } ||
+    fail "reload $args: exit status $rc"
+done
+ctl --socket "$dir/nothere.sock" reload --wait --timeout 60 >"$dir/out" 2>&1; rc=$?
+[ $rc = 3 ] || fail "reload --wait --timeout 60: exit status $rc (want 3: no broker)"
 set -e
 ok
 

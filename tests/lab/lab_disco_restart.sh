@@ -47,7 +47,9 @@ new=$(lab_msockctl na rotate-disco-key) || lab_fail "rotate-disco-key failed: $n
 published() { [ "$(st | jq -r .Self.DiscoKey)" = "$new" ]; }
 lab_wait_for 10 published || lab_fail "the new disco key was not published"
 lab_msock_config nb "$LAB_PORT" "$LAB_WG_PORT" na "$(lab_node_key na)" "" "$new"
-lab_msockctl nb reload >/dev/null
+# --wait: nb's disco has the new key when it returns, so the time below is
+# the path's, not the reload's.
+lab_msockctl nb reload --wait >/dev/null || lab_fail "nb: reload --wait failed"
 t=$(lab_now_ms)
 out=$(lab_msockctl na ping -c 15 nb) || lab_fail "no direct pong after the key rotation: $out"
 lab_log "disco key rotated ($old -> $new); nb told by a reload; direct pong after $(lab_ms_since "$t") ms"

@@ -61,16 +61,18 @@ lab_exec inet bash -c "printf '\\x04hello' >/dev/udp/${ext%:*}/${ext##*:}"
 lab_wait_for 5 arrived || lab_fail "$proto: a datagram to $ext did not reach na's dataplane"
 lab_log "$proto: a datagram from the internet to $ext reached na's dataplane"
 # disable_portmapper: a reload deletes the mapping; clearing it maps again.
+# --wait: the portmapper has taken the pref when it returns; deleting the
+# mapping on the router is a round trip more, waited for below.
 gone() { ! in_router "$rule"; }
 t=$(lab_now_ms)
 LAB_PREFS='{"disable_portmapper": true}' lab_msock_config na "$LAB_PORT" 0 nb "$(lab_node_key nb)"
-lab_msockctl na reload >/dev/null
+lab_msockctl na reload --wait >/dev/null || lab_fail "$proto: reload --wait (disable_portmapper) failed"
 lab_wait_for 5 gone || lab_fail "$proto: disable_portmapper left the mapping on the router"
 no_mapping() { ! mapping >/dev/null; }
 lab_wait_for 5 no_mapping || lab_fail "$proto: disable_portmapper left the PortMapping state"
 lab_log "$proto: disable_portmapper: mapping deleted $(lab_ms_since "$t") ms after the reload"
 lab_msock_config na "$LAB_PORT" 0 nb "$(lab_node_key nb)"
-lab_msockctl na reload >/dev/null
+lab_msockctl na reload --wait >/dev/null || lab_fail "$proto: reload --wait (portmapper back) failed"
 lab_wait_for 10 mapping || lab_fail "$proto: no mapping after disable_portmapper was cleared"
 ext=$(mapping)
 rule="udp ${ext##*:} ${LAB_IP[na]}:$LAB_PORT"

@@ -179,11 +179,17 @@ int th_teardown(void **state)
 
 int th_control(const struct th_broker *b, const char *cmd, const char *arg, bool *ok, char **text)
 {
+	return th_control_wait(b, cmd, arg, 0, ok, text);
+}
+
+int th_control_wait(const struct th_broker *b, const char *cmd, const char *arg, uint32_t wait_ms,
+		    bool *ok, char **text)
+{
 	Msock__ControlRequest req = MSOCK__CONTROL_REQUEST__INIT;
 	Msock__ControlReply *rep;
 	void *ctx = zmq_ctx_new(), *s = bus_socket(ctx, ZMQ_REQ, 64 << 20);
 	char addr[400], *args[1] = {(char *)arg};
-	int timeout = 5000, rc = -1;
+	int timeout = 5000 + (int)wait_ms, rc = -1;
 	uint8_t buf[1024];
 	zmq_msg_t m;
 
@@ -193,6 +199,7 @@ int th_control(const struct th_broker *b, const char *cmd, const char *arg, bool
 	req.command = (char *)cmd;
 	req.args = args;
 	req.n_args = arg ? 1 : 0;
+	req.wait_ms = wait_ms;
 	zmq_msg_init(&m);
 	if (access(b->control, F_OK) == 0 && zmq_connect(s, addr) == 0 &&
 	    zmq_send(s, buf, msock__control_request__pack(&req, buf), 0) >= 0 &&

@@ -53,6 +53,10 @@ int th_teardown(void **state);
 /* One control request. Returns 0 when the broker answered; *ok and *text
  * (caller frees) hold the answer (text is the error when !ok). */
 int th_control(const struct th_broker *b, const char *cmd, const char *arg, bool *ok, char **text);
+/* The same with the request's wait_ms (reload --wait); waits for the
+ * answer that much longer. */
+int th_control_wait(const struct th_broker *b, const char *cmd, const char *arg, uint32_t wait_ms,
+		    bool *ok, char **text);
 /* status --json, parsed (caller json_decref's), or NULL. */
 json_t *th_status(const struct th_broker *b);
 /* Fields of a component in status: its pid, restarts, state ("" if absent). */
