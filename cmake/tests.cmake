@@ -89,9 +89,9 @@ foreach(src ${SCRIPT_SH})
     TIMEOUT 60 SKIP_RETURN_CODE 77)
 endforeach()
 
-# tests/deploy/<name>.sh -> ctest <name>: containers under rootful podman
+# tests/deploy/deploy_<name>.sh -> ctest deploy_<name>: containers under rootful podman
 # (label deploy, serial); opt-in: each skips (77) unless MSOCK_TEST_DEPLOY=1.
-file(GLOB DEPLOY_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/deploy/*.sh)
+file(GLOB DEPLOY_SH CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/deploy/deploy_*.sh)
 foreach(src ${DEPLOY_SH})
   get_filename_component(tname ${src} NAME_WE)
   add_test(NAME ${tname} COMMAND bash ${src})

@@ -9,8 +9,9 @@
 # are rewritten with every node's peers), so every node's config names the
 # others' public keys, as a control server would give them.
 #
-# DIR/derperK/: derpK.msock.test.crt/.key (self-signed: the DERP map marks
-#   the node InsecureForTests), mesh.psk (the region's mesh key, shared);
+# DIR/derperK/: derpK.msock.test.crt/.key (one self-signed certificate
+#   for the region, which the DERP map marks InsecureForTests), mesh.psk
+#   (the region's mesh key);
 # DIR/nI/state/node.key, disco.key (0600): the node's keys;
 # DIR/nI/msock.json: supervise external, the DERP map (region 900: the
 #   derpers, node I's first being derper ((I-1) mod DERPERS)+1, which
@@ -40,16 +41,27 @@ mkdir -p "$out"
 psk=$out/derper/mesh.psk
 mkdir -p "$out/derper"
 [ -s "$psk" ] || openssl rand -hex 32 >"$psk"
+# One certificate for the region, naming every derper it may have (1 to
+# 9): a derper trusts its mesh peers' certificate only when it is its own
+# (or a system CA's).
+crt=$out/derper/region.crt
+if [ ! -s "$crt" ]; then
+  san=
+  d=1
+  while [ "$d" -le 9 ]; do
+    san="$san${san:+,}DNS:derp$d.msock.test,IP:198.18.0.$((10 + d))"
+    d=$((d + 1))
+  done
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=derp.msock.test" -addext "subjectAltName=$san" \
+    -keyout "$out/derper/region.key" -out "$crt" 2>/dev/null
+fi
 d=1
 while [ "$d" -le "$k" ]; do
   dir=$out/derper$d
-  host=derp$d.msock.test
   mkdir -p "$dir"
-  if [ ! -s "$dir/$host.crt" ]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -subj "/CN=$host" -addext "subjectAltName=DNS:$host,IP:198.18.0.$((10 + d))" \
-      -keyout "$dir/$host.key" -out "$dir/$host.crt" 2>/dev/null
-  fi
+  cp "$crt" "$dir/derp$d.msock.test.crt"
+  cp "$out/derper/region.key" "$dir/derp$d.msock.test.key"
   cp "$psk" "$dir/mesh.psk"
   d=$((d + 1))
 done

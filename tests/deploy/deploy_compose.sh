@@ -36,17 +36,10 @@
 set -Eeuo pipefail
 trap 'echo "deploy_compose.sh: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
-if [ "${MSOCK_TEST_DEPLOY:-}" != 1 ]; then
-  echo "deploy_compose: skipped (opt-in: MSOCK_TEST_DEPLOY=1, as root; installs podman, docker-compose when missing)"
-  exit 77
-fi
-if [ "$(id -u)" != 0 ]; then
-  echo "deploy_compose: skipped (needs root: rootful podman)"
-  exit 77
-fi
 src=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=../../scripts/podman-lib.sh
-. "$src/scripts/podman-lib.sh"
+# shellcheck source=lib.sh
+. "$src/tests/deploy/lib.sh"
+deploy_gate deploy_compose
 export MSOCK_IMAGE=${MSOCK_IMAGE:-localhost/msock:dev}
 export MSOCK_NET_IMAGE=${MSOCK_NET_IMAGE:-localhost/msock-net:dev}
 podman_need docker-compose:docker-compose jq:jq curl:curl nsenter:util-linux
@@ -55,7 +48,7 @@ work=$(mktemp -d /var/tmp/msock-deploy.XXXXXX)
 podman_conf "$work"
 podman_host_snapshot "$work"
 export MSOCK_DEPLOY_DIR=$work/deploy
-svc=
+deploy_svc=
 bg=()
 upgrade_image=
 dc() { docker-compose -p "$proj" -f "$src/deploy/compose.yaml" "$@"; }
@@ -67,9 +60,9 @@ cleanup() {
   for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
   podman_project_rm "$proj" >/dev/null
   [ -z "$upgrade_image" ] || podman rmi "$upgrade_image" >/dev/null 2>&1
-  if [ -n "$svc" ]; then
-    kill "$svc" 2>/dev/null
-    wait "$svc" 2>/dev/null
+  if [ -n "$deploy_svc" ]; then
+    kill "$deploy_svc" 2>/dev/null
+    wait "$deploy_svc" 2>/dev/null
   fi
   podman_host_restore "$work"
   rm -rf "$work"
@@ -77,21 +70,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # ctl NODE ARGS: msockctl in NODE's broker container.
 ctl() {
   local n=$1
   shift
-  podman exec "$(ctr "$n-broker")" msockctl --socket /run/msock/control.sock "$@"
+  msock_ctl "$(ctr "$n-broker")" "$@"
 }
 status() { ctl "$1" status --json 2>/dev/null; }
-# in_node NODE CMD...: CMD from the host in NODE's network namespace (ping
-# from there can be stopped and timed; the namespace is the holder's).
+# in_node NODE CMD...: CMD in NODE's network namespace (the holder's).
 in_node() {
   local n=$1
   shift
-  nsenter -t "$(podman inspect --format '{{.State.Pid}}' "$(ctr "$n")")" -n "$@"
+  in_ns "$(ctr "$n")" "$@"
 }
 other() { [ "$1" = n1 ] && echo n2 || echo n1; }
 tun() { echo "10.99.0.${1#n}"; }
@@ -111,24 +101,11 @@ running() {
   done
   [ -n "$(jq -r '.Self.NodeKey // ""' <<<"$st")" ] && [ -n "$(jq -r '.Self.DiscoKey // ""' <<<"$st")" ]
 }
-# wait_for SECONDS CMD...: true once CMD is, polling every 0.2 s.
-wait_for() {
-  local end=$(($(now_ms) + $1 * 1000))
-  shift
-  until "$@"; do
-    [ "$(now_ms)" -lt "$end" ] || return 1
-    sleep 0.2
-  done
-}
 peer_field() { status "$1" | jq -r --arg f "$2" '[.Peer[]][0][$f] // ""'; }
 path() { peer_field "$1" Path; }
 is_path() { [ "$(path "$1")" = "$2" ]; }
 derp_up() { [ "$(status "$1" | jq -r '.Self.DERP["900"].State // ""')" = up ]; }
-derper_metric() {
-  nsenter -t "$(podman inspect --format '{{.State.Pid}}' "$(ctr derper1)")" -n \
-    curl -sfk --max-time 3 https://127.0.0.1/debug/metrics |
-    awk -v m="$1" '$1 == m { print $2; found = 1 } END { exit !found }'
-}
+relayed() { derper_metric "$(ctr derper1)" derp_packets_relayed; }
 router_udp() {
   podman exec "$(ctr "$1")" nft -j list counter ip msock_router msock_udp |
     jq -e '.nftables[] | select(.counter) | .counter.packets'
@@ -168,10 +145,7 @@ podman run --rm --network none -v "$MSOCK_DEPLOY_DIR:/out" "$MSOCK_NET_IMAGE" \
 phase_done init
 
 echo "3. up, the routers dropping UDP"
-podman system service --time 0 "unix://$work/podman.sock" >"$work/service.log" 2>&1 &
-svc=$!
-export DOCKER_HOST=unix://$work/podman.sock
-wait_for 10 test -S "$work/podman.sock"
+deploy_service "$work"
 t=$(now_ms)
 MSOCK_BLOCK_UDP=1 dc up -d >"$work/up.log" 2>&1 || {
   cat "$work/up.log" >&2
@@ -202,9 +176,9 @@ wait_for 20 tunnel_ping n1 1 >/dev/null || {
   exit 1
 }
 echo "   first reply n1 -> n2 through WireGuard after $(($(now_ms) - t)) ms"
-r0=$(derper_metric derp_packets_relayed)
+r0=$(relayed)
 out=$(tunnel_ping n1 20 0.05) || fail "ping over DERP lost packets: $out"
-r1=$(derper_metric derp_packets_relayed)
+r1=$(relayed)
 echo "   ping -c 20 over DERP: rtt avg $(awk -F/ '/^rtt/ {print $5}' <<<"$out") ms; the derper relayed $((r1 - r0)) packets"
 [ $((r1 - r0)) -ge 40 ] || fail "the derper relayed $((r1 - r0)) packets for 20 pings (want >= 40)"
 for n in n1 n2; do
@@ -233,9 +207,9 @@ for n in n1 n2; do
 done
 kill "${bg[-1]}" 2>/dev/null || true
 c0=$(router_udp r1)
-r0=$(derper_metric derp_packets_relayed)
+r0=$(relayed)
 out=$(tunnel_ping n1 20 0.05) || fail "ping over the direct path lost packets: $out"
-r1=$(derper_metric derp_packets_relayed)
+r1=$(relayed)
 echo "   ping -c 20 direct: rtt avg $(awk -F/ '/^rtt/ {print $5}' <<<"$out") ms; derper relayed $((r1 - r0)); r1 counted $(($(router_udp r1) - c0)) UDP packets"
 [ $((r1 - r0)) -le 4 ] || fail "the derper relayed $((r1 - r0)) packets during a direct ping"
 [ $(($(router_udp r1) - c0)) -ge 40 ] || fail "r1's UDP counter did not rise with the direct ping"

@@ -9,7 +9,7 @@
 #    program): Debian's 1.0.3 has no config command, and fails on this file
 #    ("missing networks": it counts the networks of services that have
 #    network_mode as none);
-# 2. docker-compose's resolved config: every msock container has cap_drop
+# 2. docker-compose's resolved config (and deploy/scale/'s two files): every msock container has cap_drop
 #    ALL, only its capabilities, a read-only root, no-new-privileges and a
 #    restart policy, joins its node's pid and network namespaces, and every
 #    network is internal; a deliberately loosened copy fails the same check;
@@ -105,7 +105,7 @@ for name, s in doc["services"].items():
         if kind != "wg" and s.get("pid") != "service:" + node:
             bad.append(name + ": pid is not service:" + node)
 for name, net in doc.get("networks", {}).items():
-    if not net.get("internal"):
+    if not net.get("internal") and not net.get("external"):
         bad.append("network " + name + ": not internal")
 print("\n".join(bad))
 print("checked %d msock containers" % n, file=sys.stderr)
@@ -113,6 +113,17 @@ print("checked %d msock containers" % n, file=sys.stderr)
 bad=$(python3 -c "$check" "$work/resolved.yaml" 2>"$work/checked")
 if [ -n "$bad" ]; then fail "the resolved config: $bad"; fi
 echo "   $(cat "$work/checked"): caps, read-only, no-new-privileges, restart, namespaces; networks internal"
+# The scaled-out files (deploy/scale/): the same rules.
+for f in internet node; do
+  if ! MSOCK_NODE=n3 MSOCK_LAN=10.77.3 MSOCK_ROUTER_WAN=198.18.0.103 MSOCK_WG_ADDRESS=10.99.0.3/24 \
+    docker-compose -f "$src/deploy/scale/$f.yaml" config >"$work/$f.yaml" 2>"$work/dc.err"; then
+    fail "docker-compose config of deploy/scale/$f.yaml: $(cat "$work/dc.err")"
+    continue
+  fi
+  bad=$(python3 -c "$check" "$work/$f.yaml" 2>"$work/checked")
+  if [ -n "$bad" ]; then fail "deploy/scale/$f.yaml: $bad"; fi
+  echo "   deploy/scale/$f.yaml: $(cat "$work/checked")"
+done
 # The check can fail: a copy with one container loosened and one network
 # opened must be refused, naming both.
 python3 - "$work/resolved.yaml" "$work/loose.yaml" <<'PY'
