@@ -145,3 +145,16 @@ podman_project_rm() {
     echo "$name"
   done
 }
+
+# phases_report NAME: the seconds of each phase and the total, then NAME's
+# verdict; false when a check failed.
+phases_report() {
+  echo "seconds per phase:"
+  printf '%s\n' "${phases[@]}"
+  printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
+  if [ "$fails" -ne 0 ]; then
+    echo "$1: $fails check(s) failed" >&2
+    return 1
+  fi
+  echo "$1: ok"
+}

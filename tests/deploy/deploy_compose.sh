@@ -327,11 +327,4 @@ echo "   docker-compose down, then what it could not remove (it removes in paral
 [ "$left" = 0 ] || fail "$left containers, networks or volumes left"
 phase_done down
 
-echo "seconds per phase:"
-printf '%s\n' "${phases[@]}"
-printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
-if [ "$fails" -ne 0 ]; then
-  echo "deploy_compose: $fails check(s) failed" >&2
-  exit 1
-fi
-echo "deploy_compose: ok"
+phases_report deploy_compose || exit 1

@@ -166,11 +166,4 @@ podman network rm -f "$MSOCK_PROJECT-internet" >/dev/null 2>&1 || true
 [ "$left" = 0 ] || fail "$left containers, networks or volumes left"
 phase_done down
 
-echo "seconds per phase:"
-printf '%s\n' "${phases[@]}"
-printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
-if [ "$fails" -ne 0 ]; then
-  echo "deploy_scale: $fails check(s) failed" >&2
-  exit 1
-fi
-echo "deploy_scale: ok"
+phases_report deploy_scale || exit 1

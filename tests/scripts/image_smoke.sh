@@ -142,11 +142,4 @@ if podman exec "$name" sh -c 'touch /etc/msock/x' 2>/dev/null; then fail "the ro
 podman rm -f "$name" >/dev/null
 phase_done broker
 
-echo "seconds per phase:"
-printf '%s\n' "${phases[@]}"
-printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
-if [ "$fails" -ne 0 ]; then
-  echo "image_smoke: $fails check(s) failed" >&2
-  exit 1
-fi
-echo "image_smoke: ok"
+phases_report image_smoke || exit 1

@@ -101,14 +101,7 @@ finish() {
   fi
   echo "milliseconds to recover (from the kill or restart):"
   printf '%s\n' "${recoveries[@]}"
-  echo "seconds per phase:"
-  printf '%s\n' "${phases[@]}"
-  printf '  %-28s %4d s\n' total $(($(date +%s) - t0))
-  if [ "$fails" -ne 0 ]; then
-    echo "systemd_boot: $fails check(s) failed" >&2
-    return 1
-  fi
-  echo "systemd_boot: ok"
+  phases_report systemd_boot
 }
 
 echo "1. a Debian 12 root (debootstrap minbase, $mirror)"
