@@ -45,9 +45,13 @@ declare -A QS_ADDR=([a]=198.18.1.1 [b]=198.18.2.1)
 # Normalizes output for comparison (stdin -> stdout): trailing blanks and
 # trailing empty lines go; nodekey:/discokey:/privkey: hex -> K, base64
 # keys -> B64, numbers (1, 10.5, 105: ping's 3 digits) -> N, blank runs ->
-# one space.
+# one space; a peer's activity line (`last rx 1s ago, idle 1s`) -> `last rx
+# ...`: the dataplane publishes its counters and times every few seconds,
+# so a status right after traffic may not have them yet ("never, no
+# traffic"), as its TX and RX columns may still read 0.
 normalize() {
   sed -E -e 's/[[:space:]]+$//' \
+    -e 's/^([[:space:]]*)last rx (never|[0-9.]+[smh] ago), (idle [0-9.]+[smh]|no traffic)$/\1last rx .../' \
     -e 's/(nodekey|discokey|privkey):[0-9a-fA-F]{8,}/\1:K/g' \
     -e 's#[A-Za-z0-9+/]{43}=#B64#g' \
     -e 's/[0-9]+(\.[0-9]+)?/N/g' \
