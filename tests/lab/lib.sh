@@ -323,6 +323,13 @@ lab_topology() {
   for ns in inet ra rb; do
     lab_exec $ns sysctl -qw net.ipv4.ip_forward=1
   done
+  # msock's and WireGuard's ports are in the ephemeral range (32768-60999):
+  # a socket bound to port 0 first (netcheck's, the portmapper's, ...) could
+  # take one, and wireguard-go then failed "Address already in use" (a rare
+  # failure of lab_disco_easy). Not handed out to port 0 here.
+  for ns in na nb; do
+    lab_exec $ns sysctl -qw "net.ipv4.ip_local_reserved_ports=$LAB_PORT,$LAB_WG_PORT"
+  done
   lab_veth inet "${p}i2d" 198.18.0.1/24 derp "${p}d2i" 198.18.0.2/24
   ip -n "$(lab_ns derp)" route add default via 198.18.0.1
   lab_veth inet "${p}i2s" 198.18.3.1/24 stun "${p}s2i" "$LAB_COTURN_IP/24"
