@@ -14,12 +14,16 @@
  *      (Tailscale budgets 64 KiB of heap per peer);
  *   4. one peer change in a 10,000-peer netmap: applied inside the
  *      forwarding table (in process), and end to end (config rewrite ->
- *      msockctl reload -> visible in status).
+ *      msockctl reload -> visible in status);
+ *   5. the forwarding rate WireGuard -> peer with no capture and while a
+ *      `msockctl capture -o /dev/null` runs (docs/capture.md), one after
+ *      the other in the same run: the ratio is what capture costs.
  * Usage: bench-dataplane [seconds per rate run] [peers]  (defaults 3, 10000).
  * Needs root (the broker binds the loopback device). Prints; never fails on
  * time. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
@@ -408,6 +412,59 @@ static int rtt(int wg, const struct ipport *to, int peer, const struct ipport *b
 	return n;
 }
 
+/* ---- 5: capture off vs on ---- */
+
+static bool capture_open(void)
+{
+	json_t *st = status();
+	bool open = json_is_true(json_object_get(
+		json_object_get(json_object_get(st, "Self"), "Dataplane"), "CaptureOpen"));
+
+	json_decref(st);
+	return open;
+}
+
+/* Self.Dataplane.Counters.<field> from status, -1 if absent. */
+static long long dp_counter(const char *field)
+{
+	json_t *st = status();
+	json_t *v = json_object_get(
+		json_object_get(json_object_get(json_object_get(st, "Self"), "Dataplane"),
+				"Counters"),
+		field);
+	long long r = json_is_integer(v) ? json_integer_value(v) : -1;
+
+	json_decref(st);
+	return r;
+}
+
+/* msockctl capture -o /dev/null, running once the dataplane has the
+ * channel open; -1 if it did not get there. */
+static pid_t capture_start(void)
+{
+	char bin[PATH_MAX + 16];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/msockctl", bin_dir);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 2);
+		execl(bin, bin, "--socket", sock_path, "capture", "-o", "/dev/null", (char *)0);
+		_exit(127);
+	}
+	for (int i = 0; pid > 0 && i < 500; i++) {
+		if (capture_open())
+			return pid;
+		usleep(10000);
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, 0, 0);
+	}
+	return -1;
+}
+
 /* ---- 4: one peer change ---- */
 
 static double table_change_us(int n_peers)
@@ -526,6 +583,23 @@ int main(int argc, char **argv)
 	relay_stop(relay);
 	nm = rtt(wg, &lo, peer, &dp, &m50, &m99);
 
+	/* 5. capture: off, on, back to back on the same dataplane. */
+	double cap_off = rate(wg, &lo, peer, secs, &loss), cap_on = 0, cap_on_loss = 0;
+	double cap_off_loss = loss;
+	long long rec0 = 0, drop0 = 0, recs = 0, drops = 0;
+	pid_t cap = capture_start();
+	if (cap > 0) {
+		rec0 = dp_counter("CaptureRecords");
+		drop0 = dp_counter("CaptureDrops");
+		cap_on = rate(wg, &lo, peer, secs, &loss);
+		cap_on_loss = loss;
+		usleep(2500 * 1000); /* the dataplane publishes its counters every 2 s */
+		recs = dp_counter("CaptureRecords") - rec0;
+		drops = dp_counter("CaptureDrops") - drop0;
+		kill(cap, SIGINT);
+		waitpid(cap, 0, 0);
+	}
+
 	/* 4. one peer change, end to end: rewrite p1's endpoint, reload. */
 	char new_ep[64], cmd[PATH_MAX + 256];
 	snprintf(new_ep, sizeof(new_ep), "127.0.0.1:%u", relay_port);
@@ -583,6 +657,23 @@ int main(int argc, char **argv)
 	       "whole config and status polling)\n",
 	       t_visible / 1e6);
 	printf("   (Tailscale's own benchmark: 32 ms at 10k peers)\n");
+	printf("\n5. capture (msockctl capture -o /dev/null), WireGuard -> peer, same run:\n");
+	printf("   no capture (baseline)                     %9.0f pps %6.2f Gbit/s  loss "
+	       "%4.1f%%\n",
+	       cap_off, cap_off * PKT * 8 / 1e9, cap_off_loss * 100);
+	if (cap_on > 0)
+		printf("   capture running, every packet             %9.0f pps %6.2f Gbit/s  loss "
+		       "%4.1f%%  %.2fx the baseline\n",
+		       cap_on, cap_on * PKT * 8 / 1e9, cap_on_loss * 100,
+		       cap_off ? cap_on / cap_off : 0);
+	if (cap_on > 0)
+		printf("   records built %lld, dropped on the full capture channel %lld (%.1f%%); "
+		       "the "
+		       "broker and msockctl share the machine's cores with the dataplane\n",
+		       recs, drops,
+		       recs + drops ? 100.0 * (double)drops / (double)(recs + drops) : 0);
+	else
+		printf("   capture running: the capture did not start (no figure)\n");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench-dataplane: could not remove %s\n", dir);

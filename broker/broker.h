@@ -2,10 +2,12 @@
  * functions its files share. Files: main.c (arguments, loop), bus_proxy.c
  * (XSUB/XPUB proxy, state requests, heartbeats), children.c (spawn, reap,
  * stop), config_state.c (config -> state topics, reload), control.c
- * (msockctl requests), status.c (the status JSON). */
+ * (msockctl requests), status.c (the status JSON), capture.c (msockctl
+ * capture: the capture channel and its clients). */
 #ifndef MSOCK_BROKER_H
 #define MSOCK_BROKER_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
@@ -15,6 +17,7 @@
 #include <zmq.h>
 
 #include "bus_topics.h"
+#include "capture.h"
 #include "config.h"
 #include "log.h"
 #include "proctab.h"
@@ -36,6 +39,38 @@ enum {
 	BROKER_RELOAD_WAITS = 8,
 	BROKER_RELOAD_WAIT_MAX_MS = 60000,
 	BROKER_ROUTING_ID_MAX = 255, /* a ZeroMQ routing id's limit */
+	/* msockctl capture (capture.c): the capture channel's receive queue
+	 * and each client's send queue, in records (bounded: past them
+	 * records are dropped and counted); records relayed per loop pass, so
+	 * a flood of them never starves the bus; a STATS frame per client this
+	 * often (also how a client that went away is noticed). */
+	BROKER_CAPTURE_QUEUE_RECORDS = 1024,
+	BROKER_CAPTURE_DRAIN_RECORDS = 1024,
+	BROKER_CAPTURE_STATS_MS = 1000,
+};
+
+/* One `msockctl capture` on the control socket: its routing id, its
+ * --peer filters, what was relayed to it and dropped because its queue was
+ * full. Its index is its session slot (its bit in a record's mask). */
+struct capture_client {
+	bool used;
+	uint8_t id[BROKER_ROUTING_ID_MAX];
+	size_t id_len;
+	uint8_t peers[CAPTURE_MAX_PEERS][32];
+	size_t n_peers;
+	uint64_t relayed, dropped;
+	uint64_t started_ns;
+};
+
+struct broker_capture {
+	void *pull; /* the capture channel: the dataplane's records */
+	struct capture_client clients[CAPTURE_MAX_SESSIONS];
+	uint64_t relayed;   /* records sent to clients */
+	uint64_t refused;   /* messages from anyone but the dataplane */
+	uint64_t malformed; /* records whose header does not check */
+	uint64_t unrouted;  /* records for a session that has ended */
+	uint64_t next_stats_ns;
+	struct log_ratelimit rl;
 };
 
 struct child {
@@ -164,6 +199,7 @@ struct broker {
 	 * per reload; in every BrokerHeartbeat. */
 	uint64_t config_gen;
 	struct reload_wait waits[BROKER_RELOAD_WAITS];
+	struct broker_capture cap;
 };
 
 /* bus_proxy.c */
@@ -321,6 +357,27 @@ void broker_reload_wait_start(struct broker *b, const void *id, size_t id_len, u
 void broker_reload_waits_tick(struct broker *b);
 /* The earliest deadline of a wait, UINT64_MAX with none. */
 uint64_t broker_reload_waits_deadline(const struct broker *b);
+
+/* capture.c: msockctl capture (docs/capture.md). */
+int broker_capture_open(struct broker *b);
+void broker_capture_close(struct broker *b);
+/* A capture request on the control socket from routing id id: takes a
+ * slot for it (its args: node keys in hex to filter on). 0 with what to
+ * answer in err, or -1 with why not. */
+struct Msock__ControlRequest;
+int broker_capture_start(struct broker *b, const void *id, size_t id_len,
+			 const struct Msock__ControlRequest *req, char *err, size_t cap);
+/* After the answer went out: publishes the Capture state. */
+void broker_capture_started(struct broker *b);
+/* The capture channel is readable: relays what waits, a bounded amount. */
+void broker_on_capture(struct broker *b);
+/* STATS frames when due; a client gone is dropped. */
+void broker_capture_tick(struct broker *b);
+uint64_t broker_capture_deadline(const struct broker *b);
+/* Tells every client why the capture ends (an END frame), and forgets them. */
+void broker_capture_end_all(struct broker *b, const char *why);
+/* Status: "Capture". Caller owns the result. */
+json_t *broker_capture_json(const struct broker *b);
 
 /* status.c */
 /* Caller frees the returned JSON text. */

@@ -1,7 +1,8 @@
 /* control: the control socket msockctl talks to (a ZeroMQ ROUTER on a unix
  * socket file, mode 0600): one ControlRequest in, one ControlReply out.
  * Commands: status (JSON: status.c), reload (with a wait: reload_wait.c), restart NAME,
- * rebind (new dataplane sockets), wg-config (per-peer WireGuard endpoints). */
+ * rebind (new dataplane sockets), wg-config (per-peer WireGuard endpoints),
+ * capture (a stream, not one reply: capture.c). */
 #include "broker.h"
 
 #include <errno.h>
@@ -24,11 +25,17 @@ enum {
 int broker_control_open(struct broker *b)
 {
 	char addr[CFG_PATH_MAX + 8];
+	/* A send to a client that has gone fails (EHOSTUNREACH) instead of
+	 * vanishing: how a capture client that went away is noticed. A
+	 * reply to a gone REQ fails the same way, unread either way. */
+	const int mandatory = 1, hwm = BROKER_CAPTURE_QUEUE_RECORDS;
 	mode_t old;
 	int rc;
 
 	b->control = bus_socket(b->zctx, ZMQ_ROUTER, BROKER_CONTROL_MAX_MSG_BYTES);
-	if (!b->control || broker_zap_require(b->control, BROKER_ZAP_CONTROL) < 0)
+	if (!b->control || broker_zap_require(b->control, BROKER_ZAP_CONTROL) < 0 ||
+	    zmq_setsockopt(b->control, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory)) < 0 ||
+	    zmq_setsockopt(b->control, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0)
 		return -1;
 	snprintf(addr, sizeof(addr), "ipc://%s", b->cfg->control_socket);
 	unlink(b->cfg->control_socket);
@@ -220,6 +227,13 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 			reply(b, id, true, 0, w.text ? w.text : "");
 		}
 		free(w.text);
+	} else if (strcmp(req->command, "capture") == 0) {
+		/* Answered once, then the records stream on the same id. */
+		int rc = broker_capture_start(b, zmq_msg_data(id), zmq_msg_size(id), req, err,
+					      sizeof(err));
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+		if (rc == 0)
+			broker_capture_started(b);
 	} else {
 		snprintf(err, sizeof(err), "unknown command \"%.64s\" with %zu arguments",
 			 req->command, req->n_args);

@@ -265,6 +265,8 @@ static long poll_timeout_ms(const struct broker *b)
 		next = b->next_heartbeat_ns;
 	if (broker_reload_waits_deadline(b) < next)
 		next = broker_reload_waits_deadline(b);
+	if (broker_capture_deadline(b) < next)
+		next = broker_capture_deadline(b);
 	if (next <= b->now_ns)
 		return 0;
 	return (long)((next - b->now_ns + NS_PER_MS - 1) / NS_PER_MS);
@@ -273,15 +275,16 @@ static long poll_timeout_ms(const struct broker *b)
 static int loop(struct broker *b)
 {
 	for (;;) {
-		zmq_pollitem_t it[9 + BROKER_MAX_CHILDREN] = {
+		zmq_pollitem_t it[10 + BROKER_MAX_CHILDREN] = {
 			{.socket = b->xsub, .events = ZMQ_POLLIN},
 			{.socket = b->xpub, .events = ZMQ_POLLIN},
 			{.socket = b->router, .events = ZMQ_POLLIN},
 			{.socket = b->control, .events = ZMQ_POLLIN},
 			{.fd = b->sigfd, .events = ZMQ_POLLIN},
 			{.socket = b->zap, .events = ZMQ_POLLIN},
+			{.socket = b->cap.pull, .events = ZMQ_POLLIN},
 		};
-		int n = 6, first_pidfd;
+		int n = 7, first_pidfd;
 
 		for (int i = 0; i < b->n_mon; i++)
 			it[n++] = (zmq_pollitem_t){.socket = b->mon[i], .events = ZMQ_POLLIN};
@@ -305,10 +308,12 @@ static int loop(struct broker *b)
 		broker_on_xsub(b);
 		broker_on_router(b);
 		broker_on_control(b);
+		broker_on_capture(b);
 		for (int i = 0; i < b->n_mon; i++)
 			broker_on_monitor(b, b->mon[i]);
 		broker_children_tick(b);
 		broker_reload_waits_tick(b);
+		broker_capture_tick(b);
 		broker_heartbeat(b);
 	}
 }
@@ -389,7 +394,7 @@ int main(int argc, char **argv)
 	}
 	b.cache = state_cache_new();
 	if (!b.cache || setup_dirs(&b) < 0 || setup_signals(&b) < 0 || broker_bus_open(&b) < 0 ||
-	    broker_control_open(&b) < 0)
+	    broker_control_open(&b) < 0 || broker_capture_open(&b) < 0)
 		goto out;
 	/* The components an earlier broker started and that still run are
 	 * ours now (adopt.h); a dataplane among them keeps its sockets, and
@@ -422,6 +427,9 @@ int main(int argc, char **argv)
 		log_info("exiting");
 	}
 out:
+	if (b.control)
+		broker_capture_end_all(&b, "the broker stopped");
+	broker_capture_close(&b);
 	broker_bus_close(&b);
 	if (b.cfg->control_socket[0])
 		remove_files(&b);

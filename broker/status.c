@@ -121,6 +121,10 @@ static json_t *dataplane_json(struct broker *b)
 	json_object_set_new(j, "ProbeSockets", json_integer(s->probe_sockets));
 	json_object_set_new(c, "ProbeOpened", json_integer((json_int_t)s->probe_opened));
 	json_object_set_new(c, "ProbeErrors", json_integer((json_int_t)s->probe_errors));
+	/* Packet capture (services/dataplane/capture.c; docs/capture.md). */
+	json_object_set_new(j, "CaptureOpen", json_boolean(s->capture_open));
+	json_object_set_new(c, "CaptureRecords", json_integer((json_int_t)s->capture_records));
+	json_object_set_new(c, "CaptureDrops", json_integer((json_int_t)s->capture_drops));
 	json_object_set_new(j, "Counters", c);
 	protobuf_c_message_free_unpacked(&s->base, 0);
 	return j;
@@ -481,6 +485,7 @@ char *broker_status_json(struct broker *b)
 	state_cache_foreach(b->cache, BUS_T_NodeViewsUpdate, peer_json, &pc);
 	json_object_set_new(root, "Peer", pc.peers);
 	json_object_set_new(root, "Components", components_json(b));
+	json_object_set_new(root, "Capture", broker_capture_json(b));
 	json_object_set_new(root, "Bus", bus_json(b));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
 					JSON_REAL_PRECISION(STATUS_REAL_DIGITS));

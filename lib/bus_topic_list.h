@@ -41,6 +41,7 @@
 	X(DiscoPong, STATE, msock__disco_pong__descriptor, PROCTAB)                        \
 	X(PathHistory, STATE, msock__path_history__descriptor, PROCTAB)                    \
 	X(NetworkState, STATE, msock__network_state__descriptor, PROCTAB)                  \
+	X(Capture, STATE, msock__capture__descriptor, BROKER)                              \
 	/* the test component's */                                                         \
 	X(TestCounter, STATE, msock__test_counter__descriptor, PROCTAB)                    \
 	X(TestPing, EVENT, msock__test_ping__descriptor, BROKER)                           \

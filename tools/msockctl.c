@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "capture_cli.h"
 #include "config.h"
 #include "control.pb-c.h"
 #include "key.h"
@@ -65,6 +66,12 @@ static void usage(FILE *f)
 		"                         discokey: - peers' configs must be given it\n"
 		"  netcheck [--json]      run a new network report now and print it\n"
 		"                         (as `tailscale netcheck`)\n"
+		"  capture [--peer PEER]... [-o FILE|-] [--pcap] [-c N]\n"
+		"                         stream what the dataplane sends and receives\n"
+		"                         (WireGuard, disco, STUN; UDP and DERP) as pcapng with\n"
+		"                         each packet's path as a comment (--pcap: pcap) until\n"
+		"                         ^C or N packets (as `tailscale debug capture`;\n"
+		"                         docs/capture.md)\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -630,6 +637,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_netcheck(sock, rest == 1);
 	}
+	if (strcmp(cmd, "capture") == 0)
+		return capture_cli(sock, rest, args, get_status);
 	if (strcmp(cmd, "wg-config") == 0) {
 		if (rest == 0)
 			return cmd_wg_config(sock, "wg0", false);

@@ -6,6 +6,7 @@
  *   io.c        batched socket I/O: recvmmsg/sendmmsg, UDP GSO/GRO
  *   fwd.c       the packet paths: WireGuard <-> UDP/DERP, disco, STUN
  *   probe.c     probe sockets for birthday-paradox hole punching
+ *   capture.c   packet capture records to the broker (docs/capture.md)
  *   netmon*.c   the link monitor (netmon.h lists its files)
  *   main.c      start-up, the bus handlers, the poll loop
  *   publish.c   what it publishes: DataplaneState, DataplanePeer, Endpoints,
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "capture.h"
 #include "config.h"
 #include "keymap.h"
 #include "log.h"
@@ -51,6 +53,11 @@ enum {
 	DP_GENEVE_HEADER_LEN = 8,	   /* RFC 8926 fixed header */
 	DP_GENEVE_PROTO_DISCO = 0x7A11,	   /* Tailscale's net/packet/geneve.go */
 	DP_GENEVE_PROTO_WIREGUARD = 0x7A12,
+	/* The capture channel's queue (ZMQ_SNDHWM), in records: a broker that
+	 * falls behind costs at most this many (~1.5 MiB of 1400-byte
+	 * packets); past it records are dropped and counted, never waited
+	 * for. */
+	DP_CAPTURE_QUEUE_RECORDS = 1024,
 };
 
 /* What a UDP payload looks like (magicsock's packetLooksLike, plus the
@@ -135,6 +142,19 @@ struct dp_counters {
 	uint64_t wg_bad_source, wg_no_peer, wg_no_port, tx_errors, chan_drops;
 	uint64_t derp_unknown_peer, rx_batches, rx_packets, tx_packets, gso_sends;
 	uint64_t probe_opened, probe_errors;
+	uint64_t capture_records, capture_drops;
+};
+
+/* A running capture (capture.c): what the broker's Capture state asks for. */
+struct dp_capture {
+	void *sock;	     /* PUSH to the broker's capture channel */
+	uint32_t all;	     /* sessions that want every packet */
+	uint32_t n_sessions; /* those with a peer filter, in s[] */
+	struct {
+		uint32_t bit;
+		uint32_t n_peers;
+		uint8_t peers[CAPTURE_MAX_PEERS][32];
+	} s[CAPTURE_MAX_SESSIONS];
 };
 
 struct dp_probe {
@@ -186,6 +206,10 @@ struct dp {
 	 * set while probe sockets are read, so dp_on_udp can tell disco). */
 	uint16_t rx_sock;
 	uint8_t *rxbuf; /* DP_BATCH slots of DP_RX_SLOT_BYTES */
+	/* Packet capture: NULL while none runs, which is all the packet path
+	 * checks (one predictable branch per packet); else &capst. */
+	struct dp_capture *cap;
+	struct dp_capture capst;
 	uint64_t now_ns;
 	struct log_ratelimit rl;
 	bool stats_dirty;
@@ -246,6 +270,22 @@ void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h,
 		size_t len);
 /* Sends on the UDP socket of the address's family (queued). */
 void dp_send_udp(struct dp *d, const struct ipport *to, const uint8_t *p, size_t len);
+
+/* capture.c */
+/* The sessions of the broker's Capture state (NULL or n == 0: none): opens
+ * the channel to the broker on ctx (relative to bus_dir) when the first
+ * comes, closes it when the last goes. -errno when it cannot be opened
+ * (capture stays off). */
+struct Msock__Capture;
+int dp_capture_set(struct dp *d, void *zctx, const char *bus_dir, const struct Msock__Capture *c);
+/* Only while d->cap: a UDP payload sent or received on our socket `sock`
+ * (0 the main one) to or from `remote`. */
+void dp_capture_udp(struct dp *d, enum capture_dir dir, const struct ipport *remote, uint16_t sock,
+		    const uint8_t *p, size_t len);
+/* Only while d->cap: a payload to or from peer `key` over DERP region
+ * `region` (0: the peer's home, as derp chooses). */
+void dp_capture_derp(struct dp *d, enum capture_dir dir, const uint8_t key[32], uint16_t region,
+		     const uint8_t *p, size_t len);
 
 /* probe.c */
 int dp_probe_init(struct dp *d);

@@ -46,6 +46,8 @@ static void to_derp(struct dp *d, struct dp_peer *peer, const uint8_t *p, size_t
 
 	memcpy(h.key, peer->key, 32);
 	peer->tx_derp++;
+	if (d->cap)
+		dp_capture_derp(d, CAPTURE_DIR_TX, peer->key, 0, p, len);
 	chan_send(d, d->chan_derp, &h, p, len);
 }
 
@@ -58,6 +60,8 @@ void dp_on_udp(struct dp *d, const struct ipport *from, uint32_t to_lo, const ui
 	struct dp_peer *peer;
 
 	(void)to_lo;
+	if (d->cap)
+		dp_capture_udp(d, CAPTURE_DIR_RX, from, d->rx_sock, p, len);
 	dp_classify(p, len, &k);
 	if (k.geneve) {
 		/* Peer relays (Geneve) come with the relay issue. */
@@ -150,6 +154,8 @@ static void on_derp_recv(struct dp *d, const struct pktchan_hdr *h, const uint8_
 	struct dp_classified k;
 	struct dp_peer *peer;
 
+	if (d->cap)
+		dp_capture_derp(d, CAPTURE_DIR_RX, h->key, h->region, p, len);
 	dp_classify(p, len, &k);
 	if (k.cls == DP_CLASS_DISCO) {
 		d->c.rx_disco++;
@@ -183,6 +189,8 @@ void dp_on_chan(struct dp *d, struct pktchan *from, const struct pktchan_hdr *h,
 	case PKTCHAN_DERP_SEND: /* disco: over DERP */
 		if (from != d->chan_disco)
 			break;
+		if (d->cap)
+			dp_capture_derp(d, CAPTURE_DIR_TX, h->key, h->region, p, len);
 		chan_send(d, d->chan_derp, h, p, len);
 		return;
 	case PKTCHAN_DERP_RECV:

@@ -232,6 +232,19 @@ static void on_link_change(struct ctx *x, enum netmon_change c)
 	}
 }
 
+/* The broker's Capture state: a `msockctl capture` runs (docs/capture.md).
+ * DataplaneState says at once whether the channel is open. */
+static void on_capture(void *arg, const struct bus_msg *m)
+{
+	struct ctx *x = arg;
+	bool was = x->d.cap != 0;
+
+	dp_capture_set(&x->d, bus_zmq_ctx(x->comp.bus), x->comp.bus_dir,
+		       m->deleted ? 0 : (const Msock__Capture *)m->msg);
+	if (was != (x->d.cap != 0))
+		dp_publish_self(x);
+}
+
 /* The netmap: a snapshot marks which peers it still has; the others go
  * at its end. */
 static void on_nodes(void *arg, const struct bus_msg *m)
@@ -262,6 +275,7 @@ static const struct bus_handler handlers[] = {
 	{BUS_T_SelfConfig, BUS_H_STATE, BUS_KEY_TEXT, on_self_config},
 	{BUS_T_NetcheckReport, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_netcheck},
 	{BUS_T_PortMapping, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_mapping},
+	{BUS_T_Capture, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_TEXT, on_capture},
 };
 
 static void drain_chan(struct ctx *x, struct pktchan *c)
@@ -446,7 +460,7 @@ int main(int argc, char **argv)
 	    component_subscribe(&x.comp,
 				(const char *const[]){BUS_T_SelfConfig, BUS_T_NodeViewsUpdate,
 						      BUS_T_PathChanged, BUS_T_NetcheckReport,
-						      BUS_T_PortMapping, 0}) < 0)
+						      BUS_T_PortMapping, BUS_T_Capture, 0}) < 0)
 		goto out;
 	log_info("udp port %u%s, wireguard endpoints 127.64.0.0/10 port %u, wireguard at "
 		 "127.0.0.1:%u, gso %s, gro %s, rcvbuf %d",
@@ -474,6 +488,7 @@ int main(int argc, char **argv)
 		     : 0;
 out:
 	netmon_free(x.nm);
+	dp_capture_set(d, 0, 0, 0); /* its socket is on the bus's context */
 	/* On the bus's context: closed before it. */
 	pktchan_free(d->chan_derp);
 	pktchan_free(d->chan_disco);

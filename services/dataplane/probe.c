@@ -95,6 +95,9 @@ void dp_send_udp_sock(struct dp *d, uint16_t sock, const struct ipport *to, cons
 {
 	int fd;
 
+	/* Every UDP send passes here: WireGuard's, disco's and netcheck's. */
+	if (d->cap)
+		dp_capture_udp(d, CAPTURE_DIR_TX, to, sock, p, len);
 	if (!sock) {
 		dp_send_udp(d, to, p, len);
 		return;

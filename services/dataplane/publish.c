@@ -159,6 +159,9 @@ void dp_publish_self(struct ctx *x)
 	s.probe_opened = d->c.probe_opened;
 	s.probe_errors = d->c.probe_errors;
 	s.started_mono_ns = x->started_ns;
+	s.capture_open = d->cap != 0;
+	s.capture_records = d->c.capture_records;
+	s.capture_drops = d->c.capture_drops;
 	bus_state_set(x->comp.bus, BUS_T_DataplaneState, "self", &s.base);
 	x->published = d->c;
 }
