@@ -17,6 +17,7 @@
 #include "key.h"
 #include "log.h"
 #include "setup_users.h"
+#include "debug_page.h"
 #include "status_text.h"
 #include "wg_apply.h"
 
@@ -65,6 +66,9 @@ static void usage(FILE *f)
 		"                         discokey: - peers' configs must be given it\n"
 		"  netcheck [--json]      run a new network report now and print it\n"
 		"                         (as `tailscale netcheck`)\n"
+		"  debug page [--serve [PORT]]  the debug page's URL (from --config's "
+		"debug.listen);\n"
+		"                         --serve: forward 127.0.0.1:PORT to its unix socket\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -630,6 +634,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_netcheck(sock, rest == 1);
 	}
+	if (strcmp(cmd, "debug") == 0 && rest >= 1 && strcmp(args[0], "page") == 0)
+		return debug_page_main(opt_config, args + 1, (size_t)rest - 1);
 	if (strcmp(cmd, "wg-config") == 0) {
 		if (rest == 0)
 			return cmd_wg_config(sock, "wg0", false);
