@@ -52,7 +52,8 @@ void dbg_buf_puts(struct dbg_buf *b, const char *s)
 	dbg_buf_put(b, s, strlen(s));
 }
 
-static void vprint(struct dbg_buf *b, bool html, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vprint(struct dbg_buf *b, bool html,
+							 const char *fmt, va_list ap)
 {
 	char small[512], *big = 0;
 	const char *s = small;
