@@ -121,6 +121,13 @@ static int build_env(const struct broker *b, const struct child *ch, char **env,
 		PUT("MSOCK_KEY_FILE=%s", component_key_file(b->cfg, p));
 	if (p && (p->hands & PROC_HANDS_CA_FILE))
 		PUT("MSOCK_CA_FILE=%s", b->cfg->derp_ca_file);
+	if (p && (p->hands & PROC_HANDS_DEBUG_LISTEN)) {
+		/* Where msock-debug serves: it binds there itself, before its
+		 * sandbox, and checks the address rule again. */
+		PUT("MSOCK_DEBUG_LISTEN=%s", b->cfg->debug_listen);
+		PUT("MSOCK_DEBUG_PUBLIC=%d", b->cfg->debug_allow_public ? 1 : 0);
+		PUT("MSOCK_DEBUG_GROUP=%s", b->cfg->debug_socket_group);
+	}
 	if (p && (p->hands & PROC_HANDS_UDP_SOCKETS)) {
 		/* The sockets the broker keeps (sockets.c), inherited at exec. */
 		PUT("MSOCK_UDP4_FD=%d", b->dp.udp4);

@@ -301,6 +301,12 @@ static void f_components(struct cfg_ctx *c, const json_t *v, struct msock_config
 	components_unique(c, v, cfg);
 }
 
+static void f_debug(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg, size_t off)
+{
+	(void)off;
+	cfg_debug(c, v, cfg);
+}
+
 static void f_derp_map(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg, size_t off)
 {
 	(void)off;
@@ -335,6 +341,7 @@ static const struct field {
 	{"peers", f_peers, 0},
 	{"prefs", f_prefs, 0},
 	{"components", f_components, 0},
+	{"debug", f_debug, 0},
 };
 
 enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
@@ -446,6 +453,7 @@ static void default_components(struct msock_config *cfg)
 static void finish(struct cfg_ctx *c, const json_t *root, struct msock_config *cfg)
 {
 	derive(c, cfg->control_socket, cfg->run_dir, "run_dir", "control.sock");
+	derive(c, cfg->debug_listen, cfg->run_dir, "run_dir", "debug.sock");
 	derive(c, cfg->private_key_file, cfg->state_dir, "state_dir", "node.key");
 	derive(c, cfg->disco_key_file, cfg->state_dir, "state_dir", "disco.key");
 	check_sockets(c, root, cfg);

@@ -123,6 +123,12 @@ struct msock_config {
 	char control_socket[CFG_PATH_MAX]; /* default <run_dir>/control.sock */
 	char user[CFG_NAME_MAX];	   /* one user for all; default "": a user per component */
 	enum cfg_supervise supervise;
+	/* The debug endpoint, msock-debug (config "debug", docs/debug.md):
+	 * a unix socket path (default <run_dir>/debug.sock) or a TCP ip:port,
+	 * loopback unless allow_public; the socket's group ("" = root only). */
+	char debug_listen[CFG_PATH_MAX];
+	bool debug_allow_public;
+	char debug_socket_group[CFG_NAME_MAX];
 };
 
 /* Messages from parsing, in file order. Caller owns; free with cfg_diag_free. */

@@ -105,6 +105,9 @@ int cfg_derp_map(struct cfg_ctx *c, const json_t *v, struct cfg_derp_map *out);
 void cfg_derp_map_free(struct cfg_derp_map *m);
 const struct cfg_derp_region *cfg_derp_find(const struct cfg_derp_map *m, int region_id);
 
+/* config_debug.c: the "debug" object. */
+void cfg_debug(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg);
+
 /* config_peers.c */
 void cfg_peers(struct cfg_ctx *c, const json_t *v, struct msock_config *cfg);
 /* An array of at most CFG_MAX_ENDPOINTS "ip:port" strings into OUT. */

@@ -112,6 +112,23 @@ static const struct proc procs[] = {
 		.by_default = true,
 	},
 	{
+		/* The debug HTTP endpoint (docs/debug.md): it reads the bus's
+		 * state and sets none of its own; not started by default: it
+		 * parses requests from whoever reaches its socket, so a node
+		 * runs it when its config names it. */
+		.program = "debug",
+		.user = "msock-debug",
+		.uid = 61007,
+		/* Its listening socket (unix, or TCP on loopback) is bound
+		 * before the sandbox; accept4 on it is in the base set, and an
+		 * accepted TCP socket needs no socket() call. */
+		.profile = {{0, 0}},
+		.key = PROC_KEY_NONE,
+		.hands = PROC_HANDS_DEBUG_LISTEN,
+		.pktchan = PROC_PKTCHAN_NONE,
+		.order = 7,
+	},
+	{
 		/* The integration tests' component (tests/testcomp). */
 		.program = "testcomp",
 		.profile = {{0, 0}}, /* the base set alone */

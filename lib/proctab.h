@@ -31,6 +31,9 @@ enum proc_hands {
 	PROC_HANDS_UDP_SOCKETS = 1 << 0,
 	/* The path of the CA bundle that verifies DERP servers: MSOCK_CA_FILE. */
 	PROC_HANDS_CA_FILE = 1 << 1,
+	/* Where to serve the debug endpoint (the config's "debug"):
+	 * MSOCK_DEBUG_LISTEN, MSOCK_DEBUG_PUBLIC, MSOCK_DEBUG_GROUP. */
+	PROC_HANDS_DEBUG_LISTEN = 1 << 2,
 };
 
 /* Its packet channels (docs/packet-channels.md): ipc:// files in the bus

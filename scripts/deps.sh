@@ -16,6 +16,10 @@ PACKAGES=(
   wireguard-go nftables iperf3 iputils-ping curl
   libminiupnpc-dev coturn miniupnpd-nftables conntrack miniupnpc natpmpc python3
   shellcheck
+  # the debug page in a real browser (tests/lab/lab_disco_failover.sh) and
+  # /metrics checked by promtool and scraped by a real Prometheus
+  # (tests/integration/debug_metrics.sh)
+  chromium prometheus
   # deploy/compose.yaml checked by tests/scripts/compose_config_test.sh
   docker-compose python3-venv
   # systemd-analyze: tests/scripts/systemd_units_test.sh (no daemon starts)

@@ -18,6 +18,7 @@
 #include "key.h"
 #include "log.h"
 #include "setup_users.h"
+#include "debug_page.h"
 #include "status_text.h"
 #include "wg_apply.h"
 
@@ -72,6 +73,9 @@ static void usage(FILE *f)
 		"                         each packet's path as a comment (--pcap: pcap) until\n"
 		"                         ^C or N packets (as `tailscale debug capture`;\n"
 		"                         docs/capture.md)\n"
+		"  debug page [--serve [PORT]]  the debug page's URL (from --config's "
+		"debug.listen);\n"
+		"                         --serve: forward 127.0.0.1:PORT to its unix socket\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -639,6 +643,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "capture") == 0)
 		return capture_cli(sock, rest, args, get_status);
+	if (strcmp(cmd, "debug") == 0 && rest >= 1 && strcmp(args[0], "page") == 0)
+		return debug_page_main(opt_config, args + 1, (size_t)rest - 1);
 	if (strcmp(cmd, "wg-config") == 0) {
 		if (rest == 0)
 			return cmd_wg_config(sock, "wg0", false);

@@ -117,6 +117,7 @@ struct dp_peer {
 	uint16_t home_derp;
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, tx_derp, rx_derp;
+	uint64_t tx_derp_bytes, rx_derp_bytes; /* of tx_bytes, rx_bytes: over DERP */
 	/* The last WireGuard packet delivered from the peer, any path
 	 * (magicsock's lastRecvUnixAtomic; the last sent is last_tx_ns). */
 	uint64_t last_rx_ns;

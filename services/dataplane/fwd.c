@@ -46,6 +46,7 @@ static void to_derp(struct dp *d, struct dp_peer *peer, const uint8_t *p, size_t
 
 	memcpy(h.key, peer->key, 32);
 	peer->tx_derp++;
+	peer->tx_derp_bytes += len;
 	if (d->cap)
 		dp_capture_derp(d, CAPTURE_DIR_TX, peer->key, 0, p, len);
 	chan_send(d, d->chan_derp, &h, p, len);
@@ -173,6 +174,7 @@ static void on_derp_recv(struct dp *d, const struct pktchan_hdr *h, const uint8_
 		return;
 	}
 	peer->rx_derp++;
+	peer->rx_derp_bytes += len;
 	peer->last_derp_rx_ns = d->now_ns;
 	deliver_to_wg(d, peer, p, len);
 }

@@ -70,6 +70,8 @@ static void on_own_peer(void *arg, const struct bus_msg *m)
 	dp->rx_bytes = p->rx_bytes;
 	dp->tx_derp = p->tx_derp_packets;
 	dp->rx_derp = p->rx_derp_packets;
+	dp->tx_derp_bytes = p->tx_derp_bytes;
+	dp->rx_derp_bytes = p->rx_derp_bytes;
 	dp->published_tx = dp->tx_packets;
 	dp->published_rx = dp->rx_packets;
 	/* The same clock (CLOCK_MONOTONIC, one host): the times carry on too.

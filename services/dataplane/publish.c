@@ -113,6 +113,8 @@ static void publish_peer(struct ctx *x, struct dp_peer *p, enum dp_path path,
 	m.rx_bytes = p->rx_bytes;
 	m.tx_derp_packets = p->tx_derp;
 	m.rx_derp_packets = p->rx_derp;
+	m.tx_derp_bytes = p->tx_derp_bytes;
+	m.rx_derp_bytes = p->rx_derp_bytes;
 	/* Changed only with rx_packets and tx_packets: the counters' sweep
 	 * publishes them, with no update of their own. */
 	m.last_rx_mono_ns = p->last_rx_ns;

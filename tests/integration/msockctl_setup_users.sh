@@ -159,7 +159,7 @@ grep -qx 'msock-disco:x:61050:65534::/nonexistent:/usr/sbin/nologin' "$t/etc/pas
 ! grep -E '^msock[^:]*:.*msock-disco' "$t/etc/group" || fail "conflict: msock-disco added to a group"
 grep -q '^msock-derp:x:61003:61003:' "$t/etc/passwd" || fail "conflict: msock-derp not made"
 grep -q '^msock-derper:x:61006:61006:' "$t/etc/passwd" || fail "conflict: msock-derper not made"
-grep -q '^msock:x:61000:msock-dataplane,msock-derp,msock-netcheck,msock-portmapper$' "$t/etc/group" ||
+grep -q '^msock:x:61000:msock-dataplane,msock-derp,msock-netcheck,msock-portmapper,msock-debug$' "$t/etc/group" ||
   fail "conflict: group msock's members"
 grep -q '^msock-ch-derp:x:61103:msock-derp$' "$t/etc/group" || fail "conflict: msock-ch-derp"
 ok

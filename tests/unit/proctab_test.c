@@ -158,8 +158,10 @@ static void test_rows_are_complete(void **state)
 			assert_int_equal(f & (f - 1), 0);
 			assert_non_null(p->profile[j].why);
 		}
-		assert_int_equal(
-			p->hands & ~(unsigned)(PROC_HANDS_UDP_SOCKETS | PROC_HANDS_CA_FILE), 0);
+		assert_int_equal(p->hands &
+					 ~(unsigned)(PROC_HANDS_UDP_SOCKETS | PROC_HANDS_CA_FILE |
+						     PROC_HANDS_DEBUG_LISTEN),
+				 0);
 		/* A user of its own: "msock-<program>", a fixed uid in the range
 		 * of msock's group, unique; a channel group exactly for those
 		 * that connect to a channel. */
