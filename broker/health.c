@@ -153,8 +153,10 @@ static void health_row(void *arg, const struct state_entry *e)
 				    m->code, "Severity", m->severity, "Text", m->text,
 				    "SinceUnixMs", (json_int_t)m->since_unix_ms);
 	msock__health__free_unpacked(m, 0);
-	if (!r->rows[r->n - 1])
-		r->n--;
+	if (!r->rows[r->n - 1]) {
+		r->n--; /* jansson refused it (out of memory): counted */
+		r->ignored++;
+	}
 }
 
 static int severity_rank(const char *s)

@@ -87,6 +87,53 @@ void health_init_bus(struct health *h, struct bus *b, const char *program)
 	health_init(h, program, &(const struct health_sink){bus_set, bus_del, b});
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 (a stray or
+ * overlong byte, a surrogate, past U+10FFFF, or cut short by the NUL). */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Replaces control bytes with spaces and cuts the text before the first
+ * byte that is not valid UTF-8 (a multi-byte character vsnprintf cut in
+ * two): JSON carries UTF-8 only. */
+static void one_line_utf8(char *text)
+{
+	unsigned char *p = (unsigned char *)text;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+		if (!n) {
+			*p = 0;
+			return;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			*p = ' ';
+		p += n;
+	}
+}
+
 int health_set(struct health *h, enum health_code c, bool bad, const char *fmt, ...)
 {
 	const struct health_warnable *w = health_warnable(c);
@@ -112,9 +159,7 @@ int health_set(struct health *h, enum health_code c, bool bad, const char *fmt, 
 		snprintf(text, sizeof(text), "%s", w->text);
 	}
 	/* One line: a newline or other control byte would break status. */
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	one_line_utf8(text);
 	if (h->w[c].on && strcmp(h->w[c].text, text) == 0)
 		return 0;
 	if (!h->w[c].on)
@@ -174,10 +219,17 @@ int health_msg_check(const char *key, const Msock__Health *m, const char **why)
 		*why = "text is empty or too long";
 		return -EINVAL;
 	}
-	for (const char *p = m->text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+	for (const unsigned char *p = (const unsigned char *)m->text; *p;) {
+		size_t n = utf8_len(p);
+		if (!n) {
+			*why = "text is not UTF-8";
+			return -EINVAL;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7f)) {
 			*why = "text has a control character";
 			return -EINVAL;
 		}
+		p += n;
+	}
 	return 0;
 }

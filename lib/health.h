@@ -92,7 +92,7 @@ bool health_on(const struct health *h, enum health_code c);
 /* A Health value as a reader takes it: its key and body checked (key
  * "<component>/<code>", the body's component and code the key's, a code
  * of lowercase letters, digits and dashes, a known severity, a text of
- * printable characters). 0, or -EINVAL with why in *why (a static
+ * printable characters in valid UTF-8). 0, or -EINVAL with why in *why (a static
  * string). ok=true is valid: the reader skips it as cleared. */
 int health_msg_check(const char *key, const Msock__Health *m, const char **why);
 

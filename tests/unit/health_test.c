@@ -135,6 +135,11 @@ static void test_text_is_one_line(void **state)
 	s.n = 0;
 	health_set(&h, HEALTH_CLOCK_JUMP, true, "a\nb\tc\x7f");
 	assert_non_null(strstr(s.lines[0], "|a b c |"));
+	/* A multi-byte character cut by the buffer's end is dropped whole. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + HEALTH_TEXT_MAX - 2, "\xe2\x9c\x93", 4);
+	health_set(&h, HEALTH_CLOCK_JUMP, true, "%s", big);
+	assert_int_equal(strlen(h.w[HEALTH_CLOCK_JUMP].text), HEALTH_TEXT_MAX - 2);
 	/* Cut to HEALTH_TEXT_MAX - 1 bytes. */
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
@@ -166,6 +171,11 @@ static const struct check_row check_rows[] = {
 	{"derp/x", "derp", "x", "low", "", false},	     /* empty text */
 	{"derp/x", "derp", "x", "low", "two\nlines", false}, /* a control byte */
 	{"derp/x", "derp", "x", "low", "esc\x1b[2J", false},
+	{"derp/x", "derp", "x", "low", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x92\xac", true},
+	{"derp/x", "derp", "x", "low", "rp\x9f", false},	   /* a stray continuation */
+	{"derp/x", "derp", "x", "low", "cut \xe2\x9c", false},	   /* cut short */
+	{"derp/x", "derp", "x", "low", "over \xc0\xaf", false},	   /* overlong */
+	{"derp/x", "derp", "x", "low", "sur \xed\xa0\x80", false}, /* a surrogate */
 	{"derp/0123456789012345678901234567890123456789012345678", "derp",
 	 "0123456789012345678901234567890123456789012345678", "low", "t", false}, /* > 48 */
 };
