@@ -94,8 +94,8 @@ static int log_level(struct broker *b, const char *name, const char *level, char
 	}
 	if (ch->sup.state != SUP_RUNNING) {
 		snprintf(out, cap,
-			 "log-level: %s is %s, not running: it starts at the config's "
-			 "log_level",
+			 "log-level: %s is %s, not running: it starts at the broker's "
+			 "MSOCK_LOG_LEVEL",
 			 name, broker_child_state_name(b, ch));
 		return -1;
 	}
