@@ -14,11 +14,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <zmq.h>
 
 #include "bus_topics.h"
 #include "capture.h"
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "proctab.h"
 #include "state_cache.h"
@@ -47,6 +49,12 @@ enum {
 	BROKER_CAPTURE_QUEUE_RECORDS = 1024,
 	BROKER_CAPTURE_DRAIN_RECORDS = 1024,
 	BROKER_CAPTURE_STATS_MS = 1000,
+	/* clock-jump (health.c): CLOCK_REALTIME moved against
+	 * CLOCK_MONOTONIC by at least this between two loop passes (NTP
+	 * slews far less), and the warning stays this long after. */
+	BROKER_CLOCK_JUMP_MIN_MS = 2000,
+	BROKER_CLOCK_JUMP_SHOW_MS = 10 * 60 * 1000,
+	BROKER_HEALTH_MAX_SHOWN = 1024, /* Health warnings in one status */
 };
 
 /* One `msockctl capture` on the control socket: its routing id, its
@@ -71,6 +79,16 @@ struct broker_capture {
 	uint64_t unrouted;  /* records for a session that has ended */
 	uint64_t next_stats_ns;
 	struct log_ratelimit rl;
+};
+
+/* The clock-jump detector (health.c): realtime minus monotonic, as last
+ * seen, and the last jump. */
+struct clock_watch {
+	bool primed;
+	int64_t offset_ms;
+	uint64_t jumped_mono_ns; /* 0: none */
+	int64_t jump_ms;	 /* > 0 forward */
+	int64_t jump_at_real_ms;
 };
 
 struct child {
@@ -193,6 +211,9 @@ struct broker {
 	struct bus_counters ctr;
 	struct log_ratelimit rl_bad;
 	struct log_ratelimit rl_refused;
+	struct log_ratelimit rl_health; /* malformed Health values status skips */
+	struct health health;		/* the broker's own warnings (health.c) */
+	struct clock_watch clock_watch;
 	struct key_stamp node_key, disco_key; /* as the components last loaded them */
 	struct dp_sockets dp;
 	/* The config barrier (reload_wait.c): 1 after the start, one more
@@ -378,6 +399,24 @@ uint64_t broker_capture_deadline(const struct broker *b);
 void broker_capture_end_all(struct broker *b, const char *why);
 /* Status: "Capture". Caller owns the result. */
 json_t *broker_capture_json(const struct broker *b);
+/* health.c */
+/* The broker's own warnings: deletes those an earlier broker left. */
+void broker_health_init(struct broker *b);
+/* crash-loop and clock-jump, from the children and the clocks now. */
+void broker_health_tick(struct broker *b);
+/* The clock-jump detector: realtime (unix ms) against monotonic (ns);
+ * returns the jump in ms (> 0 forward), 0 when none (and at the first
+ * call, which only notes the offset). */
+int64_t broker_clock_check(struct clock_watch *w, uint64_t mono_ns, int64_t real_ms);
+/* Every valid Health warning in the cache, most severe first (status's
+ * Health); *ignored gets how many values were malformed (skipped, logged
+ * rate-limited). Caller owns the array. */
+json_t *broker_health_json(struct broker *b, uint64_t *ignored);
+
+/* debug_ctl.c: msockctl debug SWITCH ARGS (docs/bus.md, "Debug
+ * switches"): checks what the broker can and publishes the request.
+ * Returns 0 with the answer in out, or -1 with why not. */
+int broker_debug(struct broker *b, char *const *args, size_t n, char *out, size_t cap);
 
 /* status.c */
 /* Caller frees the returned JSON text. */

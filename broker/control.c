@@ -2,7 +2,7 @@
  * socket file, mode 0600): one ControlRequest in, one ControlReply out.
  * Commands: status (JSON: status.c), reload (with a wait: reload_wait.c), restart NAME,
  * rebind (new dataplane sockets), wg-config (per-peer WireGuard endpoints),
- * capture (a stream, not one reply: capture.c). */
+ * capture (a stream, not one reply: capture.c), debug SWITCH (debug_ctl.c). */
 #include "broker.h"
 
 #include <errno.h>
@@ -213,6 +213,9 @@ static void handle(struct broker *b, zmq_msg_t *id, const Msock__ControlRequest 
 		ev.why = "msockctl";
 		int rc = broker_event_publish(b, BUS_T_ReSTUN, &ev.base);
 		snprintf(err, sizeof(err), "ReSTUN: %s", rc ? strerror(-rc) : "sent");
+		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
+	} else if (strcmp(req->command, "debug") == 0) {
+		int rc = broker_debug(b, req->args, req->n_args, err, sizeof(err));
 		reply(b, id, rc == 0, rc ? err : 0, rc ? 0 : err);
 	} else if (strcmp(req->command, "wg-config") == 0 && req->n_args == 0) {
 		struct wg_ctx w = {b, 0, 0, 0, 0};

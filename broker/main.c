@@ -312,6 +312,7 @@ static int loop(struct broker *b)
 		for (int i = 0; i < b->n_mon; i++)
 			broker_on_monitor(b, b->mon[i]);
 		broker_children_tick(b);
+		broker_health_tick(b);
 		broker_reload_waits_tick(b);
 		broker_capture_tick(b);
 		broker_heartbeat(b);
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 	b.dp.udp4 = b.dp.udp6 = b.dp.wg = -1;
 	log_ratelimit_init(&b.rl_bad, LOG_RATELIMIT_DEFAULT_MS);
 	log_ratelimit_init(&b.rl_refused, LOG_RATELIMIT_DEFAULT_MS);
+	log_ratelimit_init(&b.rl_health, LOG_RATELIMIT_DEFAULT_MS);
 	b.cfg = load(config);
 	if (!b.cfg)
 		return 2;
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	broker_publish_config(&b, b.cfg);
+	broker_health_init(&b);
 	b.config_gen = 1;
 	broker_stamp_keys(&b);
 	log_info("bus at %s, control socket %s, %zu component%s", b.bus_dir, b.cfg->control_socket,

@@ -469,6 +469,7 @@ char *broker_status_json(struct broker *b)
 {
 	json_t *root = json_object();
 	struct peers_ctx pc = {b, json_object()};
+	uint64_t health_ignored;
 	char *text;
 
 	json_object_set_new(root, "Version", json_string("msock " MSOCK_VERSION));
@@ -487,6 +488,10 @@ char *broker_status_json(struct broker *b)
 	json_object_set_new(root, "Components", components_json(b));
 	json_object_set_new(root, "Capture", broker_capture_json(b));
 	json_object_set_new(root, "Bus", bus_json(b));
+	/* The components' and the broker's warnings (health.c), as
+	 * tailscale's Health; malformed values are counted, not shown. */
+	json_object_set_new(root, "Health", broker_health_json(b, &health_ignored));
+	json_object_set_new(root, "HealthIgnored", json_integer((json_int_t)health_ignored));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
 					JSON_REAL_PRECISION(STATUS_REAL_DIGITS));
 	json_decref(root);

@@ -89,6 +89,17 @@ void sup_reset(struct sup_child *c)
 		c->state = SUP_BACKOFF;
 }
 
+bool sup_crash_loop(const struct sup_child *c, uint64_t now)
+{
+	if (c->state == SUP_FAILED)
+		return true;
+	if (c->state == SUP_RUNNING && now - c->started_ns >= SUP_STABLE_AFTER_MS * NS_PER_MS)
+		return false;
+	/* Each quick exit doubled the backoff; a stable run reset it. */
+	return c->backoff_ns >= (uint64_t)SUP_BACKOFF_INITIAL_MS * NS_PER_MS
+					<< SUP_CRASH_LOOP_EXITS;
+}
+
 const char *sup_state_name(enum sup_state s)
 {
 	switch (s) {

@@ -21,6 +21,9 @@ enum {
 		10000, /* up this long: the next crash starts from the initial backoff */
 	SUP_STOP_TIMEOUT_MS = 5000, /* SIGTERM, then SIGKILL after this */
 	SUP_EXIT_TEXT_MAX = 96,
+	/* Quick exits in a row (each within SUP_STABLE_AFTER_MS of its
+	 * start) that make a crash loop: the crash-loop health warning. */
+	SUP_CRASH_LOOP_EXITS = 3,
 };
 
 enum sup_state {
@@ -61,6 +64,10 @@ void sup_stopping(struct sup_child *c, uint64_t now);
 /* Clears FAILED (and the backoff): the next start is immediate. */
 void sup_reset(struct sup_child *c);
 const char *sup_state_name(enum sup_state s);
+/* Is c in a crash loop at now? Failed (given up), or SUP_CRASH_LOOP_EXITS
+ * quick exits in a row (its backoff has doubled that often) and not yet
+ * up for SUP_STABLE_AFTER_MS since. sup_reset (msockctl restart) ends it. */
+bool sup_crash_loop(const struct sup_child *c, uint64_t now);
 /* Describes a wait status: "exited with status 3", "killed by signal 9 (SIGKILL)". */
 void sup_describe_exit(int status, char *buf, size_t cap);
 

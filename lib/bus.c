@@ -116,10 +116,12 @@ struct bus *bus_open(const char *dir, const char *name, bus_on_msg_fn on_msg, vo
 	 * ZAP handler, broker/identity.c), and a chosen id would let another
 	 * process take ours first (a ROUTER refuses a second peer with an id
 	 * already in use). */
-	/* Every component hears the broker's heartbeat, whatever else it
-	 * subscribes to. */
+	/* Every component hears the broker's heartbeat and `msockctl debug
+	 * log-level`, whatever else it subscribes to. */
 	if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, BUS_T_BrokerHeartbeat,
 			   strlen(BUS_T_BrokerHeartbeat)) < 0 ||
+	    zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, BUS_T_DebugLogLevel,
+			   strlen(BUS_T_DebugLogLevel)) < 0 ||
 	    connect_ep(b->pub, dir, BUS_EP_PUB) < 0 || connect_ep(b->sub, dir, BUS_EP_SUB) < 0 ||
 	    connect_ep(b->req, dir, BUS_EP_REQ) < 0)
 		goto fail;
@@ -487,6 +489,39 @@ static void check_sequence(struct bus *b, const struct bus_topic *t, struct topi
 	resync(b, t);
 }
 
+static const char *level_name(enum log_level l)
+{
+	static const char *const names[] = {"?", "error", "warn", "info", "debug"};
+	return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] : "?";
+}
+
+/* `msockctl debug log-level NAME LEVEL` (magicsock's
+ * SetDebugLoggingEnabled, per component): for this process when NAME is
+ * ours. A level lib/log does not know is said and ignored. */
+static void on_log_level(struct bus *b, const Msock__DebugLogLevel *m)
+{
+	enum log_level old = log_get_level(), l;
+
+	if (!m->component || strcmp(m->component, b->name) != 0)
+		return;
+	l = log_level_parse(m->level);
+	if (l == LOG_LEVEL_INVALID) {
+		log_rl(&b->rl_bad, b->now_ns, LOG_LEVEL_WARN,
+		       "bus: DebugLogLevel \"%.32s\" is not error, warn, info or debug; ignored",
+		       m->level ? m->level : "");
+		return;
+	}
+	/* Said at info, before lowering the level or after raising it, so
+	 * that the line shows when either level shows info. */
+	if (l < LOG_LEVEL_INFO)
+		log_info("log level %s (was %s): msockctl debug log-level", level_name(l),
+			 level_name(old));
+	log_set_level(l);
+	if (l >= LOG_LEVEL_INFO)
+		log_info("log level %s (was %s): msockctl debug log-level", level_name(l),
+			 level_name(old));
+}
+
 /* [topic][body] or [topic][body][key][meta] from the SUB socket. */
 static void on_sub(struct bus *b, const struct bus_span *f, int n)
 {
@@ -505,6 +540,11 @@ static void on_sub(struct bus *b, const struct bus_span *f, int n)
 			const Msock__BrokerHeartbeat *hb = (const Msock__BrokerHeartbeat *)msg;
 			note_epoch(b, hb->epoch);
 			b->cfg_gen = hb->config_generation;
+			protobuf_c_message_free_unpacked(msg, 0);
+			return;
+		}
+		if (strcmp(t->name, BUS_T_DebugLogLevel) == 0) {
+			on_log_level(b, (const Msock__DebugLogLevel *)msg);
 			protobuf_c_message_free_unpacked(msg, 0);
 			return;
 		}

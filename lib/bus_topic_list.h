@@ -42,6 +42,8 @@
 	X(PathHistory, STATE, msock__path_history__descriptor, PROCTAB)                    \
 	X(NetworkState, STATE, msock__network_state__descriptor, PROCTAB)                  \
 	X(Capture, STATE, msock__capture__descriptor, BROKER)                              \
+	X(DebugDERP, EVENT, msock__debug_derp__descriptor, BROKER)                         \
+	X(DebugLogLevel, EVENT, msock__debug_log_level__descriptor, BROKER)                \
 	/* the test component's */                                                         \
 	X(TestCounter, STATE, msock__test_counter__descriptor, PROCTAB)                    \
 	X(TestPing, EVENT, msock__test_ping__descriptor, BROKER)                           \

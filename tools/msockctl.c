@@ -76,6 +76,15 @@ static void usage(FILE *f)
 		"  debug page [--serve [PORT]]  the debug page's URL (from --config's "
 		"debug.listen);\n"
 		"                         --serve: forward 127.0.0.1:PORT to its unix socket\n"
+		"  debug break-derp       close every DERP connection; they reconnect\n"
+		"  debug pick-new-derp    move home to another DERP region, as if the home\n"
+		"                         one were lost (until netcheck's next report)\n"
+		"  debug force-prefer-derp REGION\n"
+		"                         make REGION home until `force-prefer-derp 0`\n"
+		"  debug log-level COMPONENT LEVEL\n"
+		"                         COMPONENT (a name from status, or broker) logs at\n"
+		"                         LEVEL (error, warn, info, debug) from now on, no\n"
+		"                         restart\n"
 		"\n"
 		"Key files (no broker needed):\n"
 		"  keygen [--disco] FILE  write a new private key to FILE (0600, WireGuard "
@@ -645,6 +654,24 @@ int main(int argc, char **argv)
 		return capture_cli(sock, rest, args, get_status);
 	if (strcmp(cmd, "debug") == 0 && rest >= 1 && strcmp(args[0], "page") == 0)
 		return debug_page_main(opt_config, args + 1, (size_t)rest - 1);
+	if (strcmp(cmd, "debug") == 0) {
+		/* The switches and how many arguments each takes; the broker
+		 * checks the values. */
+		static const struct {
+			const char *name;
+			int args;
+		} sw[] = {{"break-derp", 0},
+			  {"pick-new-derp", 0},
+			  {"force-prefer-derp", 1},
+			  {"log-level", 2}};
+		for (size_t k = 0; rest >= 1 && k < sizeof(sw) / sizeof(sw[0]); k++)
+			if (strcmp(args[0], sw[k].name) == 0 && rest == 1 + sw[k].args)
+				return cmd_broker(sock, "debug", args, (size_t)rest, false);
+		fprintf(stderr, "usage: msockctl debug page [--serve [PORT]] | break-derp | "
+				"pick-new-derp | "
+				"force-prefer-derp REGION | log-level COMPONENT LEVEL\n");
+		return 2;
+	}
 	if (strcmp(cmd, "wg-config") == 0) {
 		if (rest == 0)
 			return cmd_wg_config(sock, "wg0", false);

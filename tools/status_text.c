@@ -91,8 +91,44 @@ static void print_bus_drops(const json_t *bus)
 		printf("  %-14s bus drops: %s\n", "", line);
 }
 
+/* A text a terminal shows as one line: no control bytes. */
+static bool one_line(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+size_t status_text_health(json_t *st, FILE *f, size_t *ignored)
+{
+	json_t *all = json_object_get(st, "Health"), *w, *n = json_object_get(st, "HealthIgnored");
+	size_t idx, shown = 0;
+
+	*ignored =
+		json_is_integer(n) && json_integer_value(n) > 0 ? (size_t)json_integer_value(n) : 0;
+	json_array_foreach (all, idx, w) {
+		const char *text = json_string_value(json_object_get(w, "Text"));
+		if (!json_is_object(w) || !one_line(text)) {
+			(*ignored)++;
+			continue;
+		}
+		if (!shown)
+			fprintf(f, "\n# Health check:\n");
+		fprintf(f, "#     - %s\n", text);
+		shown++;
+	}
+	if (*ignored)
+		fprintf(f, "%s#     (%zu malformed health warning%s ignored)\n",
+			shown ? "" : "\n# Health check:\n", *ignored, *ignored == 1 ? "" : "s");
+	return shown;
+}
+
 void status_text_print(json_t *st)
 {
+	size_t health_ignored;
 	json_t *self = json_object_get(st, "Self"), *v, *comps, *peers, *bus;
 	size_t idx_pm;
 	const char *k;
@@ -206,6 +242,8 @@ void status_text_print(json_t *st)
 	       json_integer_value(json_object_get(bus, "WrongOwner")),
 	       json_integer_value(json_object_get(bus, "Disconnects")),
 	       json_integer_value(json_object_get(bus, "UnknownPeer")));
+	/* Last, as tailscale status prints its health checks. */
+	status_text_health(st, stdout, &health_ignored);
 }
 
 void status_text_netcheck(json_t *r)

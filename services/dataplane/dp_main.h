@@ -9,6 +9,7 @@
 #include "component.h"
 #include "dp.h"
 #include "endpoints.h"
+#include "health.h"
 #include "netmon.h"
 
 struct ctx {
@@ -31,6 +32,7 @@ struct ctx {
 	struct netmon *nm;
 	bool net_up;
 	uint64_t link_changes;
+	struct health health; /* network-status, with NetworkState */
 };
 
 /* sockets.c: udp4, udp6 (-1: none), wg from the broker, systemd's socket

@@ -445,6 +445,7 @@ int main(int argc, char **argv)
 	dp_io_setup(d);
 	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
 		goto out;
+	health_init_bus(&x.health, x.comp.bus, x.comp.proc->program);
 	d->chan_derp = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "derp",
 				    PKTCHAN_ROLE_DATAPLANE);
 	d->chan_disco = pktchan_open(bus_zmq_ctx(x.comp.bus), x.comp.bus_dir, "disco",

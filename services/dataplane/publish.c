@@ -59,6 +59,11 @@ void dp_publish_network(struct ctx *x, const char *summary)
 	m.summary = (char *)summary;
 	m.changes = x->link_changes;
 	bus_state_set(x->comp.bus, BUS_T_NetworkState, "self", &m.base);
+	/* Tailscale's NetworkStatusWarnable, from the link monitor. */
+	health_set(&x->health, HEALTH_NETWORK_STATUS, !x->net_up,
+		   "msock cannot connect because the network is down (%s). Check your Internet "
+		   "connection.",
+		   summary);
 }
 
 void dp_publish_endpoints(struct ctx *x)

@@ -270,7 +270,11 @@ void dsvc_choose_home(struct derp_svc *s)
 	uint32_t home = 0, old = s->home;
 	struct rconn *c;
 
-	if (s->cfg_home && region_find(s, s->cfg_home))
+	if (s->force_home && region_find(s, s->force_home))
+		home = s->force_home;
+	else if (s->picked_home && region_find(s, s->picked_home))
+		home = s->picked_home;
+	else if (s->cfg_home && region_find(s, s->cfg_home))
 		home = s->cfg_home;
 	else if (s->netcheck_home && region_find(s, s->netcheck_home))
 		home = s->netcheck_home;
@@ -331,6 +335,10 @@ void dsvc_on_dataplane_packet(struct derp_svc *s, const struct pktchan_hdr *h, c
 		return;
 	}
 	c->sent++;
+	/* magicsock's logDerpVerbose: one line per packet, at debug only
+	 * (msockctl debug log-level derp debug). */
+	log_debug("sent %zu bytes to %02x%02x... over region %u", n, h->key[0], h->key[1],
+		  c->region);
 	derp_client_on_io(c->dc, s->now_ns);
 }
 
@@ -356,6 +364,102 @@ void dsvc_tick(struct derp_svc *s)
 	}
 	if (stats)
 		s->next_stats_ns = s->now_ns + DERP_SVC_STATS_MS * NS_PER_MS;
+	dsvc_health(s);
+}
+
+/* Warnings depend on the network (Tailscale's DependsOn
+ * NetworkStatusWarnable): while it is down the dataplane's network-status
+ * says it all. */
+void dsvc_health(struct derp_svc *s)
+{
+	const struct derp_region *r = region_find(s, s->home);
+	struct rconn *c = s->home ? conn_find(s, s->home) : 0;
+	bool down = s->home && !s->network_down && (!c || c->st != RC_UP);
+
+	if (!s->health.sink.set)
+		return; /* not on the bus (tests of the core) */
+	health_set(&s->health, HEALTH_NO_DERP_HOME, !s->home && !s->network_down,
+		   s->n_regions ? "msock has no home relay server: no region of the DERP map "
+				  "may be home (all avoided, or no usable node)"
+				: "msock has no home relay server: the DERP map is empty");
+	if (!down)
+		s->home_down_since_ns = 0;
+	else if (!s->home_down_since_ns)
+		s->home_down_since_ns = s->now_ns;
+	if (down && s->now_ns - s->home_down_since_ns < DERP_SVC_HEALTH_DOWN_MS * NS_PER_MS)
+		return; /* not yet: a connection takes a moment */
+	health_set(&s->health, HEALTH_NO_DERP_CONNECTION, down,
+		   "msock could not connect to the '%s' relay server (region %u): %s",
+		   r && r->code[0] ? r->code : "?", s->home,
+		   c && c->last_error[0] ? c->last_error : "not connected");
+}
+
+/* The region after s->home, by id, wrapping, that may be home. */
+static uint32_t next_home(const struct derp_svc *s)
+{
+	uint32_t best = 0, lowest = 0;
+
+	for (size_t i = 0; i < s->n_regions; i++) {
+		const struct derp_region *r = &s->regions[i];
+		if (r->no_home || r->avoid || !r->n_nodes || r->id == s->home)
+			continue;
+		if (!lowest || r->id < lowest)
+			lowest = r->id;
+		if (r->id > s->home && (!best || r->id < best))
+			best = r->id;
+	}
+	return best ? best : lowest;
+}
+
+int dsvc_debug(struct derp_svc *s, const char *action, uint32_t region)
+{
+	uint32_t to;
+
+	if (strcmp(action, "break") == 0) {
+		log_info("debug break-derp: closing %zu DERP connection%s; they reconnect",
+			 s->n_conns, s->n_conns == 1 ? "" : "s");
+		for (size_t i = 0; i < s->n_conns; i++) {
+			struct rconn *c = s->conns[i];
+			derp_client_free(c->dc);
+			c->dc = 0;
+			c->st = RC_BACKOFF;
+			c->backoff_ms = 0;
+			c->next_try_ns = s->now_ns; /* redialled by the next tick */
+			snprintf(c->last_error, sizeof(c->last_error),
+				 "closed by msockctl debug break-derp");
+			c->dirty = true;
+		}
+		return 0;
+	}
+	if (strcmp(action, "pick-new") == 0) {
+		to = next_home(s);
+		if (!to) {
+			log_warn("debug pick-new-derp: no region but %u may be home; ignored",
+				 s->home);
+			return -EINVAL;
+		}
+		log_info("debug pick-new-derp: home %u -> %u, as if %u were lost", s->home, to,
+			 s->home);
+		s->picked_home = to;
+		dsvc_choose_home(s);
+		return 0;
+	}
+	if (strcmp(action, "force-prefer") == 0) {
+		if (region && !region_find(s, region)) {
+			log_warn("debug force-prefer-derp %u: no such region in the DERP map; "
+				 "ignored",
+				 region);
+			return -EINVAL;
+		}
+		log_info("debug force-prefer-derp %u%s", region,
+			 region ? "" : ": cleared, home chosen as before");
+		s->force_home = region;
+		s->picked_home = 0;
+		dsvc_choose_home(s);
+		return 0;
+	}
+	log_warn("debug: unknown DERP action \"%.32s\"; ignored", action);
+	return -EINVAL;
 }
 
 uint64_t dsvc_next_deadline(const struct derp_svc *s)

@@ -18,6 +18,7 @@
 
 #include "bus.h"
 #include "derp/derp_client.h"
+#include "health.h"
 #include "key.h"
 #include "log.h"
 #include "pktchan.h"
@@ -32,6 +33,9 @@ enum {
 	DERP_SVC_BACKOFF_MAX_MS = 30000,
 	DERP_SVC_STATS_MS = 5000,
 	DERP_SVC_NAME_MAX = 256,
+	/* The home region not up for this long: the no-derp-connection
+	 * warning (Tailscale's noDERPConnectionWarnable.TimeToVisible). */
+	DERP_SVC_HEALTH_DOWN_MS = 10000,
 };
 
 struct derp_node {
@@ -84,6 +88,9 @@ struct derp_svc {
 	struct derp_region regions[DERP_SVC_MAX_REGIONS];
 	size_t n_regions;
 	uint32_t cfg_home, netcheck_home, home;
+	/* msockctl debug: force-prefer-derp N (kept until 0 clears it) and
+	 * pick-new-derp's region (until netcheck's next report chooses). */
+	uint32_t force_home, picked_home;
 	bool only_tcp_443;
 	bool network_down; /* NetworkState down: no connections (SetNetworkUp(false)) */
 	struct rconn *conns[DERP_SVC_MAX_CONNS]; /* each allocated: clients keep a pointer */
@@ -92,6 +99,8 @@ struct derp_svc {
 	uint64_t now_ns, next_stats_ns;
 	uint64_t tx_no_route, tx_not_connected, rx_to_dataplane_dropped;
 	struct log_ratelimit rl;
+	struct health health;
+	uint64_t home_down_since_ns; /* the home region not up since; 0 = up */
 };
 
 /* derp_regions.c */
@@ -107,6 +116,15 @@ void dsvc_tick(struct derp_svc *s);
 uint64_t dsvc_next_deadline(const struct derp_svc *s);
 void dsvc_peer_set_home(struct derp_svc *s, const uint8_t key[KEY_LEN], uint32_t home);
 void dsvc_peer_forget(struct derp_svc *s, const uint8_t key[KEY_LEN]);
+/* msockctl debug (DebugDERP): "break" closes every connection (they
+ * redial at once; DebugBreakDERPConns), "pick-new" moves home to another
+ * region that may be home (DebugPickNewDERP), "force-prefer" makes region
+ * `region` home, 0 clears it (DebugForcePreferDERP). A request that cannot
+ * be done is logged and ignored; returns 0 or -EINVAL. */
+int dsvc_debug(struct derp_svc *s, const char *action, uint32_t region);
+/* The health warnings no-derp-home and no-derp-connection, from the
+ * current state (dsvc_tick calls it). */
+void dsvc_health(struct derp_svc *s);
 void dsvc_free(struct derp_svc *s);
 
 #endif

@@ -162,6 +162,9 @@ static void on_netcheck(void *arg, const struct bus_msg *m)
 	struct derp_svc *s = &((struct ctx *)arg)->svc;
 
 	s->netcheck_home = ((const Msock__NetcheckReport *)m->msg)->preferred_derp;
+	/* A new report chooses home again (pick-new-derp lasts until then). */
+	if (!m->from_snapshot)
+		s->picked_home = 0;
 	dsvc_choose_home(s);
 }
 
@@ -180,6 +183,14 @@ static void on_node(void *arg, const struct bus_msg *m)
 	}
 }
 
+/* msockctl debug break-derp, pick-new-derp, force-prefer-derp. */
+static void on_debug(void *arg, const struct bus_msg *m)
+{
+	const Msock__DebugDERP *d = (const Msock__DebugDERP *)m->msg;
+
+	dsvc_debug(&((struct ctx *)arg)->svc, d->action ? d->action : "", d->region_id);
+}
+
 static const struct bus_handler handlers[] = {
 	{BUS_T_DERPMap, BUS_H_STATE | BUS_H_DELETED | BUS_H_SNAPSHOT, BUS_KEY_REGION, on_derpmap},
 	{BUS_T_SelfConfig, BUS_H_STATE, BUS_KEY_TEXT, on_self_config},
@@ -187,6 +198,7 @@ static const struct bus_handler handlers[] = {
 	{BUS_T_NetworkState, BUS_H_STATE, BUS_KEY_TEXT, on_network},
 	{BUS_T_NetcheckReport, BUS_H_STATE, BUS_KEY_TEXT, on_netcheck},
 	{BUS_T_NodeViewsUpdate, BUS_H_STATE | BUS_H_DELETED, BUS_KEY_NODE, on_node},
+	{BUS_T_DebugDERP, BUS_H_EVENT, BUS_KEY_TEXT, on_debug},
 };
 
 /* Keyed by our program: the broker and disco find the key's holder by it
@@ -289,10 +301,11 @@ int main(int argc, char **argv)
 		goto out;
 	s->bus = x.comp.bus;
 	s->pc = x.comp.chan;
+	health_init_bus(&s->health, s->bus, x.comp.proc->program);
 	if (component_subscribe(&x.comp,
 				(const char *const[]){BUS_T_Prefs, BUS_T_SelfConfig, BUS_T_DERPMap,
 						      BUS_T_NodeViewsUpdate, BUS_T_NetcheckReport,
-						      BUS_T_NetworkState, 0}) < 0)
+						      BUS_T_NetworkState, BUS_T_DebugDERP, 0}) < 0)
 		goto out;
 	publish_keys(s, x.comp.proc->program);
 	log_info("node key nodekey:%02x%02x%02x%02x..., %zu DERP regions, home %u", s->pub.b[0],

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "component.h"
 #include "endpoint_pb.h"
+#include "health.h"
 #include "log.h"
 #include "nc_region.h"
 #include "nc_svc.h"
@@ -37,6 +38,7 @@ enum {
 struct ctx {
 	struct component comp; /* its bus and packet channel too */
 	struct nc_svc svc;
+	struct health health;
 	struct log_ratelimit rl;
 	bool map_syncing;
 };
@@ -52,6 +54,31 @@ static void send_stun(void *arg, const struct ipport *to, const uint8_t *p, size
 static bool opt_true(enum nc_opt o)
 {
 	return o == NC_OPT_TRUE;
+}
+
+/* Is there a STUN server to ask? Without one no answer is no news. */
+static bool have_stun(const struct nc_derpmap *dm)
+{
+	for (size_t i = 0; i < dm->n_regions; i++)
+		for (size_t k = 0; !dm->regions[i].no_measure_no_home && k < dm->regions[i].n_nodes;
+		     k++)
+			if (dm->regions[i].nodes[k].stun_port >= 0)
+				return true;
+	return false;
+}
+
+/* udp-blocked and no-stun-answer, from a finished report: no STUN answer
+ * while HTTPS reached a region is UDP blocked; no answer of any kind is
+ * all netcheck can say. Both end with the first report that has one. */
+static void report_health(struct ctx *x, const struct nc_report *r)
+{
+	bool none = !r->udp && have_stun(&x->svc.dm);
+
+	health_set(&x->health, HEALTH_UDP_BLOCKED, none && r->latency.n > 0,
+		   "UDP is blocked: no STUN server answered, though %zu relay region%s answered "
+		   "over HTTPS. Peers are reached over DERP only.",
+		   r->latency.n, r->latency.n == 1 ? "" : "s");
+	health_set(&x->health, HEALTH_NO_STUN_ANSWER, none && r->latency.n == 0, 0);
 }
 
 /* The report as the bus's NetcheckReport (key "last"). */
@@ -92,6 +119,7 @@ static void publish_report(void *arg, const struct nc_report *r)
 	m.pcp = opt_true(r->pcp);
 	m.at_unix_ms = (int64_t)clock_unix_ms();
 	bus_state_set(x->comp.bus, BUS_T_NetcheckReport, "last", &m.base);
+	report_health(x, r);
 	log_info("report: udp=%s v4=%s global_v4=%s global_v6=%s hard_nat=%s derp=%u "
 		 "(%zu regions measured)%s",
 		 r->udp ? "yes" : "no", r->ipv4 ? "yes" : "no", g4, g6,
@@ -142,6 +170,12 @@ static void on_network(void *arg, const struct bus_msg *m)
 					       ? "down: no reports (the one in progress is dropped)"
 					       : "down: no reports");
 	nc_svc_set_network_up(&x->svc, up, clock_mono_ns());
+	/* Down, no report says anything: network-status (the dataplane's)
+	 * is the warning (Tailscale's DependsOn). */
+	if (!up) {
+		health_set(&x->health, HEALTH_UDP_BLOCKED, false, 0);
+		health_set(&x->health, HEALTH_NO_STUN_ANSWER, false, 0);
+	}
 }
 
 static void on_restun(void *arg, const struct bus_msg *m)
@@ -240,8 +274,10 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0 ||
-	    component_subscribe(&x.comp, (const char *const[]){BUS_T_DERPMap, BUS_T_PortmapProbe,
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
+		goto out;
+	health_init_bus(&x.health, x.comp.bus, x.comp.proc->program);
+	if (component_subscribe(&x.comp, (const char *const[]){BUS_T_DERPMap, BUS_T_PortmapProbe,
 							       BUS_T_DataplaneState, BUS_T_ReSTUN,
 							       BUS_T_NetworkState, 0}) < 0)
 		goto out;

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "component.h"
 #include "endpoint_pb.h"
+#include "health.h"
 #include "log.h"
 #include "pm.h"
 #include "state.pb-c.h"
@@ -39,6 +40,7 @@ enum {
 
 struct ctx {
 	struct component comp; /* its bus too */
+	struct health health;  /* portmap-failed */
 	int fd;
 	struct pm pm;
 	char last_error[sizeof(((struct pm *)0)->last_error)]; /* the last one said */
@@ -332,6 +334,24 @@ static uint64_t deadline(void *arg, uint64_t now)
 	return pm_deadline(&x->pm);
 }
 
+/* portmap-failed: set when a round of mapping ends with nothing mapped
+ * though the gateway speaks a protocol (pm_failed), cleared once mapped or
+ * when there is nothing to map (no gateway, disabled, no protocol);
+ * unchanged while a probe or a mapping is in flight. */
+static void port_health(struct ctx *x)
+{
+	char gw[ADDR_TEXT_MAX];
+	int f = pm_failed(&x->pm);
+
+	if (f < 0)
+		return;
+	ipport_format(&x->gw, gw, sizeof(gw));
+	health_set(&x->health, HEALTH_PORTMAP_FAILED, f == 1,
+		   "Port mapping on the gateway %s failed: %s. Peers behind hard NATs may not "
+		   "reach us directly.",
+		   gw, x->pm.last_error[0] ? x->pm.last_error : "no protocol mapped the port");
+}
+
 /* Timers, and a new last error said once and published. */
 static void tick(void *arg, uint64_t now)
 {
@@ -343,6 +363,7 @@ static void tick(void *arg, uint64_t now)
 		snprintf(x->last_error, sizeof(x->last_error), "%s", x->pm.last_error);
 		publish_probe(x);
 	}
+	port_health(x);
 }
 
 static bool on_signal(void *arg, int sig)
@@ -433,8 +454,10 @@ int main(int argc, char **argv)
 		return 1;
 	pm_init(&x.pm, &io, forced);
 	x.pm.lifetime_req = (uint32_t)lifetime;
-	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0 ||
-	    component_subscribe(&x.comp,
+	if (component_connect(&x.comp, handlers, sizeof(handlers) / sizeof(handlers[0]), &x) < 0)
+		goto out;
+	health_init_bus(&x.health, x.comp.bus, x.comp.proc->program);
+	if (component_subscribe(&x.comp,
 				(const char *const[]){BUS_T_NetworkState, BUS_T_DataplaneState,
 						      BUS_T_Prefs, 0}) < 0)
 		goto out;

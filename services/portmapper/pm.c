@@ -532,3 +532,18 @@ uint64_t pm_deadline(const struct pm *m)
 		return m->expires_ns;
 	return m->next_ns;
 }
+
+int pm_failed(const struct pm *m)
+{
+	bool spoke = m->saw_pmp || m->saw_pcp || m->saw_upnp;
+
+	switch (m->st) {
+	case PM_ST_PROBING:
+	case PM_ST_MAPPING:
+		return -1;
+	case PM_ST_WAITING:
+		return spoke ? 1 : 0;
+	default:
+		return 0;
+	}
+}

@@ -125,6 +125,12 @@ int pm_on_packet(struct pm *m, const struct ipport *from, const uint8_t *p, size
 		 uint64_t now_ns, const char **detail);
 void pm_tick(struct pm *m, uint64_t now_ns);
 uint64_t pm_deadline(const struct pm *m);
+/* For the portmap-failed warning: 1 when a round of mapping ended with
+ * nothing mapped though the gateway answered a protocol (WAITING after a
+ * probe that saw one), 0 when there is nothing wrong (mapped, idle, or no
+ * protocol to map with), -1 while a probe or a mapping is in flight (no
+ * verdict yet). */
+int pm_failed(const struct pm *m);
 /* Deletes the mapping (shutdown, disable): the delete request is sent
  * once; the caller may wait a little for it to arrive. */
 void pm_release(struct pm *m, uint64_t now_ns);

@@ -63,6 +63,13 @@ ip -n "$(lab_ns na)" link set "$lan" down
 net_is() { [ "$(st | jq -r .Self.NetworkUp)" = "$1" ]; }
 lab_wait_for 10 net_is false || lab_fail "NetworkUp stayed true with the only link down"
 lab_log "3. all down: NetworkUp false after $(lab_ms_since "$t") ms"
+# The dataplane's network-status health warning, in JSON and as
+# `tailscale status` prints health checks.
+net_warning() { [ "$(st | jq -r '[.Health[] | select(.Component == "dataplane" and .Code == "network-status")] | length')" = "$1" ]; }
+lab_wait_for 10 net_warning 1 || lab_fail "no network-status warning with the network down"
+lab_msockctl na status | grep -q '^#     - msock cannot connect because the network is down' ||
+  lab_fail "msockctl status does not print the network-status warning"
+lab_log "3. all down: health warning network-status set"
 derp_closed() { [ "$(lab_msock_derp_state na)" = "" ]; }
 lab_wait_for 10 derp_closed || lab_fail "derp kept region $LAB_DERP_REGION ($(lab_msock_derp_state na))"
 r1=$(report_at)
@@ -76,6 +83,8 @@ ip -n "$(lab_ns na)" link set "$lan" up
 ip -n "$(lab_ns na)" route replace default via 10.0.1.1 dev "$lan"
 lab_wait_for 10 net_is true || lab_fail "NetworkUp stayed false with the link back"
 lab_log "4. up again: NetworkUp true after $(lab_ms_since "$t") ms"
+lab_wait_for 10 net_warning 0 || lab_fail "the network-status warning stayed with the network up"
+lab_log "4. up again: health warning network-status cleared"
 lab_wait_for 15 lab_msock_derp_up na || lab_fail "derp did not reconnect"
 lab_log "4. up again: DERP region $LAB_DERP_REGION up after $(lab_ms_since "$t") ms"
 lab_wait_for 15 newer_report "$r1" || lab_fail "no new report after the network came back"

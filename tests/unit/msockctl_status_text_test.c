@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "status_text.h"
@@ -76,11 +78,57 @@ static void test_cut_to_cap(void **state)
 	json_decref(p);
 }
 
+/* The health lines, as `tailscale status` prints them, from status JSON
+ * (its Health array and HealthIgnored); entries no broker sends (not an
+ * object, no text, a text of two lines) are skipped and counted. */
+struct health_row {
+	const char *status;
+	const char *want;
+	size_t shown, ignored;
+};
+
+static const struct health_row health_rows[] = {
+	{"{}", "", 0, 0},
+	{"{\"Health\": []}", "", 0, 0},
+	{"{\"Health\": [{\"Text\": \"UDP is blocked\"}, {\"Text\": \"no home\"}]}",
+	 "\n# Health check:\n#     - UDP is blocked\n#     - no home\n", 2, 0},
+	{"{\"Health\": [{\"Text\": \"ok\"}, 7, {\"Text\": 3}, {\"Text\": \"\"}, {\"Text\": "
+	 "\"a\\nb\"}, null, []]}",
+	 "\n# Health check:\n#     - ok\n#     (6 malformed health warnings ignored)\n", 1, 6},
+	{"{\"Health\": [], \"HealthIgnored\": 2}",
+	 "\n# Health check:\n#     (2 malformed health warnings ignored)\n", 0, 2},
+	{"{\"Health\": {\"Text\": \"an object, not an array\"}, \"HealthIgnored\": -4}", "", 0, 0},
+	{"{\"Health\": \"x\", \"HealthIgnored\": \"1\"}", "", 0, 0},
+};
+
+static void test_health(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(health_rows) / sizeof(health_rows[0]); i++) {
+		const struct health_row *r = &health_rows[i];
+		json_t *st = json_loads(r->status, 0, 0);
+		char *out = 0;
+		size_t len = 0, ignored = 99, shown;
+		FILE *f = open_memstream(&out, &len);
+
+		assert_non_null(st);
+		assert_non_null(f);
+		shown = status_text_health(st, f, &ignored);
+		fclose(f);
+		if (strcmp(out, r->want) != 0 || shown != r->shown || ignored != r->ignored)
+			fail_msg("row %zu (%s): \"%s\" (%zu shown, %zu ignored), want \"%s\"", i,
+				 r->status, out, shown, ignored, r->want);
+		free(out);
+		json_decref(st);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_cut_to_cap),
+		cmocka_unit_test(test_health),
 	};
 	return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -315,6 +315,32 @@ static void test_refusal_falls_back_to_pcp(void **state)
 	assert_int_equal(deliver(&m, b, pcp_map(b, s->p, 0, 7200, 5, 6000, ext), T0 + MS(270)), 0);
 	assert_int_equal(f.mapped_proto, PM_PROTO_PCP);
 	assert_int_equal(f.mapped_ext.port, 6000);
+	assert_int_equal(pm_failed(&m), 0); /* mapped: no portmap-failed */
+}
+
+/* The portmap-failed verdict: none while probing or mapping; failed when
+ * the round ends with nothing mapped though NAT-PMP answered (it refused,
+ * and nothing else spoke). */
+static void test_failed_verdict(void **state)
+{
+	(void)state;
+	static struct pm m;
+	uint8_t b[64];
+	const uint8_t ext[4] = {198, 18, 1, 1};
+	uint64_t t = T0 + MS(261);
+
+	start(&m, PM_PROTO_NONE);
+	assert_int_equal(pm_failed(&m), -1);
+	assert_int_equal(deliver(&m, b, pmp_addr(b, 0, 1, ext), T0), 0);
+	pm_tick(&m, T0 + MS(PM_PROBE_MS));
+	assert_int_equal(pm_failed(&m), -1);
+	assert_int_equal(deliver(&m, b, pmp_map(b, 2, 2, 41641, 0, 0), T0 + MS(260)),
+			 PM_DROP_REFUSED);
+	for (int i = 0; i < 600 && m.st != PM_ST_WAITING; i++, t += MS(100))
+		pm_tick(&m, t);
+	assert_int_equal(m.st, PM_ST_WAITING);
+	assert_int_equal(pm_failed(&m), 1);
+	assert_non_null(strstr(m.last_error, "refused"));
 }
 
 /* PCP: an answer with another nonce is not ours; renewals keep the nonce. */
@@ -520,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_not_from_gateway),
 		cmocka_unit_test(test_bad_pmp_answers),
 		cmocka_unit_test(test_refusal_falls_back_to_pcp),
+		cmocka_unit_test(test_failed_verdict),
 		cmocka_unit_test(test_pcp_nonce),
 		cmocka_unit_test(test_epoch_reset_remaps),
 		cmocka_unit_test(test_retries_then_wait),
