@@ -105,7 +105,7 @@ peer_field() { status "$1" | jq -r --arg f "$2" '[.Peer[]][0][$f] // ""'; }
 path() { peer_field "$1" Path; }
 is_path() { [ "$(path "$1")" = "$2" ]; }
 derp_up() { [ "$(status "$1" | jq -r '.Self.DERP["900"].State // ""')" = up ]; }
-relayed() { derper_metric "$(ctr derper1)" derp_packets_relayed; }
+relayed() { derper_metric "$(ctr derper1)" derp_packets_relayed_total; }
 router_udp() {
   podman exec "$(ctr "$1")" nft -j list counter ip msock_router msock_udp |
     jq -e '.nftables[] | select(.counter) | .counter.packets'

@@ -69,7 +69,7 @@ clients() {
     printf 'derper%s: %s clients (%s home), %s packets relayed; ' "$d" \
       "$(derper_metric "$(ctr internet derper$d)" derp_current_clients)" \
       "$(derper_metric "$(ctr internet derper$d)" derp_current_home_connections)" \
-      "$(derper_metric "$(ctr internet derper$d)" derp_packets_relayed)"
+      "$(derper_metric "$(ctr internet derper$d)" derp_packets_relayed_total)"
   done
   echo
 }
@@ -111,9 +111,9 @@ if wait_for 20 ping1; then
 else
   fail "n1 -> n2 over DERP through the derpers' mesh: no reply in 20 s"
 fi
-m0=$(derper_metric "$(ctr internet derper1)" derp_packets_forwarded_out 2>/dev/null || echo 0)
+m0=$(derper_metric "$(ctr internet derper1)" derp_packets_forwarded_out_total 2>/dev/null || echo 0)
 out=$(in_ns "$(ctr n1 node)" ping -n -q -c 10 -i 0.05 -W 1 10.99.0.2) || fail "ping n1 -> n2 over the mesh lost packets: $out"
-m1=$(derper_metric "$(ctr internet derper1)" derp_packets_forwarded_out 2>/dev/null || echo 0)
+m1=$(derper_metric "$(ctr internet derper1)" derp_packets_forwarded_out_total 2>/dev/null || echo 0)
 echo "   ping -c 10: rtt avg $(awk -F/ '/^rtt/ {print $5}' <<<"$out") ms; derper1 forwarded $((m1 - m0)) packets to its mesh peer"
 [ $((m1 - m0)) -ge 10 ] || fail "derper1 forwarded $((m1 - m0)) packets over the mesh (want >= 10)"
 phase_done "derp mesh"

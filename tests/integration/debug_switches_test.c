@@ -159,7 +159,7 @@ static bool accepted_more(void *arg)
 {
 	struct metric *m = arg;
 
-	return derper_proc_metric(&m->w->d, "derp_accepts") > m->above;
+	return derper_proc_metric(&m->w->d, "derp_accepts_total") > m->above;
 }
 
 static void test_break_derp(void **state)
@@ -170,7 +170,7 @@ static void test_break_derp(void **state)
 
 	expect_home(&w->b, 900);
 	pid = th_comp_pid(&w->b, "derp");
-	m.above = derper_proc_metric(&w->d, "derp_accepts");
+	m.above = derper_proc_metric(&w->d, "derp_accepts_total");
 	assert_true(m.above >= 1);
 	debug(&w->b, "break-derp", true, "reconnect");
 	/* A new connection reached the server, and home is up again. */

@@ -246,12 +246,12 @@ static void test_unpaced_relay_accounting(void **state)
 	struct derper_proc *p = &fx->p;
 	enum { SENT = 10000 };
 	static const char *const names[] = {
-		"derp_packets_relayed",
-		"derp_packets_dropped{reason=\"unknown_dest\"}",
-		"derp_packets_dropped{reason=\"queue_head\"}",
-		"derp_packets_dropped{reason=\"queue_tail\"}",
-		"derp_packets_dropped{reason=\"gone_disconnected\"}",
-		"derp_packets_dropped{reason=\"write_error\"}",
+		"derp_packets_relayed_total",
+		"derp_packets_dropped_total{reason=\"unknown_dest\"}",
+		"derp_packets_dropped_total{reason=\"queue_head\"}",
+		"derp_packets_dropped_total{reason=\"queue_tail\"}",
+		"derp_packets_dropped_total{reason=\"gone_disconnected\"}",
+		"derp_packets_dropped_total{reason=\"write_error\"}",
 	};
 	long long v[6] = {0};
 	static uint8_t frame[FRAME_MAX_BYTES], pkt[DERP_MAX_PACKET_SIZE];
@@ -380,10 +380,10 @@ static void test_frozen_receiver(void **state)
 	 * without a bound would hold much of what A sends, 133 MiB. */
 	enum { RSS_CEILING_KIB = 64 * 1024 };
 	static const char *const names[] = {
-		"derp_packets_dropped{reason=\"queue_head\"}",
-		"derp_write_timeouts",
-		"derp_packets_relayed",
-		"derp_packets_dropped{reason=\"unknown_dest\"}",
+		"derp_packets_dropped_total{reason=\"queue_head\"}",
+		"derp_write_timeouts_total",
+		"derp_packets_relayed_total",
+		"derp_packets_dropped_total{reason=\"unknown_dest\"}",
 	};
 	struct dtc *a, *b, *c, *d;
 	struct flood f = {.count = FLOOD, .size = FLOOD_BYTES};
@@ -452,12 +452,12 @@ static void test_frozen_receiver_packets_accounted(void **state)
 	struct derper_proc *p = &fx->p;
 	enum { SENT = 20000, BYTES = 1400 };
 	static const char *const names[] = {
-		"derp_packets_relayed",
-		"derp_packets_dropped{reason=\"unknown_dest\"}",
-		"derp_packets_dropped{reason=\"queue_head\"}",
-		"derp_packets_dropped{reason=\"queue_tail\"}",
-		"derp_packets_dropped{reason=\"gone_disconnected\"}",
-		"derp_packets_dropped{reason=\"write_error\"}",
+		"derp_packets_relayed_total",
+		"derp_packets_dropped_total{reason=\"unknown_dest\"}",
+		"derp_packets_dropped_total{reason=\"queue_head\"}",
+		"derp_packets_dropped_total{reason=\"queue_tail\"}",
+		"derp_packets_dropped_total{reason=\"gone_disconnected\"}",
+		"derp_packets_dropped_total{reason=\"write_error\"}",
 	};
 	static uint8_t frame[FRAME_MAX_BYTES], pkt[BYTES];
 	long long v[6] = {0}, timeouts;
@@ -478,7 +478,7 @@ static void test_frozen_receiver_packets_accounted(void **state)
 		assert_int_equal(send_pkt(a, dtc_pub(b), pkt, sizeof(pkt), frame), 0);
 	}
 	/* DERPER_WRITE_TIMEOUT_MS after B's output stalled. */
-	timeouts = metric_reaches(p, "derp_write_timeouts", 1);
+	timeouts = metric_reaches(p, "derp_write_timeouts_total", 1);
 	assert_int_equal(timeouts, 1);
 	/* What the server wrote before closing B is in B's socket: read it
 	 * all, up to the end of the stream. */
@@ -550,7 +550,7 @@ static void test_verify_clients_admits_only_listed(void **state)
 	b = upgraded(fx);
 	send_client_info(b, &kb);
 	assert_true(closed_by_server(b));
-	assert_int_equal(derper_proc_metric(p, "derp_login_failures"), 1);
+	assert_int_equal(derper_proc_metric(p, "derp_login_failures_total"), 1);
 	assert_int_equal(derper_proc_metric(p, "derp_current_clients"), 1);
 	fx_close(fx, a);
 	fx_close(fx, b);
@@ -753,7 +753,8 @@ static void test_bad_input_keeps_memory_flat(void **state)
 	 * would be 4.5 MiB (8 MiB), one buffered megabyte of junk per
 	 * BAD_UNKNOWN_FRAME_JUNK connection 40 MiB. */
 	enum { RSS_GROWTH_MAX_KIB = 4 * 1024 };
-	static const char *const names[] = {"derp_malformed_frames", "derp_unknown_frames"};
+	static const char *const names[] = {"derp_malformed_frames_total",
+					    "derp_unknown_frames_total"};
 	long long before[2], after[2];
 	struct dtc *a, *b;
 	uint8_t buf[16];
@@ -910,16 +911,17 @@ static void test_handshake_slowloris(void **state)
 		if (open)
 			usleep(TRICKLE_STEP_US);
 	} while (open && th_ms_since(t0) < TH_WAIT_MS);
-	timeouts = derper_proc_metric(p, "derp_handshake_timeouts");
+	timeouts = derper_proc_metric(p, "derp_handshake_timeouts_total");
 	/* The deadline also applies to this login: a few tries, in case a
 	 * loaded box stalls one past 500 ms. */
 	for (int t = 0; t < LOGIN_TRIES && !good; t++)
 		good = derper_proc_client(p, 0, false, err, sizeof(err));
 	if (good)
 		fx_keep(fx, good);
-	print_message("slowloris: %d of %d closed by the server; derp_handshake_timeouts %lld; "
-		      "good login %s\n",
-		      CONNS - open, CONNS, timeouts, good ? "ok" : err);
+	print_message(
+		"slowloris: %d of %d closed by the server; derp_handshake_timeouts_total %lld; "
+		"good login %s\n",
+		CONNS - open, CONNS, timeouts, good ? "ok" : err);
 	assert_int_equal(open, 0);
 	assert_true(timeouts >= CONNS);
 	assert_non_null(good);

@@ -398,7 +398,7 @@ static void test_mesh_peer_write_timeout(void **state)
 	t0 = clock_mono_ns();
 	while (th_ms_since(t0) < 3000) /* mc never reads */
 		assert_int_equal(dtc_send_packet(a, dtc_pub(mc), pkt, sizeof(pkt)), 0);
-	assert_int_equal(derper_proc_metric(&m->n[0], "derp_write_timeouts"), 0);
+	assert_int_equal(derper_proc_metric(&m->n[0], "derp_write_timeouts_total"), 0);
 	assert_int_equal(derper_proc_metric(&m->n[0], "derp_current_clients"), 2);
 	dtc_close(a);
 	dtc_close(mc);
@@ -441,7 +441,7 @@ static void *flood_run(void *arg)
 
 static long long fwd_out(struct derper_proc *p)
 {
-	return derper_proc_metric(p, "derp_packets_forwarded_out");
+	return derper_proc_metric(p, "derp_packets_forwarded_out_total");
 }
 
 /* A TLS mesh link under a flood while its peer stops reading for a moment:
@@ -509,8 +509,8 @@ static void test_tls_link_under_flood(void **state)
 		      fwd_out(t[0]) - f0, f.n, (unsigned long long)th_ms_since(t0), d.got);
 	assert_false(derper_proc_log_has(t[0], "mesh: link to derp.test down"));
 	assert_int_equal(fwd_out(t[0]) - f0, f.n);
-	assert_int_equal(derper_proc_metric(t[0], "derp_packets_dropped{reason=\"queue_tail\"}"),
-			 0);
+	assert_int_equal(
+		derper_proc_metric(t[0], "derp_packets_dropped_total{reason=\"queue_tail\"}"), 0);
 	dtc_close(f.a);
 	dtc_close(f.b);
 }

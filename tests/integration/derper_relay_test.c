@@ -182,7 +182,7 @@ static void test_peer_gone_not_here(void **state)
 	assert_int_equal(dtc_send_packet(a, &nobody_pub, pkt, n), 0);
 	expect_peer_gone(a, &nobody_pub, DERP_PEER_GONE_NOT_HERE);
 	expect_nothing_but_pong(a);
-	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_not_here_frames"), 1);
+	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_not_here_frames_total"), 1);
 	dtc_close(a);
 }
 
@@ -208,7 +208,7 @@ static void test_peer_gone_when_sender_leaves(void **state)
 	expect_peer_gone(b, &ka, DERP_PEER_GONE_DISCONNECTED);
 	expect_nothing_but_pong(c);
 	expect_nothing_but_pong(b);
-	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_disconnected_frames"), 1);
+	assert_int_equal(derper_proc_metric(s, "derp_peer_gone_disconnected_frames_total"), 1);
 	dtc_close(b);
 	dtc_close(c);
 }
@@ -612,7 +612,7 @@ static void test_pending_handshake_cap(void **state)
 	long long counted = -1;
 	for (int i = 0; i < 100 && counted <= 0; i++) {
 		usleep(50000);
-		counted = metric(s, "derp_accepts_refused_pending");
+		counted = metric(s, "derp_accepts_refused_pending_total");
 	}
 	assert_true(counted >= CONNS - 1024);
 	dtc_close(client(s, 0, false));
@@ -647,10 +647,10 @@ static void test_rate_limit(void **state)
 		}
 	}
 	/* 1 MB through a 400 KB bucket at 200 KB/s: it had to wait. */
-	long long waits = metric(s, "derp_rate_limit_per_client_waited");
+	long long waits = metric(s, "derp_rate_limit_per_client_waited_total");
 	print_message("rate limit: %lld pauses for %d x %zu bytes\n", waits, PKTS, sizeof(out));
 	assert_true(waits > 0);
-	assert_int_equal(metric(s, "derp_packets_relayed"), PKTS);
+	assert_int_equal(metric(s, "derp_packets_relayed_total"), PKTS);
 	dtc_close(a);
 	dtc_close(b);
 }

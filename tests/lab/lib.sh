@@ -477,9 +477,9 @@ lab_derper_metric() {
     awk -v m="$1" '$1 == m { print $2; found = 1 } END { exit !found }'
 }
 
-# Prints the number of packets the derper forwarded (derp_packets_relayed).
+# Prints the number of packets the derper forwarded (derp_packets_relayed_total).
 lab_derper_packets() {
-  lab_derper_metric derp_packets_relayed
+  lab_derper_metric derp_packets_relayed_total
 }
 
 # Starts Tailscale's own derper (cmd/derper, built by tests/interop/build.sh

@@ -76,7 +76,7 @@ struct dtc *derper_proc_client(const struct derper_proc *p, const struct key32 *
  * NUL-terminated, in resp. Returns its length, or -1. */
 long derper_proc_http_get(const struct derper_proc *p, const char *req, char *resp, size_t cap);
 /* A value from /debug/metrics: `name` is a whole series name as printed,
- * labels included (`derp_packets_dropped{reason="queue_head"}`). Returns -1
+ * labels included (`derp_packets_dropped_total{reason="queue_head"}`). Returns -1
  * when the request failed or the series is absent. */
 long long derper_proc_metric(const struct derper_proc *p, const char *name);
 /* Several series from one /debug/metrics answer: vals[i] for names[i] (-1

@@ -45,53 +45,56 @@ size_t derper_metrics_text(const struct derper *s, char *buf, size_t cap)
 	gauge(&o, "derp_pending_handshakes", "connections not logged in yet", s->n_pending);
 	gauge(&o, "derp_current_home_connections",
 	      "clients that said this is their home node (NotePreferred)", c->home_clients);
-	counter(&o, "derp_accepts", "connections accepted", c->accepts);
-	counter(&o, "derp_accepts_refused_pending",
+	counter(&o, "derp_accepts_total", "connections accepted", c->accepts);
+	counter(&o, "derp_accepts_refused_pending_total",
 		"connections refused: too many unfinished handshakes", c->refused_pending);
-	counter(&o, "derp_logins", "logins completed", c->logins);
-	counter(&o, "derp_login_failures", "logins refused (bad box, not allowed)",
+	counter(&o, "derp_logins_total", "logins completed", c->logins);
+	counter(&o, "derp_login_failures_total", "logins refused (bad box, not allowed)",
 		c->login_failures);
-	counter(&o, "derp_packets_relayed", "packets queued for a client", c->packets_relayed);
-	counter(&o, "derp_bytes_relayed", "bytes of packets queued for a client", c->bytes_relayed);
-	put(&o, "# HELP derp_packets_dropped packets dropped, by reason\n"
-		"# TYPE derp_packets_dropped counter\n");
-	put(&o, "derp_packets_dropped{reason=\"unknown_dest\"} %llu\n",
+	counter(&o, "derp_packets_relayed_total", "packets queued for a client",
+		c->packets_relayed);
+	counter(&o, "derp_bytes_relayed_total", "bytes of packets queued for a client",
+		c->bytes_relayed);
+	put(&o, "# HELP derp_packets_dropped_total packets dropped, by reason\n"
+		"# TYPE derp_packets_dropped_total counter\n");
+	put(&o, "derp_packets_dropped_total{reason=\"unknown_dest\"} %llu\n",
 	    (unsigned long long)c->drop_unknown_dest);
-	put(&o, "derp_packets_dropped{reason=\"queue_head\"} %llu\n",
+	put(&o, "derp_packets_dropped_total{reason=\"queue_head\"} %llu\n",
 	    (unsigned long long)c->drop_queue_head);
-	put(&o, "derp_packets_dropped{reason=\"queue_tail\"} %llu\n",
+	put(&o, "derp_packets_dropped_total{reason=\"queue_tail\"} %llu\n",
 	    (unsigned long long)c->drop_queue_tail);
-	put(&o, "derp_packets_dropped{reason=\"gone_disconnected\"} %llu\n",
+	put(&o, "derp_packets_dropped_total{reason=\"gone_disconnected\"} %llu\n",
 	    (unsigned long long)c->drop_gone);
-	put(&o, "derp_packets_dropped{reason=\"write_error\"} %llu\n",
+	put(&o, "derp_packets_dropped_total{reason=\"write_error\"} %llu\n",
 	    (unsigned long long)c->drop_write);
-	counter(&o, "derp_peer_gone_not_here_frames", "PeerGone(not here) frames sent",
+	counter(&o, "derp_peer_gone_not_here_frames_total", "PeerGone(not here) frames sent",
 		c->peer_gone_not_here);
-	counter(&o, "derp_peer_gone_disconnected_frames",
+	counter(&o, "derp_peer_gone_disconnected_frames_total",
 		"PeerGone(disconnected) frames sent: a sender left the region",
 		c->peer_gone_disconnected);
-	counter(&o, "derp_malformed_frames", "connections closed for a malformed frame",
+	counter(&o, "derp_malformed_frames_total", "connections closed for a malformed frame",
 		c->malformed);
-	counter(&o, "derp_unknown_frames", "frames of unknown types skipped", c->unknown_frames);
-	counter(&o, "derp_dup_client_replaced", "connections replaced by one with the same key",
-		c->dup_replaced);
-	counter(&o, "derp_write_timeouts", "clients closed because they stopped reading",
+	counter(&o, "derp_unknown_frames_total", "frames of unknown types skipped",
+		c->unknown_frames);
+	counter(&o, "derp_dup_client_replaced_total",
+		"connections replaced by one with the same key", c->dup_replaced);
+	counter(&o, "derp_write_timeouts_total", "clients closed because they stopped reading",
 		c->write_timeouts);
-	counter(&o, "derp_handshake_timeouts", "connections closed at the handshake deadline",
+	counter(&o, "derp_handshake_timeouts_total", "connections closed at the handshake deadline",
 		c->handshake_timeouts);
 	gauge(&o, "derp_rate_limit_per_client_bytes_per_second",
 	      "per-client receive rate limit (0: none)", s->rate_bps);
 	gauge(&o, "derp_rate_limit_per_client_burst_bytes", "per-client receive burst",
 	      s->rate_burst);
-	counter(&o, "derp_rate_limit_per_client_waited",
+	counter(&o, "derp_rate_limit_per_client_waited_total",
 		"times a client's reads were paused by its rate limit", c->rate_limited_waits);
-	counter(&o, "derp_packets_forwarded_in", "packets a mesh peer forwarded to us",
+	counter(&o, "derp_packets_forwarded_in_total", "packets a mesh peer forwarded to us",
 		c->packets_forwarded_in);
-	counter(&o, "derp_packets_forwarded_out", "packets we forwarded to a mesh peer",
+	counter(&o, "derp_packets_forwarded_out_total", "packets we forwarded to a mesh peer",
 		c->packets_forwarded_out);
-	put(&o, "derp_packets_dropped_unknown_dest_on_fwd %llu\n",
-	    (unsigned long long)c->drop_unknown_dest_on_fwd);
-	counter(&o, "derp_stun_requests", "STUN binding requests answered", c->stun_requests);
-	counter(&o, "derp_stun_bad", "STUN packets dropped as malformed", c->stun_bad);
+	counter(&o, "derp_packets_dropped_unknown_dest_on_fwd_total",
+		"forwarded packets for a key no longer here", c->drop_unknown_dest_on_fwd);
+	counter(&o, "derp_stun_requests_total", "STUN binding requests answered", c->stun_requests);
+	counter(&o, "derp_stun_bad_total", "STUN packets dropped as malformed", c->stun_bad);
 	return o.len;
 }
