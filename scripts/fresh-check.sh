@@ -136,6 +136,18 @@ trap 'exit 143' TERM
 cp -a "$base/." "$run/"
 rm -f "$run/.msock-complete"
 cp -L /etc/resolv.conf "$run/etc/resolv.conf"
+# This machine's way to PyPI, as a fresh machine here has it: pip's site
+# configuration and the CA bundle it names (the package index is reached
+# through a proxy with a CA of its own; compose_config_test installs
+# podman-compose with pip). Nothing when the host has none.
+if [ -r /etc/pip.conf ]; then
+  cp -L /etc/pip.conf "$run/etc/pip.conf"
+  ca=$(sed -n 's/^[[:space:]]*cert[[:space:]]*=[[:space:]]*//p' /etc/pip.conf | head -1)
+  if [ -n "$ca" ] && [ -r "$ca" ]; then
+    cp -L "$ca" "$run/etc/msock-fresh-pip-ca.crt"
+    sed -i "s#^\([[:space:]]*cert[[:space:]]*=[[:space:]]*\).*#\1/etc/msock-fresh-pip-ca.crt#" "$run/etc/pip.conf"
+  fi
+fi
 # The clone: what HEAD has, not the working tree's uncommitted changes
 # (unless --worktree: then those are copied over it).
 git clone -q --no-hardlinks "$src" "$run/root/msock"
