@@ -21,7 +21,8 @@ PACKAGES=(
   # (tests/integration/debug_metrics.sh)
   chromium prometheus
   # deploy/compose.yaml checked by tests/scripts/compose_config_test.sh
-  docker-compose python3-venv
+  # (podman-compose, installed there with pip, runs `podman version` first)
+  docker-compose python3-venv podman
   # systemd-analyze: tests/scripts/systemd_units_test.sh (no daemon starts)
   systemd
 )
