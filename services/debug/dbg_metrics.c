@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dbg.h"
+#include "pb_field.h"
 
 static const double gap_bounds[DBG_GAP_NBUCKETS] = DBG_GAP_BUCKETS;
 
@@ -258,16 +259,6 @@ static void dataplane(const struct dbg_model *m, struct dbg_buf *o)
 		}
 }
 
-/* The value of a uint64 field of msg (0 when msg is NULL). */
-static uint64_t field_u64(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
-{
-	uint64_t v = 0;
-
-	if (msg && f->type == PROTOBUF_C_TYPE_UINT64 && f->label == PROTOBUF_C_LABEL_NONE)
-		memcpy(&v, (const uint8_t *)msg + f->offset, sizeof(v));
-	return v;
-}
-
 /* Disco's message counters (DiscoStats). The type and reason labels are
  * the field names of DiscoStats.Counts and DiscoStats.Dropped
  * (proto/state.proto), in field order, so a type or a reason disco adds
@@ -294,16 +285,17 @@ static void disco(const struct dbg_model *m, struct dbg_buf *o)
 	       "acted on or not), by type and path (DiscoStats)");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		for (unsigned j = 0; j < cd->n_fields; j++)
-			dbg_buf_printf(o,
-				       "msock_disco_messages_total{direction=\"%s\",type=\"%s\","
-				       "path=\"%s\"} %" PRIu64 "\n",
-				       rows[i].direction, cd->fields[j].name, rows[i].path,
-				       field_u64(rows[i].c ? &rows[i].c->base : 0, &cd->fields[j]));
+			dbg_buf_printf(
+				o,
+				"msock_disco_messages_total{direction=\"%s\",type=\"%s\","
+				"path=\"%s\"} %" PRIu64 "\n",
+				rows[i].direction, cd->fields[j].name, rows[i].path,
+				pb_field_u64(rows[i].c ? &rows[i].c->base : 0, &cd->fields[j]));
 	family(o, "msock_disco_dropped_messages_total", "counter",
 	       "Disco messages dropped, by reason (DiscoStats)");
 	for (unsigned j = 0; j < dd->n_fields; j++)
 		sample1(o, "msock_disco_dropped_messages_total", "reason", dd->fields[j].name,
-			field_u64(s && s->dropped ? &s->dropped->base : 0, &dd->fields[j]));
+			pb_field_u64(s && s->dropped ? &s->dropped->base : 0, &dd->fields[j]));
 	family(o, "msock_disco_call_me_maybe_endpoints_ignored_total", "counter",
 	       "Endpoints of CallMeMaybes received that disco did not take, by reason "
 	       "(DiscoStats)");

@@ -4,7 +4,8 @@
 # debug.listen): after `msockctl ping` to a second node on loopback (its
 # own broker, dataplane and disco) has made disco exchange pings and pongs,
 # `promtool check metrics` accepts it and it has tailscaled's families and
-# msock's, disco's message counters nonzero by type and path;
+# msock's, disco's message counters nonzero by type and path (and in
+# `msockctl status --json`, Self.Disco);
 # msock-derper's /debug/metrics goes through promtool too (its
 # findings printed: see step 3); and a real
 # Prometheus server (if installed) scrapes msock-debug every second and
@@ -92,7 +93,7 @@ echo "1. /metrics: $(wc -c <"$tmp/metrics") bytes, $(grep -vc '^#' "$tmp/metrics
 # seen in /metrics once disco publishes them (at most every 5 s).
 echo "1b. msockctl ping p1: a disco exchange"
 ctl() { "$bin/msockctl" --config "$tmp/msock.json" "$@"; }
-disco_up() { ctl status --json 2>/dev/null | grep -q '"disco"'; }
+disco_up() { [[ $(ctl status --json 2>/dev/null) == *'"disco": {'* ]]; }
 wait_for 15 disco_up || fail "no disco component in status: $(tail -5 "$tmp/broker.log")"
 out=$(ctl ping -c 10 p1 2>&1) || fail "msockctl ping p1: $out"
 echo "   $(tail -n 1 <<<"$out")"
@@ -112,6 +113,13 @@ if wait_for 15 counted; then
   echo "   $(grep -c '^msock_disco_messages_total{' "$tmp/metrics") disco series, $(grep '^msock_disco_messages_total{' "$tmp/metrics" | awk '$2 > 0' | wc -l) nonzero"
 else
   fail "no disco pong or ping counted as received within 15 s: $(grep '^msock_disco' "$tmp/metrics" | awk '$2 > 0' | tr '\n' ' ')"
+fi
+# The same counters in msockctl status --json (Self.Disco).
+if command -v jq >/dev/null; then
+  st=$(ctl status --json)
+  jq -e '.Self.Disco.Received.UDP.Pong > 0 and .Self.Disco.Sent.UDP.Ping > 0 and
+    .Self.Disco.Sent.DERP.CallMeMaybe > 0 and (.Self.Disco.Dropped | has("BadBox"))' \
+    <<<"$st" >/dev/null || fail "status --json: Self.Disco is $(jq -c .Self.Disco <<<"$st")"
 fi
 
 echo "2. promtool check metrics"
