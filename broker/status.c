@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "endpoint_pb.h"
 #include "netmap.pb-c.h"
+#include "pb_field.h"
 #include "state.pb-c.h"
 
 enum {
@@ -130,6 +131,59 @@ static json_t *dataplane_json(struct broker *b)
 	return j;
 }
 
+/* The uint64 fields of msg (NULL: all 0) as an object, each keyed by its
+ * field name in CamelCase (call_me_maybe: CallMeMaybe), as the rest of
+ * status is. */
+static json_t *counters_json(const ProtobufCMessageDescriptor *d, const ProtobufCMessage *msg)
+{
+	json_t *j = json_object();
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const char *f = d->fields[i].name;
+		char key[64];
+		size_t n = 0;
+		for (bool up = true; *f && n + 1 < sizeof(key); f++) {
+			if (*f == '_') {
+				up = true;
+				continue;
+			}
+			key[n++] = up && *f >= 'a' && *f <= 'z' ? (char)(*f - 'a' + 'A') : *f;
+			up = false;
+		}
+		key[n] = 0;
+		json_object_set_new(j, key,
+				    json_integer((json_int_t)pb_field_u64(msg, &d->fields[i])));
+	}
+	return j;
+}
+
+static json_t *disco_counts_json(const Msock__DiscoStats__Counts *c)
+{
+	return counters_json(&msock__disco_stats__counts__descriptor, c ? &c->base : 0);
+}
+
+/* Self.Disco: disco's message counters (DiscoStats): sent and received by
+ * path and type, dropped by reason; null until disco publishes them. */
+static json_t *disco_json(struct broker *b)
+{
+	Msock__DiscoStats *s = (Msock__DiscoStats *)broker_cached(b, BUS_T_DiscoStats, "self",
+								  &msock__disco_stats__descriptor);
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	j = json_pack("{s:{s:o,s:o},s:{s:o,s:o},s:o,s:I,s:I}", "Sent", "UDP",
+		      disco_counts_json(s->sent_udp), "DERP", disco_counts_json(s->sent_derp),
+		      "Received", "UDP", disco_counts_json(s->received_udp), "DERP",
+		      disco_counts_json(s->received_derp), "Dropped",
+		      counters_json(&msock__disco_stats__dropped__descriptor,
+				    s->dropped ? &s->dropped->base : 0),
+		      "CallMeMaybeEndpointsUnusable", (json_int_t)s->cmm_unusable_endpoints,
+		      "CallMeMaybeEndpointsCapped", (json_int_t)s->cmm_endpoints_capped);
+	protobuf_c_message_free_unpacked(&s->base, 0);
+	return j;
+}
+
 static void mapping_json(void *arg, const struct state_entry *e)
 {
 	struct broker *b = ((void **)arg)[0];
@@ -185,6 +239,7 @@ static json_t *self_json(struct broker *b)
 	state_cache_foreach(b->cache, BUS_T_DERPRegionState, derp_region_json, derp);
 	json_object_set_new(self, "DERP", derp);
 	json_object_set_new(self, "Dataplane", dataplane_json(b));
+	json_object_set_new(self, "Disco", disco_json(b));
 	json_t *maps = json_array();
 	void *mctx[2] = {b, maps};
 	state_cache_foreach(b->cache, BUS_T_PortMapping, mapping_json, mctx);

@@ -40,6 +40,7 @@
 	X(BrokerHeartbeat, EVENT, msock__broker_heartbeat__descriptor, BROKER)             \
 	X(DiscoPong, STATE, msock__disco_pong__descriptor, PROCTAB)                        \
 	X(PathHistory, STATE, msock__path_history__descriptor, PROCTAB)                    \
+	X(DiscoStats, STATE, msock__disco_stats__descriptor, PROCTAB)                      \
 	X(NetworkState, STATE, msock__network_state__descriptor, PROCTAB)                  \
 	X(Capture, STATE, msock__capture__descriptor, BROKER)                              \
 	X(DebugDERP, EVENT, msock__debug_derp__descriptor, BROKER)                         \

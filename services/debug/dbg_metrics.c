@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dbg.h"
+#include "pb_field.h"
 
 static const double gap_bounds[DBG_GAP_NBUCKETS] = DBG_GAP_BUCKETS;
 
@@ -258,6 +259,52 @@ static void dataplane(const struct dbg_model *m, struct dbg_buf *o)
 		}
 }
 
+/* Disco's message counters (DiscoStats). The type and reason labels are
+ * the field names of DiscoStats.Counts and DiscoStats.Dropped
+ * (proto/state.proto), in field order, so a type or a reason disco adds
+ * shows here as it is named there. Before disco publishes, every series
+ * is 0. */
+static void disco(const struct dbg_model *m, struct dbg_buf *o)
+{
+	const struct dbg_kv *kv = dbg_model_get(m, BUS_T_DiscoStats, "self");
+	const Msock__DiscoStats *s = kv ? (const Msock__DiscoStats *)kv->msg : 0;
+	const struct {
+		const char *direction, *path;
+		const Msock__DiscoStats__Counts *c;
+	} rows[] = {
+		{"sent", "udp", s ? s->sent_udp : 0},
+		{"sent", "derp", s ? s->sent_derp : 0},
+		{"received", "udp", s ? s->received_udp : 0},
+		{"received", "derp", s ? s->received_derp : 0},
+	};
+	const ProtobufCMessageDescriptor *cd = &msock__disco_stats__counts__descriptor,
+					 *dd = &msock__disco_stats__dropped__descriptor;
+
+	family(o, "msock_disco_messages_total", "counter",
+	       "Disco messages sent (sealed and handed on) and received (opened and parsed, "
+	       "acted on or not), by type and path (DiscoStats)");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (unsigned j = 0; j < cd->n_fields; j++)
+			dbg_buf_printf(
+				o,
+				"msock_disco_messages_total{direction=\"%s\",type=\"%s\","
+				"path=\"%s\"} %" PRIu64 "\n",
+				rows[i].direction, cd->fields[j].name, rows[i].path,
+				pb_field_u64(rows[i].c ? &rows[i].c->base : 0, &cd->fields[j]));
+	family(o, "msock_disco_dropped_messages_total", "counter",
+	       "Disco messages dropped, by reason (DiscoStats)");
+	for (unsigned j = 0; j < dd->n_fields; j++)
+		sample1(o, "msock_disco_dropped_messages_total", "reason", dd->fields[j].name,
+			pb_field_u64(s && s->dropped ? &s->dropped->base : 0, &dd->fields[j]));
+	family(o, "msock_disco_call_me_maybe_endpoints_ignored_total", "counter",
+	       "Endpoints of CallMeMaybes received that disco did not take, by reason "
+	       "(DiscoStats)");
+	sample1(o, "msock_disco_call_me_maybe_endpoints_ignored_total", "reason", "unusable",
+		s ? s->cmm_unusable_endpoints : 0);
+	sample1(o, "msock_disco_call_me_maybe_endpoints_ignored_total", "reason", "capped",
+		s ? s->cmm_endpoints_capped : 0);
+}
+
 void dbg_metrics(const struct dbg_model *m, const struct dbg_now *now, struct dbg_buf *out)
 {
 	tailscaled(m, out);
@@ -266,4 +313,5 @@ void dbg_metrics(const struct dbg_model *m, const struct dbg_now *now, struct db
 	paths(m, out);
 	portmap(m, now, out);
 	dataplane(m, out);
+	disco(m, out);
 }

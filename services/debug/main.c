@@ -74,6 +74,7 @@ static const struct bus_handler handlers[] = {
 	ROW(BUS_T_ServiceState, BUS_KEY_TEXT),
 	ROW(BUS_T_DataplaneState, BUS_KEY_TEXT),
 	ROW(BUS_T_NetworkState, BUS_KEY_TEXT),
+	ROW(BUS_T_DiscoStats, BUS_KEY_TEXT),
 	{BUS_T_PingRequest, BUS_H_EVENT, BUS_KEY_TEXT, on_ping},
 };
 #undef ROW

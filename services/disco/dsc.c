@@ -41,6 +41,8 @@ const char *dsc_strerror(int err)
 		return "pong of a birthday round already decided";
 	case DSC_DROP_PROBE_ME:
 		return "probe-me for an address not the peer's, or within 5 s of the last";
+	case DSC_DROP_PROBE_ME_HARD:
+		return "probe-me while behind a hard NAT ourselves";
 	default:
 		return disco_strerror(err);
 	}

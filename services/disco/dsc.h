@@ -210,11 +210,59 @@ struct dsc_rng {
 /* libsodium's randombytes_buf and randombytes_uniform. */
 extern const struct dsc_rng dsc_rng_sodium;
 
+/* What disco's counters (dsc.stats) sort messages by: their type, as
+ * Tailscale's magicsock counts metricSentDiscoPing and the like. */
+enum dsc_mt {
+	DSC_MT_INVALID = 0, /* not opened, or not parsed: no type */
+	DSC_MT_PING,
+	DSC_MT_PONG,
+	DSC_MT_CALL_ME_MAYBE,
+	DSC_MT_PROBE_ME, /* msock's own (0xf0) */
+	DSC_MT_OTHER,	 /* parsed, not acted on: the peer-relay messages (0x04-0x09) */
+	DSC_MT_COUNT,
+};
+
+/* The path a message went or came by: the counters' second index. */
+enum {
+	DSC_PATH_UDP = 0, /* the dataplane's socket (the main one or a probe socket) */
+	DSC_PATH_DERP = 1,
+	DSC_PATHS = 2,
+};
+
+/* Why a message was dropped: the counters' reasons. Each received packet
+ * that is not acted on has one (a packet acted on has none), counted in
+ * one place (dsc_ping.c, receive); DSC_DR_SEAL_FAILED is the one of ours
+ * not sent (dsc_send_msg). */
+enum dsc_drop_reason {
+	DSC_DR_NONE = 0,
+	DSC_DR_BAD_PACKET,	 /* too short or long, no magic (disco_packet_parse) */
+	DSC_DR_ZERO_KEY,	 /* an all-zero sender key */
+	DSC_DR_UNKNOWN_SENDER,	 /* no peer has that disco key (DSC_DROP_UNKNOWN_SENDER) */
+	DSC_DR_DERP_MISMATCH,	 /* DSC_DROP_DERP_MISMATCH */
+	DSC_DR_BAD_BOX,		 /* does not open: a wrong key, or tampered */
+	DSC_DR_UNKNOWN_TYPE,	 /* opened, a type the codec does not know */
+	DSC_DR_BAD_MESSAGE,	 /* opened, a known type that does not parse */
+	DSC_DR_UNHANDLED,	 /* parsed, a type not acted on (DSC_MT_OTHER) */
+	DSC_DR_WRONG_NODE_KEY,	 /* DSC_DROP_WRONG_NODE_KEY */
+	DSC_DR_UNSOLICITED_PONG, /* DSC_DROP_UNSOLICITED */
+	DSC_DR_PONG_WRONG_ADDR,	 /* DSC_DROP_PONG_ADDR */
+	DSC_DR_PROBE_ME_REFUSED, /* DSC_DROP_PROBE_ME */
+	DSC_DR_PROBE_ME_HARD,	 /* DSC_DROP_PROBE_ME_HARD */
+	DSC_DR_BDAY_LATE,	 /* DSC_DROP_BDAY_LATE */
+	DSC_DR_SEAL_FAILED,	 /* ours: the peer's key gives no shared key */
+	DSC_DR_COUNT,
+};
+
+/* Counted since dsc_init; main.c publishes them (DiscoStats). */
 struct dsc_stats {
-	uint64_t rx_unknown_sender, rx_bad_packet, rx_bad_box, rx_bad_msg, rx_unknown_type;
-	uint64_t rx_zero_key, rx_wrong_node_key, rx_unsolicited_pong, rx_pong_wrong_addr;
+	/* Sealed and handed to io.send_udp / io.send_derp. */
+	uint64_t sent[DSC_PATHS][DSC_MT_COUNT];
+	/* Opened and parsed, whether then acted on or dropped. */
+	uint64_t received[DSC_PATHS][DSC_MT_COUNT];
+	uint64_t dropped[DSC_DR_COUNT];
+	/* Endpoints of CallMeMaybes received that were not taken: unusable
+	 * (loopback, multicast, ...), or past DSC_MAX_EPS. */
 	uint64_t cmm_unusable_eps, cmm_capped;
-	uint64_t probe_me_rx, probe_me_dropped, probe_me_ignored_hard, rx_bday_late_pong;
 };
 
 struct dsc {
@@ -308,6 +356,7 @@ enum dsc_drop {
 	DSC_DROP_DERP_MISMATCH = -104,	/* over DERP, but the disco key is another peer's */
 	DSC_DROP_PROBE_ME = -105,	/* ProbeMe: not the peer's address, or too soon */
 	DSC_DROP_BDAY_LATE = -106,	/* a pong of a birthday round already decided */
+	DSC_DROP_PROBE_ME_HARD = -107,	/* ProbeMe while behind a hard NAT ourselves */
 };
 const char *dsc_strerror(int err);
 int dsc_on_udp(struct dsc *d, uint16_t sock, const struct ipport *from, const uint8_t *p,

@@ -1,7 +1,9 @@
 /* dsc_ping: disco messages to and from a peer, after magicsock's
  * endpoint.go (sendDiscoPing, startDiscoveryLocked, handlePongConnLocked,
  * handleCallMeMaybe) and handleDiscoMessage: pings and CallMeMaybes out,
- * discovery, and opening and acting on what comes in.
+ * discovery, and opening and acting on what comes in; the message counters
+ * (dsc.stats) are counted here, where each message goes out (dsc_send_msg)
+ * and comes in (receive).
  * Timers (dsc_tick drives them): an endpoint is pinged in turn at most
  * every DSC_PING_INTERVAL_MS, out of turn at most twice more
  * (ping_out_of_turn); a ping unanswered for DSC_PING_TIMEOUT_MS frees its
@@ -12,16 +14,37 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* The counters' type of a wire type. */
+static enum dsc_mt mtype(uint8_t wire)
+{
+	switch (wire) {
+	case DISCO_TYPE_PING:
+		return DSC_MT_PING;
+	case DISCO_TYPE_PONG:
+		return DSC_MT_PONG;
+	case DISCO_TYPE_CALL_ME_MAYBE:
+		return DSC_MT_CALL_ME_MAYBE;
+	case DISCO_TYPE_MSOCK_PROBE_ME:
+		return DSC_MT_PROBE_ME;
+	default:
+		return DSC_MT_OTHER;
+	}
+}
+
 /* Seals m for p and sends it to `to` from our socket `sock` (UDP), or over
- * DERP (to NULL). */
+ * DERP (to NULL). Every message we send goes through here, so this is
+ * where they are counted (magicsock's metricSentDisco*). */
 void dsc_send_msg(struct dsc *d, struct dsc_peer *p, uint16_t sock, const struct ipport *to,
 		  const struct disco_msg *m)
 {
 	uint8_t buf[DSC_PACKET_MAX];
 	int n = disco_msg_seal(&p->shared, &d->pub, 0, m, buf, sizeof(buf));
 
-	if (n <= 0)
+	if (n <= 0) {
+		d->stats.dropped[DSC_DR_SEAL_FAILED]++;
 		return;
+	}
+	d->stats.sent[to ? DSC_PATH_UDP : DSC_PATH_DERP][mtype(m->type)]++;
 	if (to)
 		d->io.send_udp(d->io.arg, sock, to, buf, (size_t)n);
 	else
@@ -201,7 +224,6 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	if (!s)
 		bm = dsc_bday_pong(p, m->u.pong.txid, from, sock, now, &to, &to_sock, &lat);
 	if (bm == DSC_BDAY_LATE) {
-		d->stats.rx_bday_late_pong++;
 		*rc = DSC_DROP_BDAY_LATE;
 		return;
 	}
@@ -223,7 +245,6 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 		return;
 	}
 	if (!s || now - s->sent_ns >= ms(DSC_PING_TIMEOUT_MS)) {
-		d->stats.rx_unsolicited_pong++;
 		*rc = DSC_DROP_UNSOLICITED;
 		return;
 	}
@@ -231,7 +252,6 @@ static void on_pong(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	 * pinged to the socket it left from, or over DERP for a ping sent
 	 * over DERP. */
 	if (from ? !ipport_equal(from, &s->to) || sock != s->sock : s->to.family != 0) {
-		d->stats.rx_pong_wrong_addr++;
 		*rc = DSC_DROP_PONG_ADDR;
 		return;
 	}
@@ -252,7 +272,6 @@ static void on_ping(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m
 	struct disco_msg pong = {.type = DISCO_TYPE_PONG};
 
 	if (m->u.ping.has_node_key && memcmp(m->u.ping.node_key.b, p->node_key.b, KEY_LEN) != 0) {
-		d->stats.rx_wrong_node_key++;
 		*rc = DSC_DROP_WRONG_NODE_KEY;
 		return;
 	}
@@ -331,9 +350,38 @@ static void on_cmm(struct dsc *d, struct dsc_peer *p, const struct disco_msg *m,
 	dsc_ping_all(d, p, now);
 }
 
+/* What became of a packet received: its type once it opened and parsed,
+ * and why it was dropped if it was (receive counts both). */
+struct fate {
+	enum dsc_mt type;
+	enum dsc_drop_reason why;
+};
+
+/* The reason of a handler's drop code. */
+static enum dsc_drop_reason drop_reason(int rc)
+{
+	switch (rc) {
+	case DSC_DROP_WRONG_NODE_KEY:
+		return DSC_DR_WRONG_NODE_KEY;
+	case DSC_DROP_UNSOLICITED:
+		return DSC_DR_UNSOLICITED_PONG;
+	case DSC_DROP_PONG_ADDR:
+		return DSC_DR_PONG_WRONG_ADDR;
+	case DSC_DROP_PROBE_ME:
+		return DSC_DR_PROBE_ME_REFUSED;
+	case DSC_DROP_PROBE_ME_HARD:
+		return DSC_DR_PROBE_ME_HARD;
+	case DSC_DROP_BDAY_LATE:
+		return DSC_DR_BDAY_LATE;
+	default:
+		return DSC_DR_UNHANDLED; /* DISCO_UNKNOWN_TYPE of a parsed message */
+	}
+}
+
 /* Opens and dispatches a packet from peer p (found by its disco key). */
 static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ipport *from,
-		  uint16_t sock, const struct key32 *derp_src, uint16_t region, uint64_t now)
+		  uint16_t sock, const struct key32 *derp_src, uint16_t region, uint64_t now,
+		  struct fate *f)
 {
 	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
 	struct dsc_peer *p = dsc_peer_by_disco(d, &pkt->sender, derp_src);
@@ -341,27 +389,28 @@ static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ip
 	int n, rc = 0;
 
 	if (!p) {
-		d->stats.rx_unknown_sender++;
+		f->why = DSC_DR_UNKNOWN_SENDER;
 		return DSC_DROP_UNKNOWN_SENDER;
 	}
 	if (derp_src && memcmp(derp_src->b, p->node_key.b, KEY_LEN) != 0) {
-		d->stats.rx_unknown_sender++;
+		f->why = DSC_DR_DERP_MISMATCH;
 		return DSC_DROP_DERP_MISMATCH;
 	}
 	n = disco_open_shared(&p->shared, pkt, plain, sizeof(plain));
 	if (n < 0) {
-		d->stats.rx_bad_box++;
+		f->why = DSC_DR_BAD_BOX;
 		return n;
 	}
 	rc = disco_msg_parse(plain, (size_t)n, &m);
 	if (rc == DISCO_UNKNOWN_TYPE) {
-		d->stats.rx_unknown_type++;
+		f->why = DSC_DR_UNKNOWN_TYPE;
 		return rc;
 	}
 	if (rc < 0 || disco_msg_check_keys(&m) < 0) {
-		d->stats.rx_bad_msg++;
+		f->why = DSC_DR_BAD_MESSAGE;
 		return rc < 0 ? rc : DISCO_ERR_ZERO_KEY;
 	}
+	f->type = mtype(m.type);
 	switch (m.type) {
 	case DISCO_TYPE_PING:
 		on_ping(d, p, &m, from, sock, region, now, &rc);
@@ -377,38 +426,42 @@ static int handle(struct dsc *d, const struct disco_packet *pkt, const struct ip
 		break;
 	default:
 		/* Peer relays: parsed, not acted on yet. */
-		d->stats.rx_unknown_type++;
 		rc = DISCO_UNKNOWN_TYPE;
 		break;
 	}
+	if (rc != 0)
+		f->why = drop_reason(rc);
 	return rc;
 }
 
-static int parse(struct dsc *d, const uint8_t *p, size_t len, struct disco_packet *pkt)
+/* A packet in, by either path: parsed, opened, acted on, and counted here
+ * and nowhere else (magicsock's metricRecvDisco*). */
+static int receive(struct dsc *d, int path, const uint8_t *p, size_t len, const struct ipport *from,
+		   uint16_t sock, const struct key32 *derp_src, uint16_t region, uint64_t now)
 {
-	int rc = disco_packet_parse(p, len, pkt);
+	struct disco_packet pkt;
+	struct fate f = {0};
+	int rc = disco_packet_parse(p, len, &pkt);
 
-	if (rc == DISCO_ERR_ZERO_KEY)
-		d->stats.rx_zero_key++;
-	else if (rc < 0)
-		d->stats.rx_bad_packet++;
+	if (rc < 0)
+		f.why = rc == DISCO_ERR_ZERO_KEY ? DSC_DR_ZERO_KEY : DSC_DR_BAD_PACKET;
+	else
+		rc = handle(d, &pkt, from, sock, derp_src, region, now, &f);
+	if (f.type)
+		d->stats.received[path][f.type]++;
+	if (f.why)
+		d->stats.dropped[f.why]++;
 	return rc;
 }
 
 int dsc_on_udp(struct dsc *d, uint16_t sock, const struct ipport *from, const uint8_t *p,
 	       size_t len, uint64_t now)
 {
-	struct disco_packet pkt;
-	int rc = parse(d, p, len, &pkt);
-
-	return rc < 0 ? rc : handle(d, &pkt, from, sock, 0, 0, now);
+	return receive(d, DSC_PATH_UDP, p, len, from, sock, 0, 0, now);
 }
 
 int dsc_on_derp(struct dsc *d, const struct key32 *src, uint16_t region, const uint8_t *p,
 		size_t len, uint64_t now)
 {
-	struct disco_packet pkt;
-	int rc = parse(d, p, len, &pkt);
-
-	return rc < 0 ? rc : handle(d, &pkt, 0, 0, src, region, now);
+	return receive(d, DSC_PATH_DERP, p, len, 0, 0, src, region, now);
 }

@@ -159,16 +159,14 @@ void dsc_on_probe_me(struct dsc *d, struct dsc_peer *p, const struct disco_msg *
 	struct dsc_bday *b = &p->bday;
 	const struct ipport *a = &m->u.probe_me.addr;
 
-	d->stats.probe_me_rx++;
 	if (d->hard_nat) {
-		d->stats.probe_me_ignored_hard++;
+		*rc = DSC_DROP_PROBE_ME_HARD;
 		return;
 	}
 	/* Even with a trusted path: the peer asks because it has none (its
 	 * dataplane restarted, say, and our trust has not run out yet). */
 	if (!dsc_public_v4(a) || !peer_has_ip(p, a) ||
 	    (b->last_probe_me_ns && now - b->last_probe_me_ns < ms(DSC_BDAY_PROBE_INTERVAL_MS))) {
-		d->stats.probe_me_dropped++;
 		*rc = DSC_DROP_PROBE_ME;
 		return;
 	}

@@ -34,8 +34,10 @@ struct ctx {
 	struct component comp; /* its bus and packet channel too */
 	struct dsc d;
 	struct log_ratelimit rl;
-	bool adopting;		/* the PathChanged snapshot at start: adopt */
-	uint64_t dp_started_ns; /* the dataplane's start time last seen */
+	bool adopting;			  /* the PathChanged snapshot at start: adopt */
+	uint64_t dp_started_ns;		  /* the dataplane's start time last seen */
+	struct dsc_stats stats_published; /* DiscoStats as last published */
+	uint64_t stats_ns;		  /* when (0: not yet) */
 };
 
 static void send_udp(void *arg, uint16_t sock, const struct ipport *to, const uint8_t *p,
@@ -344,8 +346,9 @@ static void on_packets(void *arg, uint64_t now_ns)
 		}
 		log_debug("%zu bytes from %s: %d", n, from, rc);
 		/* More pongs of a birthday round than the one that decided it
-		 * are expected (several mappings met): not worth a warning. */
-		if (rc < 0 && rc != DSC_DROP_BDAY_LATE)
+		 * are expected (several mappings met), and so is a ProbeMe from
+		 * a peer as hard as we are: not worth a warning. */
+		if (rc < 0 && rc != DSC_DROP_BDAY_LATE && rc != DSC_DROP_PROBE_ME_HARD)
 			log_rl(&x->rl, now, LOG_LEVEL_WARN, "disco packet from %s dropped: %s",
 			       from, dsc_strerror(rc));
 	}
@@ -356,9 +359,68 @@ static uint64_t deadline(void *arg, uint64_t now)
 	return dsc_deadline(&((struct ctx *)arg)->d, now);
 }
 
+static void counts_pb(Msock__DiscoStats__Counts *c, const uint64_t n[DSC_MT_COUNT])
+{
+	msock__disco_stats__counts__init(c);
+	c->ping = n[DSC_MT_PING];
+	c->pong = n[DSC_MT_PONG];
+	c->call_me_maybe = n[DSC_MT_CALL_ME_MAYBE];
+	c->probe_me = n[DSC_MT_PROBE_ME];
+	c->other = n[DSC_MT_OTHER];
+}
+
+/* DiscoStats (key "self"): the message counters, when one moved, at most
+ * every COMPONENT_STATS_MS as the bus's own (BusStats); and once at start,
+ * so that a restarted disco's counters, back at 0, replace the last run's
+ * (Prometheus reads that as a counter reset). */
+static void publish_stats(struct ctx *x, uint64_t now)
+{
+	const struct dsc_stats *s = &x->d.stats;
+	const uint64_t *dr = s->dropped;
+	Msock__DiscoStats m = MSOCK__DISCO_STATS__INIT;
+	Msock__DiscoStats__Counts c[4];
+	Msock__DiscoStats__Dropped d = MSOCK__DISCO_STATS__DROPPED__INIT;
+
+	if (x->stats_ns && (now - x->stats_ns < (uint64_t)COMPONENT_STATS_MS * NS_PER_MS ||
+			    memcmp(s, &x->stats_published, sizeof(*s)) == 0))
+		return;
+	x->stats_ns = now;
+	x->stats_published = *s;
+	counts_pb(&c[0], s->sent[DSC_PATH_UDP]);
+	counts_pb(&c[1], s->sent[DSC_PATH_DERP]);
+	counts_pb(&c[2], s->received[DSC_PATH_UDP]);
+	counts_pb(&c[3], s->received[DSC_PATH_DERP]);
+	m.sent_udp = &c[0];
+	m.sent_derp = &c[1];
+	m.received_udp = &c[2];
+	m.received_derp = &c[3];
+	d.bad_packet = dr[DSC_DR_BAD_PACKET];
+	d.zero_key = dr[DSC_DR_ZERO_KEY];
+	d.unknown_sender = dr[DSC_DR_UNKNOWN_SENDER];
+	d.derp_mismatch = dr[DSC_DR_DERP_MISMATCH];
+	d.bad_box = dr[DSC_DR_BAD_BOX];
+	d.unknown_type = dr[DSC_DR_UNKNOWN_TYPE];
+	d.bad_message = dr[DSC_DR_BAD_MESSAGE];
+	d.unhandled = dr[DSC_DR_UNHANDLED];
+	d.wrong_node_key = dr[DSC_DR_WRONG_NODE_KEY];
+	d.unsolicited_pong = dr[DSC_DR_UNSOLICITED_PONG];
+	d.pong_wrong_addr = dr[DSC_DR_PONG_WRONG_ADDR];
+	d.probe_me_refused = dr[DSC_DR_PROBE_ME_REFUSED];
+	d.probe_me_hard_nat = dr[DSC_DR_PROBE_ME_HARD];
+	d.late_birthday_pong = dr[DSC_DR_BDAY_LATE];
+	d.seal_failed = dr[DSC_DR_SEAL_FAILED];
+	m.dropped = &d;
+	m.cmm_unusable_endpoints = s->cmm_unusable_eps;
+	m.cmm_endpoints_capped = s->cmm_capped;
+	bus_state_set(x->comp.bus, BUS_T_DiscoStats, "self", &m.base);
+}
+
 static void tick(void *arg, uint64_t now)
 {
-	dsc_tick(&((struct ctx *)arg)->d, now);
+	struct ctx *x = arg;
+
+	dsc_tick(&x->d, now);
+	publish_stats(x, now);
 }
 
 static int load_key(const char *path, struct key32 *priv)

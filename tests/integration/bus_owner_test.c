@@ -270,13 +270,17 @@ static void test_state_from_the_wrong_owner_is_refused(void **state)
 	set_as(b, "msock-netcheck", "SelfKeys", "derp", "is owned by disco and derp");
 	set_as(b, "msock-disco", "SelfKeys", "derp", "ERR SelfKeys/derp is owned by");
 	set_as(b, "msock-derp", "SelfKeys", "disco", "ERR SelfKeys/disco is owned by");
-	expect_counter(b, "WrongOwner", 5);
+	/* Disco's message counters (msock-debug's /metrics), from the
+	 * component whose packets they count. */
+	set_as(b, "msock-dataplane", "DiscoStats", "self", "ERR DiscoStats/self is owned by disco");
+	expect_counter(b, "WrongOwner", 6);
 	/* The owners' own still go through. */
 	set_as(b, "msock-disco", "SelfKeys", "disco", "accepted");
 	set_as(b, "msock-derp", "SelfKeys", "derp", "accepted");
 	set_as(b, "msock-dataplane", "Endpoints", "self", "accepted");
 	set_as(b, "msock-disco", "PathChanged", "peer1", "accepted");
-	assert_int_equal(th_bus_counter(b, "WrongOwner"), 5);
+	set_as(b, "msock-disco", "DiscoStats", "self", "accepted");
+	assert_int_equal(th_bus_counter(b, "WrongOwner"), 6);
 	assert_true(th_log_contains(b, "bus: refused request from disco: Endpoints/self is "
 				       "owned by dataplane"));
 }

@@ -2,7 +2,8 @@
  * failover and the return to the direct path become marks in time order
  * and one gap in the histogram; strings from the bus are escaped in HTML
  * and in Prometheus labels; counters that go down (a restarted dataplane)
- * draw no traffic; a peer gone from the netmap goes with its rings. */
+ * draw no traffic; a peer gone from the netmap goes with its rings;
+ * disco's message counters become labelled series. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,6 +157,60 @@ static void test_escaping(void **state)
 	dbg_model_free(&m);
 }
 
+/* Disco's counters (DiscoStats) in /metrics: one series per direction,
+ * type and path, and per drop reason, named after the message's fields;
+ * all there, at 0, before disco publishes. */
+static void test_disco_metrics(void **state)
+{
+	struct dbg_model m;
+	struct dbg_now now = {.unix_ms = 5000, .mono_ns = 5000000000ull};
+	struct dbg_buf out = {0};
+	Msock__DiscoStats s = MSOCK__DISCO_STATS__INIT;
+	Msock__DiscoStats__Counts sent_derp = MSOCK__DISCO_STATS__COUNTS__INIT,
+				  rx_udp = MSOCK__DISCO_STATS__COUNTS__INIT;
+	Msock__DiscoStats__Dropped dr = MSOCK__DISCO_STATS__DROPPED__INIT;
+
+	(void)state;
+	dbg_model_init(&m, 0);
+	dbg_metrics(&m, &now, &out);
+	assert_non_null(strstr(out.p, "# TYPE msock_disco_messages_total counter\n"));
+	assert_non_null(strstr(out.p,
+			       "msock_disco_messages_total{direction=\"received\",type=\"pong\","
+			       "path=\"derp\"} 0\n"));
+	assert_non_null(
+		strstr(out.p, "msock_disco_dropped_messages_total{reason=\"seal_failed\"} 0\n"));
+	dbg_buf_free(&out);
+	sent_derp.call_me_maybe = 3;
+	rx_udp.ping = 7;
+	rx_udp.other = 1;
+	dr.bad_box = 2;
+	dr.late_birthday_pong = 11;
+	s.sent_derp = &sent_derp;
+	s.received_udp = &rx_udp;
+	s.dropped = &dr;
+	s.cmm_unusable_endpoints = 4;
+	put(&m, BUS_T_DiscoStats, "self", &s.base, 2000);
+	dbg_metrics(&m, &now, &out);
+	assert_non_null(strstr(out.p, "msock_disco_messages_total{direction=\"sent\","
+				      "type=\"call_me_maybe\",path=\"derp\"} 3\n"));
+	assert_non_null(strstr(out.p,
+			       "msock_disco_messages_total{direction=\"received\",type=\"ping\","
+			       "path=\"udp\"} 7\n"));
+	assert_non_null(strstr(out.p,
+			       "msock_disco_messages_total{direction=\"received\",type=\"other\","
+			       "path=\"udp\"} 1\n"));
+	assert_non_null(strstr(out.p, "msock_disco_messages_total{direction=\"sent\",type=\"ping\","
+				      "path=\"udp\"} 0\n"));
+	assert_non_null(
+		strstr(out.p, "msock_disco_dropped_messages_total{reason=\"bad_box\"} 2\n"));
+	assert_non_null(strstr(
+		out.p, "msock_disco_dropped_messages_total{reason=\"late_birthday_pong\"} 11\n"));
+	assert_non_null(strstr(out.p, "msock_disco_call_me_maybe_endpoints_ignored_total{reason="
+				      "\"unusable\"} 4\n"));
+	dbg_buf_free(&out);
+	dbg_model_free(&m);
+}
+
 /* The response buffer refuses to grow past its bound. */
 static void test_buf_bound(void **state)
 {
@@ -177,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_failover_marks_and_gap),
 		cmocka_unit_test(test_counters_going_down),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_disco_metrics),
 		cmocka_unit_test(test_buf_bound),
 	};
 

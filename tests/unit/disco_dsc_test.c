@@ -46,6 +46,9 @@ struct side {
 	uint64_t rnd;
 	uint32_t script[4];
 	size_t n_script;
+	/* What flush saw it send, and deliver to it, by path and by wire
+	 * type (opened with the receiver's key): what dsc.stats must say. */
+	uint64_t seen_sent[DSC_PATHS][256], seen_received[DSC_PATHS][256];
 };
 
 static struct side A, B;
@@ -154,6 +157,21 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The wire type of a packet to `to` (opened with its key), or -1. */
+static int wire_type(const struct side *to, const uint8_t *p, size_t len)
+{
+	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
+	struct disco_packet pkt;
+	struct disco_msg m;
+	int n;
+
+	if (disco_packet_parse(p, len, &pkt) < 0 ||
+	    (n = disco_open(&to->dpriv, &pkt, plain, sizeof(plain))) < 0 ||
+	    disco_msg_parse(plain, (size_t)n, &m) != 0)
+		return -1;
+	return m.type;
+}
+
 /* Delivers everything `from` sent to `to` (UDP only when `to` is the
  * address sent to; DERP always), and clears from's queue. Returns how
  * many packets were delivered. */
@@ -166,13 +184,18 @@ static int flush(struct side *from, struct side *to, uint64_t now, bool udp_work
 	memcpy(q, from->out, nq * sizeof(q[0]));
 	from->n_out = 0;
 	for (size_t i = 0; i < nq; i++) {
-		if (q[i].derp) {
-			dsc_on_derp(&to->d, &from->node, 900, q[i].p, q[i].len, now);
-			n++;
-		} else if (udp_works && ipport_equal(&q[i].to, &to->addr)) {
-			dsc_on_udp(&to->d, 0, &from->addr, q[i].p, q[i].len, now);
-			n++;
+		int type = wire_type(to, q[i].p, q[i].len),
+		    path = q[i].derp ? DSC_PATH_DERP : DSC_PATH_UDP;
+		bool delivered = q[i].derp || (udp_works && ipport_equal(&q[i].to, &to->addr));
+		if (type >= 0) {
+			from->seen_sent[path][type]++;
+			to->seen_received[path][type] += delivered;
 		}
+		if (q[i].derp)
+			dsc_on_derp(&to->d, &from->node, 900, q[i].p, q[i].len, now);
+		else if (delivered)
+			dsc_on_udp(&to->d, 0, &from->addr, q[i].p, q[i].len, now);
+		n += delivered;
 	}
 	return n;
 }
@@ -198,20 +221,12 @@ static void deliver_derp(struct side *s, struct side *to, uint64_t now)
  * address) are disco messages of `type`, opened with to's key. */
 static size_t count_msgs(const struct side *s, const struct side *to, bool derp, int type)
 {
-	static uint8_t plain[DISCO_MAX_PLAINTEXT_LEN];
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->n_out; i++) {
 		const struct pkt *q = &s->out[i];
-		struct disco_packet pkt;
-		struct disco_msg m;
-		int len;
-		if (q->derp != derp || (!derp && !ipport_equal(&q->to, &to->addr)) ||
-		    disco_packet_parse(q->p, q->len, &pkt) < 0)
-			continue;
-		len = disco_open(&to->dpriv, &pkt, plain, sizeof(plain));
-		if (len >= 0 && disco_msg_parse(plain, (size_t)len, &m) == 0 && m.type == type)
-			n++;
+		if (q->derp == derp && (derp || ipport_equal(&q->to, &to->addr)))
+			n += wire_type(to, q->p, q->len) == type;
 	}
 	return n;
 }
@@ -534,7 +549,7 @@ static void test_bad_input(void **state)
 	memcpy(pkt, B.out[0].p, B.out[0].len);
 	memset(pkt + DISCO_MAGIC_LEN, 0, DISCO_KEY_LEN);
 	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, B.out[0].len, t), DISCO_ERR_ZERO_KEY);
-	assert_int_equal(A.d.stats.rx_zero_key, 1);
+	assert_int_equal(A.d.stats.dropped[DSC_DR_ZERO_KEY], 1);
 	/* A bad box. */
 	memcpy(pkt, B.out[0].p, B.out[0].len);
 	pkt[B.out[0].len - 1] ^= 1;
@@ -573,7 +588,7 @@ static void test_pongs(void **state)
 	assert_int_equal(A.paths, 1);
 	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pong.p, pong.len, t + MS(2)),
 			 DSC_DROP_UNSOLICITED);
-	assert_int_equal(A.d.stats.rx_unsolicited_pong, 1);
+	assert_int_equal(A.d.stats.dropped[DSC_DR_UNSOLICITED_PONG], 1);
 	assert_int_equal(A.paths, 1);
 }
 
@@ -647,6 +662,165 @@ static void test_counters(void **state)
 	assert_int_equal(A.n_out, 0);
 	dsc_on_counters(&A.d, &B.node, 101, 60, t + MS(20));
 	assert_true(A.n_out >= 1 && A.out[0].derp); /* the CallMeMaybe */
+}
+
+/* The counters' type of each wire type (dsc.h, enum dsc_mt). */
+static const struct {
+	uint8_t wire;
+	enum dsc_mt mt;
+} mtypes[] = {
+	{DISCO_TYPE_PING, DSC_MT_PING},
+	{DISCO_TYPE_PONG, DSC_MT_PONG},
+	{DISCO_TYPE_CALL_ME_MAYBE, DSC_MT_CALL_ME_MAYBE},
+	{DISCO_TYPE_MSOCK_PROBE_ME, DSC_MT_PROBE_ME},
+	{DISCO_TYPE_BIND_UDP_RELAY_ENDPOINT, DSC_MT_OTHER},
+};
+
+/* s's counters agree with what flush saw: every message sent, by type and
+ * path, and every one delivered to it. */
+static void check_stats(const struct side *s)
+{
+	for (int path = 0; path < DSC_PATHS; path++)
+		for (size_t i = 0; i < sizeof(mtypes) / sizeof(mtypes[0]); i++) {
+			if (s->d.stats.sent[path][mtypes[i].mt] !=
+			    s->seen_sent[path][mtypes[i].wire])
+				fail_msg("side %d sent %d of type %d by path %d, flush saw %d",
+					 s->node.b[0], (int)s->d.stats.sent[path][mtypes[i].mt],
+					 mtypes[i].wire, path,
+					 (int)s->seen_sent[path][mtypes[i].wire]);
+			if (s->d.stats.received[path][mtypes[i].mt] !=
+			    s->seen_received[path][mtypes[i].wire])
+				fail_msg("side %d received %d of type %d by path %d, flush "
+					 "delivered %d",
+					 s->node.b[0], (int)s->d.stats.received[path][mtypes[i].mt],
+					 mtypes[i].wire, path,
+					 (int)s->seen_received[path][mtypes[i].wire]);
+		}
+}
+
+static uint64_t total_dropped(const struct dsc *d)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < DSC_DR_COUNT; i++)
+		n += d->stats.dropped[i];
+	return n;
+}
+
+/* B seals plaintext `plain` (a hand-made message) to A. */
+static size_t seal_b_to_a(const uint8_t *plain, size_t len, uint8_t *pkt, size_t cap)
+{
+	int n = disco_seal(&B.dpriv, &B.dpub, &A.dpub, 0, plain, len, pkt, cap);
+
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* The message counters (dsc.stats; published as DiscoStats): discovery,
+ * heartbeats and an msockctl ping between A and B, each message counted
+ * once by type and path where it was sent and where it arrived, none
+ * dropped; then bad packets, each dropped with its reason and received
+ * as no type, but a peer-relay message, received as "other" and dropped as
+ * not acted on. */
+static void test_stats(void **state)
+{
+	(void)state;
+	uint64_t t = MS(1000000);
+	const struct dsc_stats *sa = &A.d.stats;
+	uint8_t pkt[512], plain[128] = {0};
+	struct dsc_stats before;
+
+	dsc_on_traffic(&A.d, &B.node, t);
+	exchange(t + MS(1), true);
+	dsc_tick(&A.d, t + MS(3100)); /* heartbeat */
+	exchange(t + MS(3101), true);
+	dsc_ping_now(&B.d, &A.node, t + MS(3200)); /* to the direct address */
+	exchange(t + MS(3201), true);
+	assert_true(ipport_equal(&A.path_best, &B.addr));
+	check_stats(&A);
+	check_stats(&B);
+	/* What discovery is made of, on the paths it takes. */
+	assert_int_equal(sa->sent[DSC_PATH_DERP][DSC_MT_CALL_ME_MAYBE], 1);
+	assert_int_equal(sa->received[DSC_PATH_DERP][DSC_MT_CALL_ME_MAYBE], 1);
+	assert_int_equal(sa->sent[DSC_PATH_UDP][DSC_MT_CALL_ME_MAYBE], 0);
+	assert_true(sa->sent[DSC_PATH_UDP][DSC_MT_PING] >= 3);
+	assert_true(sa->sent[DSC_PATH_UDP][DSC_MT_PONG] >= 3);
+	assert_true(sa->received[DSC_PATH_UDP][DSC_MT_PING] >= 3);
+	assert_true(sa->received[DSC_PATH_UDP][DSC_MT_PONG] >= 2);
+	assert_int_equal(sa->sent[DSC_PATH_DERP][DSC_MT_PING], 0);
+	assert_int_equal(total_dropped(&A.d), 0);
+	assert_int_equal(total_dropped(&B.d), 0);
+
+	/* Malformed: cut short, no magic, an all-zero sender key. */
+	dsc_ping_now(&B.d, &A.node, t + MS(3300));
+	assert_int_equal(B.n_out, 1);
+	memcpy(pkt, B.out[0].p, B.out[0].len);
+	before = *sa;
+	assert_true(dsc_on_udp(&A.d, 0, &B.addr, pkt, 40, t + MS(3301)) < 0);
+	assert_int_equal(sa->dropped[DSC_DR_BAD_PACKET], 1);
+	pkt[0] ^= 1;
+	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pkt, B.out[0].len, t + MS(3301)),
+			 DISCO_ERR_BAD_MAGIC);
+	assert_int_equal(sa->dropped[DSC_DR_BAD_PACKET], 2);
+	pkt[0] ^= 1;
+	memset(pkt + DISCO_MAGIC_LEN, 0, DISCO_KEY_LEN);
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, B.out[0].len, t + MS(3301)),
+			 DISCO_ERR_ZERO_KEY);
+	assert_int_equal(sa->dropped[DSC_DR_ZERO_KEY], 1);
+	/* A box that does not open. */
+	memcpy(pkt, B.out[0].p, B.out[0].len);
+	pkt[B.out[0].len - 1] ^= 1;
+	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pkt, B.out[0].len, t + MS(3301)),
+			 DISCO_ERR_BOX);
+	assert_int_equal(sa->dropped[DSC_DR_BAD_BOX], 1);
+	/* Opened, but a type no codec knows, and a CallMeMaybe of 3 bytes. */
+	plain[0] = 0x7f;
+	size_t n = seal_b_to_a(plain, 2, pkt, sizeof(pkt));
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, n, t + MS(3302)), DISCO_UNKNOWN_TYPE);
+	assert_int_equal(sa->dropped[DSC_DR_UNKNOWN_TYPE], 1);
+	plain[0] = DISCO_TYPE_CALL_ME_MAYBE;
+	n = seal_b_to_a(plain, 5, pkt, sizeof(pkt));
+	assert_true(dsc_on_derp(&A.d, &B.node, 900, pkt, n, t + MS(3302)) < 0);
+	assert_int_equal(sa->dropped[DSC_DR_BAD_MESSAGE], 1);
+	/* None of them has a type: received as before. */
+	assert_memory_equal(sa->received, before.received, sizeof(before.received));
+	/* A pong nobody asked for: received, then dropped. */
+	struct disco_msg m = {.type = DISCO_TYPE_PONG};
+	struct disco_shared k;
+	m.u.pong.src = A.addr;
+	assert_int_equal(disco_shared_init(&B.dpriv, &A.dpub, &k), 0);
+	int sn = disco_msg_seal(&k, &B.dpub, 0, &m, pkt, sizeof(pkt));
+	assert_true(sn > 0);
+	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pkt, (size_t)sn, t + MS(3303)),
+			 DSC_DROP_UNSOLICITED);
+	assert_int_equal(sa->received[DSC_PATH_UDP][DSC_MT_PONG],
+			 before.received[DSC_PATH_UDP][DSC_MT_PONG] + 1);
+	assert_int_equal(sa->dropped[DSC_DR_UNSOLICITED_PONG], 1);
+	/* A peer-relay message: parsed, not acted on. */
+	m = (struct disco_msg){.type = DISCO_TYPE_BIND_UDP_RELAY_ENDPOINT};
+	m.u.bind.generation = 1;
+	memset(m.u.bind.remote_key.b, 7, KEY_LEN);
+	sn = disco_msg_seal(&k, &B.dpub, 0, &m, pkt, sizeof(pkt));
+	assert_true(sn > 0);
+	assert_int_equal(dsc_on_derp(&A.d, &B.node, 900, pkt, (size_t)sn, t + MS(3304)),
+			 DISCO_UNKNOWN_TYPE);
+	assert_int_equal(sa->received[DSC_PATH_DERP][DSC_MT_OTHER], 1);
+	assert_int_equal(sa->dropped[DSC_DR_UNHANDLED], 1);
+	disco_shared_wipe(&k);
+	/* From a stranger: a disco key no peer has. */
+	struct key32 spriv, spub;
+	key_generate(&spriv);
+	key_public(&spriv, &spub);
+	plain[0] = DISCO_TYPE_CALL_ME_MAYBE;
+	int xn = disco_seal(&spriv, &spub, &A.dpub, 0, plain, 2, pkt, sizeof(pkt));
+	assert_true(xn > 0);
+	assert_int_equal(dsc_on_udp(&A.d, 0, &B.addr, pkt, (size_t)xn, t + MS(3305)),
+			 DSC_DROP_UNKNOWN_SENDER);
+	assert_int_equal(sa->dropped[DSC_DR_UNKNOWN_SENDER], 1);
+	assert_int_equal(total_dropped(&A.d), 9);
+	/* Nothing of that was sent, and no path changed. */
+	assert_memory_equal(sa->sent, before.sent, sizeof(before.sent));
+	assert_true(ipport_equal(&A.path_best, &B.addr));
 }
 
 /* silent_disco: no heartbeat pings; the peer's traffic on the path keeps
@@ -769,7 +943,7 @@ static void test_bday_spray(void **state)
 			last_derp = i;
 	assert_true(A.out[last_derp].derp);
 	dsc_on_derp(&B.d, &A.node, 900, A.out[last_derp].p, A.out[last_derp].len, t + MS(3250));
-	assert_int_equal(B.d.stats.probe_me_rx, 1);
+	assert_int_equal(B.d.stats.received[DSC_PATH_DERP][DSC_MT_PROBE_ME], 1);
 	struct dsc_peer *pb = dsc_peer_find(&A.d, &B.node);
 	assert_int_equal(pb->bday_sprays, 1);
 	/* The next round 5.5 s later (once the peer takes a ProbeMe again),
@@ -822,7 +996,7 @@ static void test_bday_probe_and_hit(void **state)
 	assert_int_equal(
 		dsc_on_derp(&B.d, &A.node, 900, A.out[last_derp].p, A.out[last_derp].len, now), 0);
 	A.n_out = 0;
-	assert_int_equal(B.d.stats.probe_me_rx, 1);
+	assert_int_equal(B.d.stats.received[DSC_PATH_DERP][DSC_MT_PROBE_ME], 1);
 	assert_int_equal(B.n_script, 0);
 	assert_false(B.out[0].derp);
 	assert_int_equal(B.out[0].to.port, A.addr.port);
@@ -924,7 +1098,7 @@ static void test_bday_bad_probe_me(void **state)
 			ask = A.out[i];
 	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now), DSC_DROP_PROBE_ME);
 	assert_int_equal(B.n_out, 0);
-	assert_int_equal(B.d.stats.probe_me_dropped, 1);
+	assert_int_equal(B.d.stats.dropped[DSC_DR_PROBE_ME_REFUSED], 1);
 	/* The real address: probes; the same again at once: dropped. */
 	dsc_set_nat(&A.d, true, &A.addr);
 	A.n_out = 0;
@@ -951,9 +1125,10 @@ static void test_bday_bad_probe_me(void **state)
 	 * ports each), nothing sent. */
 	dsc_set_nat(&B.d, true, &B.addr);
 	B.n_out = 0;
-	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now + MS(9000)), 0);
+	assert_int_equal(dsc_on_derp(&B.d, &A.node, 900, ask.p, ask.len, now + MS(9000)),
+			 DSC_DROP_PROBE_ME_HARD);
 	assert_int_equal(B.n_out, 0);
-	assert_int_equal(B.d.stats.probe_me_ignored_hard, 1);
+	assert_int_equal(B.d.stats.dropped[DSC_DR_PROBE_ME_HARD], 1);
 }
 
 /* ---- many peers: found through the maps (dsc.h, by_node and by_disco) ---- */
@@ -1412,8 +1587,8 @@ static void test_cmm_when_endpoints_change(void **state)
 	dsc_tick(&A.d, t + MS(3250));
 	assert_int_equal(count_out(&A, false, true), DSC_BDAY_PORTS);
 	deliver_derp(&A, &B, t + MS(3260));
-	assert_int_equal(B.d.stats.probe_me_rx, 1);
-	assert_int_equal(B.d.stats.probe_me_dropped, 0);
+	assert_int_equal(B.d.stats.received[DSC_PATH_DERP][DSC_MT_PROBE_ME], 1);
+	assert_int_equal(B.d.stats.dropped[DSC_DR_PROBE_ME_REFUSED], 0);
 	assert_true(pa->bday.probing);
 }
 
@@ -1495,6 +1670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmm_unusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_better_addr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bday_spray, setup, teardown),
