@@ -236,6 +236,9 @@ void broker_on_monitor(struct broker *b, void *mon);
 int broker_event_publish(struct broker *b, const char *topic, const ProtobufCMessage *m);
 int broker_state_set(struct broker *b, const char *topic, const char *key, const uint8_t *body,
 		     size_t len);
+/* The same with message M, packed here (config_state.c). */
+int broker_state_set_msg(struct broker *b, const char *topic, const char *key,
+			 const ProtobufCMessage *m);
 int broker_state_del(struct broker *b, const char *topic, const char *key);
 void broker_heartbeat(struct broker *b);
 

@@ -22,7 +22,8 @@ enum {
 	KEYS_MAX_TEXT = 72,
 };
 
-static int set_msg(struct broker *b, const char *topic, const char *key, const ProtobufCMessage *m)
+int broker_state_set_msg(struct broker *b, const char *topic, const char *key,
+			 const ProtobufCMessage *m)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -60,7 +61,7 @@ static int publish_peer(struct broker *b, const struct cfg_peer *p)
 	nv.endpoints = epp;
 	up.node = &nv;
 	key_hex_format(p->node_key.b, key);
-	return set_msg(b, BUS_T_NodeViewsUpdate, key, &up.base);
+	return broker_state_set_msg(b, BUS_T_NodeViewsUpdate, key, &up.base);
 }
 
 static int publish_region(struct broker *b, const struct cfg_derp_region *r)
@@ -100,7 +101,7 @@ static int publish_region(struct broker *b, const struct cfg_derp_region *r)
 	m.n_nodes = r->n_nodes;
 	m.nodes = np;
 	snprintf(key, sizeof(key), "%d", r->region_id);
-	rc = set_msg(b, BUS_T_DERPMap, key, &m.base);
+	rc = broker_state_set_msg(b, BUS_T_DERPMap, key, &m.base);
 out:
 	free(nodes);
 	free(np);
@@ -185,7 +186,7 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg)
 	prefs.probe_udp_lifetime = cfg->prefs.probe_udp_lifetime;
 	prefs.disable_portmapper = cfg->prefs.disable_portmapper;
 	prefs.homeless = cfg->prefs.homeless;
-	rc |= set_msg(b, BUS_T_Prefs, "self", &prefs.base);
+	rc |= broker_state_set_msg(b, BUS_T_Prefs, "self", &prefs.base);
 	self.listen_port = (uint32_t)cfg->listen_port;
 	self.wg_listen_port = (uint32_t)cfg->wg_listen_port;
 	self.home_derp = (uint32_t)cfg->home_derp;
@@ -198,7 +199,7 @@ int broker_publish_config(struct broker *b, const struct msock_config *cfg)
 	}
 	self.n_static_endpoints = cfg->n_static_endpoints;
 	self.static_endpoints = sepp;
-	rc |= set_msg(b, BUS_T_SelfConfig, "self", &self.base);
+	rc |= broker_state_set_msg(b, BUS_T_SelfConfig, "self", &self.base);
 	for (size_t i = 0; i < cfg->derp_map.n_regions; i++)
 		rc |= publish_region(b, &cfg->derp_map.regions[i]);
 	for (size_t i = 0; i < cfg->n_peers; i++)

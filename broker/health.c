@@ -19,17 +19,7 @@
 
 static int sink_set(void *arg, const char *key, const ProtobufCMessage *m)
 {
-	struct broker *b = arg;
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	int rc;
-
-	if (!buf)
-		return -ENOMEM;
-	protobuf_c_message_pack(m, buf);
-	rc = broker_state_set(b, BUS_T_Health, key, buf, len);
-	free(buf);
-	return rc < 0 ? rc : 0;
+	return broker_state_set_msg(arg, BUS_T_Health, key, m);
 }
 
 static int sink_del(void *arg, const char *key)
