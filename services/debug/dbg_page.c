@@ -340,10 +340,13 @@ static void peer_detail(const struct dbg_model *m, const struct dbg_peer *p,
 	else
 		dbg_buf_puts(o, "no longer");
 	dbg_buf_puts(o, "; static endpoints:");
-	for (size_t i = 0; p->view && p->view->node && i < p->view->node->n_endpoints; i++) {
+	size_t n_static = p->view && p->view->node ? p->view->node->n_endpoints : 0;
+	for (size_t i = 0; i < n_static; i++) {
 		dbg_buf_puts(o, " ");
 		endpoint(o, p->view->node->endpoints[i]);
 	}
+	if (!n_static)
+		dbg_buf_puts(o, " none");
 	if (d)
 		dbg_buf_printf(o,
 			       "; DERP packets rx %" PRIu64 " tx %" PRIu64 ", direct rx %" PRIu64
@@ -373,7 +376,7 @@ static void peers(const struct dbg_model *m, const struct dbg_now *now, const ch
 	size_t rows = 0, drawn = 0;
 
 	section(o, "peers", "Peers");
-	dbg_buf_printf(o, "<p>%zu peers.</p>\n", m->n_peers);
+	dbg_buf_printf(o, "<p>%zu peer%s.</p>\n", m->n_peers, m->n_peers == 1 ? "" : "s");
 	dbg_buf_puts(o, "<table id=\"peers\"><tr><th>name</th><th>node key</th><th>path</th>"
 			"<th>direct</th><th>DERP region</th><th>latency</th><th>rx packets</th>"
 			"<th>tx packets</th></tr>\n");
