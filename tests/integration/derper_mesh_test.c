@@ -364,6 +364,48 @@ static void test_forward_to_unknown_is_not_here(void **state)
 	dtc_close(mc);
 }
 
+/* A server that reaches itself through -mesh-with (its own name listed as
+ * "name/dialhost") sees its own key and drops that link, as Tailscale's
+ * "detected self-connect": it is not dialled again, so each server keeps
+ * exactly one client, the other's link, not two (the self-link stayed
+ * logged in before: a region of two derpers counted 5 clients for 3
+ * nodes). */
+static long long clients_of(const struct derper_proc *n)
+{
+	return derper_proc_metric(n, "derp_current_clients");
+}
+
+static bool one_client_each(const struct mesh *m)
+{
+	return clients_of(&m->n[0]) == 1 && clients_of(&m->n[1]) == 1;
+}
+
+static void test_self_link_dropped(void **state)
+{
+	struct mesh *m = *state;
+	char extra[1024];
+	uint64_t end;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof(extra),
+			 "-stun=false -hostname derp%d -mesh-psk-file %s -mesh-with "
+			 "derp%d/127.0.0.1:%d,derp%d/127.0.0.1:%d",
+			 i, m->key_path, i, m->n[i].port, 1 - i, m->n[1 - i].port);
+		assert_int_equal(derper_proc_start(&m->n[i], extra), 0);
+	}
+	end = clock_mono_ns() + 10 * NS_PER_SEC;
+	while (!one_client_each(m) && clock_mono_ns() < end)
+		usleep(50 * 1000);
+	assert_int_equal(clients_of(&m->n[0]), 1);
+	assert_int_equal(clients_of(&m->n[1]), 1);
+	assert_true(derper_proc_log_has(&m->n[0], "is this server"));
+	assert_true(derper_proc_log_has(&m->n[1], "is this server"));
+	/* Past two redial intervals (1 s): not dialled again. */
+	usleep(2500 * 1000);
+	assert_int_equal(clients_of(&m->n[0]), 1);
+	assert_int_equal(clients_of(&m->n[1]), 1);
+}
+
 /* ClosePeer naming the asker closes the asker, as Tailscale. */
 static void test_close_peer_self(void **state)
 {
@@ -590,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_at_two_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward_to_unknown_is_not_here, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_self_link_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_peer_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_peer_write_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_link_under_flood, setup, teardown),

@@ -102,6 +102,10 @@ struct mesh_link {
 	struct ipport addr;
 	struct derp_client *dc;
 	bool up;
+	/* The server it reached has our key: it is this server (its own name
+	 * listed as "name/dialhost", or another name for it). Closed and
+	 * never dialled again, as Tailscale's "detected self-connect". */
+	bool self;
 	uint64_t redial_ns;
 	char last_why[DERP_CLIENT_WHY_MAX]; /* the last failure logged */
 	struct dconn *waiters;		    /* clients not read until the link drains */

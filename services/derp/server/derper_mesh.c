@@ -231,8 +231,17 @@ void mesh_on_client_change(struct derper *s, struct dconn *c, bool present)
 static void link_up(void *arg, const struct derp_server_info *si)
 {
 	struct mesh_link *l = arg;
+	const struct key32 *k = derp_client_server_key(l->dc);
 
 	(void)si;
+	if (k && key_equal(k, &l->srv->pub)) {
+		/* Closed by mesh_tick, outside the client's own callback. */
+		l->self = true;
+		log_info("mesh: %s is this server (it has our key): not linked to, as "
+			 "Tailscale's detected self-connect",
+			 l->name);
+		return;
+	}
 	l->up = true;
 	l->last_why[0] = 0;
 	log_info("mesh: linked to %s", l->name);
@@ -362,12 +371,12 @@ void mesh_tick(struct derper *s)
 		if (l->waiters &&
 		    (!l->dc || derp_client_pending(l->dc) <= DERPER_MESH_LINK_LOW_BYTES))
 			release_waiters(l);
-		if (l->dc && derp_client_state(l->dc) == DERP_CLIENT_CLOSED) {
+		if (l->dc && (l->self || derp_client_state(l->dc) == DERP_CLIENT_CLOSED)) {
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, derp_client_fd(l->dc), 0);
 			derp_client_free(l->dc);
 			l->dc = 0;
 		}
-		if (!l->dc && s->now_ns >= l->redial_ns)
+		if (!l->dc && !l->self && s->now_ns >= l->redial_ns)
 			link_dial(l);
 		if (l->dc) {
 			ev.events = derp_client_events(l->dc);
