@@ -60,12 +60,7 @@ cleanup() {
   for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
   podman_project_rm "$proj" >/dev/null
   [ -z "$upgrade_image" ] || podman rmi "$upgrade_image" >/dev/null 2>&1
-  if [ -n "$deploy_svc" ]; then
-    kill "$deploy_svc" 2>/dev/null
-    wait "$deploy_svc" 2>/dev/null
-  fi
-  podman_host_restore "$work"
-  rm -rf "$work"
+  deploy_finish "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -41,12 +41,7 @@ cleanup() {
   for i in $(seq "$n" -1 1); do podman_project_rm "$MSOCK_PROJECT-n$i" >/dev/null; done
   podman_project_rm "$MSOCK_PROJECT-internet" >/dev/null
   podman network rm -f "$MSOCK_PROJECT-internet" >/dev/null 2>&1
-  if [ -n "$deploy_svc" ]; then
-    kill "$deploy_svc" 2>/dev/null
-    wait "$deploy_svc" 2>/dev/null
-  fi
-  podman_host_restore "$work"
-  rm -rf "$work"
+  deploy_finish "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -40,6 +40,18 @@ deploy_service() {
   wait_for 10 test -S "$1/podman.sock"
 }
 
+# deploy_finish WORK: the end of a test's cleanup, after its projects are
+# removed: podman's service (deploy_svc), what podman added to the host
+# (podman_host_restore), the work directory.
+deploy_finish() {
+  if [ -n "${deploy_svc:-}" ]; then
+    kill "$deploy_svc" 2>/dev/null
+    wait "$deploy_svc" 2>/dev/null
+  fi
+  podman_host_restore "$1"
+  rm -rf "$1"
+}
+
 # msock_ctl BROKER_CONTAINER ARGS: msockctl in a node's broker container.
 msock_ctl() {
   local c=$1
